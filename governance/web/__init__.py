@@ -1,7 +1,12 @@
-"""The web domain. See docs/contracts.md for what other domains may call."""
+"""The web domain: the end-user privacy dashboard and the auditor/DPO console. See docs/web.md."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's blueprint, CLI commands, job handlers and policy files with the app."""
+    """Register security headers, template helpers and the web blueprint (pages and static files)."""
+    from governance.web import security
+    from governance.web.blueprint import bp
+
+    security.init_app(app)
+    app.register_blueprint(bp)
