@@ -1,0 +1,151 @@
+"""The browser harness: one Chromium per test session, a live server per test, axe checks and screenshots.
+
+Its fixtures are imported by tests/e2e/conftest.py. Debian's Chromium is driven through Playwright
+(Playwright's own browser download does not work here); tests that use it are marked `@pytest.mark.browser`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+CHROMIUM = os.environ.get("GOVERNANCE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SERIOUS = {"serious", "critical"}
+
+
+@dataclass
+class LiveServer:
+    """A real HTTP server on 127.0.0.1 serving the app from a worker thread."""
+
+    app: Flask
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def start_live_server(app: Flask) -> LiveServer:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    return LiveServer(app=app, server=server, thread=thread)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (skipped when Chromium is not installed)."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_context(browser, tmp_path):
+    """A fresh profile (cookies, storage) per test; downloads accepted."""
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    page = browser_context.new_page()
+    console_errors: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    page.console_errors = console_errors  # type: ignore[attr-defined]
+    yield page
+    page.close()
+
+
+def axe_violations(page, *, impacts: set[str] = SERIOUS) -> list[dict]:
+    """Serious and critical axe-core violations of the current page (empty when the page is fine)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v.get("impact") in impacts]
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        targets = [", ".join(node["target"]) for node in violation["nodes"][:5]]
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page) -> None:
+    violations = axe_violations(page)
+    assert not violations, format_violations(violations)
+
+
+def screenshot(page, name: str, *, phone: bool = True) -> Path:
+    """Save a full-page screenshot at desktop width (and at phone width) under test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
+    path = SCREENSHOTS / f"{safe}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if phone:
+        size = page.viewport_size
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(SCREENSHOTS / f"{safe}-phone.png"), full_page=True)
+        if size:
+            page.set_viewport_size(size)
+    return path
+
+
+def check_page(page, name: str) -> Path:
+    """Checks for every main page: axe, no CSP violations in the console, and a screenshot."""
+    assert_accessible(page)
+    csp_errors = [e for e in getattr(page, "console_errors", []) if "Content Security Policy" in e]
+    assert not csp_errors, csp_errors
+    return screenshot(page, name)
+
+
+@pytest.fixture
+def live_server_for() -> Iterator:
+    """Start live servers for apps built by the test; all are stopped at the end of the test."""
+    servers: list[LiveServer] = []
+
+    def start(app: Flask) -> LiveServer:
+        server = start_live_server(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

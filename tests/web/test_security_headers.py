@@ -1,0 +1,53 @@
+import re
+
+from tests.web.layout_app import make_layout_app
+
+
+def _csp(response) -> dict[str, str]:
+    parts = [p.strip() for p in response.headers["Content-Security-Policy"].split(";")]
+    return {p.split(" ", 1)[0]: p.split(" ", 1)[1] for p in parts}
+
+
+def test_csp_has_a_fresh_nonce_per_request_and_no_unsafe_inline():
+    client = make_layout_app().test_client()
+    first, second = client.get("/sample"), client.get("/sample")
+    csp1, csp2 = _csp(first), _csp(second)
+    assert "'unsafe-inline'" not in first.headers["Content-Security-Policy"]
+    assert "'unsafe-eval'" not in first.headers["Content-Security-Policy"]
+    nonce1 = re.search(r"'nonce-([^']+)'", csp1["script-src"]).group(1)
+    nonce2 = re.search(r"'nonce-([^']+)'", csp2["script-src"]).group(1)
+    assert nonce1 != nonce2
+    assert len(nonce1) >= 22
+    # the page's script tags carry the same nonce as the header
+    assert f'nonce="{nonce1}"' in first.get_data(as_text=True)
+    assert csp1["frame-ancestors"] == "'none'"
+    assert csp1["object-src"] == "'none'"
+    assert csp1["base-uri"] == "'none'"
+
+
+def test_security_headers_present():
+    response = make_layout_app().test_client().get("/sample")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_no_hsts_in_development():
+    response = make_layout_app(env="development").test_client().get("/sample")
+    assert "Strict-Transport-Security" not in response.headers
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_static_assets_are_served_and_cacheable():
+    client = make_layout_app().test_client()
+    response = client.get("/assets/web/css/app.css")
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") != "no-store"
+    response.close()
+    page = client.get("/sample").get_data(as_text=True)
+    assert "/assets/web/js/app.js" in page
+    assert "<style" not in page
+    # no inline scripts: every script tag loads a file
+    assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", page))
