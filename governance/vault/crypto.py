@@ -1,0 +1,191 @@
+"""Envelope encryption for the vault: a data key per subject, wrapped by a master-key version.
+
+- Every subject has a random 256-bit data key (`new_data_key`). Fields and events are encrypted with
+  AES-256-GCM under it, with a random 96-bit nonce and associated data binding the subject id, the data-key
+  version and the field name, so a ciphertext copied to another subject, field or key version fails to
+  authenticate.
+- The data key is stored only wrapped (`Envelope.wrap`) by a `KeyProvider` master-key version; the wrapping
+  also authenticates the subject id and the data-key version.
+- Unwrapped keys live only in memory, in a bounded cache of ready `SubjectCipher`s (one `AESGCM` object per
+  key), which keeps the hot path at one urandom, one AES-GCM call and one concatenation per field.
+- Blind indexes (`BlindIndex`) are HMAC-SHA-256 with a key of their own over a normalized value.
+
+Ciphertext layout: ``b"\\x01" || nonce(12) || AES-GCM ciphertext+tag``.
+Nothing here logs, and no exception message carries key material or plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from governance.vault.keyproviders import KeyProvider
+
+__all__ = [
+    "BlindIndex",
+    "DecryptionError",
+    "Envelope",
+    "SubjectCipher",
+    "WrappedKey",
+    "new_data_key",
+]
+
+DATA_KEY_BYTES = 32
+NONCE_BYTES = 12
+FORMAT_V1 = b"\x01"
+_MIN_BLOB = 1 + NONCE_BYTES + 16
+_FIELD_AAD_PREFIX = b"governance.vault.field.v1\x00"
+_WRAP_AAD_PREFIX = b"governance.vault.datakey.v1\x00"
+
+
+class DecryptionError(Exception):
+    """A ciphertext did not authenticate: wrong subject, field, key version or key, or tampered bytes."""
+
+
+def new_data_key() -> bytes:
+    """A fresh random 256-bit data key (from the OS CSPRNG)."""
+    return secrets.token_bytes(DATA_KEY_BYTES)
+
+
+class SubjectCipher:
+    """AES-256-GCM under one subject's data key (one version). Thread-safe; reuse it (it caches AADs)."""
+
+    __slots__ = ("_aad", "_aesgcm", "_prefix", "subject_id", "version")
+
+    def __init__(self, key: bytes, subject_id: uuid.UUID, version: int) -> None:
+        if len(key) != DATA_KEY_BYTES:
+            raise ValueError("a data key is 32 bytes")
+        self._aesgcm = AESGCM(key)
+        self.subject_id = subject_id
+        self.version = version
+        self._prefix = _FIELD_AAD_PREFIX + subject_id.bytes + version.to_bytes(4, "big")
+        self._aad: dict[str, bytes] = {}
+
+    def _aad_for(self, name: str) -> bytes:
+        aad = self._aad.get(name)
+        if aad is None:
+            aad = self._prefix + name.encode("utf-8")
+            if len(self._aad) < 256:  # field names are few; event ids are many and not worth keeping
+                self._aad[name] = aad
+        return aad
+
+    def encrypt(self, name: str, plaintext: bytes) -> bytes:
+        """Encrypt `plaintext` as the value of `name` (a field name or an event's AAD label)."""
+        aad = self._aad.get(name) or self._aad_for(name)
+        nonce = os.urandom(NONCE_BYTES)
+        return FORMAT_V1 + nonce + self._aesgcm.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, name: str, blob: bytes) -> bytes:
+        """Decrypt a value of `name`; raises `DecryptionError` if anything about it does not match."""
+        aad = self._aad.get(name) or self._aad_for(name)
+        if len(blob) < _MIN_BLOB or blob[0] != 1:
+            raise DecryptionError("unknown ciphertext format")
+        try:
+            return self._aesgcm.decrypt(blob[1:13], blob[13:], aad)
+        except InvalidTag:
+            raise DecryptionError(
+                "ciphertext does not authenticate for this subject, field and key"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """A data key as stored: wrapped bytes plus the versions needed to unwrap it."""
+
+    subject_id: uuid.UUID
+    version: int
+    master_version: int
+    wrapped: bytes
+
+
+def _wrap_context(subject_id: uuid.UUID, version: int) -> bytes:
+    return _WRAP_AAD_PREFIX + subject_id.bytes + version.to_bytes(4, "big")
+
+
+class Envelope:
+    """Wraps and unwraps data keys through a `KeyProvider`, caching ready ciphers (bounded, oldest out first).
+
+    The cache key is (subject id, data-key version): re-wrapping under a new master version does not change
+    the data key, so a cached cipher stays valid through master rotation. `forget` drops a subject
+    (shredding).
+    """
+
+    def __init__(self, provider: KeyProvider, *, cache_size: int = 20_000) -> None:
+        self.provider = provider
+        self._cache: dict[tuple[uuid.UUID, int], SubjectCipher] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def wrap(
+        self, subject_id: uuid.UUID, version: int, data_key: bytes, master_version: int | None = None
+    ) -> WrappedKey:
+        master = self.provider.active_version() if master_version is None else master_version
+        wrapped = self.provider.wrap(master, data_key, _wrap_context(subject_id, version))
+        return WrappedKey(subject_id, version, master, wrapped)
+
+    def unwrap(self, key: WrappedKey) -> bytes:
+        return self.provider.unwrap(
+            key.master_version, key.wrapped, _wrap_context(key.subject_id, key.version)
+        )
+
+    def rewrap(self, key: WrappedKey, master_version: int) -> WrappedKey:
+        """The same data key wrapped under `master_version` (for master-key rotation)."""
+        return self.wrap(key.subject_id, key.version, self.unwrap(key), master_version)
+
+    def create(self, subject_id: uuid.UUID, version: int = 1, master_version: int | None = None):
+        """A new data key for a subject: returns (WrappedKey to store, ready SubjectCipher)."""
+        data_key = new_data_key()
+        wrapped = self.wrap(subject_id, version, data_key, master_version)
+        cipher = SubjectCipher(data_key, subject_id, version)
+        self._remember(cipher)
+        return wrapped, cipher
+
+    def cipher(self, key: WrappedKey) -> SubjectCipher:
+        """The ready cipher for a stored data key (unwrapped once, then served from the cache)."""
+        # a plain dict read is atomic under the GIL; only inserts and evictions take the lock
+        cipher = self._cache.get((key.subject_id, key.version))
+        if cipher is not None:
+            return cipher
+        cipher = SubjectCipher(self.unwrap(key), key.subject_id, key.version)
+        self._remember(cipher)
+        return cipher
+
+    def _remember(self, cipher: SubjectCipher) -> None:
+        with self._lock:
+            self._cache[(cipher.subject_id, cipher.version)] = cipher
+            while len(self._cache) > self._cache_size:  # evict the oldest unwrapped key first
+                del self._cache[next(iter(self._cache))]
+
+    def forget(self, subject_id: uuid.UUID) -> None:
+        """Drop every cached cipher of a subject (after shredding or data-key rotation)."""
+        with self._lock:
+            for cache_key in [k for k in self._cache if k[0] == subject_id]:
+                del self._cache[cache_key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+class BlindIndex:
+    """Keyed HMAC-SHA-256 lookups over normalized values, with a key separate from every encryption key.
+
+    `purpose` separates index spaces (an email index value never equals an external-reference index value).
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("a blind index key must be at least 32 bytes")
+        self._key = key
+
+    def compute(self, purpose: str, normalized_value: str) -> bytes:
+        message = purpose.encode("utf-8") + b"\x00" + normalized_value.encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
