@@ -44,7 +44,7 @@ def content_security_policy(nonce: str) -> str:
 
 
 def _is_development(app: Flask) -> bool:
-    settings = app.extensions.get("settings") or app.config.get("SETTINGS")
+    settings = app.extensions.get("governance.settings")
     env = getattr(settings, "env", None) or app.config.get("GOVERNANCE_ENV")
     return env == "development"
 
