@@ -1,7 +1,7 @@
 """Who is acting (principals) and on what (resources): the vocabulary of every access decision.
 
-These are plain values, independent of how the principal was authenticated, so that services, the audit log and
-the Cedar policy engine can all use them.
+These are plain values, independent of how the principal was authenticated, so that services, the audit log
+and the Cedar policy engine can all use them.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class Principal:
     - staff: `id` is the staff account id, `roles` its roles (admin, dpo, support, auditor), `mfa` whether the
       session passed the second factor.
     - subject: `id` is the dashboard session id, `subject_id` the data subject it may act for.
-    - client: `id` is the OAuth2 client id, `scopes` the scopes of the presented token, `purposes` the purposes
-      the client is registered for.
+    - client: `id` is the OAuth2 client id, `scopes` the scopes of the presented token, `purposes` the
+      purposes the client is registered for.
     - system: the service itself (jobs, CLI); `id` names the component.
     """
 
@@ -58,9 +58,11 @@ class Principal:
 class Resource:
     """What an action is performed on.
 
-    `type` is a Cedar entity type name (for example "Subject", "AuditLog", "Request", "Dataset", "TrainingJob",
-    "Purpose", "Console"). `owner_subject_id` ties a resource to a data subject (a subject session may reach
-    only its own). `purpose` ties a resource to a processing purpose (a client may act only for its purposes).
+    `type` is a Cedar entity type name declared in policies/schema.cedarschema (for example "Subject",
+    "AuditLog", "Request", "Dataset", "TrainingJob", "Purpose", "Console"; "System" for the service as a whole
+    or a collection). `owner_subject_id` ties a resource to a data subject (a subject session may reach only
+    its own). `purpose` ties a resource to a processing purpose (a client may act only for its purposes).
+    `owner_client_id` ties it to the service client that owns it (its releases, jobs, tokens).
     """
 
     type: str
