@@ -1,0 +1,109 @@
+"""Turning service results into what templates show: labels, dates, days left, masked values.
+
+Service results are dataclasses or dicts depending on the domain; `field` reads either, so pages keep working
+when a domain adds fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+LEGAL_BASIS_LABELS = {
+    "consent": "Your consent",
+    "legitimate_interest": "Our legitimate interest",
+    "contract": "Needed to provide the service (contract)",
+    "legal_obligation": "Required by law",
+    "vital_interest": "Vital interests",
+    "public_task": "Public task",
+}
+
+REQUEST_KIND_LABELS = {
+    "access": "Copy of your data",
+    "portability": "Copy of your data (portable)",
+    "export": "Copy of your data",
+    "erasure": "Deletion",
+    "rectification": "Correction",
+    "objection": "Objection",
+}
+
+METHOD_LABELS = {
+    "dashboard": "On this dashboard",
+    "api": "Through the app",
+    "staff": "By our staff, on your behalf",
+    "gpc": "Global Privacy Control signal",
+    "import": "Imported record",
+    "expiry": "Expired automatically",
+    "system": "Automatically",
+}
+
+
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """Attribute or key `name` of `obj` (dataclass, pydantic model or dict)."""
+    if obj is None:
+        return default
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def first(obj: Any, *names: str, default: Any = None) -> Any:
+    """The first of `names` that `obj` has and that is not None."""
+    for name in names:
+        value = field(obj, name)
+        if value is not None:
+            return value
+    return default
+
+
+def humanize(key: str | None) -> str:
+    """`birth_date` -> `Birth date`."""
+    if not key:
+        return ""
+    text = str(key).replace("_", " ").replace(".", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return as_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def days_left(due: Any, *, today: date | None = None) -> int | None:
+    """Whole days from today until `due` (negative when overdue)."""
+    due_dt = as_datetime(due)
+    if due_dt is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    return (due_dt.date() - today).days
+
+
+def percent(part: float, whole: float) -> float | None:
+    if not whole:
+        return None
+    return round(100.0 * part / whole, 1)
+
+
+def decimal_text(value: Any, places: int = 3) -> str:
+    """A compact number for ε and δ (no trailing zeros, scientific for tiny values)."""
+    if value is None:
+        return "—"
+    number = float(value)
+    if number == 0:
+        return "0"
+    if abs(number) < 10 ** (-places):
+        return f"{number:.0e}"
+    text = f"{number:.{places}f}".rstrip("0").rstrip(".")
+    return text if not math.isnan(number) else "—"
