@@ -1,0 +1,106 @@
+"""The gateway's policy (`policies/gateway.yaml`), validated with pydantic; loaded once at start-up.
+
+Per-purpose budgets, k and the stable-pseudonym switch live in each purpose's `gateway` block of
+`policies/purposes.yaml` (owned by consent); this file adds generalization rules, l-diversity, per-client
+budget shares and stable-pseudonym grants, the accounting method and query limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from governance.gateway.generalize import RULE_KINDS, RULE_OPTIONS, GeneralizationRule
+
+__all__ = ["ClientGrant", "GatewayPolicyFile", "QuasiIdentifierRule", "load_gateway_policy"]
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class QuasiIdentifierRule(_Frozen):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    rule: Literal[RULE_KINDS]  # type: ignore[valid-type]
+
+    def to_rule(self, column: str) -> GeneralizationRule:
+        options: dict[str, Any] = dict(self.model_extra or {})
+        unknown = sorted(set(options) - RULE_OPTIONS[self.rule])
+        if unknown:
+            raise ValueError(f"unknown options for {self.rule}: {', '.join(unknown)}")
+        rule = GeneralizationRule(column, self.rule, options)
+        rule.bind(as_of=dt.date(2000, 1, 1))  # raises on bad option values early
+        return rule
+
+
+class BudgetShare(_Frozen):
+    epsilon: Decimal = Field(gt=0, le=100)
+    delta: Decimal = Field(ge=0, lt=1)
+
+
+class ClientGrant(_Frozen):
+    stable_pseudonyms: bool = False
+    budget: BudgetShare | None = None
+
+
+class LDiversity(_Frozen):
+    attribute: Name
+    l: int = Field(ge=2, le=100)  # noqa: E741 - the literature's letter
+
+
+class PurposeAdditions(_Frozen):
+    l_diversity: LDiversity | None = None
+
+
+class Accounting(_Frozen):
+    method: Literal["basic", "zcdp"] = "zcdp"
+    conversion_delta_fraction: Decimal = Field(default=Decimal("0.1"), gt=0, lt=1)
+
+
+class DPQueryLimits(_Frozen):
+    max_epsilon_per_query: Decimal = Field(default=Decimal("2.0"), gt=0, le=10)
+    max_rows_per_subject: int = Field(default=100, ge=1, le=1000)
+
+
+class GatewayPolicyFile(_Frozen):
+    """The shape of `policies/gateway.yaml`."""
+
+    schema_version: Literal[1]
+    default_k: int = Field(default=10, ge=2, le=10_000)
+    quasi_identifiers: dict[Name, QuasiIdentifierRule]
+    released_event_context: tuple[Name, ...] = ()
+    accounting: Accounting = Accounting()
+    dp_queries: DPQueryLimits = DPQueryLimits()
+    purposes: dict[Name, PurposeAdditions] = Field(default_factory=dict)
+    clients: dict[ClientId, dict[Name, ClientGrant]] = Field(default_factory=dict)
+    release_download_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    @model_validator(mode="after")
+    def _rules_bind(self) -> GatewayPolicyFile:
+        for column, rule in self.quasi_identifiers.items():
+            try:
+                rule.to_rule(column)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"quasi_identifiers.{column}: invalid options ({exc})") from exc
+        return self
+
+    def generalization_rules(self) -> tuple[GeneralizationRule, ...]:
+        return tuple(rule.to_rule(column) for column, rule in self.quasi_identifiers.items())
+
+    def client_grant(self, client_id: str, purpose: str) -> ClientGrant | None:
+        return self.clients.get(client_id, {}).get(purpose)
+
+
+def load_gateway_policy(path: Path) -> GatewayPolicyFile:
+    """Load and validate; raises `governance.policyfiles.PolicyFileError` naming file and line."""
+    from governance.policyfiles import load_yaml
+
+    return load_yaml(path, GatewayPolicyFile)

@@ -1,0 +1,219 @@
+import csv
+import datetime as dt
+import hashlib
+import json
+import random
+import uuid
+
+import pytest
+
+from governance.gateway.anonymize import PSEUDONYM_COLUMN, SubjectRecord, write_release
+from governance.gateway.generalize import GeneralizationRule, Generalizer
+from governance.gateway.kanon import AnonymityRequirement, ClassCounter
+from governance.gateway.pseudonyms import Pseudonymizer
+from governance.gateway.writers import Column
+
+AS_OF = dt.date(2026, 11, 28)
+GENERALIZER = Generalizer(
+    (
+        GeneralizationRule("birth_date", "age_band", {"width": 20}),
+        GeneralizationRule("country", "country"),
+        GeneralizationRule("occurred_at", "timestamp", {"granularity": "month"}),
+    ),
+    as_of=AS_OF,
+)
+COLUMNS = [
+    Column("birth_date"),
+    Column("country"),
+    Column("category"),
+    Column("occurred_at"),
+    Column("value", "number"),
+]
+
+
+def population(n_subjects: int, seed: int = 7) -> list[SubjectRecord]:
+    rng = random.Random(seed)
+    records = []
+    for _ in range(n_subjects):
+        born = dt.date(rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28))
+        country = rng.choice(["DE", "FR", "AT", "LI"] if rng.random() < 0.98 else ["VA"])  # a few rare ones
+        rows = [
+            {
+                "birth_date": born.isoformat(),
+                "country": country,
+                "category": rng.choice(["view", "click", "purchase"]),
+                "occurred_at": f"2026-{rng.randint(9, 11):02d}-{rng.randint(1, 28):02d}T10:00:00Z",
+                "value": round(rng.uniform(0, 100), 2),
+                "email": "canary@example.com",  # not a column: must never appear
+            }
+            for _ in range(rng.randint(0, 6))
+        ]
+        records.append(SubjectRecord(uuid.UUID(int=rng.getrandbits(128)), rows))
+    return records
+
+
+def read_rows(path, fmt):
+    if fmt == "jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    if fmt == "csv":
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_release_is_k_anonymous_per_pycanon_and_reports_its_figures(tmp_path, fmt):
+    import pandas as pd
+    from pycanon import anonymity
+
+    records = population(600)
+    pseudonymize = Pseudonymizer.for_release()
+    lineage: list[uuid.UUID] = []
+    path = tmp_path / f"release.{fmt}"
+    figures = write_release(
+        records,
+        columns=COLUMNS,
+        generalizer=GENERALIZER,
+        requirement=AnonymityRequirement(k=10),
+        pseudonymize=pseudonymize,
+        path=path,
+        fmt=fmt,
+        on_released_subjects=lineage.extend,
+        batch_rows=97,
+    )
+    rows = read_rows(path, fmt)
+    assert len(rows) == figures.rows_released > 0
+    assert figures.rows_in == sum(len(r.rows) for r in records)
+    assert figures.rows_suppressed == figures.rows_in - figures.rows_released > 0  # rare countries go
+    assert figures.subjects_in == 600
+    qis = ["birth_date", "country", "occurred_at"]
+    frame = pd.DataFrame(rows)[qis].fillna("<null>")
+    assert anonymity.k_anonymity(frame, qis) >= 10
+    assert figures.k_achieved is not None
+    assert figures.k_achieved >= 10
+    # distinct subjects per class, not rows, reach k
+    per_class = pd.DataFrame(rows).fillna("<null>").groupby(qis)[PSEUDONYM_COLUMN].nunique()
+    assert per_class.min() == figures.k_achieved
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == figures.checksum_sha256
+    assert "canary@example.com" not in path.read_bytes().decode("latin-1")
+    assert "VA" not in {r["country"] for r in rows}
+    # lineage: exactly the subjects whose pseudonym appears
+    assert {pseudonymize(s) for s in lineage} == {r[PSEUDONYM_COLUMN] for r in rows}
+    assert len(lineage) == figures.subjects_released
+    manifest = figures.as_manifest()
+    assert manifest["k_anonymity"]["k_achieved"] == figures.k_achieved
+    assert manifest["generalization"]["birth_date"] == {"rule": "age_band", "width": 20}
+
+
+def test_spilling_class_counts_to_disk_gives_the_same_release(tmp_path):
+    records = population(300, seed=3)
+    pseudonymize = Pseudonymizer(b"k" * 32)
+    kwargs = {
+        "columns": COLUMNS,
+        "generalizer": GENERALIZER,
+        "requirement": AnonymityRequirement(k=5, l=2, sensitive="category"),
+        "pseudonymize": pseudonymize,
+        "fmt": "jsonl",
+    }
+    in_memory = write_release(records, path=tmp_path / "a.jsonl", **kwargs)
+    spilled = write_release(records, path=tmp_path / "b.jsonl", max_classes_in_memory=3, **kwargs)
+    assert in_memory.checksum_sha256 == spilled.checksum_sha256
+    assert (in_memory.classes, in_memory.k_achieved, in_memory.l_achieved) == (
+        spilled.classes,
+        spilled.k_achieved,
+        spilled.l_achieved,
+    )
+    assert in_memory.l_achieved == 2
+
+
+def test_l_diversity_suppresses_homogeneous_classes(tmp_path):
+    import pandas as pd
+    from pycanon import anonymity
+
+    subjects = []
+    for i in range(40):
+        country = "DE" if i < 20 else "FR"
+        category = "view" if country == "FR" else ["view", "click"][i % 2]  # FR: all the same
+        subjects.append(
+            SubjectRecord(
+                uuid.uuid4(),
+                [
+                    {
+                        "birth_date": "1990-01-01",
+                        "country": country,
+                        "category": category,
+                        "occurred_at": "2026-11-01T00:00:00Z",
+                        "value": 1.0,
+                    }
+                ],
+            )
+        )
+    figures = write_release(
+        subjects,
+        columns=COLUMNS,
+        generalizer=GENERALIZER,
+        requirement=AnonymityRequirement(k=10, l=2, sensitive="category"),
+        pseudonymize=Pseudonymizer.for_release(),
+        path=tmp_path / "r.jsonl",
+        fmt="jsonl",
+    )
+    rows = read_rows(tmp_path / "r.jsonl", "jsonl")
+    assert {r["country"] for r in rows} == {"DE"}
+    assert figures.l_achieved == 2
+    qis = ["birth_date", "country", "occurred_at"]
+    assert anonymity.l_diversity(pd.DataFrame(rows), qis, ["category"]) >= 2
+
+
+def test_direct_identifier_columns_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="email"):
+        write_release(
+            [],
+            columns=[*COLUMNS, Column("email")],
+            generalizer=GENERALIZER,
+            requirement=AnonymityRequirement(),
+            pseudonymize=Pseudonymizer.for_release(),
+            path=tmp_path / "x.jsonl",
+            fmt="jsonl",
+            forbidden_columns=frozenset({"email", "name"}),
+        )
+
+
+def test_empty_release_has_no_k(tmp_path):
+    figures = write_release(
+        population(5),
+        columns=COLUMNS,
+        generalizer=GENERALIZER,
+        requirement=AnonymityRequirement(k=50),
+        pseudonymize=Pseudonymizer.for_release(),
+        path=tmp_path / "e.csv",
+        fmt="csv",
+    )
+    assert figures.rows_released == 0
+    assert figures.k_achieved is None
+    assert (tmp_path / "e.csv").read_text().startswith(PSEUDONYM_COLUMN + ",")
+
+
+def test_class_counter_counts_subjects_not_rows():
+    counter = ClassCounter(AnonymityRequirement(k=2))
+    counter.add_subject({("a",): None})  # one subject, many rows in class a: still one
+    counter.add_subject({("b",): None})
+    counter.add_subject({("b",): None})
+    summary = counter.finish()
+    assert not counter.released(("a",))
+    assert counter.released(("b",))
+    assert (summary.classes, summary.classes_released, summary.k_achieved) == (2, 1, 2)
+
+
+def test_class_counter_must_finish_first():
+    counter = ClassCounter(AnonymityRequirement(k=2))
+    with pytest.raises(RuntimeError):
+        counter.released(("a",))
+
+
+def test_requirement_validation():
+    with pytest.raises(ValueError, match="k"):
+        AnonymityRequirement(k=0)
+    with pytest.raises(ValueError, match="l-diversity"):
+        AnonymityRequirement(k=2, l=2)
