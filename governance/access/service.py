@@ -1,0 +1,138 @@
+"""Authorization decisions for every domain: `authorize(principal, action, resource, context=None)`.
+
+The policy engine is loaded once per app (at `init_app`) and shared by every request. Denials and break-glass
+grants are written to the audit log in their OWN transaction: the request's transaction is rolled back when
+the denial turns into an error response, and the record of the attempt must survive that.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, has_app_context
+
+from governance.access.policy import Decision, PolicyEngine
+from governance.access.principals import Principal, Resource
+from governance.errors import AuthenticationRequiredError, ForbiddenError, NotFoundError
+
+log = logging.getLogger("governance.access")
+
+ENGINE_KEY = "governance.access.policy_engine"
+BREAK_GLASS = "profile.break_glass"
+
+__all__ = ["BREAK_GLASS", "ENGINE_KEY", "allowed", "authorize", "decide", "get_engine", "load_engine"]
+
+
+@functools.lru_cache(maxsize=8)
+def load_engine(policies_dir: str) -> PolicyEngine:
+    """Parse and validate the policy files in `policies_dir` (once per directory and process)."""
+    return PolicyEngine.from_directory(policies_dir)
+
+
+def get_engine() -> PolicyEngine:
+    """The app's policy engine; outside an app, the engine for the project's own policies/ folder."""
+    if has_app_context():
+        engine = current_app.extensions.get(ENGINE_KEY)
+        if engine is not None:
+            return engine
+    from governance.settings import PROJECT_ROOT
+
+    return load_engine(str(Path(PROJECT_ROOT / "policies")))
+
+
+def _context_for(action: str, context: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Only break-glass takes a context (its written reason); surrounding blanks do not count as a reason."""
+    if action != BREAK_GLASS:
+        return None
+    reason = (context or {}).get("reason")
+    return {"reason": reason.strip() if isinstance(reason, str) else ""}
+
+
+def decide(
+    principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None
+) -> Decision:
+    """The decision and the rules behind it, without side effects (for pages that show or hide a button)."""
+    return get_engine().decide(principal, action, resource, _context_for(action, context))
+
+
+def allowed(
+    principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None
+) -> bool:
+    return decide(principal, action, resource, context).allowed
+
+
+def authorize(
+    principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None
+) -> None:
+    """Return if policy allows; otherwise record the denial and raise.
+
+    Raises AuthenticationRequiredError for an anonymous caller, NotFoundError when a subject session or a
+    client reaches something that belongs to another subject or client (its existence is not revealed), and
+    ForbiddenError otherwise. An allowed break-glass read is recorded in the audit log before returning.
+    """
+    if principal.kind == "anonymous":
+        raise AuthenticationRequiredError(headers={"WWW-Authenticate": 'Bearer realm="governance"'})
+    checked_context = _context_for(action, context)
+    decision = get_engine().decide(principal, action, resource, checked_context)
+    if decision.allowed:
+        if action == BREAK_GLASS and principal.kind != "system":
+            reason = (checked_context or {}).get("reason", "")
+            granted = "access.break_glass.granted"
+            _record_outside_request(principal, granted, resource, decision, reason=reason)
+        return
+    _record_outside_request(principal, "access.denied", resource, decision, action=action)
+    if _hides_existence(principal, resource):
+        raise NotFoundError()
+    if action == BREAK_GLASS and "break-glass-needs-reason" in decision.policies:
+        raise ForbiddenError("Break-glass access needs a written reason.", code="reason_required")
+    raise ForbiddenError()
+
+
+def _hides_existence(principal: Principal, resource: Resource) -> bool:
+    if principal.kind == "subject" and resource.owner_subject_id is not None:
+        return resource.owner_subject_id != principal.subject_id
+    if principal.kind == "client" and resource.owner_client_id is not None:
+        return resource.owner_client_id != principal.id
+    return False
+
+
+def _record_outside_request(
+    principal: Principal,
+    audit_action: str,
+    resource: Resource,
+    decision: Decision,
+    *,
+    action: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Commit an audit entry (and, for break-glass, the written reason) in a separate transaction."""
+    if not has_app_context() or "governance.db" not in current_app.extensions:
+        return  # pure use of the engine (benchmarks, unit tests of policy): nothing to record into
+    from governance import audit
+    from governance.db import get_db
+
+    details: dict[str, Any] = {"resource_type": resource.type, "rules": list(decision.policies)}
+    if action is not None:
+        details["action"] = action
+    target = (resource.type, resource.id) if resource.id != "*" else None
+    session = get_db().session()
+    try:
+        with session.begin():
+            if reason is not None:
+                from governance.access import accounts
+
+                grant_id = accounts.store_break_glass_reason(session, principal, resource, reason)
+                details["break_glass_id"] = str(grant_id)
+            audit.record(session, actor=principal, action=audit_action, target=target, details=details)
+    except Exception:
+        # The decision stands either way; a failing audit write is an operational alarm, not a reason to
+        # turn a denial into an allow or a break-glass read into a silent one.
+        log.exception("could not record access decision", extra={"audit_action": audit_action})
+        if reason is not None:
+            raise
+    finally:
+        session.close()
