@@ -1,0 +1,145 @@
+"""Canonical serialization of audit entries and their RFC 9162 leaf hashes.
+
+An entry is first brought into its *typed JSON form*: plain JSON values, with the values JSON cannot express
+tagged explicitly so that no two different values share one encoding:
+
+- time (``datetime``, always UTC, microseconds)  ->  ``{"$time": "2026-11-28T12:00:00.000000Z"}``
+- ``uuid.UUID``                                  ->  ``{"$uuid": "5f0c...-..."}`` (lowercase, hyphenated)
+- ``decimal.Decimal``                            ->  ``{"$decimal": "0.50"}`` (its exact string)
+
+The canonical bytes are that form as JSON with keys sorted, no whitespace, UTF-8 (no ``\\u`` escapes beyond
+the ones JSON requires), and no NaN or infinity. The typed form is also what an export carries, so an
+auditor re-serializes each exported entry with the same rule (sort keys, compact, UTF-8) and gets the hashed
+bytes back without knowing any schema. Keys starting with ``$`` are reserved for these tags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from governance.audit.merkle import leaf_hash
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "ENTRY_FORMAT",
+    "CanonicalizationError",
+    "build_entry",
+    "canonical_bytes",
+    "entry_leaf_hash",
+    "format_time",
+    "parse_time",
+    "to_typed",
+]
+
+ENTRY_FORMAT = 1
+"""Version of the entry layout; part of every hashed entry (field ``v``)."""
+
+ENTRY_FIELDS = (
+    "v",
+    "seq",
+    "time",
+    "actor",
+    "action",
+    "target",
+    "request_id",
+    "policy_version",
+    "details",
+)
+"""Fields of a canonical entry. ``actor`` is ``{"kind", "id"}``; ``target`` is ``{"kind", "id"}`` or null."""
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+class CanonicalizationError(ValueError):
+    """Raised when a value has no canonical form (unsupported type, naive datetime, reserved key...)."""
+
+
+def format_time(value: dt.datetime) -> str:
+    """RFC 3339 UTC with exactly six fractional digits, e.g. ``2026-11-28T12:00:00.000000Z``."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CanonicalizationError("audit times must be timezone-aware")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """Inverse of :func:`format_time`."""
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def to_typed(value: Any) -> Any:
+    """The typed JSON form of ``value`` (see the module docstring). Raises CanonicalizationError."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CanonicalizationError("NaN and infinity have no canonical form")
+        return value
+    if isinstance(value, Enum):
+        return to_typed(value.value)
+    if isinstance(value, dt.datetime):
+        return {"$time": format_time(value)}
+    if isinstance(value, uuid.UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise CanonicalizationError("NaN and infinity have no canonical form")
+        return {"$decimal": str(value)}
+    if isinstance(value, Mapping):
+        typed: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalizationError("object keys must be strings")
+            if key.startswith("$"):
+                raise CanonicalizationError("keys starting with '$' are reserved for type tags")
+            typed[key] = to_typed(item)
+        return typed
+    if isinstance(value, list | tuple):
+        return [to_typed(item) for item in value]
+    raise CanonicalizationError(f"unsupported type in an audit entry: {type(value).__name__}")
+
+
+def canonical_bytes(typed_entry: Mapping[str, Any]) -> bytes:
+    """Canonical UTF-8 bytes of an entry already in typed JSON form (as stored or exported)."""
+    try:
+        return _ENCODER.encode(typed_entry).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise CanonicalizationError(str(exc)) from exc
+
+
+def entry_leaf_hash(typed_entry: Mapping[str, Any]) -> bytes:
+    """The RFC 9162 leaf hash of an entry in typed JSON form: SHA-256(0x00 || canonical bytes)."""
+    return leaf_hash(canonical_bytes(typed_entry))
+
+
+def build_entry(
+    *,
+    seq: int,
+    time: dt.datetime,
+    actor_kind: str,
+    actor_id: str,
+    action: str,
+    target_kind: str | None,
+    target_id: str | None,
+    request_id: str | None,
+    policy_version: str | None,
+    details: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The typed JSON form of one audit entry, with exactly :data:`ENTRY_FIELDS`."""
+    target = None if target_kind is None else {"kind": target_kind, "id": target_id}
+    return {
+        "v": ENTRY_FORMAT,
+        "seq": seq,
+        "time": {"$time": format_time(time)},
+        "actor": {"kind": actor_kind, "id": actor_id},
+        "action": action,
+        "target": target,
+        "request_id": request_id,
+        "policy_version": policy_version,
+        "details": to_typed(dict(details or {})),
+    }

@@ -1,0 +1,212 @@
+"""Pure verification of an audit log against itself and against signed checkpoints.
+
+Input: the entries in log order, each as (typed entry, stored leaf hash or None), and the checkpoints. The
+verifier never trusts a stored hash: it recomputes every leaf hash from the entry's canonical bytes and every
+tree head from those leaves. What it can name depends on the attacker:
+
+- **Naive tampering** (stored hashes left as they were): altering a field, deleting, inserting, swapping or
+  reordering entries breaks the entry's own check (its ``seq`` is hashed with it and must equal its position;
+  its recomputed leaf hash must equal the stored one), so the report names the exact position ``i``.
+- **Recomputed tampering** (every stored hash and sequence number rewritten to be self-consistent): only the
+  signed checkpoints, whose key is not in the database, still disagree. The report then says the first
+  ``verified_entries`` entries (the prefix proven by the last checkpoint whose root matches) are authentic and
+  that the first change lies in ``[position, range_end)``, where ``range_end`` is the size of the first
+  checkpoint that fails. The position is therefore known to within one checkpoint interval (N entries).
+- **Truncation** (entries removed from the end) is found when a checkpoint covers more entries than remain:
+  ``position`` is the first missing entry. Entries after the newest checkpoint are checked for internal
+  consistency only (``unanchored_entries``); the sealer signs a checkpoint every N entries or M seconds,
+  which bounds that window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from governance.audit.canonical import _ENCODER, CanonicalizationError
+from governance.audit.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
+from governance.audit.merkle import Frontier
+
+__all__ = ["Failure", "VerifyReport", "verify_log"]
+
+# Stable reason codes (also used by the API and the offline verifier).
+SEQUENCE_GAP = "sequence_gap"  # the entry here carries a later number: the expected entry is missing/moved
+SEQUENCE_REPEAT = "sequence_repeat"  # the entry here carries an earlier number: inserted or moved entry
+LEAF_HASH_MISMATCH = "leaf_hash_mismatch"  # the entry's content does not hash to its stored leaf hash
+MALFORMED_ENTRY = "malformed_entry"  # the entry cannot be canonicalized or has no integer seq
+CHECKPOINT_ROOT_MISMATCH = (
+    "checkpoint_root_mismatch"  # entries before the checkpoint differ from what was signed
+)
+CHECKPOINT_FORK = "checkpoint_fork"  # two signed checkpoints of one size disagree: the signer forked
+LOG_TRUNCATED = "log_truncated"  # a checkpoint covers entries the log no longer has
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The first failure found.
+
+    ``position`` is a 0-based log position (== seq); for checkpoint failures the change lies in
+    ``[position, range_end)``; ``checkpoint`` is the index (by size) of the checkpoint involved.
+    """
+
+    reason: str
+    position: int | None
+    detail: str
+    range_end: int | None = None
+    checkpoint: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    entries: int  # entries read and checked before stopping
+    verified_entries: int  # leading entries proven by a signed checkpoint
+    checkpoints_verified: int
+    checkpoint_index: int | None  # the last checkpoint that matched (0-based, by size)
+    checkpoint_size: int | None
+    checkpoint_root: str | None
+    unanchored_entries: int  # entries after the newest matching checkpoint, checked only against themselves
+    root: str | None  # the recomputed root over all entries read (when ok)
+    failure: Failure | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        if self.failure is not None:
+            where = "" if self.failure.position is None else f" at entry {self.failure.position}"
+            if self.failure.range_end is not None:
+                where = f" between entries {self.failure.position} and {self.failure.range_end - 1}"
+            return f"verification failed{where}: {self.failure.reason} ({self.failure.detail})"
+        if self.checkpoint_index is None:
+            return f"{self.entries} entries are self-consistent but no signed checkpoint covers them"
+        text = f"verified {self.verified_entries} entries up to checkpoint {self.checkpoint_index}"
+        if self.unanchored_entries:
+            text += f"; {self.unanchored_entries} newer entries are not yet covered by a checkpoint"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("extra")
+        data.update(self.extra)
+        data["message"] = self.message
+        return data
+
+
+def verify_log(
+    entries: Iterable[tuple[Mapping[str, Any], bytes | None]],
+    checkpoints: Iterable[Checkpoint],
+    public_keys: Mapping[str, Ed25519PublicKey] | Sequence[tuple[str, Ed25519PublicKey]],
+    *,
+    origin: str | None = None,
+) -> VerifyReport:
+    """Verify ``entries`` (in log order) against ``checkpoints`` signed by ``public_keys``.
+
+    Streams: memory is O(log n) plus the checkpoints. Never raises for a bad log; the report says what failed.
+    """
+    ordered = sorted(checkpoints, key=lambda cp: (cp.size, cp.time))
+    state = _State()
+    for index, checkpoint in enumerate(ordered):
+        try:
+            verify_checkpoint(checkpoint, public_keys, origin=origin)
+        except CheckpointError as exc:
+            return state.report(
+                Failure(
+                    exc.code, None, f"checkpoint {index} (size {checkpoint.size}): {exc}", checkpoint=index
+                )
+            )
+
+    frontier = Frontier()
+    append = frontier.append
+    encode = _ENCODER.encode
+    sha256 = hashlib.sha256
+    next_cp = 0
+    count = 0
+    for entry, stored in entries:
+        while next_cp < len(ordered) and ordered[next_cp].size == count:
+            failure = state.check(ordered[next_cp], next_cp, frontier)
+            if failure:
+                return state.report(failure)
+            next_cp += 1
+        seq = entry.get("seq") if isinstance(entry, Mapping) else None
+        if type(seq) is not int:
+            return state.report(Failure(MALFORMED_ENTRY, count, "entry without an integer seq"))
+        if seq != count:
+            reason = SEQUENCE_GAP if seq > count else SEQUENCE_REPEAT
+            return state.report(Failure(reason, count, f"expected seq {count}, found {seq}"))
+        try:
+            computed = sha256(b"\x00" + encode(entry).encode()).digest()
+        except (TypeError, ValueError, CanonicalizationError):
+            return state.report(Failure(MALFORMED_ENTRY, count, "entry has no canonical form"))
+        if stored is not None and stored != computed:
+            return state.report(Failure(LEAF_HASH_MISMATCH, count, "content does not match its stored hash"))
+        append(computed)
+        count += 1
+        state.entries = count
+
+    while next_cp < len(ordered) and ordered[next_cp].size == count:
+        failure = state.check(ordered[next_cp], next_cp, frontier)
+        if failure:
+            return state.report(failure)
+        next_cp += 1
+    if next_cp < len(ordered):
+        missing = ordered[next_cp]
+        return state.report(
+            Failure(
+                LOG_TRUNCATED,
+                count,
+                f"checkpoint {next_cp} covers {missing.size} entries, the log has {count}",
+                range_end=None,
+                checkpoint=next_cp,
+            )
+        )
+    return state.report(None, root=frontier.root())
+
+
+class _State:
+    """What the verifier has established so far."""
+
+    def __init__(self) -> None:
+        self.entries = 0
+        self.verified = 0
+        self.checkpoints_verified = 0
+        self.last: tuple[int, Checkpoint] | None = None
+
+    def check(self, checkpoint: Checkpoint, index: int, frontier: Frontier) -> Failure | None:
+        if self.last and self.last[1].size == checkpoint.size and self.last[1].root != checkpoint.root:
+            return Failure(
+                CHECKPOINT_FORK,
+                None,
+                f"checkpoints {self.last[0]} and {index} sign different roots for size {checkpoint.size}",
+                checkpoint=index,
+            )
+        if frontier.root() != checkpoint.root:
+            return Failure(
+                CHECKPOINT_ROOT_MISMATCH,
+                self.verified,
+                f"entries before {checkpoint.size} do not hash to the root signed in checkpoint {index}",
+                range_end=checkpoint.size,
+                checkpoint=index,
+            )
+        self.verified = checkpoint.size
+        self.checkpoints_verified += 1
+        self.last = (index, checkpoint)
+        return None
+
+    def report(self, failure: Failure | None, root: bytes | None = None) -> VerifyReport:
+        index, checkpoint = self.last if self.last else (None, None)
+        return VerifyReport(
+            ok=failure is None,
+            entries=self.entries,
+            verified_entries=self.verified,
+            checkpoints_verified=self.checkpoints_verified,
+            checkpoint_index=index,
+            checkpoint_size=checkpoint.size if checkpoint else None,
+            checkpoint_root=checkpoint.root.hex() if checkpoint else None,
+            unanchored_entries=self.entries - self.verified,
+            root=root.hex() if root is not None else None,
+            failure=failure,
+        )
