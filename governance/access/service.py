@@ -52,22 +52,16 @@ def _context_for(action: str, context: Mapping[str, Any] | None) -> dict[str, An
     return {"reason": reason.strip() if isinstance(reason, str) else ""}
 
 
-def decide(
-    principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None
-) -> Decision:
+def decide(principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None) -> Decision:
     """The decision and the rules behind it, without side effects (for pages that show or hide a button)."""
     return get_engine().decide(principal, action, resource, _context_for(action, context))
 
 
-def allowed(
-    principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None
-) -> bool:
+def allowed(principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None) -> bool:
     return decide(principal, action, resource, context).allowed
 
 
-def authorize(
-    principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None
-) -> None:
+def authorize(principal: Principal, action: str, resource: Resource, context: Mapping[str, Any] | None = None) -> None:
     """Return if policy allows; otherwise record the denial and raise.
 
     Raises AuthenticationRequiredError for an anonymous caller, NotFoundError when a subject session or a

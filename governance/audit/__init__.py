@@ -1,6 +1,10 @@
-"""The audit domain. See docs/contracts.md for what other domains may call."""
+"""The audit domain: an append-only, tamper-evident log written by every domain through `record`."""
 
 from flask import Flask
+
+from governance.audit.service import record
+
+__all__ = ["init_app", "record"]
 
 
 def init_app(app: Flask) -> None:

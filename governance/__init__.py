@@ -1,0 +1,109 @@
+"""Privacy and consent governance service: the app factory."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, request
+from flask_openapi3 import Info, OpenAPI
+from flask_wtf.csrf import CSRFProtect
+
+from governance import api, db, errors, observability
+from governance.access.decorators import enforce, mark_public
+from governance.keys import KeyStore
+from governance.policyfiles import policy_version
+from governance.settings import PROJECT_ROOT, Settings
+
+__version__ = "0.1.0"
+
+# Registration order follows the dependency order of docs/contracts.md.
+DOMAINS = ("jobs", "audit", "access", "vault", "consent", "requests", "gateway", "training", "web")
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "OAuth2 access token from POST /oauth/token",
+    },
+}
+
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` overrides `GOVERNANCE_*` settings (keys without the prefix)."""
+    settings = Settings.load(config)
+    observability.configure_logging(settings.log_level)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    keys = KeyStore(settings)
+    keys.refuse_dev_keys_in_production()
+
+    app = OpenAPI(
+        __name__,
+        info=Info(title="Privacy and consent governance API", version=__version__),
+        security_schemes=SECURITY_SCHEMES,
+        doc_prefix="/api",
+        doc_url="/openapi.json",
+        doc_ui=False,
+        validation_error_callback=api.validation_error_response,
+        validation_error_status=422,
+        instance_path=str(settings.instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=None,
+    )
+    app.config.update(
+        SECRET_KEY=keys.secret("session"),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_NAME="governance_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_absolute_hours),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _csrf_check below, where bearer-token calls are exempt
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+        TESTING=settings.env == "test",
+    )
+    app.extensions["governance.settings"] = settings
+    app.extensions["governance.keys"] = keys
+    app.extensions["governance.policy_version"] = policy_version(settings.policies_dir)
+
+    observability.init_app(app)  # request id first, so every later hook and log line has it
+    db.init_app(app, settings.database_url)
+    errors.init_app(app)
+    app.before_request(enforce)
+    csrf.init_app(app)
+    app.before_request(_csrf_check)
+    api.init_app(app)
+
+    from governance.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    for domain in DOMAINS:
+        importlib.import_module(f"governance.{domain}").init_app(app)
+
+    from governance import cli
+
+    cli.init_app(app)
+    for endpoint in list(app.view_functions):
+        if endpoint == "static" or endpoint.endswith(".static"):
+            mark_public(app, endpoint, "static assets (stylesheets, scripts, images) hold no data")
+    return app
+
+
+def _csrf_check() -> None:
+    """CSRF applies to browser forms and to cookie-authenticated calls; bearer-token API calls carry no
+    ambient authority and are exempt."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return
+    if request.headers.get("Authorization"):
+        return
+    from flask import current_app
+
+    cookie = current_app.config["SESSION_COOKIE_NAME"]
+    is_api = request.path.startswith(("/api/", "/oauth/"))
+    if not is_api or cookie in request.cookies:
+        csrf.protect()

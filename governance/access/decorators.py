@@ -1,0 +1,118 @@
+"""Every route declares what it does: `@requires(action, resource=...)` or `@public(reason)`.
+
+The app-wide `enforce` hook runs before every view: it finds the declaration, authenticates the caller, builds the
+resource from the URL's arguments and asks the policy engine. A route without a declaration is refused (deny by
+default), and a test walks the URL map so that such a route cannot be merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, redirect, request, url_for
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from governance.access.principals import Principal, Resource
+from governance.errors import AuthenticationRequiredError, ForbiddenError
+
+F = TypeVar("F", bound=Callable[..., Any])
+ResourceFactory = Callable[[dict[str, Any]], Resource]
+
+ACTION_ATTR = "_governance_action"
+PUBLIC_ATTR = "_governance_public"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    action: str | None
+    resource: ResourceFactory | None
+    public_reason: str | None
+
+
+def requires(action: str, *, resource: ResourceFactory | None = None) -> Callable[[F], F]:
+    """Declare the action a route performs; `resource` builds the target from the URL's view arguments."""
+
+    def decorator(view: F) -> F:
+        setattr(view, ACTION_ATTR, (action, resource))
+        return view
+
+    return decorator
+
+
+def public(reason: str) -> Callable[[F], F]:
+    """Declare a route that needs no authentication (health, the token endpoint, login pages). Say why."""
+    if not reason.strip():
+        raise ValueError("a public route must say why it is public")
+
+    def decorator(view: F) -> F:
+        setattr(view, PUBLIC_ATTR, reason)
+        return view
+
+    return decorator
+
+
+def declaration_of(view: Callable[..., Any] | None) -> Declaration | None:
+    """The declaration on a view function (looking through decorators that used functools.wraps)."""
+    seen = 0
+    while view is not None and seen < 10:
+        if hasattr(view, PUBLIC_ATTR):
+            return Declaration(None, None, getattr(view, PUBLIC_ATTR))
+        if hasattr(view, ACTION_ATTR):
+            action, factory = getattr(view, ACTION_ATTR)
+            return Declaration(action, factory, None)
+        view = getattr(view, "__wrapped__", None)
+        seen += 1
+    return None
+
+
+def declaration_for_endpoint(app: Flask, endpoint: str) -> Declaration | None:
+    """The declaration of a registered endpoint, including library routes marked public by `mark_public`."""
+    reason = app.extensions.get("governance.public_endpoints", {}).get(endpoint)
+    if reason is not None:
+        return Declaration(None, None, reason)
+    return declaration_of(app.view_functions.get(endpoint))
+
+
+def current_principal() -> Principal:
+    principal = g.get("principal")
+    return principal if principal is not None else Principal.anonymous()
+
+
+def _unauthenticated() -> Response | None:
+    if request.path.startswith(("/api/", "/oauth/")):
+        raise AuthenticationRequiredError(headers={"WWW-Authenticate": 'Bearer realm="governance"'})
+    login_endpoint = current_app.config.get("GOVERNANCE_LOGIN_ENDPOINT", "access.login")
+    try:
+        return redirect(url_for(login_endpoint, next=request.path))
+    except BuildError:
+        raise AuthenticationRequiredError() from None
+
+
+def enforce() -> Response | None:
+    """before_request hook: authenticate and authorize the declared action, or refuse."""
+    if request.endpoint is None:
+        return None  # 404/405: nothing to protect
+    declaration = declaration_for_endpoint(current_app, request.endpoint)
+    if declaration is None:
+        raise ForbiddenError("This route declares no permission.", code="undeclared_route")
+    from governance.access import authn, service
+
+    if declaration.public_reason is not None:
+        g.principal = authn.resolve_principal(request, required=False)
+        return None
+    principal = authn.resolve_principal(request, required=True)
+    g.principal = principal
+    if principal.kind == "anonymous":
+        return _unauthenticated()
+    resource = declaration.resource(request.view_args or {}) if declaration.resource else Resource.system()
+    g.resource = resource
+    service.authorize(principal, declaration.action or "", resource)
+    return None
+
+
+def mark_public(app: Flask, endpoint: str, reason: str) -> None:
+    """Declare a route registered by a library (static files, the OpenAPI document) as public."""
+    app.extensions.setdefault("governance.public_endpoints", {})[endpoint] = reason

@@ -1,0 +1,25 @@
+"""Durable jobs: plumbing that knows no domain. Domains enqueue in their own transaction and register handlers."""
+
+from flask import Flask
+
+from governance.jobs.registry import register, register_periodic
+from governance.jobs.service import JobView, enqueue, get_job, request_cancel
+from governance.jobs.worker import JobCancelledError, JobContext
+
+__all__ = [
+    "JobCancelledError",
+    "JobContext",
+    "JobView",
+    "enqueue",
+    "get_job",
+    "init_app",
+    "register",
+    "register_periodic",
+    "request_cancel",
+]
+
+
+def init_app(app: Flask) -> None:
+    from governance.jobs.api import bp
+
+    app.register_api(bp)

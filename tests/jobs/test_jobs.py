@@ -1,0 +1,293 @@
+"""The durable job queue: claims, retries with backoff, leases, cancellation, concurrency on PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import select, update
+
+from governance.db import utcnow
+from governance.jobs import JobCancelledError, JobContext, enqueue, get_job, register, request_cancel
+from governance.jobs import service as job_service
+from governance.jobs.models import Job
+from governance.jobs.worker import Worker, drain
+
+RUNS = sa.Table(
+    "test_job_runs",
+    sa.MetaData(),
+    sa.Column("job_id", sa.String(64), primary_key=True),  # a second run of the same job would violate this
+    sa.Column("worker", sa.String(120)),
+)
+
+
+@pytest.fixture
+def runs_table(app: Flask) -> sa.Table:
+    engine = app.extensions["governance.db"].engine
+    RUNS.drop(engine, checkfirst=True)
+    RUNS.create(engine)
+    return RUNS
+
+
+def _session(app: Flask):  # type: ignore[no-untyped-def]
+    return app.extensions["governance.db"].session()
+
+
+def _enqueue(app: Flask, kind: str, payload: dict[str, Any] | None = None, **kwargs: Any) -> uuid.UUID:
+    with _session(app) as session:
+        job_id = enqueue(session, kind, payload or {}, **kwargs)
+        session.commit()
+    return job_id
+
+
+@register("test.record_run")
+def _record_run(ctx: JobContext) -> dict[str, Any]:
+    with ctx.session() as session:
+        session.execute(RUNS.insert().values(job_id=str(ctx.job_id), worker=ctx.payload.get("worker", "")))
+        session.commit()
+    ctx.progress(1, 1, "recorded")
+    return {"ok": True}
+
+
+_flaky_calls: dict[str, int] = {}
+
+
+@register("test.flaky", max_attempts=3)
+def _flaky(ctx: JobContext) -> dict[str, Any]:
+    _flaky_calls[str(ctx.job_id)] = _flaky_calls.get(str(ctx.job_id), 0) + 1
+    if ctx.attempt < 2:
+        raise ConnectionError("transient")
+    return {"attempt": ctx.attempt}
+
+
+@register("test.always_fails", max_attempts=2)
+def _always_fails(ctx: JobContext) -> None:
+    raise RuntimeError("broken handler")
+
+
+@register("test.cancellable")
+def _cancellable(ctx: JobContext) -> dict[str, Any]:
+    for step in range(100):
+        ctx.progress(step, 100, "working")
+        if ctx.cancelled():
+            raise JobCancelledError()
+        time.sleep(0.01)
+    return {"finished": True}
+
+
+def _make_due(app: Flask, job_id: uuid.UUID) -> None:
+    with _session(app) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow() - timedelta(seconds=1)))
+        session.commit()
+
+
+def test_a_job_runs_once_and_records_result_and_progress(app: Flask, runs_table: sa.Table) -> None:
+    job_id = _enqueue(app, "test.record_run", {"worker": "w1"})
+    assert drain(app) == 1
+    with _session(app) as session:
+        view = get_job(session, job_id)
+        assert (view.status, view.attempts, view.result) == ("succeeded", 1, {"ok": True})
+        assert (view.progress_done, view.progress_total, view.progress_message) == (1, 1, "recorded")
+        assert session.execute(select(sa.func.count()).select_from(runs_table)).scalar() == 1
+    assert drain(app) == 0
+
+
+def test_dedupe_key_returns_the_existing_job(app: Flask) -> None:
+    first = _enqueue(app, "test.record_run", dedupe_key="same")
+    second = _enqueue(app, "test.record_run", dedupe_key="same")
+    assert first == second
+
+
+def test_transient_failure_is_retried_after_backoff(app: Flask) -> None:
+    job_id = _enqueue(app, "test.flaky")
+    drain(app)
+    with _session(app) as session:
+        view = get_job(session, job_id)
+        assert (view.status, view.error_code) == ("queued", "ConnectionError")
+        run_after = session.get(Job, job_id).run_after  # type: ignore[union-attr]
+        assert run_after > utcnow()  # backoff: not due yet
+    assert drain(app) == 0
+    _make_due(app, job_id)
+    drain(app)
+    with _session(app) as session:
+        view = get_job(session, job_id)
+    assert (view.status, view.attempts, view.result) == ("succeeded", 2, {"attempt": 2})
+
+
+def test_a_job_fails_for_good_after_max_attempts(app: Flask) -> None:
+    job_id = _enqueue(app, "test.always_fails")
+    drain(app)
+    _make_due(app, job_id)
+    drain(app)
+    with _session(app) as session:
+        view = get_job(session, job_id)
+    assert (view.status, view.attempts, view.error_code) == ("failed", 2, "RuntimeError")
+
+
+def test_unknown_kind_fails_without_retry(app: Flask) -> None:
+    job_id = _enqueue(app, "test.no_such_kind")
+    drain(app)
+    with _session(app) as session:
+        assert get_job(session, job_id).error_code == "unknown_job_kind"
+
+
+def test_backoff_grows_exponentially_and_is_capped() -> None:
+    import random
+
+    rng = random.Random(1)
+    delays = [job_service.backoff_seconds(n, rng) for n in range(1, 12)]
+    assert delays[0] < delays[1] < delays[2] < delays[3]
+    assert max(delays) <= job_service.BACKOFF_MAX_SECONDS * 1.1
+
+
+def test_cancelling_a_queued_job(app: Flask) -> None:
+    job_id = _enqueue(app, "test.record_run")
+    with _session(app) as session:
+        assert request_cancel(session, job_id).status == "cancelled"
+        session.commit()
+    assert drain(app) == 0
+
+
+def test_cancelling_a_running_job(app: Flask) -> None:
+    job_id = _enqueue(app, "test.cancellable")
+    worker = threading.Thread(target=drain, args=(app,))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with _session(app) as session:
+            if get_job(session, job_id).status == "running":
+                request_cancel(session, job_id)
+                session.commit()
+                break
+        time.sleep(0.01)
+    worker.join(timeout=10)
+    with _session(app) as session:
+        assert get_job(session, job_id).status == "cancelled"
+
+
+def test_expired_lease_is_claimed_again_and_a_late_finish_is_ignored(app: Flask) -> None:
+    job_id = _enqueue(app, "test.record_run")
+    with _session(app) as session:
+        stale = job_service.claim_next(session, worker_id="dead-worker")
+    assert stale is not None
+    assert stale.job_id == job_id
+    with _session(app) as session:  # the dead worker's lease runs out
+        session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    with _session(app) as session:
+        fresh = job_service.claim_next(session, worker_id="live-worker")
+    assert fresh is not None
+    assert fresh.attempt == 2
+    with _session(app) as session:
+        assert job_service.finish(session, stale, result={"from": "dead"}) is False
+        assert job_service.finish(session, fresh, result={"from": "live"}) is True
+        assert get_job(session, job_id).result == {"from": "live"}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.slow
+def test_four_workers_claim_200_jobs_each_runs_exactly_once(app: Flask, runs_table: sa.Table) -> None:
+    with _session(app) as session:
+        for _ in range(200):
+            enqueue(session, "test.record_run", {})
+        session.commit()
+    stop = threading.Event()
+    workers = [Worker(app, worker_id=f"w{i}") for i in range(4)]
+    counts: list[int] = [0] * 4
+
+    def work(index: int) -> None:
+        while True:
+            if not workers[index].run_once():
+                break
+            counts[index] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    stop.set()
+    with _session(app) as session:
+        runs = session.execute(select(sa.func.count()).select_from(runs_table)).scalar()
+        statuses = job_service.queue_depth(session)
+    assert runs == 200
+    assert sum(counts) == 200
+    assert statuses == {"succeeded": 200}
+    assert sum(1 for c in counts if c > 0) >= 2  # the work was actually shared
+
+
+WORKER_SCRIPT = textwrap.dedent(
+    """
+    import sys, time, threading
+    from governance import create_app
+    from governance.jobs import register
+    from governance.jobs.worker import Worker
+
+    @register("test.slow_then_record", lease_seconds=2)
+    def slow(ctx):
+        import sqlalchemy as sa
+        marker = ctx.payload["marker"]
+        if ctx.attempt == 1:
+            open(marker, "w").write("started")
+            time.sleep(60)  # killed here
+        with ctx.session() as session:
+            session.execute(sa.text("INSERT INTO test_job_runs (job_id, worker) VALUES (:j, :w)"),
+                            {"j": str(ctx.job_id), "w": "attempt-%d" % ctx.attempt})
+            session.commit()
+        return {"attempt": ctx.attempt}
+
+    app = create_app({"ENV": "test", "DATABASE_URL": sys.argv[1], "INSTANCE_PATH": sys.argv[2],
+                      "LOG_LEVEL": "ERROR"})
+    Worker(app, worker_id=sys.argv[3]).run(threading.Event(), poll_seconds=0.1)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_s_job_is_claimed_again_after_the_lease_and_completes_once(
+    app: Flask, runs_table: sa.Table, database_url: str, instance_dir: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER_SCRIPT)
+    marker = tmp_path / "started"
+    job_id = _enqueue(app, "test.slow_then_record", {"marker": str(marker)}, max_attempts=3)
+    cwd = Path(__file__).resolve().parents[2]
+    first = subprocess.Popen([sys.executable, str(script), database_url, str(instance_dir), "first"], cwd=cwd)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the first worker never started the job"
+        first.kill()  # SIGKILL mid-job: no cleanup, the lease is left to run out
+        first.wait(timeout=10)
+        second = subprocess.Popen([sys.executable, str(script), database_url, str(instance_dir), "second"], cwd=cwd)
+        try:
+            deadline = time.monotonic() + 30
+            status = None
+            while time.monotonic() < deadline:
+                with _session(app) as session:
+                    status = get_job(session, job_id).status
+                if status == "succeeded":
+                    break
+                time.sleep(0.1)
+        finally:
+            second.kill()
+            second.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with _session(app) as session:
+        view = get_job(session, job_id)
+        rows = session.execute(select(runs_table.c.worker)).scalars().all()
+    assert (view.status, view.attempts) == ("succeeded", 2)
+    assert rows == ["attempt-2"]

@@ -1,0 +1,95 @@
+"""The app factory, health, readiness, request ids, configuration safety."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from governance import create_app
+from governance.settings import ConfigError
+
+
+def test_healthz_answers_and_echoes_request_id(client: FlaskClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "req-12345678"})
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+    assert response.headers["X-Request-ID"] == "req-12345678"
+
+
+def test_malformed_request_id_is_replaced(client: FlaskClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert response.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_readyz_is_ready_on_a_migrated_database(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "ready"
+    assert response.json["checks"]["database"]["ok"] is True
+
+
+def test_readyz_is_not_ready_before_migration(tmp_path: Path) -> None:
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["checks"]["database"]["ok"] is False
+    app.extensions["governance.db"].dispose()
+
+
+def test_openapi_document_is_3_1(client: FlaskClient) -> None:
+    document = client.get("/api/openapi.json").json
+    assert document["openapi"].startswith("3.1")
+    assert all(path.startswith("/api/v1/") for path in document["paths"])
+
+
+def test_development_keys_are_private_files(app: Flask, instance_dir: Path) -> None:
+    key_file = instance_dir / "keys" / "dev-session.key"
+    assert key_file.exists()
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+
+
+def test_production_refuses_development_keys(tmp_path: Path) -> None:
+    create_app({"ENV": "development", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    with pytest.raises(ConfigError, match="development key"):
+        create_app(
+            {
+                "ENV": "production",
+                "INSTANCE_PATH": str(tmp_path),
+                "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3",
+            }
+        )
+
+
+def test_production_refuses_missing_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="key 'session' is missing"):
+        create_app(
+            {
+                "ENV": "production",
+                "INSTANCE_PATH": str(tmp_path),
+                "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
+
+
+def test_production_requires_a_database_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_unknown_route_is_a_json_404_for_the_api(client: FlaskClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["error"] == "not_found"
+
+
+def test_protected_api_route_without_credentials_is_401(client: FlaskClient) -> None:
+    response = client.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json["error"] == "unauthenticated"
