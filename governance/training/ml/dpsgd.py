@@ -1,0 +1,293 @@
+"""The one DP-SGD loop every Opacus model kind shares.
+
+Poisson sampling, ``make_private_with_epsilon`` (PRV accountant by default), ``BatchMemoryManager`` to bound
+memory, ``ModuleValidator`` to fix or reject layers, a cancellation check between optimizer steps and progress
+reports with the epsilon spent so far. torch and opacus are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from governance.training.ml.accounting import epsilon_for, quiet_accountant_warnings
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+    from torch import nn
+    from torch.utils.data import Dataset
+
+__all__ = [
+    "DPSGDConfig",
+    "DPSGDOutcome",
+    "Progress",
+    "TrainingHooks",
+    "UnsupportedModuleError",
+    "prepare_module",
+    "train_dp_sgd",
+]
+
+Accountant = Literal["prv", "rdp"]
+
+
+class UnsupportedModuleError(ValueError):
+    """Raised when a module has layers Opacus cannot compute per-sample gradients for, even after fixing."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DPSGDConfig:
+    """What a DP-SGD run may spend and how it trains.
+
+    ``seed`` fixes initialization and the held-out split and is reported. ``noise_seed`` fixes the Gaussian noise
+    and the Poisson sampling; leave it ``None`` in production (a fresh 63-bit secret from the OS is drawn and never
+    stored or reported): anyone who knows it could subtract the noise. Tests set it for reproducibility.
+    """
+
+    target_epsilon: float
+    target_delta: float
+    epochs: int
+    batch_size: int
+    max_grad_norm: float
+    learning_rate: float = 0.01
+    max_physical_batch_size: int = 256
+    seed: int = 0
+    noise_seed: int | None = None
+    accountant: Accountant = "prv"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.max_physical_batch_size < 1:
+            raise ValueError("epochs, batch_size and max_physical_batch_size must be positive")
+        if not (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm)):
+            raise ValueError("max_grad_norm must be a positive finite number")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError("learning_rate must be a positive finite number")
+        if self.accountant not in ("prv", "rdp"):
+            raise ValueError("accountant must be 'prv' or 'rdp'")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after every epoch (and when a run stops early)."""
+
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    epsilon_spent: float
+
+
+@dataclass
+class TrainingHooks:
+    """Callbacks a job passes in: ``progress`` after each epoch; ``should_stop`` polled between optimizer steps."""
+
+    progress: Callable[[Progress], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class DPSGDOutcome:
+    """Everything the privacy report needs about a finished (or stopped) DP-SGD run."""
+
+    accountant: Accountant
+    epsilon: float
+    epsilon_rdp: float
+    epsilon_prv: float
+    delta: float
+    target_epsilon: float
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+    planned_steps: int
+    epochs_completed: int
+    max_grad_norm: float
+    expected_batch_size: int
+    max_physical_batch_size: int
+    n_examples: int
+    stopped_early: bool
+    noise_seed_fixed: bool
+    module_fixes: list[str] = field(default_factory=list)
+    epoch_losses: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accountant": self.accountant,
+            "epsilon": self.epsilon,
+            "epsilon_prv": self.epsilon_prv,
+            "epsilon_rdp": self.epsilon_rdp,
+            "delta": self.delta,
+            "target_epsilon": self.target_epsilon,
+            "noise_multiplier": self.noise_multiplier,
+            "sample_rate": self.sample_rate,
+            "steps": self.steps,
+            "planned_steps": self.planned_steps,
+            "epochs_completed": self.epochs_completed,
+            "max_grad_norm": self.max_grad_norm,
+            "expected_batch_size": self.expected_batch_size,
+            "max_physical_batch_size": self.max_physical_batch_size,
+            "n_examples": self.n_examples,
+            "stopped_early": self.stopped_early,
+            "sampling": "poisson",
+            "noise_seed_fixed": self.noise_seed_fixed,
+            "module_fixes": list(self.module_fixes),
+            "epoch_losses": list(self.epoch_losses),
+        }
+
+
+def prepare_module(module: nn.Module) -> tuple[nn.Module, list[str]]:
+    """Return a module Opacus can train and the list of fixes applied (e.g. BatchNorm replaced by GroupNorm).
+
+    Raises :class:`UnsupportedModuleError` naming the offending layers when ``ModuleValidator.fix`` cannot help.
+    """
+    from opacus.validators import ModuleValidator
+
+    errors = ModuleValidator.validate(module, strict=False)
+    if not errors:
+        return module, []
+    fixes = sorted({str(e) for e in errors})
+    fixed = ModuleValidator.fix(module)
+    remaining = ModuleValidator.validate(fixed, strict=False)
+    if remaining:
+        raise UnsupportedModuleError("unsupported layers: " + "; ".join(sorted({str(e) for e in remaining})))
+    return fixed, fixes
+
+
+def train_dp_sgd(
+    module: nn.Module,
+    dataset: Dataset,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    config: DPSGDConfig,
+    hooks: TrainingHooks | None = None,
+) -> tuple[nn.Module, DPSGDOutcome]:
+    """Train ``module`` on ``dataset`` with DP-SGD so that (target_epsilon, target_delta) is never exceeded.
+
+    ``loss_fn(model, batch)`` returns the batch-mean loss. One dataset item is one unit of privacy. The returned
+    module is the plain (unwrapped) module with the trained weights. If ``hooks.should_stop`` returns true the run
+    stops after the current optimizer step and the outcome reports the epsilon actually spent.
+    """
+    import torch
+    from opacus import PrivacyEngine
+    from opacus.utils.batch_memory_manager import BatchMemoryManager
+    from torch.utils.data import DataLoader
+
+    hooks = hooks or TrainingHooks()
+    module, fixes = prepare_module(module)
+    n_examples = len(dataset)  # type: ignore[arg-type]
+    if n_examples < 1:
+        raise ValueError("cannot train on an empty dataset")
+
+    noise_seed = config.noise_seed if config.noise_seed is not None else secrets.randbits(63)
+    # Sampling and noise come from generators seeded by the secret, never from the reported seed.
+    sampling_generator = torch.Generator().manual_seed(noise_seed)
+    noise_generator = torch.Generator().manual_seed(noise_seed ^ 0x5DEECE66D)
+    del noise_seed
+
+    loader = DataLoader(dataset, batch_size=min(config.batch_size, n_examples), generator=sampling_generator)
+    optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    with warnings.catch_warnings():
+        # The secure-RNG warning is stated in every privacy report instead (torchcsprng does not exist for
+        # current PyTorch), so it need not reach the worker's log on every job.
+        warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
+        engine = PrivacyEngine(accountant=config.accountant)
+    with quiet_accountant_warnings():
+        private_module, dp_optimizer, dp_loader = engine.make_private_with_epsilon(
+            module=module,
+            optimizer=optimizer,
+            data_loader=loader,
+            target_epsilon=config.target_epsilon,
+            target_delta=config.target_delta,
+            epochs=config.epochs,
+            max_grad_norm=config.max_grad_norm,
+            poisson_sampling=True,
+            noise_generator=noise_generator,
+        )
+    sample_rate = 1 / len(loader)
+    noise_multiplier = float(dp_optimizer.noise_multiplier)
+    # The noise multiplier was calibrated for exactly this many steps; never take more.
+    planned_steps = int(config.epochs / sample_rate)
+    expected_batch_size = dp_optimizer.expected_batch_size
+
+    def steps_taken() -> int:
+        return sum(s for _, _, s in engine.accountant.history)
+
+    def spent() -> float:
+        return epsilon_for(
+            noise_multiplier=noise_multiplier,
+            sample_rate=sample_rate,
+            steps=steps_taken(),
+            delta=config.target_delta,
+            accountant=config.accountant,
+        )
+
+    private_module.train()
+    epoch_losses: list[float] = []
+    stopped = False
+    epochs_completed = 0
+    for epoch in range(1, config.epochs + 1):
+        loss_sum, loss_batches = 0.0, 0
+        with BatchMemoryManager(
+            data_loader=dp_loader,
+            max_physical_batch_size=config.max_physical_batch_size,
+            optimizer=dp_optimizer,
+        ) as memory_safe_loader:
+            for batch in memory_safe_loader:
+                if steps_taken() >= planned_steps:
+                    break
+                before = steps_taken()
+                dp_optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(private_module, tuple(batch))
+                with warnings.catch_warnings():
+                    # Opacus's hooks on the first layer fire although inputs need no gradient: expected.
+                    warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+                    loss.backward()
+                dp_optimizer.step()
+                if len(batch[0]) > 0:
+                    loss_sum += float(loss.detach())
+                    loss_batches += 1
+                if steps_taken() > before and hooks.should_stop is not None and hooks.should_stop():
+                    stopped = True
+                    break
+        epoch_loss = loss_sum / loss_batches if loss_batches else float("nan")
+        epoch_losses.append(epoch_loss)
+        if not stopped:
+            epochs_completed = epoch
+        if hooks.progress is not None:
+            hooks.progress(Progress(epoch, config.epochs, steps_taken(), planned_steps, epoch_loss, spent()))
+        if stopped or steps_taken() >= planned_steps:
+            break
+
+    steps = steps_taken()
+    common = {"noise_multiplier": noise_multiplier, "sample_rate": sample_rate, "steps": steps}
+    eps_prv = epsilon_for(**common, delta=config.target_delta, accountant="prv")
+    eps_rdp = epsilon_for(**common, delta=config.target_delta, accountant="rdp")
+    outcome = DPSGDOutcome(
+        accountant=config.accountant,
+        epsilon=eps_prv if config.accountant == "prv" else eps_rdp,
+        epsilon_prv=eps_prv,
+        epsilon_rdp=eps_rdp,
+        delta=config.target_delta,
+        target_epsilon=config.target_epsilon,
+        noise_multiplier=noise_multiplier,
+        sample_rate=sample_rate,
+        steps=steps,
+        planned_steps=planned_steps,
+        epochs_completed=epochs_completed,
+        max_grad_norm=config.max_grad_norm,
+        expected_batch_size=int(expected_batch_size),
+        max_physical_batch_size=config.max_physical_batch_size,
+        n_examples=n_examples,
+        stopped_early=stopped,
+        noise_seed_fixed=config.noise_seed is not None,
+        module_fixes=fixes,
+        epoch_losses=epoch_losses,
+    )
+    if outcome.epsilon > config.target_epsilon * (1 + 1e-9):
+        # Cannot happen when steps <= planned_steps; refuse to hand out a model whose report would exceed it.
+        raise RuntimeError("privacy accounting exceeded the target epsilon")
+    trained = private_module.to_standard_module()  # drops Opacus hooks and per-sample gradient buffers
+    trained.eval()
+    return trained, outcome
