@@ -197,9 +197,7 @@ def write_bundle(content: ExportContent, out: IO[bytes]) -> WrittenBundle:
         tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b") as event_json,
     ):
         archive.writestr(_zipinfo("README.txt", when), _README)
-        files.append(
-            _write_csv(archive, "profile.csv", ({"field": k, "value": v} for k, v in profile.items()), when)
-        )
+        files.append(_write_csv(archive, "profile.csv", ({"field": k, "value": v} for k, v in profile.items()), when))
         event_count = 0
 
         def events_once() -> Iterable[dict[str, Any]]:
@@ -257,9 +255,7 @@ def _nonce(prefix: bytes, counter: int, final: bool) -> bytes:
     return prefix + struct.pack(">IB", counter, 1 if final else 0)
 
 
-def seal(
-    src: IO[bytes], dst: IO[bytes], key: bytes, bundle_id: uuid.UUID, *, chunk_size: int = _CHUNK
-) -> int:
+def seal(src: IO[bytes], dst: IO[bytes], key: bytes, bundle_id: uuid.UUID, *, chunk_size: int = _CHUNK) -> int:
     """Encrypt `src` into `dst`; returns the number of bytes written."""
     aead = AESGCM(key)
     header = _HEADER.pack(_MAGIC, chunk_size, os.urandom(7))

@@ -74,9 +74,7 @@ class TrainingJob(_Doc):
     purpose: str
     trained_at: datetime | None = None
     status: str | None = None
-    flagged: bool | None = Field(
-        default=None, description="Marked as trained on data that was later withdrawn."
-    )
+    flagged: bool | None = Field(default=None, description="Marked as trained on data that was later withdrawn.")
 
 
 class FileEntry(_Doc):
@@ -99,9 +97,7 @@ class ExportDocument(_Doc):
     requests: list[RequestRecord]
     dataset_releases: list[DatasetRelease]
     training_jobs: list[TrainingJob]
-    files: list[FileEntry] = Field(
-        description="The CSV files beside this document, with row counts and hashes."
-    )
+    files: list[FileEntry] = Field(description="The CSV files beside this document, with row counts and hashes.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -218,9 +218,7 @@ def plan_extension(
     """
     granted = list(granted)
     if not reason or not reason.strip():
-        raise ExtensionNotAllowedError(
-            "extension_reason_required", "An extension needs a reason for the subject."
-        )
+        raise ExtensionNotAllowedError("extension_reason_required", "An extension needs a reason for the subject.")
     if rule.extension_max is None:
         raise ExtensionNotAllowedError("extension_not_available", "This jurisdiction allows no extension.")
     if requested.unit != rule.extension_max.unit:

@@ -131,9 +131,7 @@ class RequestsPolicy(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> RequestsPolicy:
         if self.default_jurisdiction not in self.jurisdictions:
-            raise ValueError(
-                f"default_jurisdiction {self.default_jurisdiction!r} is not a listed jurisdiction"
-            )
+            raise ValueError(f"default_jurisdiction {self.default_jurisdiction!r} is not a listed jurisdiction")
         seen: dict[str, str] = {}
         for name, spec in self.jurisdictions.items():
             for region in spec.applies_to:
@@ -143,9 +141,7 @@ class RequestsPolicy(_Strict):
         for exception in self.retention_exceptions:
             unknown = set(exception.jurisdictions) - set(self.jurisdictions)
             if unknown:
-                raise ValueError(
-                    f"retention exception for {exception.category!r} names unknown {sorted(unknown)}"
-                )
+                raise ValueError(f"retention exception for {exception.category!r} names unknown {sorted(unknown)}")
         return self
 
     # --- what the service asks ------------------------------------------------------------------------------
