@@ -91,9 +91,7 @@ class SubjectCipher:
         try:
             return self._aesgcm.decrypt(blob[1:13], blob[13:], aad)
         except InvalidTag:
-            raise DecryptionError(
-                "ciphertext does not authenticate for this subject, field and key"
-            ) from None
+            raise DecryptionError("ciphertext does not authenticate for this subject, field and key") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +130,7 @@ class Envelope:
         return WrappedKey(subject_id, version, master, wrapped)
 
     def unwrap(self, key: WrappedKey) -> bytes:
-        return self.provider.unwrap(
-            key.master_version, key.wrapped, _wrap_context(key.subject_id, key.version)
-        )
+        return self.provider.unwrap(key.master_version, key.wrapped, _wrap_context(key.subject_id, key.version))
 
     def rewrap(self, key: WrappedKey, master_version: int) -> WrappedKey:
         """The same data key wrapped under `master_version` (for master-key rotation)."""
@@ -169,6 +165,11 @@ class Envelope:
         with self._lock:
             for cache_key in [k for k in self._cache if k[0] == subject_id]:
                 del self._cache[cache_key]
+
+    def forget_version(self, subject_id: uuid.UUID, version: int) -> None:
+        """Drop one cached data-key version (after per-subject data-key rotation destroyed it)."""
+        with self._lock:
+            self._cache.pop((subject_id, version), None)
 
     def clear(self) -> None:
         with self._lock:

@@ -133,9 +133,7 @@ def _language(field: str, value: object, today: dt.date) -> str:
     primary, script, region = match.groups()
     primary = primary.lower()
     language = (
-        pycountry.languages.get(alpha_2=primary)
-        if len(primary) == 2
-        else pycountry.languages.get(alpha_3=primary)
+        pycountry.languages.get(alpha_2=primary) if len(primary) == 2 else pycountry.languages.get(alpha_3=primary)
     )
     if language is None:
         raise FieldValueError(field, "invalid_language", "is not an ISO 639 language")
@@ -190,9 +188,7 @@ def normalize(name: str, spec: ProfileField, value: object, *, today: dt.date | 
 def normalize_external_ref(value: object) -> str:
     """The product's own user reference: 1-128 printable ASCII characters, compared exactly."""
     if not isinstance(value, str) or not _EXTERNAL_REF.match(value):
-        raise FieldValueError(
-            "external_ref", "invalid_external_ref", "must be 1-128 printable ASCII characters"
-        )
+        raise FieldValueError("external_ref", "invalid_external_ref", "must be 1-128 printable ASCII characters")
     return value
 
 

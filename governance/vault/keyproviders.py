@@ -199,9 +199,7 @@ class EnvKeyProvider(_AesGcmKeyring):
         )
 
     def retire_version(self, version: int) -> None:
-        raise KeyProviderError(
-            f"remove version {version} from GOVERNANCE_MASTER_KEYS on every worker to retire it"
-        )
+        raise KeyProviderError(f"remove version {version} from GOVERNANCE_MASTER_KEYS on every worker to retire it")
 
 
 class FileKeyProvider(_AesGcmKeyring):

@@ -70,9 +70,7 @@ def test_bad_file_names_file_and_line(tmp_path: Path, old: str, new: str, line_t
     message = str(caught.value)
     assert str(path) in message
     if line_text is not None:
-        expected_line = next(
-            i for i, line in enumerate(path.read_text().splitlines(), 1) if line_text in line
-        )
+        expected_line = next(i for i, line in enumerate(path.read_text().splitlines(), 1) if line_text in line)
         assert caught.value.line is not None
         assert abs(caught.value.line - expected_line) <= 1, message
 

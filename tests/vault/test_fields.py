@@ -86,9 +86,7 @@ def test_birth_date_bounds_are_inclusive() -> None:
 
 def test_birth_date_on_leap_day() -> None:
     spec = CATALOG.profile_fields["birth_date"]
-    assert (
-        normalize("birth_date", spec, "1900-02-28", today=dt.date(2020, 2, 29)) == "1900-02-28"
-    )  # 1900: no 29th
+    assert normalize("birth_date", spec, "1900-02-28", today=dt.date(2020, 2, 29)) == "1900-02-28"  # 1900: no 29th
 
 
 def test_external_ref() -> None:

@@ -1,0 +1,94 @@
+"""`flask --app wsgi governance keys ...`: master-key rotation and status."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from governance.access.principals import Principal
+
+keys_cli = AppGroup("keys", help="Vault encryption keys: status and rotation.")
+CLI_ACTOR = Principal.system("cli")
+
+
+def _session():  # type: ignore[no-untyped-def]
+    return current_app.extensions["governance.db"].session()
+
+
+@keys_cli.command("status")
+def status_command() -> None:
+    """Master-key versions (state, data keys wrapped by each) and recent rotations. No key material."""
+    from governance.vault import keymanagement
+
+    with _session() as session, session.begin():
+        status = keymanagement.key_status(session)
+    for version in status["versions"]:
+        click.echo(f"master key v{version['version']}: {version['state']}, {version['data_keys']} data keys")
+    for rotation in status["rotations"]:
+        click.echo(
+            f"rotation {rotation.id} -> v{rotation.target_version}: {rotation.status} "
+            f"({rotation.done}/{rotation.total})"
+        )
+
+
+@keys_cli.command("rotate")
+@click.option("--wait", is_flag=True, help="Re-wrap inline in this process instead of leaving it to a worker.")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+def rotate_command(wait: bool, batch_size: int) -> None:
+    """Add a master-key version, make it active and re-wrap every data key (a resumable job with progress).
+
+    Reads and writes continue meanwhile; the old version is retired once no data key uses it. Without
+    --wait, a worker runs the job (`governance worker`); follow it with `governance keys status` or
+    GET /api/v1/jobs/<job_id>.
+    """
+    from governance.vault import keymanagement
+
+    session = _session()
+    try:
+        if wait:
+            started = time.perf_counter()
+            view = keymanagement.run_master_rotation(session, actor=CLI_ACTOR, batch_size=batch_size)
+            click.echo(
+                json.dumps(
+                    {
+                        "rotation_id": str(view.id),
+                        "active_version": view.target_version,
+                        "rewrapped": view.total,
+                        "retired_versions": view.retired_versions,
+                        "seconds": round(time.perf_counter() - started, 2),
+                    }
+                )
+            )
+            return
+        with session.begin():
+            view = keymanagement.start_master_rotation(session, actor=CLI_ACTOR)
+        click.echo(
+            json.dumps(
+                {
+                    "rotation_id": str(view.id),
+                    "active_version": view.target_version,
+                    "data_keys": view.total,
+                    "job_id": str(view.job_id),
+                }
+            )
+        )
+    except keymanagement.KeyRotationError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        session.close()
+
+
+@keys_cli.command("rotate-subject")
+@click.argument("subject_id", type=click.UUID)
+def rotate_subject_command(subject_id: uuid.UUID) -> None:
+    """Give one subject a fresh data key (re-encrypts its fields and events)."""
+    from governance.vault import keymanagement
+
+    with _session() as session, session.begin():
+        version = keymanagement.rotate_data_key(session, subject_id, actor=CLI_ACTOR)
+    click.echo(json.dumps({"subject_id": str(subject_id), "key_version": version}))

@@ -1,0 +1,312 @@
+"""Key management: master-key rotation (re-wrap every data key, resumable, in batches) and per-subject
+data-key rotation (re-encrypt one subject's values under a fresh key).
+
+Master rotation, step by step (reads and writes continue throughout):
+1. `start_master_rotation` adds a provider version, makes it the active one in `vault_master_keys` (new data
+   keys are wrapped with it from then on), marks the old one `retiring` and enqueues the re-wrap job.
+2. The job calls `rewrap_batch` until it returns 0: each batch re-wraps data keys still under an older
+   version and commits. Readers holding an old wrapped key still unwrap it (the old version stays available).
+3. `finish_master_rotation` marks each `retiring` version that no data key uses any more `retired`; the caller
+   then asks the provider to destroy it (`retire_provider_versions`), after the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from governance.access.principals import ActorRef, Principal
+from governance.audit import record
+from governance.db import utcnow
+from governance.vault.crypto import SubjectCipher, WrappedKey
+from governance.vault.errors import KeyRotationError, VaultIntegrityError
+from governance.vault.keyproviders import KeyProviderError
+from governance.vault.models import DataKey, Event, KeyRotation, MasterKeyVersion, ProfileFieldValue, Subject
+from governance.vault.runtime import get_runtime
+from governance.vault.service import _decrypt, _load_subject, _unwrap, active_master_version
+
+Actor = Principal | ActorRef
+REWRAP_JOB = "vault.rotate_master_key"
+
+
+@dataclass(frozen=True, slots=True)
+class RotationView:
+    id: uuid.UUID
+    target_version: int
+    status: str
+    job_id: uuid.UUID | None
+    total: int
+    done: int
+    started_at: datetime
+    finished_at: datetime | None
+    retired_versions: list[int]
+
+
+def _rotation_view(row: KeyRotation) -> RotationView:
+    return RotationView(
+        row.id,
+        row.target_version,
+        row.status,
+        row.job_id,
+        row.total,
+        row.done,
+        row.started_at,
+        row.finished_at,
+        list(row.retired_versions or []),
+    )
+
+
+def key_status(session: Session) -> dict[str, Any]:
+    """Master-key versions (state, how many data keys each wraps) and the latest rotations. No key material."""
+    active_master_version(session)  # registers the provider's version on a fresh database
+    counts = dict(session.execute(select(DataKey.master_version, func.count()).group_by(DataKey.master_version)).all())
+    versions = [
+        {
+            "version": row.version,
+            "state": row.state,
+            "provider": row.provider,
+            "data_keys": counts.get(row.version, 0),
+            "created_at": row.created_at,
+            "retired_at": row.retired_at,
+        }
+        for row in session.scalars(select(MasterKeyVersion).order_by(MasterKeyVersion.version))
+    ]
+    rotations = [
+        _rotation_view(row)
+        for row in session.scalars(select(KeyRotation).order_by(KeyRotation.started_at.desc()).limit(10))
+    ]
+    return {"versions": versions, "rotations": rotations}
+
+
+def get_rotation(session: Session, rotation_id: uuid.UUID) -> RotationView:
+    row = session.get(KeyRotation, rotation_id)
+    if row is None:
+        raise KeyRotationError("No such rotation.", code="rotation_not_found", status=404)
+    return _rotation_view(row)
+
+
+def start_master_rotation(session: Session, *, actor: Actor, enqueue_job: bool = True) -> RotationView:
+    """Add a master-key version, make it active, and (by default) enqueue the resumable re-wrap job.
+
+    Raises `KeyRotationError` while another rotation is running, or when the provider can neither create a
+    version nor offers one newer than the active one (environment provider: deploy the new version first).
+    """
+    runtime = get_runtime()
+    current = active_master_version(session)
+    running = session.scalar(select(KeyRotation.id).where(KeyRotation.status == "running"))
+    if running is not None:
+        raise KeyRotationError("A master-key rotation is already running.", extra={"rotation_id": str(running)})
+    provider = runtime.provider
+    try:
+        target = provider.add_version()
+    except KeyProviderError:
+        target = max(provider.versions())
+        if target <= current:
+            raise KeyRotationError(
+                "The key provider offers no newer master-key version; add one to the provider first."
+            ) from None
+    query = select(MasterKeyVersion).where(MasterKeyVersion.state == "active")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    for row in session.scalars(query):
+        row.state = "retiring"
+    session.add(MasterKeyVersion(version=target, provider=provider.name, state="active"))
+    total = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.master_version != target)) or 0
+    rotation = KeyRotation(id=uuid.uuid4(), target_version=target, status="running", total=total, done=0)
+    session.add(rotation)
+    session.flush()
+    if enqueue_job:
+        from governance.jobs import enqueue
+
+        ref = actor.ref if isinstance(actor, Principal) else actor
+        rotation.job_id = enqueue(
+            session,
+            REWRAP_JOB,
+            {"rotation_id": str(rotation.id)},
+            dedupe_key=f"vault.rotation:{rotation.id}",
+            created_by=f"{ref.kind}:{ref.id}",
+        )
+    record(
+        session,
+        actor=actor,
+        action="vault.keys.rotation_start",
+        target=("key_rotation", rotation.id),
+        details={"from_version": current, "to_version": target, "data_keys": total},
+    )
+    session.flush()
+    return _rotation_view(rotation)
+
+
+def rewrap_batch(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 2000) -> int:
+    """Re-wrap up to `batch_size` data keys still under an older master version; returns how many.
+
+    Idempotent and safe to run from several workers (rows are claimed with SKIP LOCKED on PostgreSQL). The
+    caller commits; a crash loses at most the uncommitted batch, which the next run redoes.
+    """
+    rotation = session.get(KeyRotation, rotation_id)
+    if rotation is None:
+        raise KeyRotationError("No such rotation.", code="rotation_not_found", status=404)
+    if rotation.status != "running":
+        return 0
+    target = rotation.target_version
+    envelope = get_runtime().envelope
+    query = (
+        select(DataKey.subject_id, DataKey.version, DataKey.master_version, DataKey.wrapped)
+        .where(DataKey.master_version != target)
+        .limit(batch_size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        return 0
+    updates = []
+    for subject_id, version, master_version, wrapped in rows:
+        try:
+            new = envelope.rewrap(WrappedKey(subject_id, version, master_version, wrapped), target)
+        except KeyProviderError:
+            raise VaultIntegrityError("A data key could not be unwrapped during rotation.") from None
+        updates.append({"b_subject": subject_id, "b_version": version, "b_old": master_version, "wrapped": new.wrapped})
+    table = DataKey.__table__
+    statement = (
+        sa.update(table)
+        .where(
+            table.c.subject_id == sa.bindparam("b_subject"),
+            table.c.version == sa.bindparam("b_version"),
+            table.c.master_version == sa.bindparam("b_old"),  # a concurrent change wins; the next batch retries
+        )
+        .values(wrapped=sa.bindparam("wrapped"), master_version=target)
+    )
+    session.connection().execute(statement, updates)
+    rotation.done = min(rotation.total, rotation.done + len(updates)) if rotation.total else len(updates)
+    return len(updates)
+
+
+def finish_master_rotation(session: Session, rotation_id: uuid.UUID, *, actor: Actor) -> RotationView:
+    """Retire every `retiring` master version no data key uses any more and close the rotation.
+
+    Raises `KeyRotationError` if data keys still use an older version (run `rewrap_batch` until it returns 0).
+    """
+    rotation = session.get(KeyRotation, rotation_id)
+    if rotation is None:
+        raise KeyRotationError("No such rotation.", code="rotation_not_found", status=404)
+    if rotation.status == "done":
+        return _rotation_view(rotation)
+    query = select(MasterKeyVersion).where(MasterKeyVersion.state == "retiring")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # waits for writers that read the version FOR SHARE
+    retired: list[int] = []
+    for row in session.scalars(query):
+        in_use = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.master_version == row.version))
+        if in_use:
+            raise KeyRotationError(f"{in_use} data keys still use master-key version {row.version}.")
+        row.state = "retired"
+        row.retired_at = utcnow()
+        retired.append(row.version)
+    rotation.status = "done"
+    rotation.finished_at = utcnow()
+    rotation.done = rotation.total
+    rotation.retired_versions = retired
+    record(
+        session,
+        actor=actor,
+        action="vault.keys.rotation_finish",
+        target=("key_rotation", rotation.id),
+        details={"to_version": rotation.target_version, "retired_versions": retired, "data_keys": rotation.total},
+    )
+    session.flush()
+    return _rotation_view(rotation)
+
+
+def retire_provider_versions(versions: list[int]) -> list[int]:
+    """Ask the provider to destroy retired versions (after the retirement committed). Returns those it did;
+    read-only providers (environment) leave it to the operator."""
+    provider = get_runtime().provider
+    done = []
+    for version in versions:
+        try:
+            provider.retire_version(version)
+            done.append(version)
+        except KeyProviderError:
+            continue
+    return done
+
+
+def run_master_rotation(session: Session, *, actor: Actor, batch_size: int = 2000) -> RotationView:
+    """The whole rotation inline (CLI `--wait` without a worker, tests, benchmarks); commits per batch."""
+    with session.begin():
+        rotation = start_master_rotation(session, actor=actor, enqueue_job=False)
+    while True:
+        with session.begin():
+            if rewrap_batch(session, rotation.id, batch_size=batch_size) == 0:
+                break
+    with session.begin():
+        view = finish_master_rotation(session, rotation.id, actor=actor)
+    retire_provider_versions(view.retired_versions)
+    return view
+
+
+def rotate_data_key(session: Session, subject_id: uuid.UUID, *, actor: Actor) -> int:
+    """Give one subject a fresh data key: re-encrypt its fields and events, destroy the old key(s).
+
+    Returns the new data-key version. Holds the subject's row lock (PostgreSQL) so that no write under the old
+    key can land after the re-encryption.
+    """
+    subject = _load_subject(session, subject_id, lock="update")
+    runtime = get_runtime()
+    old_keys = session.scalars(select(DataKey).where(DataKey.subject_id == subject.id)).all()
+    ciphers: dict[int, SubjectCipher] = {row.version: _unwrap(row) for row in old_keys}
+    new_version = max(ciphers, default=0) + 1
+    master = active_master_version(session)
+    wrapped, new_cipher = runtime.envelope.create(subject.id, new_version, master)
+    session.add(DataKey(subject_id=subject.id, version=new_version, master_version=master, wrapped=wrapped.wrapped))
+    fields = session.scalars(select(ProfileFieldValue).where(ProfileFieldValue.subject_id == subject.id)).all()
+    for row in fields:
+        plain = _decrypt(ciphers[row.key_version], row.name, row.ciphertext)
+        row.ciphertext = new_cipher.encrypt(row.name, plain)
+        row.key_version = new_version
+    events = 0
+    query = select(Event.id, Event.event_id, Event.key_version, Event.ciphertext).where(Event.subject_id == subject.id)
+    updates: list[dict[str, Any]] = []
+    for row in session.execute(query):
+        name = "event:" + row.event_id
+        plain = _decrypt(ciphers[row.key_version], name, row.ciphertext)
+        updates.append({"id": row.id, "key_version": new_version, "ciphertext": new_cipher.encrypt(name, plain)})
+        if len(updates) >= 2000:
+            session.execute(sa.update(Event), updates)
+            events += len(updates)
+            updates = []
+    if updates:
+        session.execute(sa.update(Event), updates)
+        events += len(updates)
+    session.flush()
+    session.execute(sa.delete(DataKey).where(DataKey.subject_id == subject.id, DataKey.version != new_version))
+    subject.key_version = new_version
+    subject.updated_at = utcnow()
+    record(
+        session,
+        actor=actor,
+        action="vault.keys.data_key_rotate",
+        target=("subject", subject.id),
+        details={"new_version": new_version, "fields": len(fields), "events": events},
+    )
+    session.flush()
+    for version in ciphers:
+        runtime.envelope.forget_version(subject.id, version)
+    return new_version
+
+
+def data_keys_under(session: Session, master_version: int) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(DataKey).where(DataKey.master_version == master_version)) or 0
+    )
+
+
+def subject_key_version(session: Session, subject_id: uuid.UUID) -> int:
+    return session.scalar(select(Subject.key_version).where(Subject.id == subject_id)) or 0

@@ -1,0 +1,149 @@
+"""Request and response bodies of the vault API (they also produce its OpenAPI description)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from governance.api import ResponseModel, StrictModel
+
+MAX_EVENTS = 10_000
+
+
+class SubjectPath(BaseModel):
+    subject_id: uuid.UUID
+
+
+class CreateSubjectBody(StrictModel):
+    external_ref: str = Field(min_length=1, max_length=128, description="the product's own user reference")
+    jurisdiction: str = Field(default="EU", max_length=16, description="EU, a country code, or US-CA style")
+    profile: dict[str, Any] | None = Field(
+        default=None, description="profile fields by name (policies/categories.yaml); validated, then encrypted"
+    )
+
+
+class SubjectOut(ResponseModel):
+    id: uuid.UUID
+    jurisdiction: str
+    status: str
+    created_at: datetime
+    erased_at: datetime | None = None
+
+
+class LookupBody(StrictModel):
+    """Find a subject by the product's reference or by email (sent in the body so it never lands in URLs)."""
+
+    external_ref: str | None = Field(default=None, max_length=128)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class ProfileBody(StrictModel):
+    fields: dict[str, Any] = Field(description="field name → new value; null deletes the field")
+
+
+class ProfileChangedOut(BaseModel):
+    changed: list[str]
+
+
+class ProfileQuery(StrictModel):
+    view: Literal["clear", "masked", "summary"] | None = Field(
+        default=None, description="default: the fullest view the caller may see"
+    )
+
+
+class BreakGlassBody(StrictModel):
+    reason: str = Field(min_length=10, max_length=200, description="why the clear values are needed (audited)")
+
+
+class ProfileOut(BaseModel):
+    subject_id: uuid.UUID
+    view: Literal["clear", "masked", "summary"]
+    fields: dict[str, str] | None = None
+    fields_present: list[str] | None = None
+    event_counts: dict[str, int] | None = None
+    events_total: int | None = None
+
+
+class EventIn(BaseModel):
+    """One behaviour event (documentation of the shape; each event is validated on its own so that one bad
+    event does not fail the batch)."""
+
+    event_id: str = Field(min_length=1, max_length=128, description="idempotency key, unique per subject")
+    category: str = Field(description="view, click, purchase, rating, search, chat_intent")
+    occurred_at: datetime = Field(description="ISO 8601 with time zone")
+    item_id: str | None = Field(default=None, max_length=128)
+    value: float | None = Field(default=None, description="dwell seconds, amount, stars... per category")
+    context: dict[str, str | float] | None = Field(default=None, description="time_of_day, device, ...")
+
+
+class EventBatchBody(StrictModel):
+    events: list[dict[str, Any]] = Field(max_length=MAX_EVENTS, description="up to 10,000 events shaped like EventIn")
+
+
+class EventRejectionOut(BaseModel):
+    index: int
+    event_id: str | None
+    error: str
+    message: str
+
+
+class IntakeOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[EventRejectionOut]
+    by_category: dict[str, int]
+
+
+class EventsQuery(StrictModel):
+    category: list[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+class EventOut(BaseModel):
+    event_id: str
+    category: str
+    occurred_at: datetime
+    item_id: str | None
+    value: float | None
+    context: dict[str, Any]
+
+
+class EventsOut(BaseModel):
+    events: list[EventOut]
+    next_since: datetime | None = None
+
+
+class RotationOut(ResponseModel):
+    id: uuid.UUID
+    target_version: int
+    status: str
+    job_id: uuid.UUID | None
+    total: int
+    done: int
+    started_at: datetime
+    finished_at: datetime | None
+    retired_versions: list[int]
+
+
+class KeyVersionOut(BaseModel):
+    version: int
+    state: str
+    provider: str
+    data_keys: int
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class KeyStatusOut(BaseModel):
+    versions: list[KeyVersionOut]
+    rotations: list[RotationOut]
+
+
+class DataKeyRotatedOut(BaseModel):
+    subject_id: uuid.UUID
+    key_version: int

@@ -1,0 +1,854 @@
+"""The vault's services: subjects, encrypted profiles and events, reads by view, crypto-shredding.
+
+Every function takes the caller's `Session` and never commits: the route or job owns the transaction, and every
+state change adds its audit entry to the same session. Values are validated before anything is written, so a
+rejected call leaves nothing behind. Key management (master-key rotation, data-key rotation) and retention live
+in `governance.vault.keys` and `governance.vault.retention`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from governance.access.principals import ActorRef, Principal
+from governance.audit import record
+from governance.db import utcnow
+from governance.vault.catalog import CategoryCatalog
+from governance.vault.crypto import DecryptionError, SubjectCipher, WrappedKey
+from governance.vault.errors import (
+    IntakeTooLargeError,
+    ProfileInvalidError,
+    SubjectErasedError,
+    SubjectExistsError,
+    SubjectNotFoundError,
+    VaultIntegrityError,
+)
+from governance.vault.fields import FieldValueError, lookup_key, mask, normalize, normalize_external_ref
+from governance.vault.keyproviders import KeyProviderError
+from governance.vault.models import DataKey, Event, MasterKeyVersion, ProfileFieldValue, Subject, Tombstone
+from governance.vault.runtime import get_runtime
+
+__all__ = [
+    "MAX_EVENTS_PER_REQUEST",
+    "EventRejection",
+    "EventView",
+    "IntakeReport",
+    "ShredReport",
+    "SubjectRows",
+    "SubjectView",
+    "all_active_subject_ids",
+    "categories",
+    "create_subject",
+    "erased_ids",
+    "event_counts",
+    "find_subject",
+    "get_subject",
+    "ingest_events",
+    "iter_events",
+    "iter_release_rows",
+    "read_profile",
+    "shred_subject",
+    "update_profile",
+]
+
+Actor = Principal | ActorRef
+View = Literal["clear", "masked", "summary"]
+MAX_EVENTS_PER_REQUEST = 10_000
+MAX_FUTURE_SKEW = dt.timedelta(minutes=10)
+_JURISDICTION = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+_EVENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+
+# ---------------------------------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    id: uuid.UUID
+    jurisdiction: str
+    status: str
+    created_at: dt.datetime
+    erased_at: dt.datetime | None
+    key_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    event_id: str
+    category: str
+    occurred_at: dt.datetime
+    item_id: str | None
+    value: float | None
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRows:
+    """One subject's data for a release: the asked profile fields (absent ones omitted) and events."""
+
+    subject_id: uuid.UUID
+    profile: dict[str, str]
+    events: list[EventView]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRejection:
+    index: int
+    event_id: str | None
+    error: str  # invalid_event | unknown_category | no_lawful_basis
+    message: str
+
+
+@dataclass(slots=True)
+class IntakeReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[EventRejection] = field(default_factory=list)
+    by_category: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ShredReport:
+    subject_id: uuid.UUID
+    erased_at: dt.datetime
+    fields_destroyed: int
+    events_destroyed: int
+    keys_destroyed: int
+    events_kept: int
+    already_erased: bool = False
+
+
+def _view(subject: Subject) -> SubjectView:
+    return SubjectView(
+        subject.id, subject.jurisdiction, subject.status, subject.created_at, subject.erased_at, subject.key_version
+    )
+
+
+def categories() -> CategoryCatalog:
+    """The data-category catalog in force (`policies/categories.yaml`)."""
+    return get_runtime().catalog
+
+
+# ---------------------------------------------------------------------------------------------------- keys
+
+
+def active_master_version(session: Session) -> int:
+    """The master-key version new data keys are wrapped with, as recorded in the database.
+
+    Registers the provider's active version on first use. On PostgreSQL the row is read FOR SHARE so that a
+    rotation cannot retire the version between this read and the commit of the data key wrapped with it.
+    """
+    query = select(MasterKeyVersion.version).where(MasterKeyVersion.state == "active")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    version = session.scalar(query)
+    if version is not None:
+        return version
+    provider = get_runtime().provider
+    version = provider.active_version()
+    session.add(MasterKeyVersion(version=version, provider=provider.name, state="active"))
+    session.flush()
+    return version
+
+
+def _wrapped(row: DataKey) -> WrappedKey:
+    return WrappedKey(row.subject_id, row.version, row.master_version, row.wrapped)
+
+
+def _cipher_for(session: Session, subject: Subject, version: int | None = None) -> SubjectCipher:
+    version = subject.key_version if version is None else version
+    row = session.get(DataKey, (subject.id, version))
+    if row is None:
+        raise VaultIntegrityError("The subject's data key is missing.")
+    return _unwrap(row)
+
+
+def _unwrap(row: DataKey) -> SubjectCipher:
+    try:
+        return get_runtime().envelope.cipher(_wrapped(row))
+    except KeyProviderError:
+        raise VaultIntegrityError("A data key could not be unwrapped.") from None
+
+
+def _decrypt(cipher: SubjectCipher, name: str, blob: bytes) -> bytes:
+    try:
+        return cipher.decrypt(name, blob)
+    except DecryptionError:
+        raise VaultIntegrityError("A stored value failed its integrity check.") from None
+
+
+# ---------------------------------------------------------------------------------------------------- subjects
+
+
+def _load_subject(session: Session, subject_id: uuid.UUID, *, lock: Literal["share", "update"] | None = None):
+    query = select(Subject).where(Subject.id == subject_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=lock == "share")
+    subject = session.scalar(query)
+    if subject is None:
+        raise SubjectNotFoundError()
+    if subject.status == "erased":
+        raise SubjectErasedError()
+    return subject
+
+
+def get_subject(session: Session, subject_id: uuid.UUID) -> SubjectView:
+    """The subject; raises `SubjectNotFoundError` or `SubjectErasedError`."""
+    return _view(_load_subject(session, subject_id))
+
+
+def find_subject(session: Session, *, external_ref: str | None = None, email: str | None = None):
+    """The active subject with this external reference or email (through blind indexes), or None."""
+    runtime = get_runtime()
+    if external_ref is not None:
+        try:
+            ref = normalize_external_ref(external_ref)
+        except FieldValueError:
+            return None
+        query = select(Subject).where(Subject.external_ref_index == runtime.blind_index.compute("external_ref", ref))
+    elif email is not None:
+        spec = runtime.catalog.profile_fields["email"]
+        try:
+            normalized = normalize("email", spec, email)
+        except FieldValueError:
+            return None
+        digest = runtime.blind_index.compute("email", lookup_key("email", normalized))
+        query = select(Subject).where(Subject.email_index == digest).order_by(Subject.created_at).limit(1)
+    else:
+        raise ValueError("find_subject needs external_ref or email")
+    subject = session.scalar(query.where(Subject.status == "active"))
+    return _view(subject) if subject else None
+
+
+def _check_jurisdiction(jurisdiction: str) -> str:
+    value = jurisdiction.strip().upper() if isinstance(jurisdiction, str) else ""
+    if not _JURISDICTION.match(value):
+        raise ProfileInvalidError(
+            "The jurisdiction is invalid.", fields={"jurisdiction": "must look like EU, DE, US-CA"}
+        )
+    return value
+
+
+def _normalize_profile(
+    catalog: CategoryCatalog, fields: Mapping[str, Any], *, allow_delete: bool
+) -> dict[str, str | None]:
+    """Every field validated first; raises `ProfileInvalidError` naming each bad field (never its value)."""
+    if not isinstance(fields, Mapping):
+        raise ProfileInvalidError(fields={"profile": "must be an object of field names to values"})
+    problems: dict[str, str] = {}
+    normalized: dict[str, str | None] = {}
+    for name, value in fields.items():
+        spec = catalog.profile_fields.get(name)
+        if spec is None:
+            problems[str(name)[:64]] = "unknown field"
+            continue
+        if value is None:
+            if allow_delete:
+                normalized[name] = None
+            else:
+                problems[name] = "must not be null"
+            continue
+        try:
+            normalized[name] = normalize(name, spec, value)
+        except FieldValueError as exc:
+            problems[name] = str(exc).partition(": ")[2]
+    if problems:
+        raise ProfileInvalidError(fields=problems)
+    return normalized
+
+
+def create_subject(
+    session: Session,
+    *,
+    external_ref: str,
+    actor: Actor,
+    profile: Mapping[str, Any] | None = None,
+    jurisdiction: str = "EU",
+) -> SubjectView:
+    """Create a subject with a fresh data key and (optionally) an encrypted profile.
+
+    Raises `ProfileInvalidError` (422, fields named) or `SubjectExistsError` (409); nothing is written then.
+    """
+    runtime = get_runtime()
+    try:
+        ref = normalize_external_ref(external_ref)
+    except FieldValueError as exc:
+        raise ProfileInvalidError(fields={"external_ref": str(exc).partition(": ")[2]}) from None
+    region = _check_jurisdiction(jurisdiction)
+    values = _normalize_profile(runtime.catalog, profile or {}, allow_delete=False)
+    ref_index = runtime.blind_index.compute("external_ref", ref)
+    if session.scalar(select(Subject.id).where(Subject.external_ref_index == ref_index)) is not None:
+        raise SubjectExistsError()
+
+    subject_id = uuid.uuid4()
+    master = active_master_version(session)
+    wrapped, cipher = runtime.envelope.create(subject_id, 1, master)
+    now = utcnow()
+    subject = Subject(
+        id=subject_id,
+        external_ref_index=ref_index,
+        email_index=_email_index(values.get("email")),
+        jurisdiction=region,
+        status="active",
+        key_version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(subject)
+            session.flush()
+    except sa.exc.IntegrityError:
+        raise SubjectExistsError() from None  # a concurrent create with the same reference won
+    session.add(DataKey(subject_id=subject_id, version=1, master_version=master, wrapped=wrapped.wrapped))
+    for name, value in values.items():
+        assert value is not None
+        session.add(_field_row(cipher, name, value, now))
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="vault.subject.create",
+        target=("subject", subject_id),
+        details={"fields": sorted(values), "jurisdiction": region, "master_key_version": master},
+    )
+    return _view(subject)
+
+
+def _email_index(email: str | None) -> bytes | None:
+    if email is None:
+        return None
+    return get_runtime().blind_index.compute("email", lookup_key("email", email))
+
+
+def _field_row(cipher: SubjectCipher, name: str, value: str, now: dt.datetime) -> ProfileFieldValue:
+    return ProfileFieldValue(
+        subject_id=cipher.subject_id,
+        name=name,
+        key_version=cipher.version,
+        ciphertext=cipher.encrypt(name, value.encode("utf-8")),
+        updated_at=now,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- profile
+
+
+def _decrypt_fields(session: Session, subject: Subject, names: Iterable[str] | None = None) -> dict[str, str]:
+    query = select(ProfileFieldValue).where(ProfileFieldValue.subject_id == subject.id)
+    if names is not None:
+        query = query.where(ProfileFieldValue.name.in_(list(names)))
+    out: dict[str, str] = {}
+    ciphers: dict[int, SubjectCipher] = {}
+    for row in session.scalars(query):
+        cipher = ciphers.get(row.key_version) or _cipher_for(session, subject, row.key_version)
+        ciphers[row.key_version] = cipher
+        out[row.name] = _decrypt(cipher, row.name, row.ciphertext).decode("utf-8")
+    return out
+
+
+def update_profile(session: Session, subject_id: uuid.UUID, fields: Mapping[str, Any], *, actor: Actor) -> list[str]:
+    """Set (or, with None, delete) profile fields; returns the names that actually changed (rectification).
+
+    All values are validated before any is written: `ProfileInvalidError` leaves the profile untouched.
+    """
+    runtime = get_runtime()
+    values = _normalize_profile(runtime.catalog, fields, allow_delete=True)
+    subject = _load_subject(session, subject_id, lock="share")
+    current = _decrypt_fields(session, subject, values)
+    cipher = _cipher_for(session, subject)
+    now = utcnow()
+    changed: list[str] = []
+    for name, value in values.items():
+        if current.get(name) == value:
+            continue
+        changed.append(name)
+        existing = session.get(ProfileFieldValue, (subject.id, name))
+        if value is None:
+            if existing is not None:
+                session.delete(existing)
+        elif existing is None:
+            session.add(_field_row(cipher, name, value, now))
+        else:
+            existing.key_version = cipher.version
+            existing.ciphertext = cipher.encrypt(name, value.encode("utf-8"))
+            existing.updated_at = now
+        if name == "email":
+            subject.email_index = _email_index(value)
+    if changed:
+        subject.updated_at = now
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="vault.profile.update",
+            target=("subject", subject.id),
+            details={"fields": sorted(changed)},
+        )
+    return sorted(changed)
+
+
+def read_profile(
+    session: Session, subject_id: uuid.UUID, *, actor: Actor, view: View, reason: str | None = None
+) -> dict[str, Any]:
+    """The subject's profile as `view`: clear values (audited, with `reason` for break-glass), masked values,
+    or a summary of which fields exist and how many events per category (no values at all)."""
+    subject = _load_subject(session, subject_id)
+    catalog = get_runtime().catalog
+    if view == "summary":
+        present = session.scalars(
+            select(ProfileFieldValue.name).where(ProfileFieldValue.subject_id == subject.id)
+        ).all()
+        counts = event_counts(session, subject.id)
+        return {
+            "subject_id": str(subject.id),
+            "view": "summary",
+            "fields_present": sorted(present),
+            "event_counts": counts,
+            "events_total": sum(counts.values()),
+        }
+    values = _decrypt_fields(session, subject)
+    if view == "masked":
+        shown = {name: mask(catalog.profile_fields[name], value) for name, value in values.items()}
+        return {"subject_id": str(subject.id), "view": "masked", "fields": dict(sorted(shown.items()))}
+    if view != "clear":
+        raise ValueError("view must be clear, masked or summary")
+    # the break-glass reason itself is stored by the access domain (access.break_glass.granted)
+    details: dict[str, Any] = {"fields": sorted(values), "break_glass": reason is not None}
+    record(session, actor=actor, action="vault.profile.read_clear", target=("subject", subject.id), details=details)
+    return {"subject_id": str(subject.id), "view": "clear", "fields": dict(sorted(values.items()))}
+
+
+# ---------------------------------------------------------------------------------------------------- events
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+
+
+def _parse_time(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:
+            raise _Invalid("invalid_event", "occurred_at must be an ISO 8601 date-time") from None
+    else:
+        raise _Invalid("invalid_event", "occurred_at must be an ISO 8601 date-time")
+    if moment.tzinfo is None:
+        raise _Invalid("invalid_event", "occurred_at must carry a time zone (for example Z)")
+    return moment.astimezone(dt.UTC)
+
+
+_EVENT_KEYS = frozenset({"event_id", "category", "occurred_at", "item_id", "value", "context"})
+
+
+def _validate_event(
+    catalog: CategoryCatalog, raw: Any, lawful: set[str] | frozenset[str], now: dt.datetime
+) -> tuple[str, str, dt.datetime, bytes]:
+    """(event_id, category, occurred_at, plaintext payload) or `_Invalid` naming the problem (never a value)."""
+    if not isinstance(raw, Mapping):
+        raise _Invalid("invalid_event", "an event must be an object")
+    unknown = set(raw) - _EVENT_KEYS
+    if unknown:
+        raise _Invalid("invalid_event", f"unknown event attributes: {', '.join(sorted(map(str, unknown)))[:200]}")
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+        raise _Invalid("invalid_event", "event_id must be 1-128 printable ASCII characters")
+    category = raw.get("category")
+    spec = catalog.event_categories.get(category) if isinstance(category, str) else None
+    if spec is None:
+        raise _Invalid("unknown_category", "category is not a known event category")
+    occurred_at = _parse_time(raw.get("occurred_at"))
+    if occurred_at > now + MAX_FUTURE_SKEW:
+        raise _Invalid("invalid_event", "occurred_at is in the future")
+    item_id = raw.get("item_id")
+    if item_id is not None and (not isinstance(item_id, str) or not 1 <= len(item_id) <= 128):
+        raise _Invalid("invalid_event", "item_id must be a string of 1-128 characters")
+    if spec.item and item_id is None:
+        raise _Invalid("invalid_event", f"item_id is required for {category} events")
+    value = raw.get("value")
+    if value is not None:
+        if spec.value is None:
+            raise _Invalid("invalid_event", f"{category} events carry no value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise _Invalid("invalid_event", "value must be a number")
+        if not spec.value.min <= value <= spec.value.max:
+            raise _Invalid(
+                "invalid_event", f"value ({spec.value.name}) must be in [{spec.value.min}, {spec.value.max}]"
+            )
+    elif spec.value is not None and spec.value.required:
+        raise _Invalid("invalid_event", f"value ({spec.value.name}) is required for {category} events")
+    context = raw.get("context") or {}
+    if not isinstance(context, Mapping):
+        raise _Invalid("invalid_event", "context must be an object")
+    if context:
+        allowed = spec.context_keys
+        for key, item in context.items():
+            if key not in allowed:
+                raise _Invalid("invalid_event", f"context key not allowed for {category} events")
+            if isinstance(item, str):
+                if len(item) > 500:
+                    raise _Invalid("invalid_event", "context values must be at most 500 characters")
+            elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+                raise _Invalid("invalid_event", "context values must be strings or numbers")
+    if category not in lawful:
+        raise _Invalid("no_lawful_basis", "no purpose the subject permits covers this category")
+    payload = json.dumps({"i": item_id, "v": value, "c": dict(context)}, separators=(",", ":")).encode("utf-8")
+    return event_id, category, occurred_at, payload
+
+
+def _existing_event_ids(session: Session, subject_id: uuid.UUID, event_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(event_ids), _CHUNK):
+        chunk = event_ids[start : start + _CHUNK]
+        found.update(
+            session.scalars(select(Event.event_id).where(Event.subject_id == subject_id, Event.event_id.in_(chunk)))
+        )
+    return found
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert event rows; a row whose (subject, event id) a concurrent request stored first is skipped."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the service supports SQLite and PostgreSQL
+        raise RuntimeError(f"unsupported database {dialect}")
+    statement = dialect_insert(Event.__table__).on_conflict_do_nothing(index_elements=["subject_id", "event_id"])
+    result = session.connection().execute(statement, rows)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+
+
+def ingest_events(
+    session: Session,
+    subject_id: uuid.UUID,
+    events: Sequence[Any],
+    *,
+    actor: Actor,
+    lawful_categories: set[str] | frozenset[str],
+) -> IntakeReport:
+    """Validate, encrypt and store a batch of events for one subject; idempotent by event id.
+
+    Each event is judged alone: invalid ones (`invalid_event`, `unknown_category`) and those no permitted
+    purpose covers (`no_lawful_basis`) are reported by index and not stored; the others are stored. Events
+    already stored (same event id) count as duplicates and are not stored again.
+    """
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise IntakeTooLargeError()
+    runtime = get_runtime()
+    subject = _load_subject(session, subject_id, lock="share")
+    cipher = _cipher_for(session, subject)
+    report = IntakeReport()
+    now = utcnow()
+    valid: list[tuple[str, str, dt.datetime, bytes]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(events):
+        try:
+            event = _validate_event(runtime.catalog, raw, lawful_categories, now)
+        except _Invalid as problem:
+            event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
+            safe_id = event_id if isinstance(event_id, str) and _EVENT_ID.match(event_id) else None
+            report.rejected.append(EventRejection(index, safe_id, problem.code, problem.message))
+            continue
+        if event[0] in seen:
+            report.duplicates += 1
+            continue
+        seen.add(event[0])
+        valid.append(event)
+    stored = _existing_event_ids(session, subject.id, [e[0] for e in valid])
+    rows: list[dict[str, Any]] = []
+    by_category: Counter[str] = Counter()
+    encrypt, version, sid = cipher.encrypt, cipher.version, subject.id
+    for event_id, category, occurred_at, payload in valid:
+        if event_id in stored:
+            report.duplicates += 1
+            continue
+        rows.append(
+            {
+                "subject_id": sid,
+                "event_id": event_id,
+                "category": category,
+                "occurred_at": occurred_at,
+                "received_at": now,
+                "key_version": version,
+                "ciphertext": encrypt("event:" + event_id, payload),
+            }
+        )
+        by_category[category] += 1
+    inserted = _insert_ignoring_duplicates(session, rows)
+    report.duplicates += len(rows) - inserted
+    report.accepted = inserted
+    report.by_category = dict(by_category)
+    rejected_codes = Counter(r.error for r in report.rejected)
+    if report.accepted or report.rejected or report.duplicates:
+        record(
+            session,
+            actor=actor,
+            action="vault.events.ingest",
+            target=("subject", subject.id),
+            details={
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "rejected": dict(rejected_codes),
+                "categories": report.by_category,
+            },
+        )
+    return report
+
+
+def _event_view(cipher: SubjectCipher, row: Any) -> EventView:
+    payload = json.loads(_decrypt(cipher, "event:" + row.event_id, row.ciphertext))
+    return EventView(row.event_id, row.category, row.occurred_at, payload["i"], payload["v"], payload["c"])
+
+
+def _event_query(
+    subject_ids: Sequence[uuid.UUID],
+    categories: Iterable[str] | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> sa.Select[Any]:
+    query = select(
+        Event.subject_id, Event.event_id, Event.category, Event.occurred_at, Event.key_version, Event.ciphertext
+    ).where(Event.subject_id.in_(list(subject_ids)))
+    if categories is not None:
+        query = query.where(Event.category.in_(list(categories)))
+    if since is not None:
+        query = query.where(Event.occurred_at >= since)
+    if until is not None:
+        query = query.where(Event.occurred_at < until)
+    return query.order_by(Event.subject_id, Event.occurred_at, Event.id)
+
+
+def iter_events(
+    session: Session,
+    subject_id: uuid.UUID,
+    *,
+    categories: Iterable[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Iterator[EventView]:
+    """The subject's events, oldest first, decrypted as they stream (`since` inclusive, `until` exclusive)."""
+    subject = _load_subject(session, subject_id)
+    ciphers: dict[int, SubjectCipher] = {}
+    for row in session.execute(_event_query([subject.id], categories, since, until).execution_options(yield_per=1000)):
+        cipher = ciphers.get(row.key_version)
+        if cipher is None:
+            cipher = ciphers[row.key_version] = _cipher_for(session, subject, row.key_version)
+        yield _event_view(cipher, row)
+
+
+def event_counts(session: Session, subject_id: uuid.UUID) -> dict[str, int]:
+    """Events stored per category (no values)."""
+    rows = session.execute(
+        select(Event.category, func.count()).where(Event.subject_id == subject_id).group_by(Event.category)
+    )
+    return {str(category): int(count) for category, count in rows}
+
+
+def iter_release_rows(
+    session: Session,
+    subject_ids: Iterable[uuid.UUID],
+    *,
+    fields: Iterable[str],
+    event_categories: Iterable[str],
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> Iterator[SubjectRows]:
+    """Bulk, streaming decryption for the gateway: for each active subject (in the given order, erased ones
+    skipped), the asked profile fields it has and its events of the asked categories in [since, until)."""
+    field_names = list(fields)
+    category_names = list(event_categories)
+    batch: list[uuid.UUID] = []
+    for subject_id in subject_ids:
+        batch.append(subject_id)
+        if len(batch) >= _CHUNK:
+            yield from _release_batch(session, batch, field_names, category_names, since, until)
+            batch = []
+    if batch:
+        yield from _release_batch(session, batch, field_names, category_names, since, until)
+
+
+def _release_batch(
+    session: Session,
+    subject_ids: list[uuid.UUID],
+    fields: list[str],
+    categories: list[str],
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> Iterator[SubjectRows]:
+    active = set(session.scalars(select(Subject.id).where(Subject.id.in_(subject_ids), Subject.status == "active")))
+    if not active:
+        return
+    ciphers: dict[tuple[uuid.UUID, int], SubjectCipher] = {}
+    for row in session.scalars(select(DataKey).where(DataKey.subject_id.in_(active))):
+        ciphers[(row.subject_id, row.version)] = _unwrap(row)
+    profiles: dict[uuid.UUID, dict[str, str]] = {sid: {} for sid in active}
+    if fields:
+        query = select(ProfileFieldValue).where(
+            ProfileFieldValue.subject_id.in_(active), ProfileFieldValue.name.in_(fields)
+        )
+        for row in session.scalars(query):
+            cipher = ciphers[(row.subject_id, row.key_version)]
+            profiles[row.subject_id][row.name] = _decrypt(cipher, row.name, row.ciphertext).decode("utf-8")
+    events: dict[uuid.UUID, list[EventView]] = {sid: [] for sid in active}
+    if categories:
+        for row in session.execute(_event_query(list(active), categories, since, until)):
+            events[row.subject_id].append(_event_view(ciphers[(row.subject_id, row.key_version)], row))
+    seen: set[uuid.UUID] = set()
+    for subject_id in subject_ids:
+        if subject_id in active and subject_id not in seen:
+            seen.add(subject_id)
+            yield SubjectRows(subject_id, profiles[subject_id], events[subject_id])
+
+
+# ---------------------------------------------------------------------------------------------------- erasure
+
+
+def shred_subject(
+    session: Session,
+    subject_id: uuid.UUID,
+    *,
+    actor: Actor,
+    reason: str,
+    keep_categories: set[str] | frozenset[str] = frozenset(),
+) -> ShredReport:
+    """Crypto-shred a subject: delete its wrapped data keys, profile ciphertexts and events, clear its blind
+    indexes, and leave a tombstone (id, time, reason). Idempotent: shredding an erased subject again returns
+    the earlier outcome with `already_erased=True`.
+
+    `keep_categories` (for example purchases under a legal retention duty) keeps those events, re-encrypted
+    under a new data key; everything else, and every older key, is destroyed. Without it nothing decrypts.
+    """
+    subject = session.scalar(
+        select(Subject).where(Subject.id == subject_id).with_for_update()
+        if session.get_bind().dialect.name == "postgresql"
+        else select(Subject).where(Subject.id == subject_id)
+    )
+    if subject is None:
+        raise SubjectNotFoundError()
+    if subject.status == "erased":
+        tomb = session.get(Tombstone, subject.id)
+        destroyed = tomb.destroyed if tomb else {}
+        return ShredReport(
+            subject.id,
+            subject.erased_at or utcnow(),
+            destroyed.get("fields", 0),
+            destroyed.get("events", 0),
+            destroyed.get("keys", 0),
+            destroyed.get("events_kept", 0),
+            already_erased=True,
+        )
+    runtime = get_runtime()
+    kept = 0
+    keys_before = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.subject_id == subject.id))
+    if keep_categories:
+        kept = _reencrypt_kept_events(session, subject, set(keep_categories))
+    fields_destroyed = session.execute(
+        delete(ProfileFieldValue).where(ProfileFieldValue.subject_id == subject.id)
+    ).rowcount
+    event_filter = Event.subject_id == subject.id
+    if kept:
+        event_filter = event_filter & Event.category.not_in(sorted(keep_categories))
+    events_destroyed = session.execute(delete(Event).where(event_filter)).rowcount
+    key_filter = DataKey.subject_id == subject.id
+    if kept:
+        key_filter = key_filter & (DataKey.version != subject.key_version)
+    keys_destroyed = session.execute(delete(DataKey).where(key_filter)).rowcount
+    now = utcnow()
+    subject.status = "erased"
+    subject.erased_at = now
+    subject.updated_at = now
+    subject.external_ref_index = None
+    subject.email_index = None
+    destroyed = {
+        "fields": fields_destroyed,
+        "events": events_destroyed,
+        "keys": keys_destroyed if not kept else (keys_before or 0),
+        "events_kept": kept,
+    }
+    ref = actor.ref if isinstance(actor, Principal) else actor
+    session.add(
+        Tombstone(
+            subject_id=subject.id,
+            erased_at=now,
+            reason=reason.strip()[:200] or "unspecified",
+            actor_kind=ref.kind,
+            actor_id=str(ref.id)[:128],
+            destroyed=destroyed,
+            kept_categories=sorted(keep_categories) if kept else [],
+        )
+    )
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="vault.subject.shred",
+        target=("subject", subject.id),
+        details={**destroyed, "kept_categories": sorted(keep_categories) if kept else []},
+    )
+    runtime.envelope.forget(subject.id)
+    return ShredReport(subject.id, now, fields_destroyed, events_destroyed, destroyed["keys"], kept)
+
+
+def _reencrypt_kept_events(session: Session, subject: Subject, keep: set[str]) -> int:
+    """Move the kept events under a brand-new data key so that every older key can be destroyed."""
+    rows = session.execute(
+        select(Event.id, Event.event_id, Event.key_version, Event.ciphertext).where(
+            Event.subject_id == subject.id, Event.category.in_(sorted(keep))
+        )
+    ).all()
+    if not rows:
+        return 0
+    runtime = get_runtime()
+    new_version = subject.key_version + 1
+    master = active_master_version(session)
+    wrapped, new_cipher = runtime.envelope.create(subject.id, new_version, master)
+    session.add(DataKey(subject_id=subject.id, version=new_version, master_version=master, wrapped=wrapped.wrapped))
+    ciphers: dict[int, SubjectCipher] = {}
+    updates = []
+    for row in rows:
+        cipher = ciphers.get(row.key_version) or _cipher_for(session, subject, row.key_version)
+        ciphers[row.key_version] = cipher
+        name = "event:" + row.event_id
+        plain = _decrypt(cipher, name, row.ciphertext)
+        updates.append({"id": row.id, "key_version": new_version, "ciphertext": new_cipher.encrypt(name, plain)})
+    session.execute(sa.update(Event), updates)
+    subject.key_version = new_version
+    session.flush()
+    return len(rows)
+
+
+def erased_ids(session: Session, subject_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these subjects are erased."""
+    ids = list(subject_ids)
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found.update(session.scalars(select(Subject.id).where(Subject.id.in_(chunk), Subject.status == "erased")))
+    return found
+
+
+def all_active_subject_ids(session: Session) -> Iterator[uuid.UUID]:
+    """Every active subject id, streaming."""
+    query = select(Subject.id).where(Subject.status == "active").order_by(Subject.id)
+    yield from session.scalars(query.execution_options(yield_per=2000))
