@@ -4,4 +4,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's blueprint, CLI commands, job handlers and policy files with the app."""
+    """Load and validate the purposes (a bad policy file stops start-up), register the API and the jobs."""
+    from governance.consent import tasks
+    from governance.consent.api import bp, public_bp
+    from governance.consent.service import CATALOG_EXTENSION, load_purposes
+
+    settings = app.extensions["governance.settings"]
+    app.extensions[CATALOG_EXTENSION] = load_purposes(settings.policies_dir)
+    tasks.register_schedules()
+    app.register_api(bp)
+    app.register_api(public_bp)

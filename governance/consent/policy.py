@@ -52,9 +52,7 @@ class NoticeVersion(_Frozen):
     file: str = Field(min_length=1, description="path relative to the policies directory")
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     published: dt.date
-    material: bool = Field(
-        default=False, description="consents to older versions no longer count after this version"
-    )
+    material: bool = Field(default=False, description="consents to older versions no longer count after this version")
     change: str | None = Field(default=None, description="what changed since the previous version")
     language: str = "en"
 

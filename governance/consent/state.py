@@ -66,8 +66,7 @@ class Permission:
 
 # Shared instances: `is_permitted` is on the hot path and these are immutable.
 PERMISSIONS: dict[Reason, Permission] = {
-    reason: Permission(reason in (Reason.GRANTED, Reason.BASIS_NOT_CONSENT), reason.value)
-    for reason in Reason
+    reason: Permission(reason in (Reason.GRANTED, Reason.BASIS_NOT_CONSENT), reason.value) for reason in Reason
 }
 
 
@@ -118,9 +117,7 @@ def apply(state: ConsentState, entry: LedgerEntry) -> tuple[ConsentState, bool]:
                 decision=entry.decision,
                 decided_at=entry.collected_at,
                 decided_seq=entry.seq,
-                notice_version=entry.notice_version
-                if entry.notice_version is not None
-                else state.notice_version,
+                notice_version=entry.notice_version if entry.notice_version is not None else state.notice_version,
             ),
             False,
         )

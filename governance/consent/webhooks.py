@@ -95,6 +95,6 @@ def derive_secret(service_key: bytes, processor_id: str, secret_version: int) ->
     Rotating a processor's secret is bumping its `secret_version`; rotating the service key rotates them all.
     """
     info = f"governance.consent.webhook:{processor_id}:{secret_version}".encode()
-    return "whsec_" + base64.urlsafe_b64encode(
-        hmac.new(service_key, info, hashlib.sha256).digest()
-    ).decode().rstrip("=")
+    return "whsec_" + base64.urlsafe_b64encode(hmac.new(service_key, info, hashlib.sha256).digest()).decode().rstrip(
+        "="
+    )

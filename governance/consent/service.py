@@ -1,0 +1,989 @@
+"""The consent service: what every other domain calls (docs/contracts.md). Never commits: the caller owns the
+transaction, and every state change is written together with its ledger event and audit entry.
+
+Reads are built for the hot path: the purpose catalog is loaded once, and `is_permitted` is one primary-key
+lookup of the derived state row plus a pure evaluation (`state.evaluate`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from joserfc.jwk import OKPKey
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.access.principals import ActorRef, Principal
+from governance.consent import state as logic
+from governance.consent.errors import (
+    BasisNotConsentError,
+    InvalidDecisionError,
+    ObjectionNotApplicableError,
+    UnknownPurposeError,
+)
+from governance.consent.models import ConsentEvent, ConsentState
+from governance.consent.policy import Purpose, PurposeCatalog, load_catalog
+from governance.consent.receipts import ReceiptFacts, build_receipt, key_id, sign_receipt, verify_receipt
+from governance.consent.state import Decision, Method, Permission, Reason
+from governance.db import utcnow
+from governance.settings import PROJECT_ROOT
+
+__all__ = [
+    "ConsentEventView",
+    "DecisionInput",
+    "Permission",
+    "PurposeStatus",
+    "Receipt",
+    "apply_gpc",
+    "check_many",
+    "delivery_status",
+    "expire_due",
+    "history",
+    "is_permitted",
+    "iter_permitted_subjects",
+    "lawful_event_categories",
+    "lift_objection",
+    "notify_processors",
+    "object_to",
+    "overview",
+    "purpose",
+    "purposes",
+    "receipts",
+    "record_decisions",
+    "verify_receipt_token",
+    "withdraw_all",
+]
+
+CATALOG_EXTENSION = "governance.consent.catalog"
+SIGNER_EXTENSION = "governance.consent.signer"
+RECEIPT_KEY_NAME = "consent_receipts"
+DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=2)
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
+EVIDENCE_KEYS = frozenset(
+    {
+        "banner_id",
+        "ui_element",
+        "page",
+        "user_agent_sha256",
+        "ip_network_sha256",
+        "source_platform",
+        "source_record_id",
+        "request_id",
+        "gpc",
+    }
+)
+_CHUNK = 2000
+
+_default_catalog: PurposeCatalog | None = None
+
+
+# --- the purpose catalog -------------------------------------------------------------------------------------
+
+
+def load_purposes(policies_dir: Path) -> PurposeCatalog:
+    """Load and validate `purposes.yaml` and the notices, and check the categories against the vault's catalog."""
+    catalog = load_catalog(policies_dir / "purposes.yaml")
+    categories = policies_dir / "categories.yaml"
+    if categories.exists():
+        catalog.check_categories_file(categories)
+    return catalog
+
+
+def purposes() -> PurposeCatalog:
+    """The purpose catalog in force (the app's, else the repository's `policies/`)."""
+    if has_app_context():
+        catalog = current_app.extensions.get(CATALOG_EXTENSION)
+        if catalog is not None:
+            return catalog
+    global _default_catalog
+    if _default_catalog is None:
+        _default_catalog = load_purposes(PROJECT_ROOT / "policies")
+    return _default_catalog
+
+
+def purpose(key: str) -> Purpose:
+    """The purpose with `key`; raises UnknownPurposeError (422, listing the valid keys)."""
+    catalog = purposes()
+    found = catalog.get(key)
+    if found is None:
+        raise UnknownPurposeError(key, catalog.keys)
+    return found
+
+
+# --- views ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInput:
+    """One decision as collected by the product or the dashboard."""
+
+    purpose: str
+    decision: str  # granted | withdrawn
+    collected_at: dt.datetime | None = None  # when the subject decided; default: now
+    notice_version: int | None = None  # the notice shown; default: the current one
+
+    @classmethod
+    def of(cls, value: DecisionInput | Mapping[str, Any]) -> DecisionInput:
+        if isinstance(value, DecisionInput):
+            return value
+        return cls(
+            purpose=str(value["purpose"]),
+            decision=str(value["decision"]),
+            collected_at=value.get("collected_at"),
+            notice_version=value.get("notice_version"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    record_id: uuid.UUID
+    purpose: str
+    decision: str
+    superseded: bool
+    receipt: dict[str, Any]
+    jws: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "record_id": str(self.record_id),
+            "purpose": self.purpose,
+            "decision": self.decision,
+            "superseded": self.superseded,
+            "receipt": self.receipt,
+            "jws": self.jws,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEventView:
+    id: uuid.UUID
+    purpose: str
+    decision: str
+    seq: int
+    collected_at: dt.datetime
+    recorded_at: dt.datetime
+    notice_version: int
+    notice_sha256: str
+    method: str
+    jurisdiction: str
+    actor_kind: str
+    superseded: bool
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeStatus:
+    """One purpose as the dashboard and the API show it to a subject."""
+
+    purpose: str
+    title: str
+    description: str
+    legal_basis: str
+    allowed: bool
+    reason: str
+    decision: str | None
+    decided_at: dt.datetime | None
+    notice_version: int | None
+    current_notice_version: int
+    needs_renewal: bool
+    expires_at: dt.datetime | None
+    objected: bool
+    sale_or_sharing: bool
+
+
+# --- reads (the hot path) ------------------------------------------------------------------------------------
+
+_state_table = ConsentState.__table__
+_STATE_BY_KEY = sa.select(
+    _state_table.c.decision,
+    _state_table.c.decided_at,
+    _state_table.c.notice_version,
+    _state_table.c.objected,
+).where(_state_table.c.subject_id == sa.bindparam("s"), _state_table.c.purpose == sa.bindparam("p"))
+
+
+def _row_state(row: Any) -> logic.ConsentState:
+    if row is None:
+        return logic.EMPTY
+    return logic.ConsentState(
+        decision=Decision(row.decision) if row.decision else None,
+        decided_at=row.decided_at,
+        notice_version=row.notice_version,
+        objected=bool(row.objected),
+    )
+
+
+def is_permitted(
+    session: Session, subject_id: uuid.UUID, purpose: str, *, now: dt.datetime | None = None
+) -> Permission:
+    """Whether `purpose` may use the subject's data now, with the reason (see `state.Reason`)."""
+    found = purposes().get(purpose)
+    if found is None:
+        return logic.PERMISSIONS[Reason.UNKNOWN_PURPOSE]
+    if not found.requires_consent and not found.objectable:
+        return logic.PERMISSIONS[Reason.BASIS_NOT_CONSENT]
+    row = session.execute(_STATE_BY_KEY, {"s": subject_id, "p": purpose}).first()
+    return logic.evaluate(found, _row_state(row), now or utcnow())
+
+
+def _chunks(items: Sequence[uuid.UUID], size: int = _CHUNK) -> Iterator[Sequence[uuid.UUID]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def check_many(
+    session: Session, subject_ids: Iterable[uuid.UUID], purpose: str, *, now: dt.datetime | None = None
+) -> dict[uuid.UUID, Permission]:
+    """`is_permitted` for many subjects at once (one query per chunk of ids)."""
+    ids = list(dict.fromkeys(subject_ids))
+    found = purposes().get(purpose)
+    if found is None:
+        return dict.fromkeys(ids, logic.PERMISSIONS[Reason.UNKNOWN_PURPOSE])
+    if not found.requires_consent and not found.objectable:
+        return dict.fromkeys(ids, logic.PERMISSIONS[Reason.BASIS_NOT_CONSENT])
+    moment = now or utcnow()
+    absent = logic.evaluate(found, logic.EMPTY, moment)
+    result = dict.fromkeys(ids, absent)
+    t = _state_table.c
+    stmt = sa.select(t.subject_id, t.decision, t.decided_at, t.notice_version, t.objected).where(
+        t.purpose == purpose, t.subject_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    for chunk in _chunks(ids):
+        for row in session.execute(stmt, {"ids": list(chunk)}):
+            result[row.subject_id] = logic.evaluate(found, _row_state(row), moment)
+    return result
+
+
+def iter_permitted_subjects(
+    session: Session, purpose: str, *, now: dt.datetime | None = None, batch_size: int = 5000
+) -> Iterator[uuid.UUID]:
+    """Every subject `purpose` may use now, streamed (the database filters; memory stays bounded).
+
+    For consent purposes: granted, to a notice at or after the last material change, not over age, no
+    objection. For other bases: every active subject (from the vault) minus those who objected.
+    """
+    found = purposes().get(purpose)
+    if found is None:
+        raise UnknownPurposeError(purpose, purposes().keys)
+    moment = now or utcnow()
+    t = _state_table.c
+    if found.requires_consent:
+        conditions = [
+            t.purpose == purpose,
+            t.decision == Decision.GRANTED.value,
+            t.notice_version >= found.renewal_from_version,
+            t.objected.is_(False),
+        ]
+        if found.max_consent_age is not None:
+            conditions.append(t.decided_at > moment - found.max_consent_age)
+        stmt = sa.select(t.subject_id).where(*conditions).execution_options(yield_per=batch_size)
+        for partition in session.execute(stmt).scalars().partitions():
+            yield from partition
+        return
+    from governance.vault import service as vault
+
+    objected: set[uuid.UUID] = set()
+    if found.objectable:
+        objected = set(session.scalars(sa.select(t.subject_id).where(t.purpose == purpose, t.objected.is_(True))))
+    for subject_id in vault.all_active_subject_ids(session):
+        if subject_id not in objected:
+            yield subject_id
+
+
+def _states_of(session: Session, subject_id: uuid.UUID) -> dict[str, logic.ConsentState]:
+    t = _state_table.c
+    rows = session.execute(
+        sa.select(t.purpose, t.decision, t.decided_at, t.notice_version, t.objected).where(t.subject_id == subject_id)
+    )
+    return {row.purpose: _row_state(row) for row in rows}
+
+
+def lawful_event_categories(session: Session, subject_id: uuid.UUID, *, now: dt.datetime | None = None) -> set[str]:
+    """Event categories that at least one purpose permitted for the subject may use (collection minimization)."""
+    states = _states_of(session, subject_id)
+    moment = now or utcnow()
+    categories: set[str] = set()
+    for item in purposes():
+        if logic.evaluate(item, states.get(item.key), moment).allowed:
+            categories.update(item.event_categories)
+    return categories
+
+
+def overview(session: Session, subject_id: uuid.UUID, *, now: dt.datetime | None = None) -> list[PurposeStatus]:
+    """Every purpose with the subject's current state: what the dashboard and `GET …/consents` show."""
+    states = _states_of(session, subject_id)
+    moment = now or utcnow()
+    out = []
+    for item in purposes():
+        current = states.get(item.key, logic.EMPTY)
+        permission = logic.evaluate(item, current, moment)
+        out.append(
+            PurposeStatus(
+                purpose=item.key,
+                title=item.title,
+                description=item.description,
+                legal_basis=item.legal_basis.value,
+                allowed=permission.allowed,
+                reason=permission.reason,
+                decision=current.decision.value if current.decision else None,
+                decided_at=current.decided_at,
+                notice_version=current.notice_version,
+                current_notice_version=item.current_notice.version,
+                needs_renewal=permission.reason == Reason.NEEDS_RENEWAL,
+                expires_at=logic.expires_at(item, current),
+                objected=current.objected,
+                sale_or_sharing=item.sale_or_sharing,
+            )
+        )
+    return out
+
+
+def history(session: Session, subject_id: uuid.UUID) -> list[ConsentEventView]:
+    """The subject's ledger, oldest recorded first (superseded events included and marked)."""
+    rows = session.scalars(
+        sa.select(ConsentEvent)
+        .where(ConsentEvent.subject_id == subject_id)
+        .order_by(ConsentEvent.recorded_at, ConsentEvent.purpose, ConsentEvent.seq)
+    )
+    return [
+        ConsentEventView(
+            id=e.id,
+            purpose=e.purpose,
+            decision=e.decision,
+            seq=e.seq,
+            collected_at=e.collected_at,
+            recorded_at=e.recorded_at,
+            notice_version=e.notice_version,
+            notice_sha256=e.notice_sha256,
+            method=e.method,
+            jurisdiction=e.jurisdiction,
+            actor_kind=e.actor_kind,
+            superseded=e.superseded,
+            evidence=dict(e.evidence or {}),
+        )
+        for e in rows
+    ]
+
+
+def receipts(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every receipt issued for the subject, as issued (body and signed JWS), oldest first."""
+    rows = session.execute(
+        sa.select(ConsentEvent.id, ConsentEvent.purpose, ConsentEvent.decision, ConsentEvent.superseded)
+        .add_columns(ConsentEvent.receipt_jws)
+        .where(ConsentEvent.subject_id == subject_id)
+        .order_by(ConsentEvent.recorded_at, ConsentEvent.purpose, ConsentEvent.seq)
+    )
+    keys = public_keys()
+    return [
+        Receipt(
+            record_id=row.id,
+            purpose=row.purpose,
+            decision=row.decision,
+            superseded=row.superseded,
+            receipt=verify_receipt(row.receipt_jws, keys),
+            jws=row.receipt_jws,
+        ).as_dict()
+        for row in rows
+    ]
+
+
+# --- receipt keys --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Signer:
+    key: OKPKey
+    kid: str
+    public: dict[str, OKPKey]
+
+
+def _signer() -> _Signer:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    signer = app.extensions.get(SIGNER_EXTENSION)
+    if signer is None:
+        from cryptography.hazmat.primitives import serialization
+
+        private = app.extensions["governance.keys"].signing_key(RECEIPT_KEY_NAME)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        key = OKPKey.import_key(pem)
+        kid = key_id(key)
+        public = OKPKey.import_key(key.as_dict(private=False))
+        signer = _Signer(key, kid, {kid: public})
+        app.extensions[SIGNER_EXTENSION] = signer
+    return signer
+
+
+def public_keys() -> dict[str, OKPKey]:
+    """The public keys receipts can be verified with, by key id."""
+    return _signer().public
+
+
+def public_jwks() -> dict[str, Any]:
+    """The receipt verification keys as a JWK Set (published for offline verification)."""
+    from governance.consent.receipts import public_jwk
+
+    return {"keys": [public_jwk(key) for key in public_keys().values()]}
+
+
+def verify_receipt_token(session: Session, token: str) -> dict[str, Any]:
+    """Verify a receipt's signature and say whether the record is in the ledger and still in force.
+
+    Raises InvalidReceiptError when the signature does not verify.
+    """
+    body = verify_receipt(token, public_keys())
+    result: dict[str, Any] = {"valid": True, "receipt": body, "in_ledger": False, "current": False}
+    try:
+        record_id = uuid.UUID(str(body.get("record_id")))
+    except ValueError:
+        return result
+    event = session.get(ConsentEvent, record_id)
+    if event is None or event.receipt_jws != token:
+        return result
+    result["in_ledger"] = True
+    state_row = session.get(ConsentState, (event.subject_id, event.purpose))
+    result["current"] = bool(
+        state_row is not None
+        and not event.superseded
+        and (state_row.decided_seq == event.seq or state_row.objection_seq == event.seq)
+    )
+    return result
+
+
+# --- writes --------------------------------------------------------------------------------------------------
+
+
+def _clock_skew() -> dt.timedelta:
+    if has_app_context():
+        settings = current_app.extensions.get("governance.settings")
+        if settings is not None:
+            return dt.timedelta(seconds=settings.get_int("CONSENT_CLOCK_SKEW_SECONDS", 120))
+    return DEFAULT_CLOCK_SKEW
+
+
+def _actor_ref(actor: Principal | ActorRef) -> ActorRef:
+    return actor.ref if isinstance(actor, Principal) else actor
+
+
+def _clean_evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Evidence is an allow-list of short, non-personal values (hashes, ids of the banner or page shown)."""
+    cleaned: dict[str, Any] = {}
+    for key, value in (evidence or {}).items():
+        if key not in EVIDENCE_KEYS:
+            raise InvalidDecisionError(
+                "Evidence may only hold: " + ", ".join(sorted(EVIDENCE_KEYS)) + ".",
+                fields={f"evidence.{key}"[:80]: "not an accepted evidence field"},
+            )
+        if isinstance(value, bool) or (isinstance(value, str) and len(value) <= 128):
+            cleaned[key] = value
+        else:
+            raise InvalidDecisionError(fields={f"evidence.{key}": "must be a string of at most 128 characters"})
+    return cleaned
+
+
+def _check_jurisdiction(jurisdiction: str) -> str:
+    if not isinstance(jurisdiction, str) or not _JURISDICTION.match(jurisdiction):
+        raise InvalidDecisionError(
+            "Jurisdiction must be an ISO 3166 code such as EU, DE, US-CA.", fields={"jurisdiction": "invalid"}
+        )
+    return jurisdiction
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    purpose: Purpose
+    decision: Decision
+    collected_at: dt.datetime
+    notice_version: int
+
+
+def _validate(decisions: Sequence[DecisionInput], *, now: dt.datetime, allowed: frozenset[Decision]) -> list[_Planned]:
+    catalog = purposes()
+    skew = _clock_skew()
+    planned: list[_Planned] = []
+    seen: set[str] = set()
+    for index, item in enumerate(decisions):
+        where = f"decisions.{index}"
+        found = catalog.get(item.purpose)
+        if found is None:
+            raise UnknownPurposeError(item.purpose, catalog.keys)
+        if item.purpose in seen:
+            raise InvalidDecisionError(
+                "A purpose may appear only once per request.", fields={f"{where}.purpose": "duplicate"}
+            )
+        seen.add(item.purpose)
+        try:
+            decision = Decision(item.decision)
+        except ValueError:
+            decision = None
+        if decision is None or decision not in allowed:
+            names = ", ".join(sorted(d.value for d in allowed))
+            raise InvalidDecisionError(f"Decision must be one of: {names}.", fields={f"{where}.decision": "invalid"})
+        if decision in logic.CONSENT_DECISIONS and not found.requires_consent:
+            raise BasisNotConsentError(
+                f"Purpose '{found.key}' rests on {found.legal_basis.value}, not consent: no consent is recorded.",
+                fields={f"{where}.purpose": "legal basis is not consent"},
+            )
+        collected_at = item.collected_at or now
+        if collected_at.tzinfo is None:
+            raise InvalidDecisionError(
+                "Times must carry a time zone.", fields={f"{where}.collected_at": "naive datetime"}
+            )
+        if collected_at > now + skew:
+            raise InvalidDecisionError(
+                "The collection time is in the future.",
+                code="collected_at_in_future",
+                fields={f"{where}.collected_at": "in the future beyond the allowed clock skew"},
+            )
+        version = item.notice_version if item.notice_version is not None else found.current_notice.version
+        try:
+            notice = found.notice(version)
+        except KeyError:
+            raise InvalidDecisionError(
+                f"Purpose '{found.key}' has no notice version {version}.",
+                fields={f"{where}.notice_version": "unknown version"},
+            ) from None
+        if decision == Decision.GRANTED and collected_at.date() < notice.published:
+            raise InvalidDecisionError(
+                "The consent is dated before its notice version was published.",
+                fields={f"{where}.collected_at": "before the notice was published"},
+            )
+        planned.append(_Planned(found, decision, collected_at.astimezone(dt.UTC), version))
+    return planned
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(ConsentState).values(rows).on_conflict_do_nothing())
+
+
+def _lock_states(session: Session, subject_id: uuid.UUID, keys: Iterable[str], now: dt.datetime) -> dict[str, Any]:
+    """The state rows of (subject, purposes), created if absent and locked in a fixed order (no deadlocks)."""
+    ordered = sorted(set(keys))
+    _insert_ignore(
+        session,
+        [
+            {
+                "subject_id": subject_id,
+                "purpose": key,
+                "decided_seq": 0,
+                "objected": False,
+                "objection_seq": 0,
+                "last_seq": 0,
+                "updated_at": now,
+            }
+            for key in ordered
+        ],
+    )
+    rows = session.scalars(
+        sa.select(ConsentState)
+        .where(ConsentState.subject_id == subject_id, ConsentState.purpose.in_(ordered))
+        .order_by(ConsentState.purpose)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.purpose: row for row in rows}
+
+
+def _to_logic(row: ConsentState) -> logic.ConsentState:
+    return logic.ConsentState(
+        decision=Decision(row.decision) if row.decision else None,
+        decided_at=row.decided_at,
+        decided_seq=row.decided_seq,
+        notice_version=row.notice_version,
+        objected=row.objected,
+        objection_at=row.objection_at,
+        objection_seq=row.objection_seq,
+    )
+
+
+def _record(
+    session: Session,
+    subject_id: uuid.UUID,
+    planned: list[_Planned],
+    *,
+    method: str,
+    actor: Principal | ActorRef,
+    jurisdiction: str,
+    evidence: dict[str, Any],
+    now: dt.datetime,
+    import_ref: tuple[uuid.UUID, int] | None = None,
+) -> list[Receipt]:
+    """Append the events, update the state rows, write the audit entries, sign the receipts, notify processors."""
+    if not planned:
+        return []
+    method = Method(method).value
+    ref = _actor_ref(actor)
+    catalog = purposes()
+    signer = _signer()
+    rows = _lock_states(session, subject_id, (p.purpose.key for p in planned), now)
+    issued: list[Receipt] = []
+    for plan in planned:
+        row = rows[plan.purpose.key]
+        seq = row.last_seq + 1
+        new_state, superseded = logic.apply(
+            _to_logic(row), logic.LedgerEntry(plan.decision, plan.collected_at, plan.notice_version, seq)
+        )
+        event_id = uuid.uuid4()
+        notice = plan.purpose.notice(plan.notice_version)
+        facts = ReceiptFacts(
+            record_id=event_id,
+            subject_id=subject_id,
+            purpose=plan.purpose,
+            decision=plan.decision.value,
+            notice_version=plan.notice_version,
+            notice_sha256=notice.sha256,
+            method=method,
+            jurisdiction=jurisdiction,
+            collected_at=plan.collected_at,
+            recorded_at=now,
+            actor_kind=ref.kind,
+            superseded=superseded,
+            language=notice.language,
+        )
+        body = build_receipt(facts, catalog.controller, issued_at=now)
+        token = sign_receipt(body, signer.key, kid=signer.kid)
+        session.add(
+            ConsentEvent(
+                id=event_id,
+                subject_id=subject_id,
+                purpose=plan.purpose.key,
+                seq=seq,
+                decision=plan.decision.value,
+                collected_at=plan.collected_at,
+                recorded_at=now,
+                notice_version=plan.notice_version,
+                notice_sha256=notice.sha256,
+                method=method,
+                jurisdiction=jurisdiction,
+                actor_kind=ref.kind,
+                actor_id=str(ref.id)[:128],
+                superseded=superseded,
+                evidence=evidence,
+                import_id=import_ref[0] if import_ref else None,
+                import_row=import_ref[1] if import_ref else None,
+                receipt_jws=token,
+            )
+        )
+        row.last_seq = seq
+        row.decision = new_state.decision.value if new_state.decision else None
+        row.decided_at = new_state.decided_at
+        row.decided_seq = new_state.decided_seq
+        row.notice_version = new_state.notice_version
+        row.objected = new_state.objected
+        row.objection_at = new_state.objection_at
+        row.objection_seq = new_state.objection_seq
+        row.updated_at = now
+        audit.record(
+            session,
+            actor=ref,
+            action="consent.decision.recorded",
+            target=("subject", subject_id),
+            details={
+                "record_id": str(event_id),
+                "purpose": plan.purpose.key,
+                "decision": plan.decision.value,
+                "method": method,
+                "notice_version": plan.notice_version,
+                "seq": seq,
+                "superseded": superseded,
+            },
+        )
+        issued.append(Receipt(event_id, plan.purpose.key, plan.decision.value, superseded, body, token))
+    session.flush()
+    _notify_stops(session, subject_id, issued, now)
+    return issued
+
+
+_STOP_EVENTS = {
+    Decision.WITHDRAWN.value: "consent.withdrawn",
+    Decision.EXPIRED.value: "consent.expired",
+    Decision.OBJECTED.value: "consent.objected",
+}
+
+
+def _notify_stops(session: Session, subject_id: uuid.UUID, issued: list[Receipt], now: dt.datetime) -> None:
+    """Withdrawals, expiries and objections that took effect go to the registered processors."""
+    by_event: dict[str, list[Receipt]] = {}
+    for receipt in issued:
+        name = _STOP_EVENTS.get(receipt.decision)
+        if name and not receipt.superseded:
+            by_event.setdefault(name, []).append(receipt)
+    for name, items in by_event.items():
+        notify_processors(
+            session,
+            event=name,
+            subject_id=subject_id,
+            payload={
+                "purposes": [r.purpose for r in items],
+                "record_ids": [str(r.record_id) for r in items],
+                "effective_at": now.isoformat(),
+            },
+        )
+
+
+def _check_subject(session: Session, subject_id: uuid.UUID) -> None:
+    """Unknown subject → the vault's SubjectNotFoundError (404); erased → SubjectErasedError."""
+    from governance.vault import service as vault
+
+    vault.get_subject(session, subject_id)
+
+
+def record_decisions(
+    session: Session,
+    subject_id: uuid.UUID,
+    decisions: Iterable[DecisionInput | Mapping[str, Any]],
+    *,
+    method: str,
+    actor: Principal | ActorRef,
+    jurisdiction: str,
+    evidence: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
+    check_subject: bool = True,
+) -> list[Receipt]:
+    """Record grants and withdrawals collected from the subject; one signed receipt per ledger event.
+
+    A decision collected before the decision in force for its purpose is kept in the ledger, marked superseded,
+    and changes nothing. Raises UnknownPurposeError, BasisNotConsentError, InvalidDecisionError (422) and the
+    vault's subject errors (404/410). Does not commit.
+    """
+    moment = now or utcnow()
+    inputs = [DecisionInput.of(d) for d in decisions]
+    if not inputs:
+        raise InvalidDecisionError("No decisions given.", fields={"decisions": "empty"})
+    planned = _validate(inputs, now=moment, allowed=frozenset({Decision.GRANTED, Decision.WITHDRAWN}))
+    cleaned = _clean_evidence(evidence)
+    _check_jurisdiction(jurisdiction)
+    if check_subject:
+        _check_subject(session, subject_id)
+    return _record(
+        session,
+        subject_id,
+        planned,
+        method=method,
+        actor=actor,
+        jurisdiction=jurisdiction,
+        evidence=cleaned,
+        now=moment,
+    )
+
+
+def withdraw_all(
+    session: Session,
+    subject_id: uuid.UUID,
+    *,
+    method: str,
+    actor: Principal | ActorRef,
+    jurisdiction: str | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Withdraw every consent the subject has granted (erasure, account closure). Returns the events recorded."""
+    moment = now or utcnow()
+    states = _states_of(session, subject_id)
+    keys = [key for key, st in states.items() if st.decision == Decision.GRANTED and key in purposes()]
+    if not keys:
+        return 0
+    planned = [
+        _Planned(purposes()[key], Decision.WITHDRAWN, moment, purposes()[key].current_notice.version) for key in keys
+    ]
+    receipts_ = _record(
+        session,
+        subject_id,
+        planned,
+        method=method,
+        actor=actor,
+        jurisdiction=jurisdiction or purposes().controller.default_jurisdiction,
+        evidence={},
+        now=moment,
+    )
+    return sum(1 for r in receipts_ if not r.superseded)
+
+
+def apply_gpc(
+    session: Session,
+    subject_id: uuid.UUID,
+    *,
+    actor: Principal | ActorRef,
+    jurisdiction: str | None = None,
+    explicit: Iterable[str] = (),
+    now: dt.datetime | None = None,
+) -> list[Receipt]:
+    """Honour a Global Privacy Control signal: withdraw every granted sale/sharing purpose (method `gpc`).
+
+    Purposes the subject decided explicitly in the same request are left to that decision.
+    """
+    moment = now or utcnow()
+    keys = logic.gpc_withdrawals(purposes(), _states_of(session, subject_id), explicit=explicit)
+    planned = [
+        _Planned(purposes()[key], Decision.WITHDRAWN, moment, purposes()[key].current_notice.version) for key in keys
+    ]
+    return _record(
+        session,
+        subject_id,
+        planned,
+        method=Method.GPC.value,
+        actor=actor,
+        jurisdiction=jurisdiction or purposes().controller.default_jurisdiction,
+        evidence={"gpc": True},
+        now=moment,
+    )
+
+
+def _objection(
+    session: Session,
+    subject_id: uuid.UUID,
+    keys: Iterable[str],
+    decision: Decision,
+    *,
+    actor: Principal | ActorRef,
+    method: str,
+    now: dt.datetime | None,
+) -> list[Receipt]:
+    moment = now or utcnow()
+    planned = []
+    for key in dict.fromkeys(keys):
+        found = purpose(key)
+        if not found.objectable:
+            raise ObjectionNotApplicableError(
+                f"Purpose '{key}' rests on {found.legal_basis.value}; an objection does not apply.",
+                fields={"purposes": key},
+            )
+        planned.append(_Planned(found, decision, moment, found.current_notice.version))
+    if not planned:
+        raise InvalidDecisionError("No purposes given.", fields={"purposes": "empty"})
+    _check_subject(session, subject_id)
+    return _record(
+        session,
+        subject_id,
+        planned,
+        method=method,
+        actor=actor,
+        jurisdiction=purposes().controller.default_jurisdiction,
+        evidence={},
+        now=moment,
+    )
+
+
+def object_to(
+    session: Session,
+    subject_id: uuid.UUID,
+    purposes: Iterable[str],
+    *,
+    actor: Principal | ActorRef,
+    method: str = Method.REQUEST.value,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record an objection (Art. 21) or restriction: `is_permitted` then says `objected` for those purposes.
+
+    Raises UnknownPurposeError and ObjectionNotApplicableError (contract, legal obligation).
+    """
+    _objection(session, subject_id, purposes, Decision.OBJECTED, actor=actor, method=method, now=now)
+
+
+def lift_objection(
+    session: Session,
+    subject_id: uuid.UUID,
+    purposes: Iterable[str],
+    *,
+    actor: Principal | ActorRef,
+    method: str = Method.REQUEST.value,
+    now: dt.datetime | None = None,
+) -> None:
+    """Withdraw an objection (the subject changed their mind, or a restriction ended)."""
+    _objection(session, subject_id, purposes, Decision.OBJECTION_LIFTED, actor=actor, method=method, now=now)
+
+
+def expire_due(session: Session, *, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Record `expired` for granted consents older than their purpose's maximum age (at most `limit` rows).
+
+    The event carries the moment the consent expired as its collection time. Returns the events recorded.
+    """
+    moment = now or utcnow()
+    system = ActorRef("system", "consent.expiry")
+    t = _state_table.c
+    recorded = 0
+    for item in purposes():
+        age = item.max_consent_age
+        if age is None or recorded >= limit:
+            continue
+        due = session.execute(
+            sa.select(t.subject_id)
+            .where(t.purpose == item.key, t.decision == Decision.GRANTED.value, t.decided_at <= moment - age)
+            .order_by(t.subject_id)
+            .limit(limit - recorded)
+        ).scalars()
+        for subject_id in list(due):
+            row = _lock_states(session, subject_id, [item.key], moment)[item.key]
+            expiry = logic.due_for_expiry(item, _to_logic(row), moment)
+            if expiry is None:  # renewed meanwhile
+                continue
+            version = row.notice_version or item.current_notice.version
+            receipts_ = _record(
+                session,
+                subject_id,
+                [_Planned(item, Decision.EXPIRED, expiry, version)],
+                method=Method.EXPIRY.value,
+                actor=system,
+                jurisdiction=purposes().controller.default_jurisdiction,
+                evidence={},
+                now=moment,
+            )
+            recorded += len(receipts_)
+    return recorded
+
+
+def subject_exists(session: Session, subject_id: uuid.UUID) -> None:
+    """Raise the vault's SubjectNotFoundError (404) / SubjectErasedError for an unknown or erased subject."""
+    _check_subject(session, subject_id)
+
+
+# --- idempotency keys ----------------------------------------------------------------------------------------
+
+
+def idempotent_replay(session: Session, actor: str, key: str, request_sha256: str) -> dict[str, Any] | None:
+    """The stored response for (actor, key) if the request is the same; IdempotencyConflictError if not."""
+    from governance.consent.errors import IdempotencyConflictError
+    from governance.consent.models import ConsentIdempotencyKey
+
+    row = session.get(ConsentIdempotencyKey, (actor, key))
+    if row is None:
+        return None
+    if row.request_sha256 != request_sha256:
+        raise IdempotencyConflictError()
+    return dict(row.response)
+
+
+def remember_response(
+    session: Session, actor: str, key: str, request_sha256: str, subject_id: uuid.UUID, response: dict[str, Any]
+) -> None:
+    """Store the response of a keyed write in its transaction (a concurrent duplicate fails on the key)."""
+    from governance.consent.models import ConsentIdempotencyKey
+
+    session.add(
+        ConsentIdempotencyKey(
+            actor=actor,
+            key=key,
+            request_sha256=request_sha256,
+            subject_id=subject_id,
+            response=response,
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+
+
+# Processors and webhooks (contract functions of this domain, implemented in processors.py).
+from governance.consent.processors import delivery_status, notify_processors  # noqa: E402
