@@ -1,0 +1,458 @@
+"""Verify an audit export offline: ``python -m governance.audit.offline_verify EXPORT.jsonl --public-key KEY.pem``.
+
+This file is deliberately self-contained (Python standard library + ``cryptography``): an auditor can copy it
+out of the repository and run it on a machine that has never seen the service, and it re-implements the
+checks independently of the service's own verifier (the tests hold the two to the same answers).
+
+What it checks (see docs/audit.md, "Verifying offline"):
+
+1. every checkpoint in the export (and in ``--checkpoint`` files the auditor kept from earlier) carries a valid
+   Ed25519 signature by a trusted key and names the expected origin;
+2. a *full* export (every entry from seq 0): each entry's seq equals its position, its canonical bytes hash to
+   its stated leaf hash, and the RFC 9162 root over the leaves at each checkpoint's size equals the signed root;
+   a checkpoint larger than the export means entries are missing;
+3. a *filtered* export (search results): each entry's inclusion proof leads from its leaf hash to the signed
+   root of the checkpoint it names;
+4. the consistency proofs between consecutive checkpoints: each older tree is a prefix of the newer one.
+
+Exit status 0 when everything verifies, 1 when something does not (the first failure is printed with its
+position and reason code), 2 for unusable input. ``--json`` prints the report as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import csv
+import datetime as dt
+import hashlib
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+EXPORT_FORMAT = "governance-audit-export/1"
+_SIG_PREFIX = "\u2014 "
+_ENTRY_PREFIX = b'{"kind":"entry","leaf_hash":"'
+_sha256 = hashlib.sha256
+
+
+class VerificationFailed(Exception):
+    def __init__(self, reason: str, position: int | None, detail: str, range_end: int | None = None) -> None:
+        super().__init__(detail)
+        self.reason, self.position, self.detail, self.range_end = reason, position, detail, range_end
+
+
+class UnusableInput(Exception):
+    """The export or the key cannot be read at all."""
+
+
+# --- RFC 9162 hashing -------------------------------------------------------------------------------------
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return _sha256(b"\x01" + left + right).digest()
+
+
+class _Frontier:
+    def __init__(self) -> None:
+        self.size = 0
+        self.nodes: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        carry, digest = self.size, leaf
+        while carry & 1:
+            digest = _sha256(b"\x01" + self.nodes.pop() + digest).digest()
+            carry >>= 1
+        self.nodes.append(digest)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.nodes:
+            return _sha256(b"").digest()
+        digest = self.nodes[-1]
+        for left in reversed(self.nodes[:-1]):
+            digest = _node(left, digest)
+        return digest
+
+
+def _verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:
+    if not 0 <= index < size:
+        return False
+    fn, sn, digest = index, size - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            digest = _node(sibling, digest)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            digest = _node(digest, sibling)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and digest == root
+
+
+def _verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, path: list[bytes]) -> bool:
+    if not 0 <= m <= n:
+        return False
+    if m == n:
+        return not path and root_m == root_n
+    if m == 0:
+        return not path
+    path = [root_m, *path] if m & (m - 1) == 0 else list(path)
+    if not path:
+        return False
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = _node(c, fr), _node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = _node(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == root_m and sr == root_n
+
+
+# --- checkpoints (C2SP signed note) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    time: str
+    key_name: str
+    text: str
+
+
+def _key_hash(name: str, key: Ed25519PublicKey) -> bytes:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _sha256(name.encode() + b"\n\x01" + raw).digest()[:4]
+
+
+def parse_and_verify_checkpoint(text: str, keys: dict[bytes, tuple[str, Ed25519PublicKey]]) -> Checkpoint:
+    """Parse a signed checkpoint and check one signature by a trusted key; raises VerificationFailed."""
+    body, sep, signatures = text.partition("\n\n")
+    lines = body.split("\n")
+    if not sep or len(lines) != 4 or not lines[3].startswith("time ") or not lines[1].isdigit():
+        raise VerificationFailed("checkpoint_malformed", None, "not a checkpoint note")
+    try:
+        root = base64.b64decode(lines[2], validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise VerificationFailed("checkpoint_malformed", None, "unreadable root hash") from exc
+    signed = (body + "\n").encode()
+    for line in signatures.split("\n"):
+        if not line.startswith(_SIG_PREFIX):
+            continue
+        name, _, blob_text = line[len(_SIG_PREFIX) :].partition(" ")
+        try:
+            blob = base64.b64decode(blob_text, validate=True)
+        except (ValueError, binascii.Error):
+            continue
+        trusted = keys.get(blob[:4])
+        if trusted is None or trusted[0] != name or len(blob) != 68:
+            continue
+        try:
+            trusted[1].verify(blob[4:], signed)
+        except InvalidSignature as exc:
+            raise VerificationFailed(
+                "checkpoint_signature_invalid", None, f"bad signature on the checkpoint of size {lines[1]}"
+            ) from exc
+        return Checkpoint(lines[0], int(lines[1]), root, lines[3][5:], name, text)
+    raise VerificationFailed("checkpoint_unknown_key", None, f"no trusted signature on checkpoint {lines[1]}")
+
+
+# --- reading exports --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    kind: str
+    data: dict[str, Any]
+    entry_bytes: bytes | None = None  # the entry exactly as exported (canonical when produced by the service)
+
+
+def _canonical(entry: Any) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _read_jsonl(path: str) -> Iterator[Record]:
+    loads = json.loads
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                continue
+            try:
+                if line.startswith(_ENTRY_PREFIX):
+                    cut = line.find(b',"entry":')
+                    head = loads(line[:cut] + b"}")
+                    entry_bytes = line[cut + 9 : -1]
+                    head["entry"] = loads(entry_bytes)
+                    yield Record("entry", head, entry_bytes)
+                else:
+                    data = loads(line)
+                    yield Record(str(data.get("kind")), data)
+            except (ValueError, TypeError) as exc:
+                raise UnusableInput(f"line {number} is not JSON") from exc
+
+
+def _read_csv(path: str) -> Iterator[Record]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            kind = row.get("kind", "")
+            if kind == "entry":
+                data: dict[str, Any] = {"leaf_hash": row["leaf_hash"], "entry": json.loads(row["entry_json"])}
+                if row.get("proof_size"):
+                    data["proof"] = {"size": int(row["proof_size"]), "path": row["proof_path"].split()}
+                yield Record("entry", data, row["entry_json"].encode())
+            elif kind == "checkpoint":
+                yield Record("checkpoint", {"text": row["checkpoint"]})
+            elif kind == "consistency":
+                sizes = row["proof_size"].split("-")
+                path = row["proof_path"].split()
+                yield Record("consistency", {"from": int(sizes[0]), "to": int(sizes[1]), "path": path})
+            elif kind in ("header", "end"):
+                yield Record(kind, json.loads(row["entry_json"] or "{}"))
+
+
+# --- verification -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    ok: bool
+    scope: str
+    entries: int
+    verified_entries: int
+    checkpoints: int
+    unanchored_entries: int
+    failure: dict[str, Any] | None
+
+    def message(self) -> str:
+        if self.failure:
+            position = self.failure["position"]
+            where = "" if position is None else f" at entry {position}"
+            if self.failure.get("range_end") is not None:
+                where = f" between entries {position} and {self.failure['range_end'] - 1}"
+            return f"FAILED{where}: {self.failure['reason']} ({self.failure['detail']})"
+        text = f"OK: verified {self.verified_entries} of {self.entries} exported entries against "
+        text += f"{self.checkpoints} signed checkpoints"
+        if self.unanchored_entries:
+            text += f"; {self.unanchored_entries} entries after the newest checkpoint are not covered"
+        return text
+
+
+class _Verifier:
+    def __init__(self, keys: dict[bytes, tuple[str, Ed25519PublicKey]], origin: str | None) -> None:
+        self.keys, self.origin = keys, origin
+        self.checkpoints: dict[int, Checkpoint] = {}
+        self.entries = 0
+        self.verified = 0
+
+    def add_checkpoint(self, text: str) -> None:
+        checkpoint = parse_and_verify_checkpoint(text, self.keys)
+        if self.origin is not None and checkpoint.origin != self.origin:
+            raise VerificationFailed("checkpoint_unknown_key", None, "a checkpoint names another log")
+        known = self.checkpoints.get(checkpoint.size)
+        if known is not None and known.root != checkpoint.root:
+            raise VerificationFailed("checkpoint_fork", None, f"two signed roots for size {checkpoint.size}")
+        self.checkpoints[checkpoint.size] = checkpoint
+
+    def leaf(self, record: Record, position: int) -> bytes:
+        entry = record.data.get("entry")
+        seq = entry.get("seq") if isinstance(entry, dict) else None
+        if type(seq) is not int:
+            raise VerificationFailed("malformed_entry", position, "entry without an integer seq")
+        data = record.entry_bytes if record.entry_bytes is not None else _canonical(entry)
+        digest = _sha256(b"\x00" + data).digest()
+        stated = record.data.get("leaf_hash")
+        if stated is not None and stated != digest.hex() and record.entry_bytes is not None:
+            digest = _sha256(b"\x00" + _canonical(entry)).digest()  # non-canonical spacing from another tool
+        if stated is not None and stated != digest.hex():
+            raise VerificationFailed("leaf_hash_mismatch", seq, "content does not match its stated hash")
+        return digest
+
+    def full(self, records: Iterator[Record]) -> None:
+        sizes = sorted(self.checkpoints)
+        frontier, next_cp = _Frontier(), 0
+        for record in records:
+            while next_cp < len(sizes) and sizes[next_cp] == frontier.size:
+                self._check_root(frontier, sizes[next_cp])
+                next_cp += 1
+            digest = self.leaf(record, frontier.size)
+            seq = record.data["entry"]["seq"]
+            if seq != frontier.size:
+                reason = "sequence_gap" if seq > frontier.size else "sequence_repeat"
+                raise VerificationFailed(reason, frontier.size, f"expected seq {frontier.size}, found {seq}")
+            frontier.append(digest)
+            self.entries = frontier.size
+        while next_cp < len(sizes) and sizes[next_cp] == frontier.size:
+            self._check_root(frontier, sizes[next_cp])
+            next_cp += 1
+        if next_cp < len(sizes):
+            raise VerificationFailed(
+                "log_truncated", frontier.size, f"a checkpoint covers {sizes[next_cp]} entries, found {frontier.size}"
+            )
+
+    def _check_root(self, frontier: _Frontier, size: int) -> None:
+        if frontier.root() != self.checkpoints[size].root:
+            raise VerificationFailed(
+                "checkpoint_root_mismatch",
+                self.verified,
+                f"entries before {size} do not hash to the signed root",
+                range_end=size,
+            )
+        self.verified = size
+
+    def filtered(self, records: Iterator[Record]) -> None:
+        for record in records:
+            digest = self.leaf(record, None)
+            seq = record.data["entry"]["seq"]
+            proof = record.data.get("proof") or {}
+            checkpoint = self.checkpoints.get(proof.get("size"))
+            if checkpoint is None:
+                raise VerificationFailed("proof_missing", seq, "no inclusion proof to a signed checkpoint")
+            path = [bytes.fromhex(h) for h in proof.get("path", [])]
+            if not _verify_inclusion(digest, seq, checkpoint.size, path, checkpoint.root):
+                raise VerificationFailed("inclusion_proof_invalid", seq, "entry is not in the signed tree")
+            self.entries += 1
+            self.verified += 1
+
+    def consistency(self, proofs: list[dict[str, Any]], *, required: bool) -> None:
+        """Check the given proofs; a filtered export must prove every consecutive pair of checkpoints (a full
+        export proves consistency by recomputing every root from the entries)."""
+        sizes = sorted(self.checkpoints)
+        given = {(p["from"], p["to"]): [bytes.fromhex(h) for h in p["path"]] for p in proofs}
+        for old, new in given:
+            if old not in self.checkpoints or new not in self.checkpoints:
+                raise VerificationFailed("proof_missing", old, f"no checkpoints for the proof {old} to {new}")
+        for old, new in itertools.pairwise(sizes):
+            path = given.get((old, new))
+            if path is None and not required:
+                continue
+            if path is None:
+                raise VerificationFailed("proof_missing", old, f"no consistency proof from {old} to {new}")
+            old_root, new_root = self.checkpoints[old].root, self.checkpoints[new].root
+            if not _verify_consistency(old, new, old_root, new_root, path):
+                raise VerificationFailed(
+                    "consistency_proof_invalid", old, f"tree {old} is not a prefix of tree {new}", range_end=new
+                )
+
+
+class _Counter:
+    """Passes entry records through, counting them and noting the end record's count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.end: int | None = None
+
+    def entries(self, first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
+        if first is None:
+            return
+        self.count = 1
+        yield first
+        for record in rest:
+            if record.kind == "entry":
+                self.count += 1
+                yield record
+            elif record.kind == "end":
+                self.end = record.data.get("entries")
+
+
+def verify_export(
+    path: str, public_keys: list[tuple[str, Ed25519PublicKey]], *, extra_checkpoints: list[str] = ()
+) -> Report:
+    """Verify one export file (JSON Lines or CSV) with the given trusted (name, key) pairs."""
+    reader = _read_csv if path.endswith(".csv") else _read_jsonl
+    keys = {_key_hash(name, key): (name, key) for name, key in public_keys}
+    records = reader(path)
+    header = next(records, None)
+    if header is None or header.kind != "header" or header.data.get("format") != EXPORT_FORMAT:
+        raise UnusableInput(f"not a {EXPORT_FORMAT} file")
+    scope = str(header.data.get("scope"))
+    verifier = _Verifier(keys, header.data.get("origin"))
+    counted = _Counter()
+    try:
+        # checkpoints and consistency proofs come first in an export; entries stream after them
+        consistency: list[dict[str, Any]] = []
+        first_entry: Record | None = None
+        for record in records:
+            if record.kind == "entry":
+                first_entry = record
+                break
+            if record.kind == "checkpoint":
+                verifier.add_checkpoint(record.data["text"])
+            elif record.kind == "consistency":
+                consistency.append(record.data)
+        for text in extra_checkpoints:
+            verifier.add_checkpoint(text)
+        verifier.consistency(consistency, required=scope != "full")
+        stream = counted.entries(first_entry, records)
+        if scope == "full":
+            verifier.full(stream)
+        else:
+            verifier.filtered(stream)
+        if counted.end != counted.count:
+            raise UnusableInput("the export is incomplete (no matching end record)")
+    except VerificationFailed as exc:
+        failure = {"reason": exc.reason, "position": exc.position, "detail": exc.detail, "range_end": exc.range_end}
+        return Report(False, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), 0, failure)
+    unanchored = verifier.entries - verifier.verified
+    return Report(True, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), unanchored, None)
+
+
+def _load_key(path: str, name: str) -> tuple[str, Ed25519PublicKey]:
+    try:
+        with open(path, "rb") as handle:
+            key = serialization.load_pem_public_key(handle.read())
+    except (OSError, ValueError) as exc:
+        raise UnusableInput(f"cannot read public key {path}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise UnusableInput(f"{path} is not an Ed25519 public key")
+    return name, key
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Verify a governance audit export offline.")
+    parser.add_argument("export", help="EXPORT.jsonl or EXPORT.csv from /api/v1/audit/export")
+    parser.add_argument("--public-key", action="append", required=True, help="PEM file; repeat after rotations")
+    parser.add_argument("--key-name", default="governance-audit", help="the key name in the checkpoints")
+    parser.add_argument("--checkpoint", action="append", default=[], help="a checkpoint you saved earlier")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        keys = [_load_key(path, args.key_name) for path in args.public_key]
+        saved = []
+        for path in args.checkpoint:
+            with open(path, encoding="utf-8") as handle:
+                saved.append(handle.read())
+        report = verify_export(args.export, keys, extra_checkpoints=saved)
+    except (UnusableInput, OSError) as exc:
+        print(f"unusable input: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**report.__dict__, "message": report.message(), "started": started.isoformat()}))
+    else:
+        print(report.message())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
