@@ -63,13 +63,9 @@ def _y_axis(y_max: float, unit: str) -> list[str]:
         value = y_max * i / 4
         y = TOP + plot_h - plot_h * i / 4
         body.append(f'<line class="grid-line" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}"/>')
-        body.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}{escape(unit)}</text>'
-        )
+        body.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}{escape(unit)}</text>')
     body.append(f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}"/>')
-    body.append(
-        f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>'
-    )
+    body.append(f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>')
     return body
 
 
@@ -103,9 +99,7 @@ def line_chart(
     for index, s in enumerate(series):
         cls = f"series-{index % MAX_SERIES_CLASSES}"
         points = [
-            (x, TOP + plot_h - plot_h * min(v, top) / top)
-            for x, v in zip(xs, s.values, strict=True)
-            if v is not None
+            (x, TOP + plot_h - plot_h * min(v, top) / top) for x, v in zip(xs, s.values, strict=True) if v is not None
         ]
         if len(points) > 1:
             coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)

@@ -1,0 +1,616 @@
+"""The end-user privacy dashboard (/me): what we hold, consent, requests, and how the data is used.
+
+Routes parse, authorize (the `@requires` declaration; the resource is always the session's own subject or one of
+its requests), call the other domains' services and render. URLs and titles hold no personal data: pages live
+at fixed paths, and the only ids in URLs are request, receipt and purpose ids.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
+
+from governance.access.decorators import current_principal, requires
+from governance.access.principals import Resource
+from governance.db import get_session, transaction
+from governance.errors import NotFoundError, ValidationFailedError
+from governance.web import present
+from governance.web.blueprint import bp
+
+IDENTITY_GROUPS = (
+    ("direct", "Who you are and how to reach you"),
+    ("quasi", "About you"),
+    ("none", "Your settings"),
+)
+VERIFIED_BY_SESSION = "dashboard_link"
+
+
+# --- resources ---------------------------------------------------------------------------------------------
+
+
+def own_subject(_args: dict[str, Any]) -> Resource:
+    """The data subject of the current dashboard session (nobody else's data is ever reachable here)."""
+    subject_id = current_principal().subject_id
+    if subject_id is None:
+        return Resource(type="Subject", id="none")
+    return Resource.subject(subject_id)
+
+
+def own_request(args: dict[str, Any]) -> Resource:
+    """A request of the session's subject; an unknown or foreign id gives a resource the policy refuses (404)."""
+    from governance.requests import service as requests
+
+    request_id = _uuid_or_none(args.get("request_id"))
+    owner = requests.request_owner(get_session(), request_id) if request_id else None
+    return Resource(type="Request", id=str(request_id), owner_subject_id=owner[0] if owner else None)
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _subject_id() -> uuid.UUID:
+    subject_id = current_principal().subject_id
+    if subject_id is None:  # the declaration already refused such a caller
+        abort(404)
+    return subject_id
+
+
+def _page(template: str, current: str, **context: Any) -> str:
+    from governance.consent import service as consent
+
+    logout = current_app.config.get("GOVERNANCE_SUBJECT_LOGOUT_ENDPOINT", "access.dashboard_logout")
+    return render_template(
+        template,
+        current=current,
+        controller=consent.purposes().controller,
+        logout_url=url_for(logout) if logout in current_app.view_functions else None,
+        **context,
+    )
+
+
+# --- what we hold ------------------------------------------------------------------------------------------
+
+
+def _profile_groups(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    from governance.vault import service as vault
+
+    catalog = vault.categories()
+    groups = []
+    for identifier, title in IDENTITY_GROUPS:
+        rows = [
+            {"name": name, "label": catalog.profile_fields[name].description, "value": value}
+            for name, value in fields.items()
+            if name in catalog.profile_fields and catalog.profile_fields[name].identifier == identifier
+        ]
+        if rows:
+            groups.append({"title": title, "fields": rows})
+    return groups
+
+
+def _activity(counts: dict[str, int]) -> dict[str, Any]:
+    from governance.vault import service as vault
+
+    catalog = vault.categories()
+    rows = [
+        {
+            "label": catalog.event_categories[name].description if name in catalog.event_categories else name,
+            "counts": [],
+            "total": count,
+        }
+        for name, count in sorted(counts.items())
+    ]
+    return {"periods": [], "rows": rows}
+
+
+def _usage_count(session: Any, subject_id: uuid.UUID) -> int:
+    from governance.gateway import service as gateway
+    from governance.training import service as training
+
+    return len(gateway.releases_including(session, subject_id)) + len(training.models_including(session, subject_id))
+
+
+def _render_index(fields: dict[str, Any] | None, *, revealed: bool) -> str:
+    from governance.consent import service as consent
+    from governance.requests import service as requests
+    from governance.requests.lifecycle import OPEN
+    from governance.vault import service as vault
+    from governance.vault.errors import SubjectErasedError
+
+    session, subject_id = get_session(), _subject_id()
+    erased = False
+    if fields is None:
+        try:
+            fields = vault.read_profile(session, subject_id, actor=current_principal(), view="masked")["fields"]
+        except SubjectErasedError:  # an erased subject still sees their certificate and history
+            fields, erased = {}, True
+    statuses = consent.overview(session, subject_id)
+    consent_needed = [s for s in statuses if s.legal_basis == "consent"]
+    my_requests = requests.requests_for_subject(session, subject_id)
+    return _page(
+        "web/dashboard/index.html",
+        "web.dashboard",
+        profile=_profile_groups(fields),
+        revealed=revealed,
+        erased=erased,
+        activity=_activity({} if erased else vault.event_counts(session, subject_id)),
+        renewal=[s.title for s in statuses if s.needs_renewal],
+        consent_summary={"allowed": sum(s.allowed for s in consent_needed), "total": len(consent_needed)},
+        open_requests=sum(1 for r in my_requests if r.status in {s.value for s in OPEN}),
+        usage_count=_usage_count(session, subject_id),
+    )
+
+
+@bp.get("/me")
+@requires("dashboard.view", resource=own_subject)
+def dashboard() -> str:
+    return _render_index(None, revealed=False)
+
+
+@bp.post("/me/reveal")
+@requires("profile.read_clear", resource=own_subject)
+def dashboard_reveal() -> str:
+    from governance.vault import service as vault
+
+    with transaction(get_session()) as session:  # reading in clear is audited
+        fields = vault.read_profile(session, _subject_id(), actor=current_principal(), view="clear")["fields"]
+    return _render_index(fields, revealed=True)
+
+
+# --- consent -----------------------------------------------------------------------------------------------
+
+
+def _gpc_signal() -> bool:
+    return request.headers.get("Sec-GPC", "").strip() == "1"
+
+
+def _purpose_rows(statuses: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from governance.consent import service as consent
+
+    catalog = consent.purposes()
+    gpc = _gpc_signal()
+    consent_rows, other_rows = [], []
+    for status in statuses:
+        purpose = catalog[status.purpose]
+        notice = purpose.current_notice
+        row = {
+            "key": purpose.key,
+            "title": purpose.title,
+            "description": purpose.description,
+            "legal_basis_label": present.LEGAL_BASIS_LABELS.get(status.legal_basis, status.legal_basis),
+            "notice_version": notice.version,
+            "retention_days": purpose.retention_days,
+            "allowed": status.allowed,
+            "needs_renewal": status.needs_renewal,
+            "decided_at": status.decided_at,
+            "objected": status.objected,
+            "change": notice.change if status.needs_renewal else None,
+            "gpc_blocked": gpc and purpose.sale_or_sharing and not status.allowed,
+        }
+        (consent_rows if purpose.requires_consent else other_rows).append(row)
+    return consent_rows, other_rows
+
+
+@bp.get("/me/consent")
+@requires("consent.read", resource=own_subject)
+def dashboard_consent() -> str:
+    from governance.consent import service as consent
+
+    session, subject_id = get_session(), _subject_id()
+    if _gpc_signal():
+        _honour_gpc(session, subject_id)
+    catalog = consent.purposes()
+    statuses = consent.overview(session, subject_id)
+    consent_rows, other_rows = _purpose_rows(statuses)
+    titles = {p.key: p.title for p in catalog}
+    history = [
+        {
+            "at": e.collected_at,
+            "purpose_title": titles.get(e.purpose, e.purpose),
+            "decision": e.decision + (" (superseded)" if e.superseded else ""),
+            "notice_version": e.notice_version,
+            "method_label": present.METHOD_LABELS.get(e.method, present.humanize(e.method)),
+        }
+        for e in reversed(consent.history(session, subject_id))
+    ]
+    receipts = [
+        {
+            "id": r["record_id"],
+            "at": present.as_datetime(r["receipt"].get("iat") or None) or _receipt_time(r),
+            "purpose_title": titles.get(r["purpose"], r["purpose"]),
+            "decision": r["decision"],
+        }
+        for r in reversed(consent.receipts(session, subject_id))
+    ]
+    saved = request.args.get("saved")
+    last = next((r for r in receipts if r["id"] == saved), None)
+    return _page(
+        "web/dashboard/consent.html",
+        "web.dashboard_consent",
+        consent_purposes=consent_rows,
+        other_purposes=other_rows,
+        renewal=[s.title for s in statuses if s.needs_renewal],
+        gpc=_gpc_signal(),
+        gpc_purposes=[p.title for p in catalog.sale_or_sharing_purposes()],
+        history=history,
+        receipts=receipts,
+        last_receipt=({"id": last["id"], "summary": f"{last['purpose_title']}: {last['decision']}"} if last else None),
+    )
+
+
+def _receipt_time(receipt: dict[str, Any]) -> Any:
+    body = receipt.get("receipt") or {}
+    for key in ("consentTimestamp", "collected_at", "recorded_at", "iat"):
+        found = present.as_datetime(body.get(key))
+        if found:
+            return found
+    return None
+
+
+def _honour_gpc(session: Any, subject_id: uuid.UUID) -> None:
+    """A browser's Global Privacy Control signal withdraws sale/sharing purposes (recorded, with receipts)."""
+    from governance.consent import service as consent
+
+    statuses = consent.overview(session, subject_id)
+    if any(s.sale_or_sharing and s.decision == "granted" for s in statuses):
+        with transaction(session):
+            consent.apply_gpc(session, subject_id, actor=current_principal())
+
+
+@bp.post("/me/consent/<purpose_key>")
+@requires("consent.write", resource=own_subject)
+def dashboard_consent_set(purpose_key: str) -> Response:
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+
+    choices = request.form.getlist("decision")
+    decision = {"grant": "granted", "withdraw": "withdrawn"}.get(choices[-1] if choices else "")
+    if decision is None:
+        raise ValidationFailedError(fields={"decision": "grant or withdraw"})
+    try:
+        notice_version = int(request.form.get("notice_version", ""))
+    except ValueError:
+        raise ValidationFailedError(fields={"notice_version": "a notice version number"}) from None
+    subject_id = _subject_id()
+    with transaction(get_session()) as session:
+        jurisdiction = vault.get_subject(session, subject_id).jurisdiction
+        receipts = consent.record_decisions(
+            session,
+            subject_id,
+            [{"purpose": purpose_key, "decision": decision, "notice_version": notice_version}],
+            method="dashboard",
+            actor=current_principal(),
+            jurisdiction=jurisdiction,
+            evidence={"gpc": _gpc_signal()},
+        )
+    return redirect(url_for("web.dashboard_consent", saved=str(receipts[0].record_id)), code=303)
+
+
+@bp.get("/me/consent/receipts/<receipt_id>")
+@requires("consent.read", resource=own_subject)
+def dashboard_receipt(receipt_id: str) -> Response:
+    from governance.consent import service as consent
+
+    found = next((r for r in consent.receipts(get_session(), _subject_id()) if r["record_id"] == receipt_id), None)
+    if found is None:
+        raise NotFoundError("No such receipt.")
+    body = json.dumps({"receipt": found["receipt"], "jws": found["jws"]}, indent=2, sort_keys=True)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="consent-receipt-{receipt_id}.json"'},
+    )
+
+
+@bp.get("/me/consent/notices/<purpose_key>/v<int:version>")
+@requires("consent.read", resource=own_subject)
+def dashboard_notice(purpose_key: str, version: int) -> str:
+    from governance.consent import service as consent
+
+    catalog = consent.purposes()
+    purpose = catalog.get(purpose_key)
+    text = catalog.notice_text(purpose_key, version) if purpose else None
+    if purpose is None or text is None:
+        raise NotFoundError("No such notice.")
+    return _page(
+        "web/dashboard/notice.html",
+        "web.dashboard_consent",
+        purpose_title=purpose.title,
+        version=version,
+        published=purpose.notice(version).published,
+        text=text,
+    )
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+def _request_row(view: Any) -> dict[str, Any]:
+    from governance.jobs import service as jobs
+    from governance.requests.lifecycle import CLOSED
+
+    finished = view.status in {s.value for s in CLOSED}
+    progress = None
+    if not finished and view.job_id is not None:
+        job = jobs.get_job(get_session(), view.job_id)
+        done, total = job.progress_done or 0, job.progress_total or 0
+        progress = {
+            "done": done,
+            "total": total or 1,
+            "percent": int(100 * done / total) if total else 0,
+            "message": job.progress_message or "Waiting for its turn…",
+        }
+    is_export = view.kind in ("access", "portability")
+    completed = view.status in ("completed", "partially_completed")
+    return {
+        "id": view.id,
+        "kind_label": present.REQUEST_KIND_LABELS.get(view.kind, present.humanize(view.kind)),
+        "status": view.status,
+        "created_at": view.received_at,
+        "due_at": view.due_on,
+        "days_left": view.days_left,
+        "finished": finished,
+        "progress": progress,
+        "download_url": url_for("web.dashboard_download", request_id=view.id) if is_export and completed else None,
+        "certificate_url": (url_for("web.dashboard_certificate", request_id=view.id) if view.has_certificate else None),
+        "note": view.outcome_reason,
+    }
+
+
+@bp.get("/me/requests")
+@requires("dsr.read", resource=own_subject)
+def dashboard_requests() -> str:
+    from governance.consent import service as consent
+    from governance.requests import service as requests
+    from governance.vault import service as vault
+
+    session, subject_id = get_session(), _subject_id()
+    catalog = vault.categories()
+    statuses = consent.overview(session, subject_id)
+    objectable = [
+        {"key": s.purpose, "title": s.title, "objected": s.objected}
+        for s in statuses
+        if consent.purposes()[s.purpose].objectable and not consent.purposes()[s.purpose].requires_consent
+    ]
+    return _page(
+        "web/dashboard/requests.html",
+        "web.dashboard_requests",
+        my_requests=[_request_row(v) for v in requests.requests_for_subject(session, subject_id)],
+        editable_fields=[{"name": n, "label": f.description} for n, f in catalog.profile_fields.items()],
+        objectable=objectable,
+    )
+
+
+def _file(kind: str, params: dict[str, Any] | None = None) -> Any:
+    from governance.requests import service as requests
+
+    with transaction(get_session()) as session:
+        return requests.file_request(
+            session,
+            subject_id=_subject_id(),
+            kind=kind,
+            actor=current_principal(),
+            source="subject",
+            verification_method=VERIFIED_BY_SESSION,
+            params=params or {},
+        )
+
+
+def _back_to_requests(message: str, category: str = "success") -> Response:
+    from flask import flash
+
+    flash(message, category)
+    return redirect(url_for("web.dashboard_requests"), code=303)
+
+
+@bp.post("/me/requests/export")
+@requires("dsr.create", resource=own_subject)
+def dashboard_export() -> Response:
+    filed = _file("access")
+    if filed.merged:
+        return _back_to_requests("You already asked for a copy of your data; we are preparing it.", "info")
+    return _back_to_requests("We are preparing a copy of your data. The download appears here when it is ready.")
+
+
+@bp.post("/me/requests/rectify")
+@requires("dsr.create", resource=own_subject)
+def dashboard_rectify() -> Response:
+    name, value = request.form.get("field", ""), request.form.get("value", "").strip()
+    if not name or not value:
+        raise ValidationFailedError(fields={"field": "required", "value": "required"})
+    _file("rectification", {"fields": {name: value}})
+    return _back_to_requests("Thank you. We corrected your data.")
+
+
+@bp.post("/me/requests/object")
+@requires("dsr.create", resource=own_subject)
+def dashboard_object() -> Response:
+    purposes = request.form.getlist("purpose")
+    if not purposes:
+        return _back_to_requests("Choose at least one use you object to.", "warning")
+    _file("objection", {"purposes": purposes})
+    return _back_to_requests("We recorded your objection and stopped those uses of your data.")
+
+
+def _erasure_summary() -> tuple[list[str], list[dict[str, Any]]]:
+    from governance.requests import service as requests
+    from governance.vault import service as vault
+
+    session, subject_id = get_session(), _subject_id()
+    policy = requests.get_policy()
+    jurisdiction = policy.jurisdiction_for(vault.get_subject(session, subject_id).jurisdiction)
+    deleted = [
+        "Your profile (name, contact details and everything else on the \u201cYour data\u201d page)",
+        "Your recorded activity",
+        "Your consents: every purpose is switched off, and services that received your data are told",
+        "Copies of your data in exports we prepared for you",
+    ]
+    kept = [
+        {
+            "title": present.humanize(item.category),
+            "why": item.reason,
+            "until": f"{item.retain_for.years} years",
+        }
+        for item in policy.retention_for(jurisdiction)
+    ]
+    return deleted, kept
+
+
+@bp.get("/me/requests/erase")
+@requires("dsr.create", resource=own_subject)
+def dashboard_erase() -> str:
+    deleted, kept = _erasure_summary()
+    return _page(
+        "web/dashboard/erase_confirm.html",
+        "web.dashboard_requests",
+        deleted=deleted,
+        kept=kept,
+        usage_count=_usage_count(get_session(), _subject_id()),
+    )
+
+
+@bp.post("/me/requests/erase")
+@requires("dsr.create", resource=own_subject)
+def dashboard_erase_confirm() -> Response:
+    if request.form.get("confirm") != "yes":
+        return _back_to_requests("Nothing was deleted: tick the box to confirm.", "warning")
+    _file("erasure")
+    return _back_to_requests("We are deleting your data. The certificate appears here when it is done.")
+
+
+@bp.get("/me/requests/<request_id>/status")
+@requires("dsr.read", resource=own_request)
+def dashboard_request_status(request_id: str) -> Response:
+    from flask import jsonify
+
+    from governance.requests import service as requests
+
+    row = _request_row(requests.get_request(get_session(), uuid.UUID(request_id)))
+    progress = row["progress"] or {}
+    return jsonify(
+        status=row["status"],
+        done=progress.get("done"),
+        total=progress.get("total"),
+        message=progress.get("message"),
+        finished=row["finished"],
+    )
+
+
+@bp.get("/me/requests/<request_id>/download")
+@requires("dsr.download", resource=own_request)
+def dashboard_download(request_id: str) -> Response:
+    from governance.requests import service as requests
+
+    actor = current_principal()
+    with transaction(get_session()) as session:  # issuing and using the link are both audited
+        token, _expires = requests.issue_download_link(session, uuid.UUID(request_id), actor=actor)
+        content, filename = requests.open_download(session, token, actor=actor)
+    return Response(
+        content,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _certificate(request_id: str) -> tuple[str, Any]:
+    from flask import current_app as app
+
+    from governance.requests import certificate as certificates
+    from governance.requests import service as requests
+
+    token = requests.certificate_of(get_session(), uuid.UUID(request_id))
+    keys = app.extensions["governance.keys"]
+    claims = certificates.verify_certificate(token, [keys.public_key(requests.CERTIFICATE_KEY)])
+    return token, claims
+
+
+@bp.get("/me/requests/<request_id>/certificate")
+@requires("dsr.read", resource=own_request)
+def dashboard_certificate(request_id: str) -> str:
+    token, claims = _certificate(request_id)
+    facts = [
+        ("Certificate", claims.jti),
+        ("Request received", claims.received_at.strftime("%-d %b %Y, %H:%M UTC")),
+        ("Erasure completed", claims.completed_at.strftime("%-d %b %Y, %H:%M UTC")),
+        ("Deleted", ", ".join(present.humanize(c) for c in claims.deleted) or "—"),
+        (
+            "Kept by law",
+            "; ".join(f"{present.humanize(k.category)}: {k.reason}" for k in claims.kept) or "Nothing",
+        ),
+        ("Consents withdrawn", str(claims.consents_withdrawn)),
+        (
+            "Services told",
+            ", ".join(f"{d.processor} ({d.status})" for d in claims.downstream) or "None were registered",
+        ),
+        ("Models marked for retraining", str(claims.models_flagged)),
+        ("What remains", claims.tombstone),
+    ]
+    return _page(
+        "web/dashboard/certificate.html",
+        "web.dashboard_requests",
+        certificate={"request_id": request_id, "facts": facts, "signature": token},
+    )
+
+
+@bp.get("/me/requests/<request_id>/certificate.jwt")
+@requires("dsr.read", resource=own_request)
+def dashboard_certificate_json(request_id: str) -> Response:
+    token, _claims = _certificate(request_id)
+    return Response(
+        token,
+        mimetype="application/jwt",
+        headers={"Content-Disposition": f'attachment; filename="erasure-certificate-{request_id}.jwt"'},
+    )
+
+
+# --- how my data is used -----------------------------------------------------------------------------------
+
+
+def _protections(item: Any) -> list[str]:
+    out = []
+    if present.first(item, "pseudonymized", "pseudonymised"):
+        out.append("Pseudonymized")
+    k = present.first(item, "k_anonymity", "k_achieved", "k")
+    if k:
+        out.append(f"k-anonymity (k = {k})")
+    epsilon = present.first(item, "epsilon", "epsilon_spent", "dp_epsilon")
+    if epsilon is not None:
+        out.append(f"Differential privacy (\u03b5 = {present.decimal_text(epsilon, 2)})")
+    return out
+
+
+@bp.get("/me/usage")
+@requires("lineage.read", resource=own_subject)
+def dashboard_usage() -> str:
+    from governance.consent import service as consent
+    from governance.gateway import service as gateway
+    from governance.training import service as training
+
+    session, subject_id = get_session(), _subject_id()
+    titles = {p.key: p.title for p in consent.purposes()}
+    releases = [
+        {
+            "at": present.as_datetime(present.first(r, "created_at", "released_at", "at")),
+            "purpose_title": titles.get(present.field(r, "purpose"), present.field(r, "purpose")),
+            "recipient": present.first(r, "client_name", "client_id"),
+            "protections": _protections(r),
+        }
+        for r in gateway.releases_including(session, subject_id)
+    ]
+    models = [
+        {
+            "at": present.as_datetime(present.first(m, "trained_at", "created_at", "finished_at", "at")),
+            "name": present.first(m, "name", "model_name", "kind", default="Model"),
+            "purpose_title": titles.get(present.field(m, "purpose"), present.field(m, "purpose")),
+            "protections": _protections(m),
+            "flagged": bool(present.first(m, "flagged", "needs_retraining", default=False)),
+        }
+        for m in training.models_including(session, subject_id)
+    ]
+    return _page("web/dashboard/usage.html", "web.dashboard_usage", releases=releases, models=models)
