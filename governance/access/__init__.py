@@ -4,4 +4,23 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's blueprint, CLI commands, job handlers and policy files with the app."""
+    """Load and validate the policy files (a broken file stops start-up), register the blueprint, the OAuth2
+    server, rate limits and CLI commands."""
+    from governance.access import credentials
+    from governance.access.api import bp
+    from governance.access.cli import register
+    from governance.access.oauth import init_server
+    from governance.access.policy import PolicyEngine
+    from governance.access.ratelimit import init_limiter
+    from governance.access.service import ENGINE_KEY
+    from governance.cli import governance_cli
+
+    settings = app.extensions["governance.settings"]
+    app.extensions[ENGINE_KEY] = PolicyEngine.from_directory(settings.policies_dir)
+    if settings.env == "test":
+        credentials.use_cheap_hashing_for_tests()
+    app.register_blueprint(bp)
+    app.extensions["governance.access.oauth"] = init_server(app)
+    app.extensions["governance.access.limiter"] = init_limiter(app)
+    if "staff" not in governance_cli.commands:
+        register(governance_cli)

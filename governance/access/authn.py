@@ -1,16 +1,67 @@
-"""Authentication: who is calling. Bearer tokens (OAuth2 clients), subject dashboard sessions, staff sessions.
+"""Authentication: who is calling. Bearer tokens (OAuth2 clients), then the signed session cookie (a subject
+dashboard session or a staff session). Anything else is the anonymous principal.
 
-Foundation placeholder: until the access domain provides token and session authentication, every caller is
-anonymous, so every protected route answers 401 (deny by default).
+Lookups run on a short connection of their own, so authentication holds no transaction open into the view.
 """
 
 from __future__ import annotations
 
-from flask import Request
+from datetime import timedelta
 
+from flask import Request, current_app, g
+from flask import session as cookie
+
+from governance.access import sessions, tokens
 from governance.access.principals import Principal
+
+COOKIE_KEY = "access"  # {"kind": "staff" | "subject", "token": "<random>"}
+
+
+def timeouts() -> sessions.Timeouts:
+    settings = current_app.extensions["governance.settings"]
+    return sessions.Timeouts(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+    )
 
 
 def resolve_principal(request: Request, *, required: bool) -> Principal:
-    """The principal behind `request`, or the anonymous principal."""
-    return Principal.anonymous()
+    """The principal behind `request`, or the anonymous principal. A presented but unusable bearer token
+    (unknown, expired, revoked) makes the caller anonymous and is remembered for the 401's error field."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            g.access_auth_error = "invalid_request"
+            return Principal.anonymous()
+        engine = current_app.extensions["governance.db"].engine
+        with engine.connect() as conn:
+            principal = tokens.principal_for_token(conn, token)
+            conn.rollback()
+        if principal is None:
+            g.access_auth_error = "invalid_token"
+            return Principal.anonymous()
+        return principal
+    data = cookie.get(COOKIE_KEY)
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        return Principal.anonymous()
+    engine = current_app.extensions["governance.db"].engine
+    with engine.begin() as conn:
+        if data.get("kind") == "staff":
+            found = sessions.resolve_staff_session(conn, data["token"], timeouts())
+        elif data.get("kind") == "subject":
+            found = sessions.resolve_subject_session(conn, data["token"], timeouts())
+        else:
+            found = None
+    if found is None:
+        cookie.pop(COOKIE_KEY, None)
+        return Principal.anonymous()
+    return found
+
+
+def start_cookie_session(kind: str, token: str) -> None:
+    """Rotate: drop everything the old cookie carried (a fixed session id cannot survive sign-in)."""
+    cookie.clear()
+    cookie[COOKIE_KEY] = {"kind": kind, "token": token}
+    cookie.permanent = True

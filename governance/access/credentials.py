@@ -122,9 +122,7 @@ class TotpCheck:
     replayed: bool = False
 
 
-def verify_totp(
-    secret: str, code: str, *, last_used_step: int | None, now: datetime | None = None
-) -> TotpCheck:
+def verify_totp(secret: str, code: str, *, last_used_step: int | None, now: datetime | None = None) -> TotpCheck:
     """Check a 6-digit code against the current step +/- drift; refuse steps at or before `last_used_step`."""
     code = "".join(code.split())
     if len(code) != 6 or not code.isdigit():

@@ -301,9 +301,7 @@ def _check_unique_ids(sources: list[_SourcePolicy]) -> None:
         seen[source.policy_id] = source
 
 
-def _validate(
-    combined: str, schema: cedarpy.Schema, sources: Mapping[str, _SourcePolicy], schema_path: str
-) -> None:
+def _validate(combined: str, schema: cedarpy.Schema, sources: Mapping[str, _SourcePolicy], schema_path: str) -> None:
     result = cedarpy.validate_policies(combined, schema)
     if result.validation_passed:
         return

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, has_app_context
+from sqlalchemy.orm import Session
 
 from governance.access.policy import Decision, PolicyEngine
-from governance.access.principals import Principal, Resource
+from governance.access.principals import ActorRef, Principal, Resource
 from governance.errors import AuthenticationRequiredError, ForbiddenError, NotFoundError
 
 log = logging.getLogger("governance.access")
@@ -24,7 +26,16 @@ log = logging.getLogger("governance.access")
 ENGINE_KEY = "governance.access.policy_engine"
 BREAK_GLASS = "profile.break_glass"
 
-__all__ = ["BREAK_GLASS", "ENGINE_KEY", "allowed", "authorize", "decide", "get_engine", "load_engine"]
+__all__ = [
+    "BREAK_GLASS",
+    "ENGINE_KEY",
+    "allowed",
+    "authorize",
+    "create_dashboard_link",
+    "decide",
+    "get_engine",
+    "load_engine",
+]
 
 
 @functools.lru_cache(maxsize=8)
@@ -130,3 +141,14 @@ def _record_outside_request(
             raise
     finally:
         session.close()
+
+
+def create_dashboard_link(session: Session, subject_id: uuid.UUID, *, actor: Principal | ActorRef) -> str:
+    """A one-time dashboard URL for `subject_id` (valid 10 minutes, once). Does not commit."""
+    from governance.access import sessions
+
+    token = sessions.create_link_token(session, subject_id, actor=actor)
+    base = ""
+    if has_app_context():
+        base = current_app.extensions["governance.settings"].base_url
+    return f"{base}/dashboard/start/{token}"

@@ -1,0 +1,409 @@
+"""Staff accounts: creation, sign-in with password and TOTP, lockout per account and per address, enrolment
+of the second factor, recovery codes, password reset by an admin, break-glass reasons.
+
+Functions take a Session and never commit; each sign-in attempt (success or failure) is committed by the
+route together with its audit entry, so a failure counter cannot be rolled back by the error response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.access import credentials
+from governance.access.errors import (
+    AccountLockedError,
+    DuplicateError,
+    InvalidCredentialSettingsError,
+    SignInFailedError,
+    UnknownStaffError,
+)
+from governance.access.models import BreakGlassGrant, LoginThrottle, RecoveryCode, StaffAccount
+from governance.access.principals import ActorRef, Principal, Resource
+from governance.db import utcnow
+
+ROLES = frozenset({"admin", "dpo", "support", "auditor"})
+MFA_ROLES = frozenset({"admin", "dpo", "auditor"})
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    account_failures: int = 5
+    address_failures: int = 20
+    window: timedelta = timedelta(minutes=15)
+    lock_for: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretBox:
+    """Encrypts TOTP secrets at rest (AES-256-GCM; the staff id is associated data, so a ciphertext cannot be
+    moved to another account)."""
+
+    key: bytes
+
+    def seal(self, staff_id: uuid.UUID, secret: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return b"\x01" + nonce + AESGCM(self.key[:32]).encrypt(nonce, secret.encode(), staff_id.bytes)
+
+    def open(self, staff_id: uuid.UUID, sealed: bytes) -> str:
+        if sealed[:1] != b"\x01":
+            raise ValueError("unknown TOTP secret format")
+        return AESGCM(self.key[:32]).decrypt(sealed[1:13], sealed[13:], staff_id.bytes).decode()
+
+
+def needs_mfa(roles: frozenset[str] | set[str] | list[str]) -> bool:
+    return bool(MFA_ROLES & set(roles))
+
+
+def address_key(address: str, pepper: bytes) -> str:
+    """A keyed hash of a client address: throttling works without storing addresses."""
+    return hmac.new(pepper, address.encode(), hashlib.sha256).hexdigest()
+
+
+def create_staff(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    roles: set[str] | frozenset[str],
+    actor: Principal | ActorRef,
+) -> StaffAccount:
+    """Create a staff account. Raises InvalidCredentialSettingsError, PasswordPolicyError, DuplicateError."""
+    name = username.strip().lower()
+    if not _USERNAME.match(name):
+        raise InvalidCredentialSettingsError(fields={"username": "2-63 lower-case letters, digits, . _ -"})
+    unknown = set(roles) - ROLES
+    if unknown or not roles:
+        raise InvalidCredentialSettingsError(fields={"roles": f"one or more of {', '.join(sorted(ROLES))}"})
+    try:
+        password_hash = credentials.hash_password(password)
+    except credentials.PasswordPolicyError as exc:
+        raise InvalidCredentialSettingsError(str(exc), fields={"password": str(exc)}) from None
+    if session.scalars(sa.select(StaffAccount.id).where(StaffAccount.username == name)).first():
+        raise DuplicateError("A staff account with this name exists.")
+    staff = StaffAccount(
+        username=name,
+        password_hash=password_hash,
+        roles=sorted(roles),
+        active=True,
+        must_change_password=False,
+        failed_logins=0,
+    )
+    session.add(staff)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="access.staff.created",
+        target=("staff", staff.id),
+        details={"roles": sorted(roles)},
+    )
+    return staff
+
+
+def get_staff(session: Session, staff_id: uuid.UUID) -> StaffAccount:
+    staff = session.get(StaffAccount, staff_id)
+    if staff is None:
+        raise UnknownStaffError()
+    return staff
+
+
+# ---- sign-in ----
+
+
+def _retry_after(until: datetime) -> int:
+    return max(1, int((until - utcnow()).total_seconds()) + 1)
+
+
+def _locked(until: datetime | None) -> bool:
+    return until is not None and until > utcnow()
+
+
+def check_address(session: Session, address_hash: str) -> None:
+    """Raise AccountLockedError while the address is locked out."""
+    row = session.get(LoginThrottle, address_hash)
+    if row is not None and _locked(row.locked_until):
+        assert row.locked_until is not None
+        raise AccountLockedError(headers={"Retry-After": str(_retry_after(row.locked_until))})
+
+
+def record_failure(
+    session: Session,
+    *,
+    staff: StaffAccount | None,
+    address_hash: str,
+    policy: LockoutPolicy,
+    stage: str,
+) -> None:
+    """Count a failed attempt against the account and the address; lock either when over its limit."""
+    now = utcnow()
+    row = session.get(LoginThrottle, address_hash)
+    if row is None:
+        row = LoginThrottle(address_hash=address_hash, failures=0, window_started_at=now)
+        session.add(row)
+    if row.window_started_at + policy.window < now:
+        row.failures, row.window_started_at = 0, now
+    row.failures += 1
+    target = ("staff", staff.id) if staff is not None else None
+    audit.record(
+        session,
+        actor=ActorRef("anonymous", "anonymous"),
+        action="access.sign_in.failed",
+        target=target,
+        details={"stage": stage},
+    )
+    if row.failures >= policy.address_failures and not _locked(row.locked_until):
+        row.locked_until = now + policy.lock_for
+        audit.record(
+            session,
+            actor=ActorRef("system", "access"),
+            action="access.address.locked",
+            target=None,
+            details={"address_ref": address_hash[:16], "seconds": int(policy.lock_for.total_seconds())},
+        )
+    if staff is not None:
+        staff.failed_logins += 1
+        if staff.failed_logins >= policy.account_failures and not _locked(staff.locked_until):
+            staff.locked_until = now + policy.lock_for
+            staff.failed_logins = 0
+            audit.record(
+                session,
+                actor=ActorRef("system", "access"),
+                action="access.staff.locked",
+                target=("staff", staff.id),
+                details={"seconds": int(policy.lock_for.total_seconds())},
+            )
+
+
+def check_password(
+    session: Session, *, username: str, password: str, address_hash: str, policy: LockoutPolicy
+) -> StaffAccount:
+    """First factor. Raises AccountLockedError (address or account locked) or SignInFailedError; the caller
+    commits either way so the failure counts."""
+    check_address(session, address_hash)
+    staff = session.scalars(sa.select(StaffAccount).where(StaffAccount.username == username.strip().lower())).first()
+    if staff is None or not staff.active:
+        credentials.dummy_verify(password)
+        record_failure(session, staff=None, address_hash=address_hash, policy=policy, stage="password")
+        raise SignInFailedError()
+    if _locked(staff.locked_until):
+        credentials.dummy_verify(password)
+        assert staff.locked_until is not None
+        audit.record(
+            session,
+            actor=ActorRef("anonymous", "anonymous"),
+            action="access.sign_in.refused_locked",
+            target=("staff", staff.id),
+            details={},
+        )
+        raise AccountLockedError(headers={"Retry-After": str(_retry_after(staff.locked_until))})
+    if not credentials.verify_password(staff.password_hash, password):
+        record_failure(session, staff=staff, address_hash=address_hash, policy=policy, stage="password")
+        raise SignInFailedError()
+    if credentials.needs_rehash(staff.password_hash):
+        staff.password_hash = credentials.hash_password(password)
+    return staff
+
+
+def check_second_factor(
+    session: Session,
+    staff: StaffAccount,
+    *,
+    code: str,
+    box: SecretBox,
+    address_hash: str,
+    policy: LockoutPolicy,
+) -> str:
+    """Second factor: a TOTP code (not replayed) or an unused recovery code. Returns "totp" or "recovery".
+    Raises AccountLockedError or SignInFailedError."""
+    check_address(session, address_hash)
+    if _locked(staff.locked_until):
+        assert staff.locked_until is not None
+        raise AccountLockedError(headers={"Retry-After": str(_retry_after(staff.locked_until))})
+    if staff.totp_secret_enc is None or staff.totp_enabled_at is None:
+        raise SignInFailedError()
+    secret = box.open(staff.id, staff.totp_secret_enc)
+    check = credentials.verify_totp(secret, code, last_used_step=staff.totp_last_step)
+    if check.ok:
+        staff.totp_last_step = check.step
+        return "totp"
+    if not check.replayed and _use_recovery_code(session, staff, code):
+        return "recovery"
+    stage = "totp_replayed" if check.replayed else "totp"
+    record_failure(session, staff=staff, address_hash=address_hash, policy=policy, stage=stage)
+    raise SignInFailedError()
+
+
+def _use_recovery_code(session: Session, staff: StaffAccount, code: str) -> bool:
+    if len(credentials.normalize_recovery_code(code)) != 16:
+        return False
+    used = session.execute(
+        sa.update(RecoveryCode)
+        .where(
+            RecoveryCode.staff_id == staff.id,
+            RecoveryCode.code_hash == credentials.hash_recovery_code(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    ).rowcount
+    if used == 1:
+        audit.record(
+            session,
+            actor=ActorRef("staff", str(staff.id)),
+            action="access.recovery_code.used",
+            target=("staff", staff.id),
+            details={"remaining": remaining_recovery_codes(session, staff.id)},
+        )
+        return True
+    return False
+
+
+def remaining_recovery_codes(session: Session, staff_id: uuid.UUID) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.staff_id == staff_id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
+
+
+def signed_in(session: Session, staff: StaffAccount, *, mfa: bool, method: str) -> None:
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = utcnow()
+    audit.record(
+        session,
+        actor=ActorRef("staff", str(staff.id)),
+        action="access.sign_in.succeeded",
+        target=("staff", staff.id),
+        details={"mfa": mfa, "method": method},
+    )
+
+
+# ---- second factor enrolment ----
+
+
+def begin_totp_enrolment(session: Session, staff: StaffAccount, box: SecretBox) -> str:
+    """Store a new (not yet active) TOTP secret and return it for the QR code. An active one is kept until
+    the new one is confirmed."""
+    if staff.totp_enabled_at is not None:
+        raise DuplicateError("The authenticator app is already set up.")
+    secret = credentials.new_totp_secret()
+    staff.totp_secret_enc = box.seal(staff.id, secret)
+    return secret
+
+
+def pending_totp_secret(staff: StaffAccount, box: SecretBox) -> str | None:
+    if staff.totp_secret_enc is None or staff.totp_enabled_at is not None:
+        return None
+    return box.open(staff.id, staff.totp_secret_enc)
+
+
+def confirm_totp_enrolment(session: Session, staff: StaffAccount, code: str, box: SecretBox) -> list[str]:
+    """Activate the pending secret when `code` matches; returns fresh recovery codes (shown once)."""
+    secret = pending_totp_secret(staff, box)
+    if secret is None:
+        raise SignInFailedError("Start the set-up again.")
+    check = credentials.verify_totp(secret, code, last_used_step=staff.totp_last_step)
+    if not check.ok:
+        raise SignInFailedError("That code is not correct. Check the time on your phone and try again.")
+    staff.totp_enabled_at = utcnow()
+    staff.totp_last_step = check.step
+    codes = replace_recovery_codes(session, staff)
+    audit.record(
+        session,
+        actor=ActorRef("staff", str(staff.id)),
+        action="access.totp.enrolled",
+        target=("staff", staff.id),
+        details={},
+    )
+    return codes
+
+
+def replace_recovery_codes(session: Session, staff: StaffAccount) -> list[str]:
+    session.execute(sa.delete(RecoveryCode).where(RecoveryCode.staff_id == staff.id))
+    codes = credentials.generate_recovery_codes()
+    for code in codes:
+        session.add(RecoveryCode(staff_id=staff.id, code_hash=credentials.hash_recovery_code(code)))
+    audit.record(
+        session,
+        actor=ActorRef("staff", str(staff.id)),
+        action="access.recovery_codes.issued",
+        target=("staff", staff.id),
+        details={"count": len(codes)},
+    )
+    return codes
+
+
+# ---- administration ----
+
+
+def reset_password(session: Session, staff_id: uuid.UUID, *, actor: Principal) -> str:
+    """Admin reset: a temporary password (returned once), to be changed at the next sign-in. Ends the
+    account's sessions and lifts a lockout; the second factor stays as it is."""
+    from governance.access.sessions import end_all_staff_sessions
+
+    staff = get_staff(session, staff_id)
+    temporary = secrets.token_urlsafe(15)
+    staff.password_hash = credentials.hash_password(temporary)
+    staff.must_change_password = True
+    staff.password_changed_at = utcnow()
+    staff.failed_logins = 0
+    staff.locked_until = None
+    ended = end_all_staff_sessions(session, staff.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="access.staff.password_reset",
+        target=("staff", staff.id),
+        details={"sessions_ended": ended},
+    )
+    return temporary
+
+
+def change_password(session: Session, staff: StaffAccount, *, current: str, new: str) -> None:
+    if not credentials.verify_password(staff.password_hash, current):
+        raise SignInFailedError("The current password is not correct.")
+    try:
+        staff.password_hash = credentials.hash_password(new)
+    except credentials.PasswordPolicyError as exc:
+        raise InvalidCredentialSettingsError(str(exc), fields={"new_password": str(exc)}) from None
+    staff.must_change_password = False
+    staff.password_changed_at = utcnow()
+    audit.record(
+        session,
+        actor=ActorRef("staff", str(staff.id)),
+        action="access.staff.password_changed",
+        target=("staff", staff.id),
+        details={},
+    )
+
+
+def store_break_glass_reason(session: Session, principal: Principal, resource: Resource, reason: str) -> uuid.UUID:
+    grant = BreakGlassGrant(
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        resource_type=resource.type,
+        resource_id=resource.id,
+        reason=reason,
+    )
+    session.add(grant)
+    session.flush()
+    return grant.id
+
+
+def break_glass_grants(session: Session, *, limit: int = 100) -> list[BreakGlassGrant]:
+    return list(session.scalars(sa.select(BreakGlassGrant).order_by(BreakGlassGrant.created_at.desc()).limit(limit)))

@@ -1,0 +1,450 @@
+"""Access routes: the OAuth2 endpoints, dashboard links, staff sign-in pages, and the admin API for staff
+accounts and service clients. Routes parse, call the access services and respond."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import session as cookie
+
+from governance.access import accounts, authn, credentials, sessions, tokens
+from governance.access.decorators import current_principal, public, requires
+from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
+from governance.access.principals import Principal, Resource
+from governance.db import get_session, transaction
+from governance.errors import InvalidRequestError
+
+bp = Blueprint("access", __name__)
+
+PENDING_KEY = "access_pending"  # first factor passed, second factor awaited
+PENDING_LIFETIME = timedelta(minutes=5)
+ISSUER = "Privacy governance"
+
+
+def _box() -> accounts.SecretBox:
+    return accounts.SecretBox(current_app.extensions["governance.keys"].secret("access-totp"))
+
+
+def _address_hash() -> str:
+    pepper = current_app.extensions["governance.keys"].secret("access-address")
+    return accounts.address_key(request.remote_addr or "unknown", pepper)
+
+
+def _policy() -> accounts.LockoutPolicy:
+    settings = current_app.extensions["governance.settings"]
+    return accounts.LockoutPolicy(
+        account_failures=settings.get_int("LOGIN_ACCOUNT_FAILURES", 5),
+        address_failures=settings.get_int("LOGIN_ADDRESS_FAILURES", 20),
+        lock_for=timedelta(seconds=settings.get_int("LOGIN_LOCK_SECONDS", 900)),
+    )
+
+
+def _safe_next(default: str = "/console") -> str:
+    target = request.args.get("next") or default
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("Send a JSON object.")
+    return body
+
+
+# ---- OAuth2 ----
+
+
+def _server() -> Any:
+    return current_app.extensions["governance.access.oauth"]
+
+
+def _audit_refusal(response: Response, endpoint: str) -> Response:
+    if response.status_code >= 400:
+        from governance import audit
+
+        error = (response.get_json(silent=True) or {}).get("error", "error")
+        client_id = request.authorization.username if request.authorization else request.form.get("client_id")
+        with transaction(get_session()) as session:
+            audit.record(
+                session,
+                actor=Principal.anonymous(),
+                action="access.token.refused",
+                target=("client", client_id[:64]) if client_id else None,
+                details={"endpoint": endpoint, "error": str(error)[:40]},
+            )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/oauth/token")
+@public("OAuth2 token endpoint: the client authenticates with its own credentials")
+def oauth_token() -> Response:
+    with transaction(get_session()):
+        response = _server().create_token_response()
+    return _audit_refusal(response, "token")
+
+
+@bp.post("/oauth/introspect")
+@public("RFC 7662: the client authenticates with its own credentials and sees only its own tokens")
+def oauth_introspect() -> Response:
+    with transaction(get_session()):
+        response = _server().create_endpoint_response("introspection")
+    return _audit_refusal(response, "introspect")
+
+
+@bp.post("/oauth/revoke")
+@public("RFC 7009: the client authenticates with its own credentials and revokes only its own tokens")
+def oauth_revoke() -> Response:
+    with transaction(get_session()):
+        response = _server().create_endpoint_response("revocation")
+    return _audit_refusal(response, "revoke")
+
+
+# ---- dashboard links (end users) ----
+
+
+def _subject_from_url(args: dict[str, Any]) -> Resource:
+    return Resource.subject(args["subject_id"])
+
+
+@bp.post("/api/v1/subjects/<uuid:subject_id>/dashboard-links")
+@requires("subject.link", resource=_subject_from_url)
+def create_dashboard_link(subject_id: uuid.UUID) -> tuple[Response, int]:
+    from governance.access.service import create_dashboard_link as create_link
+
+    with transaction(get_session()) as session:
+        url = create_link(session, subject_id, actor=current_principal())
+    expires = int(sessions.LINK_LIFETIME.total_seconds())
+    response = jsonify({"url": url, "expires_in": expires})
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+@bp.get("/dashboard/start/<token>")
+@public("one-time dashboard link: the token in the URL is the credential, checked by the view")
+def start_dashboard(token: str) -> Response | tuple[str, int]:
+    try:
+        with transaction(get_session()) as session:
+            new, _subject_id = sessions.redeem_link(session, token, authn.timeouts())
+    except LinkInvalidError:
+        get_session().commit()  # keep the audit entry of the rejected link
+        return render_template("access/link_invalid.html"), 410
+    authn.start_cookie_session("subject", new.token)
+    target = "/me"
+    if "web.dashboard" in current_app.view_functions:
+        target = url_for("web.dashboard")
+    response = redirect(target)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _own_subject(_args: dict[str, Any]) -> Resource:
+    subject_id = current_principal().subject_id
+    return Resource.subject(subject_id) if subject_id else Resource(type="Subject", id="none")
+
+
+@bp.post("/dashboard/logout")
+@requires("dashboard.view", resource=_own_subject)
+def dashboard_logout() -> Response:
+    data = cookie.get(authn.COOKIE_KEY) or {}
+    with transaction(get_session()) as session:
+        sessions.end_subject_session(session, str(data.get("token", "")))
+    cookie.clear()
+    return redirect("/")
+
+
+# ---- staff sign-in ----
+
+
+def _login_page(error: str | None = None, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    html = render_template("access/login.html", error=error, next=_safe_next())
+    return html, status, headers or {}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public("the staff sign-in page")
+def login() -> Any:
+    if request.method == "GET":
+        return _login_page()
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    session = get_session()
+    try:
+        staff = accounts.check_password(
+            session, username=username, password=password, address_hash=_address_hash(), policy=_policy()
+        )
+    except (SignInFailedError, AccountLockedError) as exc:
+        session.commit()  # the failure counts even though the answer is an error
+        return _login_page(exc.message, exc.status, exc.headers)
+    if staff.totp_enabled_at is not None:
+        session.commit()
+        cookie.clear()
+        cookie[PENDING_KEY] = {"staff_id": str(staff.id), "at": datetime.now(UTC).isoformat()}
+        return redirect(url_for("access.login_totp", next=_safe_next()))
+    accounts.signed_in(session, staff, mfa=False, method="password")
+    new = sessions.start_staff_session(session, staff, mfa=False, timeouts=authn.timeouts())
+    session.commit()
+    authn.start_cookie_session("staff", new.token)
+    if staff.must_change_password:
+        return redirect(url_for("access.change_password"))
+    if accounts.needs_mfa(staff.roles):
+        return redirect(url_for("access.enrol_totp"))
+    return redirect(_safe_next())
+
+
+def _pending_staff_id() -> uuid.UUID | None:
+    pending = cookie.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        started = datetime.fromisoformat(pending["at"])
+        staff_id = uuid.UUID(pending["staff_id"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return staff_id if datetime.now(UTC) - started < PENDING_LIFETIME else None
+
+
+@bp.route("/login/totp", methods=["GET", "POST"])
+@public("second sign-in step; the first step's result is in the signed cookie and checked by the view")
+def login_totp() -> Any:
+    staff_id = _pending_staff_id()
+    if staff_id is None:
+        return redirect(url_for("access.login", next=_safe_next()))
+    if request.method == "GET":
+        return render_template("access/totp.html", next=_safe_next())
+    session = get_session()
+    staff = accounts.get_staff(session, staff_id)
+    try:
+        method = accounts.check_second_factor(
+            session,
+            staff,
+            code=request.form.get("code", ""),
+            box=_box(),
+            address_hash=_address_hash(),
+            policy=_policy(),
+        )
+    except (SignInFailedError, AccountLockedError) as exc:
+        session.commit()
+        page = render_template("access/totp.html", error=exc.message, next=_safe_next())
+        return page, exc.status, exc.headers
+    accounts.signed_in(session, staff, mfa=True, method=method)
+    new = sessions.start_staff_session(session, staff, mfa=True, timeouts=authn.timeouts())
+    session.commit()
+    authn.start_cookie_session("staff", new.token)
+    if staff.must_change_password:
+        return redirect(url_for("access.change_password"))
+    return redirect(_safe_next())
+
+
+def _own_account(_args: dict[str, Any]) -> Resource:
+    return Resource(type="StaffAccount", id=current_principal().id)
+
+
+@bp.post("/logout")
+@requires("account.self", resource=_own_account)
+def logout() -> Response:
+    data = cookie.get(authn.COOKIE_KEY) or {}
+    with transaction(get_session()) as session:
+        sessions.end_staff_session(session, str(data.get("token", "")))
+        from governance import audit
+
+        audit.record(
+            session,
+            actor=current_principal(),
+            action="access.sign_out",
+            target=("staff", current_principal().id),
+            details={},
+        )
+    cookie.clear()
+    return redirect(url_for("access.login"))
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+@requires("account.self", resource=_own_account)
+def enrol_totp() -> Any:
+    session = get_session()
+    staff = accounts.get_staff(session, uuid.UUID(current_principal().id))
+    box = _box()
+    if staff.totp_enabled_at is not None:
+        return redirect(_safe_next())
+    if request.method == "GET":
+        with transaction(session):
+            secret = accounts.begin_totp_enrolment(session, staff, box)
+        return _enrol_page(staff, secret)
+    try:
+        codes = accounts.confirm_totp_enrolment(session, staff, request.form.get("code", ""), box)
+    except SignInFailedError as exc:
+        session.rollback()
+        secret = accounts.pending_totp_secret(staff, box) or ""
+        return _enrol_page(staff, secret, error=exc.message, status=400)
+    accounts.signed_in(session, staff, mfa=True, method="enrolment")
+    new = sessions.start_staff_session(session, staff, mfa=True, timeouts=authn.timeouts())
+    old = (cookie.get(authn.COOKIE_KEY) or {}).get("token", "")
+    sessions.end_staff_session(session, str(old))
+    session.commit()
+    authn.start_cookie_session("staff", new.token)
+    return render_template("access/recovery_codes.html", codes=codes, next_url=_safe_next())
+
+
+def _enrol_page(staff: Any, secret: str, error: str | None = None, status: int = 200) -> Any:
+    uri = credentials.provisioning_uri(secret, account=staff.username, issuer=ISSUER)
+    page = render_template("access/enrol.html", secret=secret, qr_svg=credentials.qr_svg(uri), error=error)
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/account/recovery-codes")
+@requires("account.self", resource=_own_account)
+def renew_recovery_codes() -> Any:
+    principal = current_principal()
+    if not principal.mfa:
+        return redirect(url_for("access.enrol_totp"))
+    with transaction(get_session()) as session:
+        staff = accounts.get_staff(session, uuid.UUID(principal.id))
+        codes = accounts.replace_recovery_codes(session, staff)
+    page = render_template("access/recovery_codes.html", codes=codes, next_url="/console")
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires("account.self", resource=_own_account)
+def change_password() -> Any:
+    if request.method == "GET":
+        return render_template("access/password.html")
+    session = get_session()
+    staff = accounts.get_staff(session, uuid.UUID(current_principal().id))
+    try:
+        accounts.change_password(
+            session,
+            staff,
+            current=request.form.get("current_password", ""),
+            new=request.form.get("new_password", ""),
+        )
+    except (SignInFailedError, accounts.InvalidCredentialSettingsError) as exc:
+        session.rollback()
+        return render_template("access/password.html", error=exc.message), 400
+    session.commit()
+    return redirect("/console")
+
+
+# ---- admin API: staff accounts and service clients ----
+
+
+@bp.post("/api/v1/access/staff")
+@requires("staff.manage")
+def api_create_staff() -> tuple[Response, int]:
+    body = _json_body()
+    with transaction(get_session()) as session:
+        staff = accounts.create_staff(
+            session,
+            username=str(body.get("username", "")),
+            password=str(body.get("password", "")),
+            roles=set(body.get("roles") or []),
+            actor=current_principal(),
+        )
+    return jsonify({"id": str(staff.id), "roles": staff.roles}), 201
+
+
+def _staff_from_url(args: dict[str, Any]) -> Resource:
+    return Resource(type="StaffAccount", id=str(args["staff_id"]))
+
+
+@bp.post("/api/v1/access/staff/<uuid:staff_id>/password-reset")
+@requires("staff.manage", resource=_staff_from_url)
+def api_reset_password(staff_id: uuid.UUID) -> Response:
+    with transaction(get_session()) as session:
+        temporary = accounts.reset_password(session, staff_id, actor=current_principal())
+    response = jsonify({"temporary_password": temporary, "must_change_password": True})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/api/v1/access/clients")
+@requires("client.manage")
+def api_register_client() -> tuple[Response, int]:
+    body = _json_body()
+    with transaction(get_session()) as session:
+        registered = tokens.register_client(
+            session,
+            name=str(body.get("name", "")),
+            scopes=set(body.get("scopes") or []),
+            purposes=set(body.get("purposes") or []),
+            actor=current_principal(),
+        )
+    response = jsonify(
+        {
+            "client_id": registered.client_id,
+            "client_secret": registered.client_secret,
+            "scopes": list(registered.scopes),
+            "purposes": list(registered.purposes),
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+@bp.get("/api/v1/access/clients")
+@requires("client.manage")
+def api_list_clients() -> Response:
+    rows = tokens.list_clients(get_session())
+    return jsonify(
+        {
+            "items": [
+                {
+                    "client_id": c.client_id,
+                    "name": c.name,
+                    "scopes": c.scopes,
+                    "purposes": c.purposes,
+                    "active": c.active,
+                }
+                for c in rows
+            ]
+        }
+    )
+
+
+def _client_from_url(args: dict[str, Any]) -> Resource:
+    return Resource(type="ClientApp", id=str(args["client_id"]))
+
+
+@bp.delete("/api/v1/access/clients/<client_id>")
+@requires("client.manage", resource=_client_from_url)
+def api_deactivate_client(client_id: str) -> Response:
+    with transaction(get_session()) as session:
+        revoked = tokens.deactivate_client(session, client_id, actor=current_principal())
+    return jsonify({"client_id": client_id, "active": False, "tokens_revoked": revoked})
+
+
+@bp.get("/api/v1/access/break-glass")
+@requires("audit.read", resource=lambda _args: Resource(type="AuditLog", id="break-glass"))
+def api_break_glass() -> Response:
+    grants = accounts.break_glass_grants(get_session())
+    return jsonify(
+        {
+            "items": [
+                {
+                    "id": str(g.id),
+                    "actor": f"{g.actor_kind}:{g.actor_id}",
+                    "resource": f"{g.resource_type}:{g.resource_id}",
+                    "reason": g.reason,
+                    "at": g.created_at.isoformat(),
+                }
+                for g in grants
+            ]
+        }
+    )
+
+
+@bp.get("/api/v1/access/policy")
+@requires("policy.read")
+def api_policy() -> Response:
+    from governance.access.service import get_engine
+
+    engine = get_engine()
+    rules = []
+    for policy_id in engine.policy_ids:
+        path, line = engine.source_of(policy_id) or ("", 0)
+        rules.append({"id": policy_id, "file": path.rsplit("/", 1)[-1], "line": line})
+    return jsonify({"version": engine.version, "actions": sorted(engine.actions), "rules": rules})

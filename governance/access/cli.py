@@ -1,0 +1,93 @@
+"""`governance staff …`, `governance clients …` and `governance dashboard-link` commands."""
+
+from __future__ import annotations
+
+import uuid
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from governance.access.principals import Principal
+
+CLI_ACTOR = Principal.system("cli")
+
+staff_cli = AppGroup("staff", help="Staff accounts.")
+clients_cli = AppGroup("clients", help="OAuth2 service clients.")
+
+
+def _session():  # type: ignore[no-untyped-def]
+    return current_app.extensions["governance.db"].session()
+
+
+@staff_cli.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="admin, dpo, support or auditor.")
+@click.password_option(help="At least 12 characters (prompted when omitted).")
+def staff_add(username: str, roles: tuple[str, ...], password: str) -> None:
+    """Create a staff account. Admin, DPO and auditor set up an authenticator app at first sign-in."""
+    from governance.access import accounts
+    from governance.errors import DomainError
+
+    session = _session()
+    try:
+        with session.begin():
+            staff = accounts.create_staff(
+                session, username=username, password=password, roles=set(roles), actor=CLI_ACTOR
+            )
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} {exc.fields or ''}".strip()) from None
+    finally:
+        session.close()
+    click.echo(f"staff account {staff.id} created with roles {', '.join(sorted(roles))}")
+
+
+@clients_cli.command("add")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True)
+@click.option("--purpose", "purposes", multiple=True)
+@click.option("--client-id", default=None, help="Choose the id (default: generated).")
+def clients_add(name: str, scopes: tuple[str, ...], purposes: tuple[str, ...], client_id: str | None) -> None:
+    """Register a service client. The secret is printed once and stored only as a hash."""
+    from governance.access import tokens
+    from governance.errors import DomainError
+
+    session = _session()
+    try:
+        with session.begin():
+            registered = tokens.register_client(
+                session,
+                name=name,
+                scopes=set(scopes),
+                purposes=set(purposes),
+                actor=CLI_ACTOR,
+                client_id=client_id,
+            )
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} {exc.fields or ''}".strip()) from None
+    finally:
+        session.close()
+    click.echo(f"client_id={registered.client_id}")
+    click.echo(f"client_secret={registered.client_secret}")
+    click.echo("Store the secret now: it cannot be shown again.")
+
+
+@click.command("dashboard-link")
+@click.argument("subject_id", type=click.UUID)
+def dashboard_link(subject_id: uuid.UUID) -> None:
+    """Print a one-time dashboard link for a data subject (valid 10 minutes, once)."""
+    from governance.access.service import create_dashboard_link
+
+    session = _session()
+    try:
+        with session.begin():
+            url = create_dashboard_link(session, subject_id, actor=CLI_ACTOR)
+    finally:
+        session.close()
+    click.echo(url)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(staff_cli)
+    group.add_command(clients_cli)
+    group.add_command(dashboard_link)

@@ -1,0 +1,50 @@
+"""Rate limits (flask-limiter): per client for bearer-token calls, per address otherwise; Redis storage when
+GOVERNANCE_RATELIMIT_STORAGE_URL is set, memory otherwise. A breach answers 429 with Retry-After.
+
+Settings: GOVERNANCE_RATELIMIT_DEFAULT (every route; "300/minute;10000/hour", none in the test environment
+unless set), GOVERNANCE_RATELIMIT_SIGN_IN (sign-in and token endpoints; "20/minute").
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_limiter import Limiter
+
+SIGN_IN_ENDPOINTS = ("access.login", "access.login_totp", "access.oauth_token")
+
+
+def rate_key() -> str:
+    principal = g.get("principal")
+    if principal is not None and principal.kind == "client":
+        return f"client:{principal.id}"
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def _limits(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(";") if part.strip()]
+
+
+def init_limiter(app: Flask) -> Limiter:
+    settings = app.extensions["governance.settings"]
+    fallback = "" if settings.env == "test" else "300/minute;10000/hour"
+    default = _limits(settings.get("RATELIMIT_DEFAULT", fallback))
+    sign_in = settings.get("RATELIMIT_SIGN_IN", "" if settings.env == "test" else "20/minute")
+    limiter = Limiter(
+        rate_key,
+        app=app,
+        default_limits=default,
+        storage_uri=settings.ratelimit_storage_url or "memory://",
+        headers_enabled=True,
+        key_prefix="governance",
+        strategy="moving-window",
+    )
+    if sign_in:
+        for endpoint in SIGN_IN_ENDPOINTS:
+            view = app.view_functions.get(endpoint)
+            if view is not None:
+                app.view_functions[endpoint] = limiter.limit(sign_in, key_func=_address_key)(view)
+    return limiter
+
+
+def _address_key() -> str:
+    return f"addr:{request.remote_addr or 'unknown'}"
