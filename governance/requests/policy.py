@@ -14,6 +14,8 @@ from governance.requests.deadlines import BusinessCalendar, DeadlineRule, Period
 
 __all__ = ["RequestsPolicy", "RetentionException", "load_policy"]
 
+#: reasons the service itself uses (the others are for staff to choose)
+REQUIRED_REASONS = frozenset({"identity_not_verified", "subject_erased"})
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -138,6 +140,9 @@ class RequestsPolicy(_Strict):
                 if region in seen:
                     raise ValueError(f"region {region!r} is claimed by both {seen[region]} and {name}")
                 seen[region] = name
+        missing = REQUIRED_REASONS - set(self.rejection_reasons)
+        if missing:
+            raise ValueError(f"rejection_reasons must include {sorted(missing)}")
         for exception in self.retention_exceptions:
             unknown = set(exception.jurisdictions) - set(self.jurisdictions)
             if unknown:

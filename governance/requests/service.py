@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from flask import current_app
@@ -78,6 +78,8 @@ BUNDLE_KEK = "requests_bundle_kek"
 CERTIFICATE_KEY = "requests_certificate"
 EXPORT_JOB = "requests.export"
 ERASURE_JOB = "requests.erasure"
+#: the webhook event processors subscribe to for erasures (payload: request_id only)
+ERASURE_EVENT = "subject.erased"
 WORKER = Principal.system("requests.worker")
 
 Source = Literal["subject", "client", "staff"]
@@ -687,32 +689,37 @@ def _text(value: Any) -> str | None:
 
 def _event_row(event: Any) -> dict[str, Any]:
     data = _as_dict(event)
-    payload = _pick(data, "data", "payload", "attributes")
     return {
-        "id": str(_pick(data, "id", "event_id")),
-        "category": str(_pick(data, "category", "kind")),
-        "occurred_at": _pick(data, "occurred_at", "timestamp", "at"),
-        "data": dict(payload) if isinstance(payload, Mapping) else {"value": payload},
+        "id": str(_pick(data, "event_id", "id")),
+        "category": str(_pick(data, "category")),
+        "occurred_at": _pick(data, "occurred_at"),
+        "data": {
+            "item_id": data.get("item_id"),
+            "value": data.get("value"),
+            "context": dict(data.get("context") or {}),
+        },
     }
 
 
 def _decision_row(event: Any) -> dict[str, Any]:
     data = _as_dict(event)
     return {
-        "purpose": str(_pick(data, "purpose", "purpose_key")),
-        "decision": str(_pick(data, "decision", "state", "action", "status")),
-        "notice_version": _text(_pick(data, "notice_version", "notice")),
+        "purpose": str(_pick(data, "purpose")),
+        "decision": str(_pick(data, "decision")),
+        "notice_version": _text(_pick(data, "notice_version")),
         "method": _text(_pick(data, "method")),
-        "occurred_at": _pick(data, "occurred_at", "recorded_at", "at"),
-        "receipt_id": _text(_pick(data, "receipt_id")),
+        "occurred_at": _pick(data, "collected_at", "recorded_at"),
+        "receipt_id": _text(_pick(data, "id")),
     }
 
 
 def _receipt_row(receipt: Any) -> dict[str, Any]:
     data = _as_dict(receipt)
+    body = data.get("receipt") if isinstance(data.get("receipt"), Mapping) else {}
+    issued = _pick(body, "iat", "issued_at")
     return {
-        "receipt_id": str(_pick(data, "receipt_id", "id", "jti")),
-        "issued_at": _pick(data, "issued_at", "iat_datetime"),
+        "receipt_id": str(_pick(data, "record_id", "id")),
+        "issued_at": datetime.fromtimestamp(issued, tz=UTC) if isinstance(issued, int | float) else issued,
         "content": data,
     }
 
@@ -758,9 +765,8 @@ def collect_export(session: Session, row: DataSubjectRequest, *, now: datetime) 
 
     subject = _check_subject(session, row.subject_id)
     subject_data = _as_dict(subject)
-    profile = vault.read_profile(
-        session, row.subject_id, actor=WORKER, view="clear", reason=f"data subject request {row.id}"
-    )
+    # the worker reads in clear on the subject's own request (audited by the vault as vault.profile.read_clear)
+    profile = vault.read_profile(session, row.subject_id, actor=WORKER, view="clear")["fields"]
     events: Iterator[dict[str, Any]] = (_event_row(e) for e in vault.iter_events(session, row.subject_id))
     return bundles.ExportContent(
         generated_at=now,
@@ -787,7 +793,15 @@ def run_export(session: Session, request_id: uuid.UUID, *, now: datetime | None 
     row = _lock(session, request_id)
     if row.status != Status.IN_PROGRESS.value or row.step == "done":
         return {"request_id": str(row.id), "skipped": row.status}
-    content = collect_export(session, row, now=now)
+    try:
+        content = collect_export(session, row, now=now)
+    except SubjectAlreadyErasedError:
+        # the subject's erasure finished first: there is nothing left to export, and the subject is told why
+        row.rejection_code, row.step = "subject_erased", "done"
+        _transition(
+            session, row, Status.REJECTED, actor=WORKER, now=now, reason=policy.rejection_reasons["subject_erased"]
+        )
+        return {"request_id": str(row.id), "rejected": "subject_erased"}
     plain = io.BytesIO()
     written = bundles.write_bundle(content, plain)
     crash_point("export:collected")
@@ -961,9 +975,16 @@ _CONFIRMED = {"delivered", "acknowledged", "confirmed", "succeeded"}
 _FAILED = {"failed", "dead", "gave_up", "abandoned", "cancelled"}
 
 
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return date(day.year + years, 2, 28)
+
+
 def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, Any]:
-    """Erasure step 1, all in the caller's transaction: retention exceptions, crypto-shredding, withdrawal of
-    every consent, processor notifications (queued webhooks) and model flags. Idempotent by step marker."""
+    """Erasure step 1, all in the caller's transaction: withdrawal of every consent, retention exceptions and
+    crypto-shredding, processor notifications (queued webhooks) and model flags. Idempotent by step marker."""
     from governance.consent import service as consent
     from governance.training import service as training
     from governance.vault import service as vault
@@ -974,34 +995,42 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
         return {"request_id": str(row.id), "skipped": row.step}
     exceptions = policy.retention_for(row.jurisdiction)
     keep = {e.category for e in exceptions}
+    # consent first: the consent ledger refuses changes for a subject the vault already shows as erased
+    withdrawn = consent.withdraw_all(session, row.subject_id, method="request", actor=WORKER)
+    crash_point("erasure:consents_withdrawn")
+    held = vault.event_counts(session, row.subject_id)
     report = _as_dict(
         vault.shred_subject(
             session, row.subject_id, actor=WORKER, reason=f"erasure request {row.id}", keep_categories=keep
         )
     )
     crash_point("erasure:shredded")
-    withdrawn = consent.withdraw_all(session, row.subject_id, method="erasure_request", actor=WORKER)
-    crash_point("erasure:consents_withdrawn")
     delivery_ids = consent.notify_processors(
-        session, event="subject.erased", subject_id=row.subject_id, payload={"request_id": str(row.id)}
+        session, event=ERASURE_EVENT, subject_id=row.subject_id, payload={"request_id": str(row.id)}
     )
     crash_point("erasure:processors_notified")
     flagged = training.flag_models_for_subject(session, row.subject_id, reason="erased")
     crash_point("erasure:models_flagged")
-    received = row.received_on
+    deleted = ["profile", "data_keys", *(f"events:{c}" for c in sorted(held) if c not in keep)]
+    kept_events = int(report.get("events_kept") or 0)
     row.result = {
-        "deleted": sorted(_deleted_categories(report)),
+        "deleted": deleted,
         "kept": [
             {
                 "category": e.category,
                 "basis": e.basis,
                 "reason": e.reason,
-                "retain_until": received.replace(year=received.year + e.retain_for.years).isoformat()
-                if not (received.month == 2 and received.day == 29)
-                else date(received.year + e.retain_for.years, 2, 28).isoformat(),
+                "retain_until": _years_later(row.received_on, e.retain_for.years).isoformat(),
             }
             for e in exceptions
+            if held.get(e.category)
         ],
+        "counts": {
+            "fields_destroyed": int(report.get("fields_destroyed") or 0),
+            "events_destroyed": int(report.get("events_destroyed") or 0),
+            "events_kept": kept_events,
+            "keys_destroyed": int(report.get("keys_destroyed") or 0),
+        },
         "consents_withdrawn": int(withdrawn),
         "deliveries": [str(d) for d in delivery_ids],
         "models_flagged": int(flagged),
@@ -1015,22 +1044,15 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
         target=_target(row),
         details={
             "subject_id": str(row.subject_id),
-            "kept_categories": sorted(keep),
+            "kept_categories": sorted(k["category"] for k in row.result["kept"]),
             "consents_withdrawn": int(withdrawn),
             "processors_notified": len(delivery_ids),
             "models_flagged": int(flagged),
+            **row.result["counts"],
         },
     )
     session.flush()
     return {"request_id": str(row.id), "step": row.step}
-
-
-def _deleted_categories(report: Mapping[str, Any]) -> list[str]:
-    for name in ("deleted_categories", "deleted", "shredded", "categories"):
-        value = report.get(name)
-        if isinstance(value, list | tuple | set | frozenset):
-            return [str(v) for v in value]
-    return ["profile", "events"]
 
 
 def processor_statuses(session: Session, row: DataSubjectRequest) -> list[dict[str, Any]]:
@@ -1047,7 +1069,7 @@ def processor_statuses(session: Session, row: DataSubjectRequest) -> list[dict[s
         status = "confirmed" if raw in _CONFIRMED else "failed" if raw in _FAILED else "pending"
         statuses.append(
             {
-                "processor": str(_pick(data, "processor_name", "processor", "processor_id", "name")),
+                "processor": str(_pick(data, "processor_name", "processor_id")),
                 "status": status,
                 "confirmed_at": _pick(data, "acknowledged_at", "delivered_at", "confirmed_at")
                 if status == "confirmed"

@@ -48,9 +48,7 @@ def _content(events: int = 25) -> ExportContent:
             },
             {"purpose": "marketing", "decision": "withdrawn", "occurred_at": NOW - timedelta(days=2)},
         ],
-        consent_receipts=[
-            {"receipt_id": "r-1", "issued_at": NOW - timedelta(days=30), "content": {"sig": "abc"}}
-        ],
+        consent_receipts=[{"receipt_id": "r-1", "issued_at": NOW - timedelta(days=30), "content": {"sig": "abc"}}],
         events=(
             {
                 "id": f"e{i}",

@@ -94,9 +94,7 @@ def test_gdpr_extension_counts_from_receipt_not_from_clamped_month_end() -> None
 
 def test_gdpr_two_extensions_of_one_month_reach_the_maximum() -> None:
     received = date(2025, 5, 10)
-    once = plan_extension(
-        GDPR, received, [], Period(1, "months"), reason="Many requests", notified_on=received
-    )
+    once = plan_extension(GDPR, received, [], Period(1, "months"), reason="Many requests", notified_on=received)
     assert once.due == date(2025, 7, 10)
     assert once.extension_available == Period(1, "months")
     twice = plan_extension(
@@ -147,30 +145,20 @@ def test_gdpr_extension_notified_on_the_due_day_is_in_time() -> None:
     assert extended.due == date(2025, 3, 15)
 
 
-@given(
-    dates, st.lists(st.integers(min_value=1, max_value=3), max_size=4), st.integers(min_value=1, max_value=3)
-)
-def test_extensions_never_exceed_the_legal_maximum(
-    received: date, earlier: list[int], requested: int
-) -> None:
+@given(dates, st.lists(st.integers(min_value=1, max_value=3), max_size=4), st.integers(min_value=1, max_value=3))
+def test_extensions_never_exceed_the_legal_maximum(received: date, earlier: list[int], requested: int) -> None:
     granted: list[Period] = []
     for months in earlier:
         try:
-            plan_extension(
-                GDPR, received, granted, Period(months, "months"), reason="r", notified_on=received
-            )
+            plan_extension(GDPR, received, granted, Period(months, "months"), reason="r", notified_on=received)
         except ExtensionNotAllowedError:
             continue
         granted.append(Period(months, "months"))
     if sum(p.amount for p in granted) + requested > 2:
         with pytest.raises(ExtensionNotAllowedError):
-            plan_extension(
-                GDPR, received, granted, Period(requested, "months"), reason="r", notified_on=received
-            )
+            plan_extension(GDPR, received, granted, Period(requested, "months"), reason="r", notified_on=received)
         return
-    result = plan_extension(
-        GDPR, received, granted, Period(requested, "months"), reason="r", notified_on=received
-    )
+    result = plan_extension(GDPR, received, granted, Period(requested, "months"), reason="r", notified_on=received)
     assert result.extended_by.amount <= 2
     assert result.original_due <= result.due <= add_months(received, 3)
 
@@ -187,9 +175,7 @@ def test_ccpa_confirm_in_ten_business_days_skipping_weekends_and_holidays() -> N
 
 def test_ccpa_confirm_without_holidays() -> None:
     # Monday 2 February 2026: two full weeks
-    assert compute_deadlines(CCPA, date(2026, 2, 2)).confirm_by == date(
-        2026, 2, 17
-    )  # 16 Feb is Presidents' Day
+    assert compute_deadlines(CCPA, date(2026, 2, 2)).confirm_by == date(2026, 2, 17)  # 16 Feb is Presidents' Day
 
 
 def test_ccpa_extends_once_by_at_most_45_days() -> None:
@@ -197,26 +183,20 @@ def test_ccpa_extends_once_by_at_most_45_days() -> None:
     extended = plan_extension(CCPA, received, [], Period(45, "days"), reason="Complex", notified_on=received)
     assert extended.due == received + timedelta(days=90)
     with pytest.raises(ExtensionNotAllowedError) as info:
-        plan_extension(
-            CCPA, received, [Period(20, "days")], Period(10, "days"), reason="Again", notified_on=received
-        )
+        plan_extension(CCPA, received, [Period(20, "days")], Period(10, "days"), reason="Again", notified_on=received)
     assert info.value.code == "extension_not_available"
     with pytest.raises(ExtensionNotAllowedError) as info:
         plan_extension(CCPA, received, [], Period(46, "days"), reason="Too long", notified_on=received)
     assert info.value.code == "extension_beyond_maximum"
     with pytest.raises(ExtensionNotAllowedError) as info:
-        plan_extension(
-            CCPA, received, [], Period(10, "days"), reason="Late", notified_on=received + timedelta(days=46)
-        )
+        plan_extension(CCPA, received, [], Period(10, "days"), reason="Late", notified_on=received + timedelta(days=46))
     assert info.value.code == "extension_notice_late"
 
 
 def test_a_jurisdiction_without_extensions_refuses_them() -> None:
     rule = DeadlineRule(jurisdiction="X", respond_within=Period(30, "days"))
     with pytest.raises(ExtensionNotAllowedError) as info:
-        plan_extension(
-            rule, date(2025, 1, 1), [], Period(5, "days"), reason="r", notified_on=date(2025, 1, 1)
-        )
+        plan_extension(rule, date(2025, 1, 1), [], Period(5, "days"), reason="r", notified_on=date(2025, 1, 1))
     assert info.value.code == "extension_not_available"
 
 

@@ -83,9 +83,7 @@ def test_unknown_status_is_refused() -> None:
 
 @given(st.lists(st.booleans(), min_size=1, max_size=10))
 def test_outcome_status_is_complete_only_when_every_item_is_done(flags: list[bool]) -> None:
-    items = [
-        ItemOutcome(f"item{i}", done=flag, reason=None if flag else "kept") for i, flag in enumerate(flags)
-    ]
+    items = [ItemOutcome(f"item{i}", done=flag, reason=None if flag else "kept") for i, flag in enumerate(flags)]
     status = outcome_status(items)
     assert (status is Status.COMPLETED) == all(flags)
     check_transition(Status.IN_PROGRESS, status, items=items)
