@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -298,4 +299,48 @@ def console_policies() -> str:
         purposes=_purpose_rows(),
         deadlines=deadlines,
         access_files=_access_files(),
+    )
+
+
+def _records() -> dict[str, Any]:
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+    from governance.web import records, sources
+
+    session = get_session()
+    return records.build_records(
+        catalog=consent.purposes(),
+        categories=vault.categories(),
+        clients=sources.clients(session),
+        processors=sources.processors(session),
+        policy_version=current_app.extensions.get("governance.policy_version"),
+        generated_at=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+@bp.get("/console/records")
+@requires("policy.read")
+def console_records() -> str:
+    return _page("web/console/records.html", "web.console_records", records=_records())
+
+
+@bp.get("/console/records/download.<fmt>")
+@requires("policy.read")
+def console_records_download(fmt: str) -> Response:
+    from governance.web import records
+
+    data = _records()
+    stamp = utcnow().strftime("%Y%m%d")
+    if fmt == "json":
+        body = json.dumps(records.as_json(data), indent=2, ensure_ascii=False)
+        mimetype = "application/json"
+    elif fmt == "html":
+        body = render_template("web/console/records_document.html", records=data)
+        mimetype = "text/html"
+    else:
+        raise ValidationFailedError(fields={"fmt": "html or json"})
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="records-of-processing-{stamp}.{fmt}"'},
     )
