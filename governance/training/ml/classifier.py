@@ -107,6 +107,7 @@ def train_classifier(
         n_test=len(y_test),
         seed=config.seed,
         stopped_early=outcome.stopped_early,
+        timings=outcome.timings,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class DPSGDConfig:
     seed: int = 0
     noise_seed: int | None = None
     accountant: Accountant = "prv"
+    # Small networks train fastest on one thread; more threads only add synchronization (and contend with the
+    # web workers on the same machine).
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.max_physical_batch_size < 1:
@@ -65,6 +69,8 @@ class DPSGDConfig:
             raise ValueError("max_grad_norm must be a positive finite number")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError("learning_rate must be a positive finite number")
+        if self.threads < 1:
+            raise ValueError("threads must be at least 1")
         if self.accountant not in ("prv", "rdp"):
             raise ValueError("accountant must be 'prv' or 'rdp'")
 
@@ -112,6 +118,7 @@ class DPSGDOutcome:
     noise_seed_fixed: bool
     module_fixes: list[str] = field(default_factory=list)
     epoch_losses: list[float] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -170,11 +177,27 @@ def train_dp_sgd(
     stops after the current optimizer step and the outcome reports the epsilon actually spent.
     """
     import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        return _train(module, dataset, loss_fn, config, hooks or TrainingHooks())
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    module: nn.Module,
+    dataset: Dataset,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    config: DPSGDConfig,
+    hooks: TrainingHooks,
+) -> tuple[nn.Module, DPSGDOutcome]:
+    import torch
     from opacus import PrivacyEngine
     from opacus.utils.batch_memory_manager import BatchMemoryManager
     from torch.utils.data import DataLoader
 
-    hooks = hooks or TrainingHooks()
     module, fixes = prepare_module(module)
     n_examples = len(dataset)  # type: ignore[arg-type]
     if n_examples < 1:
@@ -193,6 +216,7 @@ def train_dp_sgd(
         # current PyTorch), so it need not reach the worker's log on every job.
         warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
         engine = PrivacyEngine(accountant=config.accountant)
+    started = time.perf_counter()
     with quiet_accountant_warnings():
         private_module, dp_optimizer, dp_loader = engine.make_private_with_epsilon(
             module=module,
@@ -223,6 +247,8 @@ def train_dp_sgd(
             accountant=config.accountant,
         )
 
+    calibrated = time.perf_counter()
+    accounting_seconds = 0.0
     private_module.train()
     epoch_losses: list[float] = []
     stopped = False
@@ -256,10 +282,14 @@ def train_dp_sgd(
         if not stopped:
             epochs_completed = epoch
         if hooks.progress is not None:
-            hooks.progress(Progress(epoch, config.epochs, steps_taken(), planned_steps, epoch_loss, spent()))
+            tick = time.perf_counter()
+            epsilon_so_far = spent()
+            accounting_seconds += time.perf_counter() - tick
+            hooks.progress(Progress(epoch, config.epochs, steps_taken(), planned_steps, epoch_loss, epsilon_so_far))
         if stopped or steps_taken() >= planned_steps:
             break
 
+    trained_at = time.perf_counter()
     steps = steps_taken()
     common = {"noise_multiplier": noise_multiplier, "sample_rate": sample_rate, "steps": steps}
     eps_prv = epsilon_for(**common, delta=config.target_delta, accountant="prv")
@@ -284,6 +314,11 @@ def train_dp_sgd(
         noise_seed_fixed=config.noise_seed is not None,
         module_fixes=fixes,
         epoch_losses=epoch_losses,
+        timings={
+            "calibration_seconds": calibrated - started,
+            "training_seconds": trained_at - calibrated - accounting_seconds,
+            "accounting_seconds": accounting_seconds + time.perf_counter() - trained_at,
+        },
     )
     if outcome.epsilon > config.target_epsilon * (1 + 1e-9):
         # Cannot happen when steps <= planned_steps; refuse to hand out a model whose report would exceed it.

@@ -167,6 +167,7 @@ def train_recommender(
         n_test=metrics["model"]["users_evaluated"],
         seed=config.seed,
         stopped_early=outcome.stopped_early,
+        timings=outcome.timings,
     )
 
 

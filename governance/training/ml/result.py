@@ -32,3 +32,4 @@ class TrainedModel:
     seed: int
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
