@@ -1,0 +1,88 @@
+"""The dashboard through the Flask test client (the browser tests cover the same flows in Chromium)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.fixtures.access import csrf_token_from
+from tests.web.conftest import PROFILE
+
+
+def _form_post(client, page_path: str, action: str, data: dict) -> object:
+    token = csrf_token_from(client.get(page_path).get_data(as_text=True))
+    return client.post(action, data={**data, "csrf_token": token})
+
+
+def test_dashboard_needs_a_session(client):
+    response = client.get("/me")
+    assert response.status_code in (302, 401, 403)
+
+
+def test_consent_page_lists_purposes_with_basis_notice_and_history(app, client, make_subject, login_subject):
+    subject_id = make_subject()
+    login_subject(client, subject_id)
+    page = client.get("/me/consent")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Personalized recommendations" in html
+    assert "Legal basis: Your consent" in html
+    assert "/me/consent/notices/personalized_recommendations/v2" in html
+    assert "Global Privacy Control" in html
+    assert PROFILE["email"] not in html
+
+    response = _form_post(
+        client,
+        "/me/consent",
+        "/me/consent/personalized_recommendations",
+        {"decision": ["withdraw", "grant"], "notice_version": "2"},
+    )
+    assert response.status_code == 303
+    saved = re.search(r"saved=([0-9a-f-]{36})", response.headers["Location"]).group(1)
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Download the receipt" in html
+    receipt = client.get(f"/me/consent/receipts/{saved}")
+    assert receipt.status_code == 200
+    assert "attachment" in receipt.headers["Content-Disposition"]
+    body = json.loads(receipt.get_data(as_text=True))
+    assert body["jws"].count(".") == 2
+
+    # turning it off: only the hidden "withdraw" value is sent when the checkbox is unchecked
+    response = _form_post(
+        client,
+        "/me/consent",
+        "/me/consent/personalized_recommendations",
+        {"decision": "withdraw", "notice_version": "2"},
+    )
+    assert response.status_code == 303
+    html = client.get("/me/consent").get_data(as_text=True)
+    assert html.count("Personalized recommendations") >= 3  # switch, receipts, history
+    assert "withdrawn" in html
+    assert "granted" in html
+
+
+def test_consent_post_without_csrf_is_refused(client, make_subject, login_subject):
+    login_subject(client, make_subject())
+    response = client.post(
+        "/me/consent/personalized_recommendations", data={"decision": "grant", "notice_version": "2"}
+    )
+    assert response.status_code == 400
+
+
+def test_receipt_of_another_subject_is_not_found(app, client, make_subject, login_subject):
+    other = app.test_client()
+    login_subject(other, make_subject())
+    response = _form_post(
+        other, "/me/consent", "/me/consent/product_analytics", {"decision": "grant", "notice_version": "1"}
+    )
+    saved = re.search(r"saved=([0-9a-f-]{36})", response.headers["Location"]).group(1)
+    login_subject(client, make_subject())
+    assert client.get(f"/me/consent/receipts/{saved}").status_code == 404
+
+
+def test_notice_page_shows_the_notice_text(client, make_subject, login_subject):
+    login_subject(client, make_subject())
+    response = client.get("/me/consent/notices/personalized_recommendations/v1")
+    assert response.status_code == 200
+    assert "notice version 1" in response.get_data(as_text=True)
+    assert client.get("/me/consent/notices/personalized_recommendations/v9").status_code == 404
