@@ -129,8 +129,11 @@ def build_entry(
     request_id: str | None,
     policy_version: str | None,
     details: Mapping[str, Any] | None,
+    details_typed: bool = False,
 ) -> dict[str, Any]:
-    """The typed JSON form of one audit entry, with exactly :data:`ENTRY_FIELDS`."""
+    """The typed JSON form of one audit entry, with exactly :data:`ENTRY_FIELDS`.
+
+    ``details_typed`` says the details are already in typed form (as stored), so tags are kept as they are."""
     target = None if target_kind is None else {"kind": target_kind, "id": target_id}
     return {
         "v": ENTRY_FORMAT,
@@ -141,5 +144,5 @@ def build_entry(
         "target": target,
         "request_id": request_id,
         "policy_version": policy_version,
-        "details": to_typed(dict(details or {})),
+        "details": dict(details or {}) if details_typed else to_typed(dict(details or {})),
     }

@@ -139,9 +139,7 @@ def sign_checkpoint(
     time = parse_time(format_time(time))  # keep exactly what the text says
     body = _body(origin, size, root, time)
     signature = private_key.sign(body.encode())
-    return Checkpoint(
-        origin, size, root, time, key_name, key_hash(key_name, private_key.public_key()), signature
-    )
+    return Checkpoint(origin, size, root, time, key_name, key_hash(key_name, private_key.public_key()), signature)
 
 
 def parse_checkpoint(text: str) -> Checkpoint:

@@ -1,20 +1,30 @@
-"""Audit entries (append-only). The audit domain evolves this table; see docs/audit.md."""
+"""Audit tables: entries (append-only, sealed once), the chain head (one row), signed checkpoints.
+
+`AuditEntry.id` is a provisional id from a database sequence (it may have gaps: rolled-back transactions
+consume ids). `AuditEntry.seq` is the entry's position in the Merkle tree, assigned once by the sealer in commit
+order without gaps; `leaf_hash` is set at the same time. See docs/audit.md for the design.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String
+import sqlalchemy as sa
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.db import Base, UTCDateTime
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(120))
@@ -24,3 +34,44 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     policy_version: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[dict[str, Any]]
+
+    __table_args__ = (
+        Index("uq_audit_entries_seq", "seq", unique=True),
+        Index(
+            "ix_audit_entries_unsealed",
+            "id",
+            postgresql_where=sa.text("seq IS NULL"),
+            sqlite_where=sa.text("seq IS NULL"),
+        ),
+        Index("ix_audit_entries_occurred_at", "occurred_at"),
+        Index("ix_audit_entries_actor", "actor_kind", "actor_id"),
+        Index("ix_audit_entries_target", "target_kind", "target_id"),
+        Index("ix_audit_entries_request_id", "request_id"),
+    )
+
+
+class AuditHead(Base):
+    """The single chain-head row: the tree size, its right-edge frontier and root, and checkpoint bookkeeping.
+
+    The sealer holds this row's lock while it sequences a batch, so there is exactly one tree (no forks)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    frontier: Mapped[list[Any]] = mapped_column(default=list)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkpoint_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint, kept where auditors can copy it out (`note` is the signed text)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text)

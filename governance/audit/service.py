@@ -1,25 +1,118 @@
-"""Writing audit entries in the caller's transaction. (First version; the audit domain adds the hash tree,
-checkpoints, verification and search on top of this interface.)"""
+"""The audit log in the database: writing entries, sealing them into the Merkle tree, checkpoints, verify,
+search and export.
+
+Concurrency design (docs/audit.md): `record` only INSERTs a row with a provisional id, in the caller's
+transaction, so writers never wait on each other. The sealer (`seal_pending`, run by the periodic job
+`audit.seal`, before verify/export, and by the CLI) locks the single chain-head row, reads committed unsealed
+entries in provisional-id order, gives them consecutive positions `seq` from the head's size, hashes them into
+the tree (only the right-edge frontier is needed) and signs a checkpoint every N entries or M seconds. A
+rolled-back writer never received a position, so positions have no gaps; one head row means one tree (no fork).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import re
 import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy.orm import Session
 
 from governance.access.principals import ActorRef, Principal
-from governance.audit.models import AuditEntry
+from governance.audit import merkle
+from governance.audit.canonical import CanonicalizationError, build_entry, entry_leaf_hash, to_typed
+from governance.audit.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from governance.audit.errors import AuditDetailsError, AuditFilterError
+from governance.audit.export import ExportEntry, ExportHeader
+from governance.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from governance.audit.verifier import VerifyReport, verify_log
 from governance.db import utcnow
 
+__all__ = [
+    "AuditConfig",
+    "SealResult",
+    "record",
+    "seal_pending",
+    "search",
+    "verify",
+]
+
 Target = tuple[str, str | uuid.UUID] | None
+
+KEY_NAME = "governance-audit"  # the signed-note key name in checkpoints
+SIGNING_KEY = "audit_checkpoint"  # the foundation key helper's name for the Ed25519 key file
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
+_PHONE = re.compile(r"\+?\d[\d ().-]{7,}\d")
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,4}$")
+_MAX_TEXT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    origin: str = "governance/audit"
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 60.0
+    signing_key: Ed25519PrivateKey | None = None
+    public_keys: tuple[tuple[str, Ed25519PublicKey], ...] = ()
+
+
+def current_config() -> AuditConfig:
+    """The configuration of the running app (settings + the checkpoint key from the key helper)."""
+    settings = current_app.extensions["governance.settings"]
+    keys = current_app.extensions["governance.keys"]
+    key = keys.signing_key(SIGNING_KEY)
+    return AuditConfig(
+        origin=settings.get("AUDIT_ORIGIN", "governance/audit") or "governance/audit",
+        checkpoint_every=settings.get_int("AUDIT_CHECKPOINT_EVERY", 1000),
+        checkpoint_seconds=settings.get_float("AUDIT_CHECKPOINT_SECONDS", 60.0),
+        signing_key=key,
+        public_keys=((KEY_NAME, key.public_key()),),
+    )
+
+
+# --- writing ------------------------------------------------------------------------------------------------
 
 
 def _policy_version() -> str | None:
     if has_app_context():
         return current_app.extensions.get("governance.policy_version")
     return None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_text(value: str, what: str) -> None:
+    if _is_uuid(value):
+        return
+    if len(value) > _MAX_TEXT or _EMAIL.search(value) or _PHONE.fullmatch(value.strip()):
+        raise AuditDetailsError(f"{what} looks like personal data or free text")
+
+
+def _check_details(value: Any, path: str = "details") -> None:
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not _KEY.match(key):
+                raise AuditDetailsError(f"{path} keys are lowercase identifiers")
+            _check_details(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_details(item, path)
 
 
 def record(
@@ -32,19 +125,283 @@ def record(
 ) -> None:
     """Add one audit entry to `session`; it commits (or rolls back) with the change it records.
 
-    `details` must hold no personal data: internal ids, counts and enumerated values only.
+    `details` must hold no personal data: internal ids, counts and enumerated values only. Raises
+    AuditDetailsError (and so refuses the caller's whole transaction) for e-mail- or phone-like text, free text
+    over 200 characters, or values without a canonical form.
     """
     ref = actor.ref if isinstance(actor, Principal) else actor
+    if not _ACTION.match(action):
+        raise AuditDetailsError("audit action names read domain.thing.verb")
+    actor_id, target_id = str(ref.id), (str(target[1]) if target else None)
+    _check_text(actor_id, "actor id")
+    if target_id is not None:
+        _check_text(target_id, "target id")
+    _check_details(details or {})
+    try:
+        typed_details = to_typed(dict(details or {}))
+    except CanonicalizationError as exc:
+        raise AuditDetailsError(str(exc)) from exc
     session.add(
         AuditEntry(
             occurred_at=utcnow(),
             actor_kind=ref.kind,
-            actor_id=str(ref.id),
+            actor_id=actor_id,
             action=action,
             target_kind=target[0] if target else None,
-            target_id=str(target[1]) if target else None,
+            target_id=target_id,
             request_id=g.get("request_id") if has_request_context() else None,
             policy_version=_policy_version(),
-            details=details or {},
+            details=typed_details,
         )
     )
+
+
+# --- sealing ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SealResult:
+    sealed: int
+    size: int
+    checkpoint: Checkpoint | None
+
+
+def typed_entry(row: Any) -> dict[str, Any]:
+    """The typed JSON form of a stored entry (its `seq` must be set)."""
+    return build_entry(
+        seq=row.seq,
+        time=row.occurred_at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        action=row.action,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        request_id=row.request_id,
+        policy_version=row.policy_version,
+        details=row.details,
+        details_typed=True,
+    )
+
+
+def _lock_head(session: Session) -> AuditHead:
+    head = session.scalars(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        table = AuditHead.__table__
+        values = {"id": 1, "size": 0, "frontier": [], "root": merkle.EMPTY_ROOT, "checkpoint_size": 0}
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+
+            session.execute(insert(table).values(values).on_conflict_do_nothing())
+        else:
+            session.execute(sa.insert(table).prefix_with("OR IGNORE").values(values))
+        head = session.scalars(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    return head
+
+
+def seal_pending(
+    session: Session,
+    config: AuditConfig,
+    *,
+    limit: int = 20_000,
+    force_checkpoint: bool = False,
+    now: dt.datetime | None = None,
+) -> SealResult:
+    """Sequence committed unsealed entries into the tree and sign a checkpoint when one is due. Does not commit.
+
+    Holds the chain-head row lock until the caller commits, so concurrent sealers queue behind each other.
+    """
+    now = now or utcnow()
+    head = _lock_head(session)
+    frontier = merkle.Frontier(head.size, [bytes.fromhex(h) for h in head.frontier])
+    rows = session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id).limit(limit)
+    ).all()
+    for row in rows:
+        row.seq = frontier.size
+        digest = entry_leaf_hash(typed_entry(row))
+        row.leaf_hash = digest
+        frontier.append(digest)
+    head.size = frontier.size
+    head.frontier = [node.hex() for node in frontier.nodes]
+    head.root = frontier.root()
+    checkpoint = None
+    pending = head.size - head.checkpoint_size
+    elapsed = None if head.checkpoint_at is None else (now - head.checkpoint_at).total_seconds()
+    due = pending >= config.checkpoint_every or (
+        pending > 0 and (elapsed is None or elapsed >= config.checkpoint_seconds)
+    )
+    if config.signing_key is not None and (due or (force_checkpoint and pending > 0)):
+        checkpoint = sign_checkpoint(
+            config.signing_key, key_name=KEY_NAME, origin=config.origin, size=head.size, root=head.root, time=now
+        )
+        session.add(
+            AuditCheckpoint(
+                size=checkpoint.size,
+                root=checkpoint.root,
+                signed_at=checkpoint.time,
+                key_id=checkpoint.key_id,
+                note=checkpoint.to_text(),
+            )
+        )
+        head.checkpoint_size, head.checkpoint_at = head.size, now
+    session.flush()
+    return SealResult(len(rows), head.size, checkpoint)
+
+
+def seal_all(session_factory: Any, config: AuditConfig, *, force_checkpoint: bool = False) -> SealResult:
+    """Seal every pending entry in batches, each in its own transaction (for jobs and the CLI)."""
+    total, result = 0, SealResult(0, 0, None)
+    while True:
+        with session_factory() as session:
+            result = seal_pending(session, config, force_checkpoint=force_checkpoint)
+            session.commit()
+        total += result.sealed
+        if result.sealed == 0 or result.sealed < 20_000:
+            return SealResult(total, result.size, result.checkpoint)
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+def checkpoints(session: Session) -> list[Checkpoint]:
+    notes = session.scalars(sa.select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)).all()
+    return [parse_checkpoint(note) for note in notes]
+
+
+def _sealed_rows(session: Session, *, upto: int | None = None, batch: int = 5000) -> Iterator[Any]:
+    """Sealed entries in seq order, streamed in keyset batches."""
+    table = AuditEntry.__table__
+    last = -1
+    while True:
+        query = sa.select(table).where(table.c.seq > last).order_by(table.c.seq).limit(batch)
+        if upto is not None:
+            query = query.where(table.c.seq < upto)
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify(session: Session, config: AuditConfig | None = None) -> VerifyReport:
+    """Check the whole sealed log against itself and the signed checkpoints (`VerifyReport`, never raises)."""
+    config = config or current_config()
+
+    def entries() -> Iterator[tuple[dict[str, Any], bytes | None]]:
+        for row in _sealed_rows(session):
+            try:
+                yield typed_entry(row), row.leaf_hash
+            except CanonicalizationError:
+                yield {"seq": row.seq, "malformed": True, "bad": float("nan")}, row.leaf_hash
+
+    report = verify_log(entries(), checkpoints(session), config.public_keys, origin=config.origin)
+    unsealed = session.scalar(sa.select(sa.func.count()).where(AuditEntry.seq.is_(None))) or 0
+    report.extra["unsealed_entries"] = unsealed
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    action_prefix: str | None = None
+    target_kind: str | None = None
+    target_id: str | None = None
+    request_id: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.isoformat() if isinstance(value, dt.datetime) else str(value)
+        return out
+
+
+def _filtered(query: sa.Select[Any], filters: SearchFilters) -> sa.Select[Any]:
+    c = AuditEntry.__table__.c
+    if filters.since:
+        query = query.where(c.occurred_at >= filters.since)
+    if filters.until:
+        query = query.where(c.occurred_at < filters.until)
+    if filters.actor_kind:
+        query = query.where(c.actor_kind == filters.actor_kind)
+    if filters.actor_id:
+        query = query.where(c.actor_id == filters.actor_id)
+    if filters.action_prefix:
+        if not re.fullmatch(r"[a-z0-9_.]+", filters.action_prefix):
+            raise AuditFilterError("action prefixes use lowercase letters, digits, '_' and '.'")
+        query = query.where(c.action.startswith(filters.action_prefix, autoescape=True))
+    if filters.target_kind:
+        query = query.where(c.target_kind == filters.target_kind)
+    if filters.target_id:
+        query = query.where(c.target_id == filters.target_id)
+    if filters.request_id:
+        query = query.where(c.request_id == filters.request_id)
+    return query
+
+
+def search(
+    session: Session, filters: SearchFilters, after: int | None = None, limit: int = 100
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Sealed entries matching `filters` in seq order after `after` (keyset pagination).
+
+    Returns (entries in typed form with their leaf hash, the cursor for the next page or None)."""
+    if not 1 <= limit <= 1000:
+        raise AuditFilterError("limit is between 1 and 1000")
+    table = AuditEntry.__table__
+    query = _filtered(sa.select(table).where(table.c.seq.is_not(None)), filters)
+    if after is not None:
+        query = query.where(table.c.seq > after)
+    rows = session.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
+    page = [{"entry": typed_entry(r), "leaf_hash": r.leaf_hash.hex()} for r in rows[:limit]]
+    return page, (rows[limit - 1].seq if len(rows) > limit else None)
+
+
+class _DbNodes:
+    """Perfect subtree hashes computed from the sealed leaf hashes (read once, for building many proofs)."""
+
+    def __init__(self, session: Session, size: int) -> None:
+        leaves = session.scalars(
+            sa.select(AuditEntry.leaf_hash).where(AuditEntry.seq < size).order_by(AuditEntry.seq)
+        ).all()
+        self.tree = merkle.InMemoryTree(leaves)
+
+    def node(self, level: int, index: int) -> bytes:
+        return self.tree.node(level, index)
+
+
+def export_parts(
+    session: Session, filters: SearchFilters | None, config: AuditConfig
+) -> tuple[ExportHeader, list[Checkpoint], list[tuple[int, int, Sequence[bytes]]], Iterator[ExportEntry]]:
+    """The pieces of an export up to the newest checkpoint: full (filters None) or filtered with proofs."""
+    cps = checkpoints(session)
+    size = cps[-1].size if cps else 0
+    nodes = _DbNodes(session, size) if size else None
+    consistency = []
+    if nodes is not None:
+        for old, new in itertools.pairwise(cps):
+            consistency.append((old.size, new.size, merkle.consistency_proof(nodes, old.size, new.size)))
+    scope = "full" if filters is None else "filtered"
+    header = ExportHeader(config.origin, scope, size, utcnow().isoformat(), filters.as_dict() if filters else {})
+
+    def entries() -> Iterator[ExportEntry]:
+        if filters is None:
+            for row in _sealed_rows(session, upto=size):
+                yield ExportEntry(typed_entry(row), row.leaf_hash)
+            return
+        table = AuditEntry.__table__
+        last = -1
+        while nodes is not None:
+            query = _filtered(sa.select(table).where(table.c.seq > last, table.c.seq < size), filters)
+            rows = session.execute(query.order_by(table.c.seq).limit(2000)).all()
+            if not rows:
+                return
+            for row in rows:
+                proof = merkle.inclusion_proof(nodes, row.seq, size)
+                yield ExportEntry(typed_entry(row), row.leaf_hash, size, proof)
+            last = rows[-1].seq
+
+    return header, cps, consistency, entries()

@@ -38,9 +38,7 @@ SEQUENCE_GAP = "sequence_gap"  # the entry here carries a later number: the expe
 SEQUENCE_REPEAT = "sequence_repeat"  # the entry here carries an earlier number: inserted or moved entry
 LEAF_HASH_MISMATCH = "leaf_hash_mismatch"  # the entry's content does not hash to its stored leaf hash
 MALFORMED_ENTRY = "malformed_entry"  # the entry cannot be canonicalized or has no integer seq
-CHECKPOINT_ROOT_MISMATCH = (
-    "checkpoint_root_mismatch"  # entries before the checkpoint differ from what was signed
-)
+CHECKPOINT_ROOT_MISMATCH = "checkpoint_root_mismatch"  # entries before the checkpoint differ from what was signed
 CHECKPOINT_FORK = "checkpoint_fork"  # two signed checkpoints of one size disagree: the signer forked
 LOG_TRUNCATED = "log_truncated"  # a checkpoint covers entries the log no longer has
 
@@ -114,9 +112,7 @@ def verify_log(
             verify_checkpoint(checkpoint, public_keys, origin=origin)
         except CheckpointError as exc:
             return state.report(
-                Failure(
-                    exc.code, None, f"checkpoint {index} (size {checkpoint.size}): {exc}", checkpoint=index
-                )
+                Failure(exc.code, None, f"checkpoint {index} (size {checkpoint.size}): {exc}", checkpoint=index)
             )
 
     frontier = Frontier()
