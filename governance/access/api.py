@@ -126,12 +126,13 @@ def create_dashboard_link(subject_id: uuid.UUID) -> tuple[Response, int]:
 @bp.get("/dashboard/start/<token>")
 @public("one-time dashboard link: the token in the URL is the credential, checked by the view")
 def start_dashboard(token: str) -> Response | tuple[str, int]:
+    session = get_session()
     try:
-        with transaction(get_session()) as session:
-            new, _subject_id = sessions.redeem_link(session, token, authn.timeouts())
+        new, _subject_id = sessions.redeem_link(session, token, authn.timeouts())
     except LinkInvalidError:
-        get_session().commit()  # keep the audit entry of the rejected link
+        session.commit()  # keep the audit entry of the rejected link
         return render_template("access/link_invalid.html"), 410
+    session.commit()
     authn.start_cookie_session("subject", new.token)
     target = "/me"
     if "web.dashboard" in current_app.view_functions:

@@ -6,7 +6,7 @@ import uuid
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from governance.access.principals import Principal
 
@@ -74,6 +74,7 @@ def clients_add(name: str, scopes: tuple[str, ...], purposes: tuple[str, ...], c
 
 @click.command("dashboard-link")
 @click.argument("subject_id", type=click.UUID)
+@with_appcontext
 def dashboard_link(subject_id: uuid.UUID) -> None:
     """Print a one-time dashboard link for a data subject (valid 10 minutes, once)."""
     from governance.access.service import create_dashboard_link

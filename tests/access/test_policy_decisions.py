@@ -134,9 +134,7 @@ def engine() -> PolicyEngine:
     return PolicyEngine.from_directory(PROJECT_ROOT / "policies")
 
 
-def owned_resource(
-    action: str, *, subject: uuid.UUID = SUBJECT, purpose: str = PURPOSE, owner: str = CLIENT_ID
-):
+def owned_resource(action: str, *, subject: uuid.UUID = SUBJECT, purpose: str = PURPOSE, owner: str = CLIENT_ID):
     rtype = RESOURCE_TYPE[action.split(".")[0]]
     return Resource(type=rtype, id="r1", owner_subject_id=subject, purpose=purpose, owner_client_id=owner)
 
@@ -210,9 +208,7 @@ def test_support_sees_masked_only_unless_also_dpo(engine: PolicyEngine) -> None:
 
 @pytest.mark.parametrize("context", [None, {}, {"reason": ""}])
 def test_break_glass_needs_a_written_reason(engine: PolicyEngine, context: dict | None) -> None:
-    decision = engine.decide(
-        staff("support"), "profile.break_glass", owned_resource("profile.break_glass"), context
-    )
+    decision = engine.decide(staff("support"), "profile.break_glass", owned_resource("profile.break_glass"), context)
     assert not decision.allowed
     assert decision.policies == ("break-glass-needs-reason",)
 

@@ -50,8 +50,7 @@ def test_syntax_error_names_file_and_line(policy_dir: Path) -> None:
     add_file(
         policy_dir,
         "50_broken.cedar",
-        '// a comment\n\n@id("broken")\npermit (principal, action, resource)\n'
-        "when { resource.purpose == };\n",
+        '// a comment\n\n@id("broken")\npermit (principal, action, resource)\nwhen { resource.purpose == };\n',
     )
     with pytest.raises(PolicyFileError) as caught:
         PolicyEngine.from_directory(policy_dir)
@@ -65,8 +64,7 @@ def test_type_error_against_the_schema_names_the_rule_and_its_line(policy_dir: P
     add_file(
         policy_dir,
         "50_typo.cedar",
-        '\n\n// explained\n@id("typo")\npermit (principal is Staff, action, resource)\n'
-        "when { principal.mfaa };\n",
+        '\n\n// explained\n@id("typo")\npermit (principal is Staff, action, resource)\nwhen { principal.mfaa };\n',
     )
     with pytest.raises(PolicyFileError) as caught:
         PolicyEngine.from_directory(policy_dir)
@@ -76,9 +74,7 @@ def test_type_error_against_the_schema_names_the_rule_and_its_line(policy_dir: P
 
 
 def test_unknown_action_in_a_policy_is_rejected(policy_dir: Path) -> None:
-    add_file(
-        policy_dir, "50_x.cedar", '@id("x")\npermit (principal, action == Action::"profile.eat", resource);\n'
-    )
+    add_file(policy_dir, "50_x.cedar", '@id("x")\npermit (principal, action == Action::"profile.eat", resource);\n')
     with pytest.raises(PolicyFileError, match=r"50_x\.cedar:1"):
         PolicyEngine.from_directory(policy_dir)
 
@@ -87,8 +83,7 @@ def test_rule_without_a_name_is_rejected(policy_dir: Path) -> None:
     add_file(
         policy_dir,
         "50_anon.cedar",
-        '@id("named")\nforbid (principal, action, resource) when { false };\n\n'
-        "permit (principal, action, resource);\n",
+        '@id("named")\nforbid (principal, action, resource) when { false };\n\npermit (principal, action, resource);\n',
     )
     with pytest.raises(PolicyFileError) as caught:
         PolicyEngine.from_directory(policy_dir)
