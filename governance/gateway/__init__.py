@@ -1,7 +1,15 @@
-"""The gateway domain. See docs/contracts.md for what other domains may call."""
+"""The gateway domain. See docs/contracts.md for what other domains may call (`governance.gateway.service`)."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's blueprint, CLI commands, job handlers and policy files with the app."""
+    """Load and validate `policies/gateway.yaml` (a bad file stops start-up), register the API and job handlers."""
+    from governance.gateway import tasks  # noqa: F401 - registers the job handlers
+    from governance.gateway.api import bp
+    from governance.gateway.policy import load_gateway_policy
+    from governance.gateway.service import POLICY_EXTENSION
+
+    settings = app.extensions["governance.settings"]
+    app.extensions[POLICY_EXTENSION] = load_gateway_policy(settings.policies_dir / "gateway.yaml")
+    app.register_api(bp)

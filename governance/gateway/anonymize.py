@@ -30,10 +30,15 @@ _SPILL_BATCH = 2_000  # subjects per pickled chunk
 
 @dataclass(frozen=True, slots=True)
 class SubjectRecord:
-    """One subject's rows, each a mapping of column name to raw (minimized, not yet generalized) value."""
+    """One subject's minimized data: profile values (column to raw value) and event rows (raw values in the
+    order of the event columns).
+
+    A release with event columns has one row per event (profile values repeated); without, one row per subject.
+    """
 
     subject_id: uuid.UUID
-    rows: Sequence[Mapping[str, Any]]
+    profile: Mapping[str, Any]
+    events: Sequence[Sequence[Any]] = ()
 
 
 @dataclass(slots=True)
@@ -94,7 +99,8 @@ class ReleaseFigures:
 def write_release(
     records: Iterable[SubjectRecord],
     *,
-    columns: Sequence[Column],
+    profile_columns: Sequence[Column],
+    event_columns: Sequence[Column] = (),
     generalizer: Generalizer,
     requirement: AnonymityRequirement,
     pseudonymize: Callable[[uuid.UUID], str],
@@ -108,67 +114,30 @@ def write_release(
 ) -> ReleaseFigures:
     """Writes a k-anonymous release of ``records`` to ``path`` and returns its figures.
 
-    ``columns`` are the data columns (the pseudonym column is added first). ``on_released_subjects`` receives,
-    in batches, the ids of subjects with at least one released row (the lineage). Raises ``ValueError`` if a
-    column is forbidden (a direct identifier) or named like the pseudonym column.
+    The pseudonym column comes first, then ``profile_columns``, then ``event_columns``. ``on_released_subjects``
+    receives, in batches, the ids of subjects with at least one released row (the lineage). Raises
+    ``ValueError`` if a column is forbidden (a direct identifier), repeated, or named like the pseudonym column.
     """
-    names = [c.name for c in columns]
-    leaked = sorted(set(names) & forbidden_columns)
-    if leaked or PSEUDONYM_COLUMN in names:
-        raise ValueError(f"columns not releasable: {leaked or [PSEUDONYM_COLUMN]}")
-    qi_names = generalizer.quasi_identifiers(names)
-    if requirement.sensitive is not None and requirement.sensitive not in names:
-        raise ValueError(f"sensitive attribute {requirement.sensitive!r} is not among the released columns")
-    qi_types = {c.name: c.type for c in columns if c.name in qi_names}
-    out_columns = [
-        Column(PSEUDONYM_COLUMN),
-        *(Column(c.name, "string") if c.name in qi_types else c for c in columns),
-    ]
+    layout = _Layout.build(profile_columns, event_columns, generalizer, requirement, forbidden_columns)
     figures = ReleaseFigures(
         format=fmt,
-        columns=[c.name for c in out_columns],
+        columns=[c.name for c in layout.out_columns],
         k_required=requirement.k,
         l_required=requirement.l,
         sensitive_attribute=requirement.sensitive,
-        quasi_identifiers=qi_names,
-        generalization=generalizer.describe(names),
+        quasi_identifiers=layout.qi_names,
+        generalization=generalizer.describe(layout.names),
     )
-    functions = generalizer.functions(names)
-    qi_positions = [i + 1 for i, n in enumerate(names) if n in qi_types]  # +1: pseudonym first
-    sensitive_position = names.index(requirement.sensitive) + 1 if requirement.sensitive else None
-
     fd, spill_name = tempfile.mkstemp(prefix="gateway-release-", suffix=".spill", dir=path.parent)
     os.close(fd)
     spill_path = Path(spill_name)
     try:
         with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
-            _pass_one(
-                records,
-                names,
-                functions,
-                qi_positions,
-                sensitive_position,
-                pseudonymize,
-                counter,
-                spill_path,
-                figures,
-                progress,
-            )
+            _pass_one(records, layout, pseudonymize, counter, spill_path, figures, progress)
             summary = counter.finish()
             figures.classes, figures.classes_released = summary.classes, summary.classes_released
             figures.k_achieved, figures.l_achieved = summary.k_achieved, summary.l_achieved
-            _pass_two(
-                spill_path,
-                counter,
-                qi_positions,
-                out_columns,
-                path,
-                fmt,
-                figures,
-                on_released_subjects,
-                progress,
-                batch_rows,
-            )
+            _pass_two(spill_path, counter, layout, path, fmt, figures, on_released_subjects, progress, batch_rows)
     finally:
         spill_path.unlink(missing_ok=True)
     figures.rows_suppressed = figures.rows_in - figures.rows_released
@@ -177,38 +146,94 @@ def write_release(
     return figures
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where each column sits in an output row and how it is generalized."""
+
+    names: list[str]
+    out_columns: list[Column]
+    qi_names: list[str]
+    profile_steps: list[tuple[str, Callable[[Any], Any] | None]]
+    event_steps: list[tuple[str, Callable[[Any], Any] | None]]
+    qi_positions: list[int]  # positions in the output row (the pseudonym is position 0)
+    sensitive_position: int | None
+    per_event: bool
+
+    @classmethod
+    def build(
+        cls,
+        profile_columns: Sequence[Column],
+        event_columns: Sequence[Column],
+        generalizer: Generalizer,
+        requirement: AnonymityRequirement,
+        forbidden: frozenset[str],
+    ) -> _Layout:
+        columns = [*profile_columns, *event_columns]
+        names = [c.name for c in columns]
+        refused = sorted((set(names) & forbidden) | ({PSEUDONYM_COLUMN} & set(names)))
+        refused += sorted({n for n in names if names.count(n) > 1})
+        if refused:
+            raise ValueError(f"columns not releasable: {', '.join(refused)}")
+        if requirement.sensitive is not None and requirement.sensitive not in names:
+            raise ValueError(f"sensitive attribute {requirement.sensitive!r} is not among the released columns")
+        qi_names = generalizer.quasi_identifiers(names)
+        functions = generalizer.functions(names)
+        steps = list(zip(names, functions, strict=True))
+        return cls(
+            names=names,
+            out_columns=[
+                Column(PSEUDONYM_COLUMN),
+                *(Column(c.name, "string") if c.name in qi_names else c for c in columns),
+            ],
+            qi_names=qi_names,
+            profile_steps=steps[: len(profile_columns)],
+            event_steps=steps[len(profile_columns) :],
+            qi_positions=[i + 1 for i, n in enumerate(names) if n in qi_names],
+            sensitive_position=names.index(requirement.sensitive) + 1 if requirement.sensitive else None,
+            per_event=bool(event_columns),
+        )
+
+
 def _pass_one(
     records: Iterable[SubjectRecord],
-    names: list[str],
-    functions: list[Callable[[Any], Any] | None],
-    qi_positions: list[int],
-    sensitive_position: int | None,
+    layout: _Layout,
     pseudonymize: Callable[[uuid.UUID], str],
     counter: ClassCounter,
     spill_path: Path,
     figures: ReleaseFigures,
     progress: Callable[[int, str], None] | None,
 ) -> None:
-    steps = list(zip(names, functions, strict=True))
+    profile_steps = layout.profile_steps
+    event_funcs = [f for _, f in layout.event_steps]
+    qi_positions, sensitive_position = layout.qi_positions, layout.sensitive_position
     chunk: list[tuple[bytes, list[tuple[Any, ...]]]] = []
     with spill_path.open("wb") as spill:
         for record in records:
-            pseudonym = pseudonymize(record.subject_id)
-            prepared: list[tuple[Any, ...]] = []
+            figures.subjects_in += 1
+            profile = record.profile
+            # profile values are generalized once per subject, not once per event
+            head = (
+                pseudonymize(record.subject_id),
+                *(profile.get(n) if f is None else f(profile.get(n)) for n, f in profile_steps),
+            )
+            if layout.per_event:
+                prepared = [
+                    head + tuple([v if f is None else f(v) for v, f in zip(event, event_funcs, strict=True)])
+                    for event in record.events
+                ]
+            else:
+                prepared = [head]
+            figures.rows_in += len(prepared)
+            if not prepared:
+                continue
             classes: dict[tuple[Any, ...], set[Any] | None] = {}
-            for raw in record.rows:
-                row = (pseudonym, *(raw.get(n) if f is None else f(raw.get(n)) for n, f in steps))
-                prepared.append(row)
-                combo = tuple(row[i] for i in qi_positions)
+            for row in prepared:
+                combo = tuple([row[i] for i in qi_positions])
                 held = classes.get(combo)
                 if held is None:
                     held = classes[combo] = set()
                 if sensitive_position is not None:
                     held.add(row[sensitive_position])
-            figures.subjects_in += 1
-            figures.rows_in += len(prepared)
-            if not prepared:
-                continue
             counter.add_subject(classes)
             chunk.append((record.subject_id.bytes, prepared))
             if len(chunk) >= _SPILL_BATCH:
@@ -223,8 +248,7 @@ def _pass_one(
 def _pass_two(
     spill_path: Path,
     counter: ClassCounter,
-    qi_positions: list[int],
-    out_columns: list[Column],
+    layout: _Layout,
     path: Path,
     fmt: str,
     figures: ReleaseFigures,
@@ -232,9 +256,9 @@ def _pass_two(
     progress: Callable[[int, str], None] | None,
     batch_rows: int,
 ) -> None:
-    released = counter.released
+    released, qi_positions = counter.released, layout.qi_positions
     verdicts: dict[tuple[Any, ...], bool] = {}
-    writer = open_writer(path, fmt, out_columns)
+    writer = open_writer(path, fmt, layout.out_columns)
     try:
         batch: list[tuple[Any, ...]] = []
         with spill_path.open("rb") as spill:
@@ -247,7 +271,7 @@ def _pass_two(
                 for subject_bytes, rows in chunk:
                     kept = 0
                     for row in rows:
-                        combo = tuple(row[i] for i in qi_positions)
+                        combo = tuple([row[i] for i in qi_positions])
                         verdict = verdicts.get(combo)
                         if verdict is None:
                             verdict = released(combo)

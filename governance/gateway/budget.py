@@ -143,9 +143,7 @@ class Budget:
 
     def spent(self, totals: Totals) -> tuple[int, int]:
         """(epsilon micro, delta units) spent under this budget's accounting."""
-        return composed(
-            totals, accounting=self.accounting, conversion_delta_units=self.conversion_delta_units
-        )
+        return composed(totals, accounting=self.accounting, conversion_delta_units=self.conversion_delta_units)
 
     def allows(self, totals: Totals) -> bool:
         epsilon, delta = self.spent(totals)
@@ -172,9 +170,7 @@ def composed(totals: Totals, *, accounting: Accounting, conversion_delta_units: 
     if accounting == "basic" or totals.pure_epsilon_micro == 0:
         return basic_epsilon, totals.delta_units
     zcdp_epsilon = _zcdp_epsilon_micro(totals.pure_epsilon_sq, conversion_delta_units)
-    return min(basic_epsilon, zcdp_epsilon + totals.approx_epsilon_micro), totals.delta_units + (
-        conversion_delta_units
-    )
+    return min(basic_epsilon, zcdp_epsilon + totals.approx_epsilon_micro), totals.delta_units + (conversion_delta_units)
 
 
 def zcdp_break_even(epsilon: float, delta: float) -> int:

@@ -146,9 +146,7 @@ def run_query(
 
     rng = random.Random(random_state)  # noqa: S311 - sampling rows, not a secret
     data = np.asarray(
-        bound_contributions(
-            values_by_subject, max_rows=query.max_rows_per_subject, bounds=query.bounds, rng=rng
-        ),
+        bound_contributions(values_by_subject, max_rows=query.max_rows_per_subject, bounds=query.bounds, rng=rng),
         dtype=float,
     )
     epsilon_row = float(query.epsilon) / query.max_rows_per_subject

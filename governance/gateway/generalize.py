@@ -117,38 +117,40 @@ def _as_datetime(value: Any) -> dt.datetime | None:
         moment = value
     elif isinstance(value, str):
         try:
-            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             return None
     elif isinstance(value, dt.date):
-        moment = dt.datetime(value.year, value.month, value.day)
+        return dt.datetime(value.year, value.month, value.day)
     else:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    offset = moment.utcoffset()
+    if offset:  # None (naive, taken as UTC) or zero need no conversion
+        moment = moment - offset
     return moment
 
 
 def truncate_timestamp(value: Any, *, granularity: str = "day") -> str | None:
     """A timestamp truncated (in UTC) to its ``hour`` (``…T12:00Z``), ``day``, ``week`` or ``month``."""
+    if granularity not in _GRANULARITIES:
+        raise ValueError(f"unknown timestamp granularity {granularity!r}")
     moment = _as_datetime(value)
     if moment is None:
         return None
-    if granularity == "hour":
-        return moment.strftime("%Y-%m-%dT%H:00Z")
     if granularity == "day":
-        return moment.strftime("%Y-%m-%d")
-    if granularity == "week":
-        year, week, _ = moment.isocalendar()
-        return f"{year}-W{week:02d}"
+        return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    if granularity == "hour":
+        return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:00Z"
     if granularity == "month":
-        return moment.strftime("%Y-%m")
-    raise ValueError(f"unknown timestamp granularity {granularity!r}")
+        return f"{moment.year:04d}-{moment.month:02d}"
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
-def numeric_band(
-    value: Any, *, width: float, lower: float | None = None, upper: float | None = None
-) -> str | None:
+_GRANULARITIES = frozenset({"hour", "day", "week", "month"})
+
+
+def numeric_band(value: Any, *, width: float, lower: float | None = None, upper: float | None = None) -> str | None:
     """A number as the band ``[a, a+width)`` it falls in; beyond ``lower``/``upper``: top/bottom-coded."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         try:

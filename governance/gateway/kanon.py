@@ -48,9 +48,7 @@ class ClassSummary:
     classes: int
     classes_released: int
     k_achieved: int | None  # smallest released class, in subjects; None when nothing is released
-    l_achieved: (
-        int | None
-    )  # smallest count of distinct sensitive values in a released class (counted up to l)
+    l_achieved: int | None  # smallest count of distinct sensitive values in a released class (counted up to l)
 
 
 def _key(combo: Combo) -> str:

@@ -9,7 +9,6 @@ bound to the client id and purpose, so it is never shared across clients or purp
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -37,9 +36,7 @@ def stable_key(secret: bytes, *, client_id: str, purpose: str, version: int = 1)
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    info = b"\x00".join(
-        [b"gateway-stable-pseudonym", str(version).encode(), client_id.encode(), purpose.encode()]
-    )
+    info = b"\x00".join([b"gateway-stable-pseudonym", str(version).encode(), client_id.encode(), purpose.encode()])
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
@@ -58,8 +55,7 @@ class Pseudonymizer:
         return f"Pseudonymizer(mode={self.mode!r})"
 
     def __call__(self, subject_id: uuid.UUID) -> str:
-        digest = hmac.new(self.key, subject_id.bytes, hashlib.sha256).digest()[:16]
-        return "p_" + base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+        return "p_" + hmac.new(self.key, subject_id.bytes, hashlib.sha256).hexdigest()[:32]
 
     @classmethod
     def for_release(cls) -> Pseudonymizer:

@@ -84,8 +84,7 @@ class _ParquetWriter:
             values = [row[index] for row in rows]
             if column.type == "string":
                 values = [
-                    None if v is None else v if isinstance(v, str) else json.dumps(v, default=str)
-                    for v in values
+                    None if v is None else v if isinstance(v, str) else json.dumps(v, default=str) for v in values
                 ]
             arrays.append(self._pa.array(values, type=self._schema.field(index).type))
         self._writer.write_table(self._pa.Table.from_arrays(arrays, schema=self._schema))

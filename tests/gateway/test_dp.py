@@ -67,9 +67,7 @@ def test_results_are_within_expected_error_over_repeated_runs():
     true_mean = statistics.fmean(v for s in data for v in s)
     counts, means = [], []
     for seed in range(200):
-        counts.append(
-            run_query(DPQuery("count", Decimal(1), max_rows_per_subject=3), data, random_state=seed).value
-        )
+        counts.append(run_query(DPQuery("count", Decimal(1), max_rows_per_subject=3), data, random_state=seed).value)
         means.append(
             run_query(
                 DPQuery("mean", Decimal(1), bounds=(0, 100), max_rows_per_subject=3), data, random_state=seed
@@ -90,9 +88,7 @@ def test_histogram_and_quantiles_have_the_right_shape():
     assert len(hist["edges"]) == 6
     assert hist["counts"][0] < 50  # nothing below 20 but noise
     assert hist["counts"][4] < 50
-    q = run_query(
-        DPQuery("quantiles", Decimal(2), bounds=(0, 100), quantiles=(0.25, 0.5)), data, random_state=1
-    )
+    q = run_query(DPQuery("quantiles", Decimal(2), bounds=(0, 100), quantiles=(0.25, 0.5)), data, random_state=1)
     low, mid = q.value["values"]
     assert 30 < low < 42
     assert 44 < mid < 56

@@ -1,0 +1,197 @@
+"""The gateway API: dataset releases (request, follow, download link, download), DP statistics, budgets.
+
+Routes parse, authorize, call the service and respond; the transaction is theirs.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from flask import Response, jsonify, send_file, url_for
+
+from governance import audit
+from governance.access.decorators import current_principal, public, requires
+from governance.access.principals import Principal, Resource
+from governance.api import api_blueprint
+from governance.db import get_db, get_session, transaction
+from governance.errors import ForbiddenError
+from governance.gateway import dpqueries, service
+from governance.gateway.errors import SpecNotAllowedError
+from governance.gateway.models import Release
+from governance.gateway.schemas import (
+    BudgetOut,
+    BudgetPath,
+    DatasetSpecBody,
+    DownloadQuery,
+    DPQueryBody,
+    DPQueryOut,
+    LinkOut,
+    ReleaseOut,
+    ReleasePath,
+)
+
+bp = api_blueprint("gateway", description="Dataset releases for models, DP statistics and privacy budgets")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
+def _dataset_resource(view_args: dict[str, Any]) -> Resource:
+    """The release as an access resource (its owner client and purpose); unknown ids deny like foreign ones."""
+    try:
+        release_id = uuid.UUID(str(view_args.get("release_id")))
+    except ValueError:
+        return Resource(type="Dataset", id="invalid", owner_client_id="-")
+    release = get_session().get(Release, release_id)
+    if release is None:
+        return Resource(type="Dataset", id=str(release_id), owner_client_id="-")
+    return Resource(type="Dataset", id=str(release.id), purpose=release.purpose, owner_client_id=release.client_id)
+
+
+def _budget_resource(view_args: dict[str, Any]) -> Resource:
+    purpose = str(view_args.get("purpose", ""))[:64]
+    return Resource(type="Budget", id=purpose, purpose=purpose)
+
+
+def _client(principal: Principal) -> Principal:
+    if principal.kind != "client":
+        raise ForbiddenError("Only model services (OAuth clients) use the gateway this way.")
+    return principal
+
+
+def _release_out(release: Release, *, with_manifest: bool = True) -> dict[str, Any]:
+    from governance.jobs import get_job
+
+    progress = None
+    if release.job_id and release.status in ("queued", "running"):
+        job = get_job(get_session(), release.job_id)
+        progress = {k: getattr(job, k, None) for k in ("status", "progress_done", "progress_total", "progress_message")}
+    return ReleaseOut(
+        release_id=release.id,
+        status=release.status,
+        purpose=release.purpose,
+        format=release.format,
+        pseudonyms=release.pseudonym_mode,
+        job_id=release.job_id,
+        created_at=release.created_at,
+        completed_at=release.completed_at,
+        checksum_sha256=release.checksum_sha256,
+        rows=release.rows_released,
+        k_required=release.k_required,
+        k_achieved=release.k_achieved,
+        error_code=release.error_code,
+        progress=progress,
+        manifest=release.manifest if with_manifest else None,
+    ).model_dump(mode="json")
+
+
+@bp.post("/datasets", responses={202: ReleaseOut})
+@requires("dataset.request")
+def request_dataset(body: DatasetSpecBody) -> Response:
+    client = _client(current_principal())
+    session = get_session()
+    try:
+        with transaction(session):
+            release = service.request_release(session, client=client, spec=body.model_dump())
+    except SpecNotAllowedError as exc:
+        with transaction(session):  # the refusal is audited too, in its own transaction
+            audit.record(
+                session,
+                actor=client,
+                action="gateway.release.refused",
+                target=("purpose", body.purpose),
+                details={"not_allowed": len(exc.extra["not_allowed"])},
+            )
+        raise
+    return _json(_release_out(release), 202)
+
+
+@bp.get("/datasets/<release_id>", responses={200: ReleaseOut})
+@requires("dataset.read", resource=_dataset_resource)
+def get_dataset(path: ReleasePath) -> Response:
+    principal = current_principal()
+    release = service.get_release(
+        get_session(), path.release_id, client_id=principal.id if principal.kind == "client" else None
+    )
+    return _json(_release_out(release))
+
+
+@bp.post("/datasets/<release_id>/links", responses={201: LinkOut})
+@requires("dataset.download", resource=_dataset_resource)
+def create_link(path: ReleasePath) -> Response:
+    principal = current_principal()
+    session = get_session()
+    with transaction(session):
+        release = service.get_release(session, path.release_id, client_id=_client(principal).id)
+        token, expires = service.create_download_link(session, release, actor=principal)
+    url = url_for("gateway_api.download_dataset", release_id=str(release.id), token=token, _external=True)
+    out = LinkOut(url=url, expires_at=expires, checksum_sha256=release.checksum_sha256 or "", bytes=release.bytes or 0)
+    return _json(out.model_dump(mode="json"), 201)
+
+
+@bp.get("/datasets/<release_id>/download")
+@public("possession of an unguessable, expiring link that opens one release (only its hash is stored)")
+def download_dataset(path: ReleasePath, query: DownloadQuery) -> Response:
+    session = get_session()
+    with transaction(session):
+        release, file_path = service.resolve_download(session, path.release_id, query.token)
+    from governance.gateway.writers import MEDIA_TYPES
+
+    response = send_file(
+        file_path,
+        mimetype=MEDIA_TYPES[release.format],
+        as_attachment=True,
+        download_name=f"release-{release.id}.{release.format}",
+        conditional=False,
+        etag=False,
+    )
+    digest = base64.b64encode(bytes.fromhex(release.checksum_sha256 or "")).decode()
+    response.headers["Repr-Digest"] = f"sha-256=:{digest}:"
+    response.headers["X-Checksum-SHA256"] = release.checksum_sha256 or ""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/dp/queries", responses={201: DPQueryOut})
+@requires("dpquery.run")
+def run_dp_query(body: DPQueryBody) -> Response:
+    client = _client(current_principal())
+    query = dpqueries.DPQueryRequest(
+        purpose=body.purpose,
+        statistic=body.statistic,
+        epsilon=body.epsilon,
+        event_category=body.event_category,
+        profile_value=body.profile_value,
+        bounds=body.bounds,
+        max_rows_per_subject=body.max_rows_per_subject,
+        bins=body.bins,
+        quantiles=tuple(body.quantiles),
+    )
+    record = dpqueries.run_dp_query(get_db().session, client=client, query=query)
+    out = {
+        "query_id": str(record.id),
+        "purpose": record.purpose,
+        "statistic": record.statistic,
+        "result": record.result,
+        "created_at": record.created_at.isoformat(),
+    }
+    return _json(out, 201)
+
+
+@bp.get("/budgets/<purpose>", responses={200: BudgetOut})
+@requires("budget.read", resource=_budget_resource)
+def get_budget(path: BudgetPath) -> Response:
+    principal = current_principal()
+    session = get_session()
+    purpose_view = service.budget_status(session, path.purpose)
+    body: dict[str, Any] = {"purpose": purpose_view.as_dict(), "client": None}
+    if principal.kind == "client":
+        client_view = service.budget_status(session, path.purpose, principal.id)
+        if client_view.client_id is not None:
+            body["client"] = client_view.as_dict()
+    return _json(body)

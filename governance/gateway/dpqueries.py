@@ -1,0 +1,220 @@
+"""DP statistics queries as a service: policy check, budget reservation, the query, commit or refund, audit.
+
+The three steps commit separately (reserve; compute; commit or refund) so that a crash mid-query leaves the
+budget reserved — counted as spent — never under-counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.access.principals import Principal
+from governance.db import transaction, utcnow
+from governance.gateway.budget import delta_to_units, epsilon_to_micro
+from governance.gateway.errors import DPQueryRejectedError, SpecNotAllowedError
+from governance.gateway.ledger import commit_budget, refund_budget, reserve_budget
+from governance.gateway.models import DPQueryRecord
+
+__all__ = ["DPQueryRequest", "run_dp_query"]
+
+_CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class DPQueryRequest:
+    """A statistic over one numeric source: an event category's value (or its events, for counts) or age."""
+
+    purpose: str
+    statistic: str
+    epsilon: Decimal
+    event_category: str | None = None
+    profile_value: str | None = None  # "age" (from birth_date)
+    bounds: tuple[float, float] | None = None
+    max_rows_per_subject: int = 1
+    bins: int = 10
+    quantiles: tuple[float, ...] = (0.5,)
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "source": {"event_category": self.event_category}
+            if self.event_category
+            else {"profile_value": self.profile_value},
+            "bounds": list(self.bounds) if self.bounds else None,
+            "max_rows_per_subject": self.max_rows_per_subject,
+            "bins": self.bins if self.statistic == "histogram" else None,
+            "quantiles": list(self.quantiles) if self.statistic == "quantiles" else None,
+        }
+
+
+def _check(client: Principal, query: DPQueryRequest) -> None:
+    from governance.consent import service as consent
+    from governance.gateway.service import gateway_policy
+
+    policy = gateway_policy()
+    problems: list[dict[str, str]] = []
+    found = consent.purposes().get(query.purpose)
+    if found is None:
+        raise SpecNotAllowedError([{"item": "purpose", "name": query.purpose[:64], "reason": "unknown_purpose"}])
+    if query.purpose not in client.purposes:
+        problems.append({"item": "purpose", "name": query.purpose, "reason": "client_not_registered_for_purpose"})
+    if (query.event_category is None) == (query.profile_value is None):
+        raise DPQueryRejectedError("Give exactly one source: event_category or profile_value.")
+    if query.event_category is not None and query.event_category not in found.event_categories:
+        problems.append({"item": "event_category", "name": query.event_category, "reason": "not_allowed_for_purpose"})
+    if query.profile_value is not None:
+        if query.profile_value != "age":
+            problems.append({"item": "profile_value", "name": query.profile_value, "reason": "unknown_value"})
+        elif "birth_date" not in found.profile_fields:
+            problems.append({"item": "profile_value", "name": "age", "reason": "not_allowed_for_purpose"})
+    if problems:
+        raise SpecNotAllowedError(problems)
+    if query.epsilon > policy.dp_queries.max_epsilon_per_query:
+        raise DPQueryRejectedError(
+            f"epsilon above the per-query limit of {policy.dp_queries.max_epsilon_per_query}.",
+            fields={"epsilon": "too large"},
+        )
+    if query.max_rows_per_subject > policy.dp_queries.max_rows_per_subject:
+        raise DPQueryRejectedError(
+            f"max_rows_per_subject above the limit of {policy.dp_queries.max_rows_per_subject}.",
+            fields={"max_rows_per_subject": "too large"},
+        )
+    if query.statistic != "count" and query.event_category is not None:
+        from governance.vault import service as vault
+
+        if vault.categories().event_categories[query.event_category].value is None:
+            raise DPQueryRejectedError("This event category carries no numeric value; only count applies.")
+
+
+def _age(birth_date: str, today: dt.date) -> float | None:
+    try:
+        born = dt.date.fromisoformat(birth_date[:10])
+    except ValueError:
+        return None
+    return float(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
+
+
+def collect_values(
+    session_factory: Callable[[], Session], query: DPQueryRequest, *, now: dt.datetime
+) -> Iterator[list[float]]:
+    """Per permitted, non-erased subject, the values of the source (one list per subject; empty ones skipped)."""
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+
+    with session_factory() as session:
+        ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
+    counting = query.statistic == "count"
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        with session_factory() as session:
+            rows = list(
+                vault.iter_release_rows(
+                    session,
+                    chunk,
+                    fields=["birth_date"] if query.profile_value else [],
+                    event_categories=[query.event_category] if query.event_category else [],
+                    since=None,
+                    until=None,
+                )
+            )
+        for row in rows:
+            if query.profile_value:
+                age = _age(row.profile["birth_date"], now.date()) if "birth_date" in row.profile else None
+                values = [age] if age is not None else []
+            elif counting:
+                values = [1.0] * len(row.events)
+            else:
+                values = [float(e.value) for e in row.events if e.value is not None]
+            if values:
+                yield values
+
+
+def run_dp_query(
+    session_factory: Callable[[], Session],
+    *,
+    client: Principal,
+    query: DPQueryRequest,
+    random_state: int | None = None,
+) -> DPQueryRecord:
+    """Check, reserve, compute, then commit (or refund on failure); each step audited in its own transaction.
+
+    Raises `SpecNotAllowedError`, `DPQueryRejectedError`, `BudgetExhaustedError` (nothing spent then).
+    """
+    from governance.gateway.dp import DPQuery, DPQueryError, run_query
+
+    _check(client, query)
+    dp_query = DPQuery(
+        statistic=query.statistic,  # type: ignore[arg-type]
+        epsilon=query.epsilon,
+        bounds=query.bounds,
+        max_rows_per_subject=query.max_rows_per_subject,
+        bins=query.bins,
+        quantiles=query.quantiles,
+    )
+    try:
+        dp_query.validate()
+    except DPQueryError as exc:
+        raise DPQueryRejectedError(str(exc)) from exc
+    query_id = uuid.uuid4()
+    with transaction(session_factory()) as session:
+        reservation_id = reserve_budget(
+            session,
+            purpose=query.purpose,
+            client_id=client.id,
+            epsilon=query.epsilon,
+            delta=Decimal(0),
+            reason="dp_query",
+            ref=str(query_id),
+            actor=client,
+        )
+    try:
+        now = utcnow()
+        result = run_query(dp_query, collect_values(session_factory, query, now=now), random_state=random_state)
+    except BaseException as exc:
+        with transaction(session_factory()) as session:
+            refund_budget(session, reservation_id, actor=client)
+            audit.record(
+                session,
+                actor=client,
+                action="gateway.dpquery.failed",
+                target=("dp_query", query_id),
+                details={"purpose": query.purpose, "statistic": query.statistic},
+            )
+        if isinstance(exc, DPQueryError):
+            raise DPQueryRejectedError(str(exc)) from exc
+        raise
+    with transaction(session_factory()) as session:
+        commit_budget(session, reservation_id, epsilon_spent=result.epsilon, delta_spent=result.delta, actor=client)
+        record = DPQueryRecord(
+            id=query_id,
+            client_id=client.id,
+            purpose=query.purpose,
+            statistic=query.statistic,
+            parameters=query.parameters(),
+            result=result.as_dict(),
+            epsilon_micro=epsilon_to_micro(result.epsilon),
+            delta_units=delta_to_units(result.delta),
+            mechanism=result.mechanism,
+            reservation_id=reservation_id,
+        )
+        session.add(record)
+        audit.record(
+            session,
+            actor=client,
+            action="gateway.dpquery.run",
+            target=("dp_query", query_id),
+            details={
+                "purpose": query.purpose,
+                "statistic": query.statistic,
+                "epsilon_micro": record.epsilon_micro,
+                "delta_units": record.delta_units,
+            },
+        )
+    return record

@@ -1,0 +1,103 @@
+"""Request and response models of the gateway API (they also produce the OpenAPI document)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from governance.api import ResponseModel, StrictModel
+
+Name = str
+
+
+class DatasetSpecBody(StrictModel):
+    purpose: str = Field(min_length=2, max_length=64)
+    profile_fields: list[str] = Field(default_factory=list, max_length=50)
+    event_categories: list[str] = Field(default_factory=list, max_length=50)
+    event_fields: list[str] = Field(default_factory=lambda: ["category", "occurred_at"], max_length=20)
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    format: Literal["jsonl", "csv", "parquet"] = "jsonl"
+    pseudonyms: Literal["per_release", "stable"] = "per_release"
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a timezone (for example Z)")
+        return value
+
+
+class ReleasePath(BaseModel):
+    release_id: uuid.UUID
+
+
+class DownloadQuery(BaseModel):
+    token: str = Field(min_length=20, max_length=100)
+
+
+class BudgetPath(BaseModel):
+    purpose: str = Field(min_length=2, max_length=64)
+
+
+class ReleaseOut(ResponseModel):
+    release_id: uuid.UUID
+    status: str
+    purpose: str
+    format: str
+    pseudonyms: str
+    job_id: uuid.UUID | None
+    created_at: dt.datetime
+    completed_at: dt.datetime | None = None
+    checksum_sha256: str | None = None
+    rows: int | None = None
+    k_required: int
+    k_achieved: int | None = None
+    error_code: str | None = None
+    progress: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = None
+
+
+class LinkOut(BaseModel):
+    url: str
+    expires_at: dt.datetime
+    checksum_sha256: str
+    bytes: int
+
+
+class DPQueryBody(StrictModel):
+    purpose: str = Field(min_length=2, max_length=64)
+    statistic: Literal["count", "sum", "mean", "variance", "histogram", "quantiles"]
+    epsilon: Decimal = Field(gt=0, le=10, max_digits=12, decimal_places=6)
+    event_category: str | None = Field(default=None, max_length=64)
+    profile_value: Literal["age"] | None = None
+    bounds: tuple[float, float] | None = None
+    max_rows_per_subject: int = Field(default=1, ge=1, le=1000)
+    bins: int = Field(default=10, ge=1, le=1000)
+    quantiles: list[float] = Field(default_factory=lambda: [0.5], min_length=1, max_length=99)
+
+    @field_validator("bounds")
+    @classmethod
+    def _finite(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        import math
+
+        if value is not None and not all(math.isfinite(v) for v in value):
+            raise ValueError("bounds must be finite numbers")
+        return value
+
+
+class DPQueryOut(BaseModel):
+    query_id: uuid.UUID
+    purpose: str
+    statistic: str
+    result: dict[str, Any]
+    created_at: dt.datetime
+
+
+class BudgetOut(BaseModel):
+    purpose: dict[str, Any]
+    client: dict[str, Any] | None = None

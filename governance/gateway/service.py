@@ -1,0 +1,573 @@
+"""The gateway's service: policy checks, dataset builds and releases, lineage, download links, and (re-exported
+from `ledger`) the privacy budget. See docs/contracts.md for what other domains may call; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.access.principals import ActorRef, Principal
+from governance.db import utcnow
+from governance.gateway.errors import (
+    LinkExpiredError,
+    ReleaseNotFoundError,
+    ReleaseNotReadyError,
+    SpecNotAllowedError,
+)
+from governance.gateway.ledger import (  # re-exported: the contract names them on this module
+    BudgetView,
+    budget_status,
+    commit_budget,
+    refund_budget,
+    reserve_budget,
+)
+from governance.gateway.models import DownloadLink, Release, ReleaseSubject
+from governance.gateway.policy import GatewayPolicyFile, load_gateway_policy
+from governance.settings import PROJECT_ROOT
+
+__all__ = [
+    "BudgetView",
+    "DatasetBuild",
+    "DatasetSpec",
+    "ReleaseSummary",
+    "budget_status",
+    "build_dataset",
+    "check_spec",
+    "commit_budget",
+    "create_download_link",
+    "get_release",
+    "refund_budget",
+    "releases_including",
+    "request_release",
+    "reserve_budget",
+    "resolve_download",
+    "subjects_in_release",
+]
+
+POLICY_EXTENSION = "governance.gateway.policy"
+EVENT_BASE_FIELDS = ("category", "occurred_at", "item", "value")
+FORMATS = ("jsonl", "csv", "parquet")
+PSEUDONYM_MODES = ("per_release", "stable")
+_CHUNK = 2000
+_default_policy: GatewayPolicyFile | None = None
+
+
+def gateway_policy() -> GatewayPolicyFile:
+    """The gateway policy in force (the app's, else the repository's `policies/gateway.yaml`)."""
+    if has_app_context():
+        loaded = current_app.extensions.get(POLICY_EXTENSION)
+        if loaded is not None:
+            return loaded
+    global _default_policy
+    if _default_policy is None:
+        _default_policy = load_gateway_policy(PROJECT_ROOT / "policies" / "gateway.yaml")
+    return _default_policy
+
+
+# --- specs ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    """What a client asks for. Event fields: category, occurred_at, item, value and released context keys."""
+
+    purpose: str
+    profile_fields: tuple[str, ...] = ()
+    event_categories: tuple[str, ...] = ()
+    event_fields: tuple[str, ...] = ("category", "occurred_at")
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    format: str = "jsonl"
+    pseudonyms: str = "per_release"
+
+    @classmethod
+    def of(cls, value: DatasetSpec | Mapping[str, Any]) -> DatasetSpec:
+        if isinstance(value, DatasetSpec):
+            return value
+        data = dict(value)
+        for key in ("profile_fields", "event_categories", "event_fields"):
+            if key in data and data[key] is not None:
+                data[key] = tuple(dict.fromkeys(data[key]))
+        return cls(**{k: v for k, v in data.items() if v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "profile_fields": list(self.profile_fields),
+            "event_categories": list(self.event_categories),
+            "event_fields": list(self.event_fields) if self.event_categories else [],
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "format": self.format,
+            "pseudonyms": self.pseudonyms,
+        }
+
+
+class _ClientLike(Protocol):
+    id: str
+    purposes: frozenset[str]
+
+
+def _not_allowed(item: str, name: str, reason: str) -> dict[str, str]:
+    return {"item": item, "name": name, "reason": reason}
+
+
+def check_spec(purpose: str, client: _ClientLike, spec: DatasetSpec | Mapping[str, Any]) -> None:
+    """Policy check and minimization. Raises `SpecNotAllowedError` listing everything not allowed."""
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+
+    spec = DatasetSpec.of(spec)
+    catalog = vault.categories()
+    policy = gateway_policy()
+    problems: list[dict[str, str]] = []
+    found = consent.purposes().get(purpose)
+    if spec.purpose != purpose:
+        problems.append(_not_allowed("purpose", spec.purpose, "spec_for_another_purpose"))
+    if found is None:
+        raise SpecNotAllowedError([_not_allowed("purpose", purpose, "unknown_purpose")])
+    if purpose not in client.purposes:
+        problems.append(_not_allowed("purpose", purpose, "client_not_registered_for_purpose"))
+    if found.gateway is None:
+        problems.append(_not_allowed("purpose", purpose, "purpose_allows_no_releases"))
+    for name in spec.profile_fields:
+        if name in catalog.direct_identifiers:
+            problems.append(_not_allowed("profile_field", name, "direct_identifier"))
+        elif name not in catalog.field_names:
+            problems.append(_not_allowed("profile_field", name, "unknown_field"))
+        elif name not in found.profile_fields:
+            problems.append(_not_allowed("profile_field", name, "not_allowed_for_purpose"))
+        elif name in catalog.quasi_identifiers and name not in policy.quasi_identifiers:
+            problems.append(_not_allowed("profile_field", name, "quasi_identifier_without_generalization"))
+    context_keys: set[str] = set()
+    for name in spec.event_categories:
+        if name not in catalog.event_category_names:
+            problems.append(_not_allowed("event_category", name, "unknown_category"))
+        elif name not in found.event_categories:
+            problems.append(_not_allowed("event_category", name, "not_allowed_for_purpose"))
+        else:
+            context_keys |= catalog.event_categories[name].context_keys
+    releasable_context = context_keys & set(policy.released_event_context)
+    for name in spec.event_fields if spec.event_categories else ():
+        if name in EVENT_BASE_FIELDS:
+            continue
+        if name in catalog.direct_identifiers:
+            problems.append(_not_allowed("event_field", name, "direct_identifier"))
+        elif name not in releasable_context:
+            problems.append(_not_allowed("event_field", name, "not_releasable"))
+    if spec.format not in FORMATS:
+        problems.append(_not_allowed("format", spec.format, "unknown_format"))
+    if spec.pseudonyms not in PSEUDONYM_MODES:
+        problems.append(_not_allowed("pseudonyms", spec.pseudonyms, "unknown_mode"))
+    elif spec.pseudonyms == "stable":
+        grant = policy.client_grant(client.id, purpose)
+        if found.gateway is None or not found.gateway.stable_pseudonyms or not (grant and grant.stable_pseudonyms):
+            problems.append(_not_allowed("pseudonyms", "stable", "stable_pseudonyms_not_granted"))
+    if not spec.profile_fields and not spec.event_categories:
+        problems.append(_not_allowed("spec", "empty", "nothing_requested"))
+    if spec.since and spec.until and spec.since >= spec.until:
+        problems.append(_not_allowed("window", "since/until", "empty_time_window"))
+    if problems:
+        raise SpecNotAllowedError(problems)
+
+
+# --- building a dataset --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DatasetBuild:
+    """A built dataset: the file, its manifest, and the lineage (ids of subjects with a row in it)."""
+
+    path: Path
+    format: str
+    columns: list[str]
+    manifest: dict[str, Any]
+    subject_ids: list[uuid.UUID] = field(default_factory=list)
+    consent_snapshot_at: dt.datetime | None = None
+    pseudonym_mode: str = "per_release"
+
+    @property
+    def rows(self) -> int:
+        return int(self.manifest["counts"]["rows_released"])
+
+
+def _event_getter(name: str) -> Callable[[Any], Any]:
+    if name == "category":
+        return lambda e: e.category
+    if name == "occurred_at":
+        return lambda e: e.occurred_at
+    if name == "item":
+        return lambda e: e.item_id
+    if name == "value":
+        return lambda e: e.value
+    return lambda e: (e.context or {}).get(name)
+
+
+def _column_type(name: str) -> str:
+    return "number" if name == "value" else "string"
+
+
+def _pseudonymizer(purpose: str, client_id: str, mode: str) -> Any:
+    from governance.gateway.pseudonyms import Pseudonymizer, stable_key
+
+    if mode == "stable":
+        keys = current_app.extensions["governance.keys"]
+        key = stable_key(keys.secret("gateway_pseudonyms"), client_id=client_id, purpose=purpose)
+        return Pseudonymizer(key, "stable")
+    return Pseudonymizer.for_release()
+
+
+def _spill_permitted(session: Session, purpose: str, as_of: dt.datetime, spill: Any) -> int:
+    from governance.consent import service as consent
+
+    count = 0
+    for subject_id in consent.iter_permitted_subjects(session, purpose, now=as_of):
+        spill.write(subject_id.bytes)
+        count += 1
+    return count
+
+
+def _read_ids(spill: Any, size: int) -> Iterator[list[uuid.UUID]]:
+    spill.seek(0)
+    while block := spill.read(16 * size):
+        yield [uuid.UUID(bytes=block[i : i + 16]) for i in range(0, len(block), 16)]
+
+
+def build_dataset(
+    session: Session,
+    *,
+    purpose: str,
+    client_id: str,
+    spec: DatasetSpec | Mapping[str, Any],
+    as_of: dt.datetime | None = None,
+    output_dir: Path | None = None,
+    session_factory: Callable[[], Session] | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> DatasetBuild:
+    """Build the consent-filtered, minimized, pseudonymized, generalized, k-anonymous dataset for `spec`.
+
+    Subjects: those `consent.iter_permitted_subjects` gives at `as_of`, re-checked per chunk just before their
+    data is read (a withdrawal or objection meanwhile takes effect), erased ones skipped. Reads go through
+    `session`, or, with `session_factory`, through one short session per chunk (long builds must not hold
+    SQLite's write lock). The caller is expected to have run `check_spec`. Writes nothing to the database.
+    """
+    from governance.consent import service as consent
+    from governance.gateway.anonymize import SubjectRecord, write_release
+    from governance.gateway.generalize import Generalizer
+    from governance.gateway.kanon import AnonymityRequirement
+    from governance.gateway.writers import Column
+    from governance.vault import service as vault
+
+    spec = DatasetSpec.of(spec)
+    moment = as_of or utcnow()
+    policy = gateway_policy()
+    catalog = vault.categories()
+    found = consent.purposes()[purpose]
+    block = found.gateway
+    k = block.k_anonymity if block is not None else policy.default_k
+    profile_columns = [Column(n, "string") for n in spec.profile_fields]
+    event_names = list(spec.event_fields) if spec.event_categories else []
+    event_columns = [Column(n, _column_type(n)) for n in event_names]
+    getters = [_event_getter(n) for n in event_names]
+    additions = policy.purposes.get(purpose)
+    diversity = additions.l_diversity if additions else None
+    released = {c.name for c in profile_columns + event_columns}
+    requirement = (
+        AnonymityRequirement(k=k, l=diversity.l, sensitive=diversity.attribute)
+        if diversity and diversity.attribute in released
+        else AnonymityRequirement(k=k)
+    )
+    generalizer = Generalizer(policy.generalization_rules(), as_of=moment.date())
+    out_dir = output_dir or Path(tempfile.mkdtemp(prefix="gateway-build-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"dataset-{uuid.uuid4().hex}.{spec.format}"
+    lineage: list[uuid.UUID] = []
+
+    def records(spill: Any) -> Iterator[SubjectRecord]:
+        for chunk in _read_ids(spill, _CHUNK):
+            reader = session_factory() if session_factory else session
+            try:
+                permitted = consent.check_many(reader, chunk, purpose)
+                keep = [s for s in chunk if permitted[s].allowed]
+                rows = list(
+                    vault.iter_release_rows(
+                        reader,
+                        keep,
+                        fields=spec.profile_fields,
+                        event_categories=spec.event_categories,
+                        since=spec.since,
+                        until=spec.until,
+                    )
+                )
+            finally:
+                if session_factory:
+                    reader.close()  # end the read transaction before the pipeline (and progress) runs
+            for row in rows:
+                events = [tuple(get(e) for get in getters) for e in row.events]
+                yield SubjectRecord(row.subject_id, row.profile, events)
+
+    with tempfile.TemporaryFile(prefix="gateway-ids-") as spill:
+        if session_factory:
+            with session_factory() as snapshot:
+                _spill_permitted(snapshot, purpose, moment, spill)
+        else:
+            _spill_permitted(session, purpose, moment, spill)
+        figures = write_release(
+            records(spill),
+            profile_columns=profile_columns,
+            event_columns=event_columns,
+            generalizer=generalizer,
+            requirement=requirement,
+            pseudonymize=_pseudonymizer(purpose, client_id, spec.pseudonyms),
+            path=path,
+            fmt=spec.format,
+            forbidden_columns=catalog.direct_identifiers,
+            on_released_subjects=lineage.extend,
+            progress=progress,
+        )
+    manifest = figures.as_manifest()
+    manifest["pseudonyms"] = {
+        "mode": spec.pseudonyms,
+        "key": "fresh random key, discarded after the build"
+        if spec.pseudonyms == "per_release"
+        else "stable key for this client and purpose",
+    }
+    if diversity and requirement.l is None:
+        manifest["l_diversity"] = {"attribute": diversity.attribute, "applied": False, "reason": "not released"}
+    return DatasetBuild(
+        path=path,
+        format=spec.format,
+        columns=figures.columns,
+        manifest=manifest,
+        subject_ids=lineage,
+        consent_snapshot_at=moment,
+        pseudonym_mode=spec.pseudonyms,
+    )
+
+
+# --- releases ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseSummary:
+    release_id: uuid.UUID
+    purpose: str
+    client_id: str
+    status: str
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+    format: str
+
+
+def _summary(release: Release) -> ReleaseSummary:
+    return ReleaseSummary(
+        release.id,
+        release.purpose,
+        release.client_id,
+        release.status,
+        release.created_at,
+        release.completed_at,
+        release.format,
+    )
+
+
+def releases_dir() -> Path:
+    settings = current_app.extensions["governance.settings"]
+    path = Path(settings.get("GATEWAY_RELEASE_DIR") or settings.instance_path / "releases")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _policy_version() -> str:
+    if has_app_context():
+        return str(current_app.extensions.get("governance.policy_version", "unknown"))
+    return "unknown"
+
+
+def request_release(session: Session, *, client: Principal, spec: DatasetSpec | Mapping[str, Any]) -> Release:
+    """Check the spec, record the release as queued and enqueue the job that builds it (audited).
+
+    Raises `SpecNotAllowedError` (nothing added); the route audits the refusal in its own transaction.
+    """
+    from governance.jobs import enqueue
+
+    spec = DatasetSpec.of(spec)
+    check_spec(spec.purpose, client, spec)
+    from governance.consent import service as consent
+
+    block = consent.purposes()[spec.purpose].gateway
+    release = Release(
+        id=uuid.uuid4(),
+        client_id=client.id,
+        purpose=spec.purpose,
+        spec=spec.as_dict(),
+        status="queued",
+        format=spec.format,
+        pseudonym_mode=spec.pseudonyms,
+        policy_version=_policy_version(),
+        k_required=block.k_anonymity if block else gateway_policy().default_k,
+    )
+    session.add(release)
+    session.flush()
+    release.job_id = enqueue(
+        session, "gateway.release", {"release_id": str(release.id)}, created_by=f"client:{client.id}"
+    )
+    audit.record(
+        session,
+        actor=client,
+        action="gateway.release.requested",
+        target=("release", release.id),
+        details={"purpose": spec.purpose, "format": spec.format, "pseudonyms": spec.pseudonyms},
+    )
+    return release
+
+
+def get_release(session: Session, release_id: uuid.UUID, *, client_id: str | None = None) -> Release:
+    """The release; with `client_id`, only that client's (others look absent)."""
+    release = session.get(Release, release_id)
+    if release is None or (client_id is not None and release.client_id != client_id):
+        raise ReleaseNotFoundError()
+    return release
+
+
+def complete_release(session: Session, release: Release, build: DatasetBuild, file_name: str) -> None:
+    """Store the manifest and lineage of a built release and mark it ready (audited). Idempotent."""
+    session.execute(sa.delete(ReleaseSubject).where(ReleaseSubject.release_id == release.id))
+    ids = build.subject_ids
+    for start in range(0, len(ids), 5000):
+        session.execute(
+            sa.insert(ReleaseSubject),
+            [{"release_id": release.id, "subject_id": s} for s in ids[start : start + 5000]],
+        )
+    counts = build.manifest["counts"]
+    release.status = "ready"
+    release.manifest = {
+        **build.manifest,
+        "release_id": str(release.id),
+        "purpose": release.purpose,
+        "policy_version": release.policy_version,
+        "consent_snapshot_at": build.consent_snapshot_at.isoformat() if build.consent_snapshot_at else None,
+        "spec": release.spec,
+    }
+    release.consent_snapshot_at = build.consent_snapshot_at
+    release.rows_released = counts["rows_released"]
+    release.rows_suppressed = counts["rows_suppressed"]
+    release.subjects_released = counts["subjects_released"]
+    release.k_achieved = build.manifest["k_anonymity"]["k_achieved"]
+    release.checksum_sha256 = build.manifest["checksum_sha256"]
+    release.bytes = build.manifest["bytes"]
+    release.file_name = file_name
+    release.completed_at = utcnow()
+    release.error_code = None
+    audit.record(
+        session,
+        actor=ActorRef("system", "gateway"),
+        action="gateway.release.completed",
+        target=("release", release.id),
+        details={
+            "purpose": release.purpose,
+            "client_id": release.client_id,
+            "rows": release.rows_released,
+            "suppressed": release.rows_suppressed,
+            "subjects": release.subjects_released,
+            "k_achieved": release.k_achieved,
+            "checksum_sha256": release.checksum_sha256,
+        },
+    )
+
+
+def fail_release(session: Session, release: Release, error_code: str) -> None:
+    release.status = "failed"
+    release.error_code = error_code[:64]
+    release.completed_at = utcnow()
+    audit.record(
+        session,
+        actor=ActorRef("system", "gateway"),
+        action="gateway.release.failed",
+        target=("release", release.id),
+        details={"error_code": release.error_code},
+    )
+
+
+def releases_including(session: Session, subject_id: uuid.UUID) -> list[ReleaseSummary]:
+    """The releases with at least one row of this subject (lineage for export, erasure, the dashboard)."""
+    query = (
+        sa.select(Release)
+        .join(ReleaseSubject, ReleaseSubject.release_id == Release.id)
+        .where(ReleaseSubject.subject_id == subject_id)
+        .order_by(Release.created_at)
+    )
+    return [_summary(r) for r in session.scalars(query)]
+
+
+def subjects_in_release(session: Session, release_id: uuid.UUID) -> set[uuid.UUID]:
+    return set(session.scalars(sa.select(ReleaseSubject.subject_id).where(ReleaseSubject.release_id == release_id)))
+
+
+# --- download links ------------------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("ascii", "replace")).digest()
+
+
+def create_download_link(session: Session, release: Release, *, actor: Principal) -> tuple[str, dt.datetime]:
+    """A new expiring download token for a ready release (only its hash is stored); audited."""
+    if release.status != "ready":
+        raise ReleaseNotReadyError()
+    token = secrets.token_urlsafe(32)
+    expires = utcnow() + dt.timedelta(minutes=gateway_policy().release_download_ttl_minutes)
+    session.add(DownloadLink(token_hash=_token_hash(token), release_id=release.id, expires_at=expires))
+    audit.record(
+        session,
+        actor=actor,
+        action="gateway.release.link_created",
+        target=("release", release.id),
+        details={"expires_in_minutes": gateway_policy().release_download_ttl_minutes},
+    )
+    return token, expires
+
+
+def resolve_download(session: Session, release_id: uuid.UUID, token: str) -> tuple[Release, Path]:
+    """The release and file a download token opens; raises `LinkExpiredError` for any bad or old token."""
+    link = session.get(DownloadLink, _token_hash(token))
+    if link is None or link.release_id != release_id or link.expires_at <= utcnow():
+        raise LinkExpiredError()
+    release = session.get(Release, release_id)
+    if release is None or release.status != "ready" or not release.file_name:
+        raise LinkExpiredError()
+    path = releases_dir() / release.file_name
+    if not path.is_file():
+        raise LinkExpiredError()
+    link.downloads += 1
+    audit.record(
+        session,
+        actor=ActorRef("client", release.client_id),
+        action="gateway.release.downloaded",
+        target=("release", release.id),
+        details={"bytes": release.bytes},
+    )
+    return release, path
+
+
+def move_into_store(build: DatasetBuild, release_id: uuid.UUID) -> str:
+    """Move a built file into the release store under a name derived from the release id."""
+    name = f"{release_id}.{build.format}"
+    target = releases_dir() / name
+    os.replace(build.path, target)
+    os.chmod(target, 0o600)
+    return name

@@ -1,0 +1,58 @@
+"""Job handlers of the gateway: building a release (idempotent: a rerun rebuilds the file and lineage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from governance.db import transaction
+from governance.errors import DomainError
+from governance.jobs import JobContext, register
+
+
+@register("gateway.release", lease_seconds=300, max_attempts=3)
+def build_release(ctx: JobContext) -> dict[str, Any]:
+    from governance.gateway import service
+    from governance.gateway.models import Release
+
+    release_id = service.uuid.UUID(ctx.payload["release_id"])
+    with transaction(ctx.session()) as session:
+        release = session.get(Release, release_id)
+        if release is None or release.status in ("ready", "expired"):
+            return {"release_id": str(release_id), "skipped": True}
+        release.status = "running"
+        spec = service.DatasetSpec.of(release.spec | _parse_times(release.spec))
+        client_id, purpose = release.client_id, release.purpose
+    ctx.progress(0, None, "selecting permitted subjects")
+
+    def progress(done: int, phase: str) -> None:
+        ctx.progress(done, None, f"{phase}: {done} subjects")
+
+    try:
+        with ctx.session() as session:
+            build = service.build_dataset(
+                session,
+                purpose=purpose,
+                client_id=client_id,
+                spec=spec,
+                output_dir=service.releases_dir(),
+                session_factory=ctx.session,
+                progress=progress,
+            )
+    except DomainError as exc:
+        with transaction(ctx.session()) as session:
+            service.fail_release(session, session.get(Release, release_id), exc.code)
+        raise
+    file_name = service.move_into_store(build, release_id)
+    with transaction(ctx.session()) as session:
+        release = session.get(Release, release_id)
+        service.complete_release(session, release, build, file_name)
+    current_app.logger.info("gateway release built", extra={"release_id": str(release_id), "rows": build.rows})
+    return {"release_id": str(release_id), "rows": build.rows, "subjects": len(build.subject_ids)}
+
+
+def _parse_times(spec: dict[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
+    return {k: dt.datetime.fromisoformat(spec[k]) if spec.get(k) else None for k in ("since", "until")}
