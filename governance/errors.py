@@ -126,6 +126,15 @@ def error_response(status: int, body: dict[str, Any], headers: Mapping[str, str]
     return response
 
 
+def _frames(exc: BaseException, limit: int = 12) -> list[str]:
+    """Where an error happened (file, line, function) without its message, which may carry values."""
+    import traceback
+
+    return [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}:{f.name}" for f in traceback.extract_tb(exc.__traceback__)][
+        -limit:
+    ]
+
+
 def _rollback() -> None:
     session = g.get("db_session")
     if session is not None:
@@ -152,6 +161,6 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         _rollback()
         # Only the type and the request id: exception text may contain values.
-        log.error("unhandled error", extra={"error_type": type(exc).__name__}, exc_info=app.debug)
+        log.error("unhandled error", extra={"error_type": type(exc).__name__, "stack": _frames(exc)})
         body = {"error": "internal_error", "message": "An unexpected error occurred; quote the request id."}
         return error_response(500, body)
