@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from governance.db import Database
-from governance.errors import DomainError
+from governance.errors import DomainError, _frames
 from governance.jobs import service
 from governance.jobs.registry import handler_for, periodic_specs
 
@@ -127,7 +127,10 @@ class Worker:
                 status = service.fail(session, claim, error_code=type(exc).__name__, retryable=True)
                 JOBS_FINISHED.labels(claim.kind, "error").inc()
                 # The type only: exception text may carry values from the data being processed.
-                log.error("job attempt failed", extra={**extra, "error_type": type(exc).__name__, "status": status})
+                log.error(
+                    "job attempt failed",
+                    extra={**extra, "error_type": type(exc).__name__, "status": status, "stack": _frames(exc)},
+                )
                 return
             service.finish(session, claim, result=result)
             JOBS_FINISHED.labels(claim.kind, "succeeded").inc()
