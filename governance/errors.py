@@ -126,7 +126,7 @@ def error_response(status: int, body: dict[str, Any], headers: Mapping[str, str]
     return response
 
 
-def _frames(exc: BaseException, limit: int = 12) -> list[str]:
+def error_frames(exc: BaseException, limit: int = 12) -> list[str]:
     """Where an error happened (file, line, function) without its message, which may carry values."""
     import traceback
 
@@ -161,6 +161,6 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         _rollback()
         # Only the type and the request id: exception text may contain values.
-        log.error("unhandled error", extra={"error_type": type(exc).__name__, "stack": _frames(exc)})
+        log.error("unhandled error", extra={"error_type": type(exc).__name__, "stack": error_frames(exc)})
         body = {"error": "internal_error", "message": "An unexpected error occurred; quote the request id."}
         return error_response(500, body)

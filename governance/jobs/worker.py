@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from governance.db import Database
-from governance.errors import DomainError, _frames
+from governance.errors import DomainError, error_frames
 from governance.jobs import service
 from governance.jobs.registry import handler_for, periodic_specs
 
@@ -129,7 +129,7 @@ class Worker:
                 # The type only: exception text may carry values from the data being processed.
                 log.error(
                     "job attempt failed",
-                    extra={**extra, "error_type": type(exc).__name__, "status": status, "stack": _frames(exc)},
+                    extra={**extra, "error_type": type(exc).__name__, "status": status, "stack": error_frames(exc)},
                 )
                 return
             service.finish(session, claim, result=result)
