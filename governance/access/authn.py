@@ -26,8 +26,15 @@ def timeouts() -> sessions.Timeouts:
 
 
 def resolve_principal(request: Request, *, required: bool) -> Principal:
-    """The principal behind `request`, or the anonymous principal. A presented but unusable bearer token
-    (unknown, expired, revoked) makes the caller anonymous and is remembered for the 401's error field."""
+    """The principal behind `request`, or the anonymous principal (resolved once per request). A presented
+    but unusable bearer token (unknown, expired, revoked) makes the caller anonymous."""
+    resolved = g.get("_access_resolved")
+    if resolved is None:
+        resolved = g._access_resolved = _resolve(request)
+    return resolved
+
+
+def _resolve(request: Request) -> Principal:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

@@ -73,7 +73,16 @@ class Resource:
 
     @classmethod
     def subject(cls, subject_id: uuid.UUID | str) -> Resource:
-        sid = subject_id if isinstance(subject_id, uuid.UUID) else uuid.UUID(str(subject_id))
+        """The data subject `subject_id`. A malformed id (from a URL) is a 404, never a 500."""
+        if isinstance(subject_id, uuid.UUID):
+            sid = subject_id
+        else:
+            try:
+                sid = uuid.UUID(str(subject_id))
+            except ValueError:
+                from governance.errors import NotFoundError
+
+                raise NotFoundError("No such subject.") from None
         return cls(type="Subject", id=str(sid), owner_subject_id=sid)
 
     @classmethod

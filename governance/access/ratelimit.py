@@ -14,8 +14,12 @@ SIGN_IN_ENDPOINTS = ("access.login", "access.login_totp", "access.oauth_token")
 
 
 def rate_key() -> str:
-    principal = g.get("principal")
-    if principal is not None and principal.kind == "client":
+    """Per client for bearer-token calls, per address otherwise. Runs before authorization (so that failed
+    attempts count too); the principal it resolves is memoized for the access hook."""
+    from governance.access.authn import resolve_principal
+
+    principal = g.get("principal") or resolve_principal(request, required=False)
+    if principal.kind == "client":
         return f"client:{principal.id}"
     return f"addr:{request.remote_addr or 'unknown'}"
 
@@ -38,12 +42,26 @@ def init_limiter(app: Flask) -> Limiter:
         key_prefix="governance",
         strategy="moving-window",
     )
+    _check_limits_before_authorization(app, limiter)
     if sign_in:
         for endpoint in SIGN_IN_ENDPOINTS:
             view = app.view_functions.get(endpoint)
             if view is not None:
                 app.view_functions[endpoint] = limiter.limit(sign_in, key_func=_address_key)(view)
     return limiter
+
+
+def _check_limits_before_authorization(app: Flask, limiter: Limiter) -> None:
+    """flask-limiter appends its check to the before-request hooks; move it in front of the access hook so
+    that unauthenticated and unauthorized calls are limited too."""
+    from governance.access.decorators import enforce
+
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = next((h for h in hooks if getattr(h, "__self__", None) is limiter), None)
+    if check is None or enforce not in hooks:
+        return
+    hooks.remove(check)
+    hooks.insert(hooks.index(enforce), check)
 
 
 def _address_key() -> str:
