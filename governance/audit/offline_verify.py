@@ -185,6 +185,12 @@ class Record:
     kind: str
     data: dict[str, Any]
     entry_bytes: bytes | None = None  # the entry exactly as exported (canonical when produced by the service)
+    seq: int | None = None  # read without parsing the entry (fast path); the entry is parsed only when needed
+
+    def entry(self) -> Any:
+        if "entry" not in self.data and self.entry_bytes is not None:
+            self.data["entry"] = json.loads(self.entry_bytes)
+        return self.data.get("entry")
 
 
 def _canonical(entry: Any) -> bytes:
@@ -199,6 +205,16 @@ def _read_jsonl(path: str) -> Iterator[Record]:
             if not line:
                 continue
             try:
+                if line.startswith(_ENTRY_PREFIX) and line[93:102] == b',"entry":' and line[-1:] == b"}":
+                    # fast path: hash the canonical bytes as they are; the top-level seq is the last `,"seq":`
+                    # key (in sorted canonical form only target, time and v follow it, which hold no "seq")
+                    entry_bytes = line[102:-1]
+                    at = entry_bytes.rfind(b',"seq":')
+                    end = entry_bytes.find(b",", at + 7)
+                    seq_text = entry_bytes[at + 7 : end]
+                    if at > 0 and seq_text.isdigit():
+                        yield Record("entry", {"leaf_hash": line[29:93].decode()}, entry_bytes, int(seq_text))
+                        continue
                 if line.startswith(_ENTRY_PREFIX):
                     cut = line.find(b',"entry":')
                     head = loads(line[:cut] + b"}")
@@ -274,16 +290,22 @@ class _Verifier:
             raise VerificationFailed("checkpoint_fork", None, f"two signed roots for size {checkpoint.size}")
         self.checkpoints[checkpoint.size] = checkpoint
 
-    def leaf(self, record: Record, position: int) -> bytes:
-        entry = record.data.get("entry")
-        seq = entry.get("seq") if isinstance(entry, dict) else None
-        if type(seq) is not int:
+    def leaf(self, record: Record, position: int | None) -> bytes:
+        if record.seq is None:
+            entry = record.entry()
+            seq = entry.get("seq") if isinstance(entry, dict) else None
+            record.seq = seq if type(seq) is int else None
+        if record.seq is None:
             raise VerificationFailed("malformed_entry", position, "entry without an integer seq")
-        data = record.entry_bytes if record.entry_bytes is not None else _canonical(entry)
+        seq = record.seq
+        data = record.entry_bytes if record.entry_bytes is not None else _canonical(record.entry())
         digest = _sha256(b"\x00" + data).digest()
         stated = record.data.get("leaf_hash")
         if stated is not None and stated != digest.hex() and record.entry_bytes is not None:
-            digest = _sha256(b"\x00" + _canonical(entry)).digest()  # non-canonical spacing from another tool
+            try:  # non-canonical spacing from another tool: hash the canonical form instead
+                digest = _sha256(b"\x00" + _canonical(record.entry())).digest()
+            except ValueError as exc:
+                raise VerificationFailed("malformed_entry", seq, "entry is not JSON") from exc
         if stated is not None and stated != digest.hex():
             raise VerificationFailed("leaf_hash_mismatch", seq, "content does not match its stated hash")
         return digest
@@ -296,7 +318,7 @@ class _Verifier:
                 self._check_root(frontier, sizes[next_cp])
                 next_cp += 1
             digest = self.leaf(record, frontier.size)
-            seq = record.data["entry"]["seq"]
+            seq = record.seq
             if seq != frontier.size:
                 reason = "sequence_gap" if seq > frontier.size else "sequence_repeat"
                 raise VerificationFailed(reason, frontier.size, f"expected seq {frontier.size}, found {seq}")
@@ -323,7 +345,7 @@ class _Verifier:
     def filtered(self, records: Iterator[Record]) -> None:
         for record in records:
             digest = self.leaf(record, None)
-            seq = record.data["entry"]["seq"]
+            seq = record.seq
             proof = record.data.get("proof") or {}
             checkpoint = self.checkpoints.get(proof.get("size"))
             if checkpoint is None:
