@@ -21,6 +21,8 @@ from governance.errors import ValidationFailedError
 from governance.web import present
 from governance.web.blueprint import bp
 
+VERIFY_CACHE = "governance.web.verification"
+
 
 def console_resource(_args: dict[str, Any]) -> Resource:
     return Resource(type="Console", id="console")
@@ -44,53 +46,56 @@ def _may(action: str, resource: Resource | None = None) -> bool:
     return access.allowed(current_principal(), action, resource or Resource.system())
 
 
-def _verification() -> dict[str, Any] | None:
-    """The audit log's verification status, shown (with the alarm) on every console page."""
-    from governance import audit
+def _verification(*, fresh: bool = False) -> dict[str, Any] | None:
+    """The audit log's verification status, shown (with the alarm) on every console page.
 
-    if not hasattr(audit, "verify") or not _may("audit.verify", Resource(type="AuditLog", id="log")):
+    The audit pages verify afresh; other pages reuse a result younger than GOVERNANCE_WEB_VERIFY_CACHE_SECONDS
+    (default 300) so that browsing the console does not re-read the whole log on every click."""
+    if not _may("audit.verify", Resource(type="AuditLog", id="log")):
         return None
-    cached = current_app.extensions.get("governance.web.verification")
-    now = utcnow()
-    if cached and (now - cached["checked_at"]).total_seconds() < _verify_ttl():
+    cached = current_app.extensions.get(VERIFY_CACHE)
+    if not fresh and cached and (utcnow() - cached["checked_at"]).total_seconds() < _verify_ttl():
         return cached
     return run_verification()
 
 
 def _verify_ttl() -> float:
     settings = current_app.extensions["governance.settings"]
-    return settings.get_float("WEB_VERIFY_CACHE_SECONDS", 0.0)
+    return settings.get_float("WEB_VERIFY_CACHE_SECONDS", 300.0)
 
 
 def run_verification() -> dict[str, Any]:
-    from governance import audit
+    from governance.audit import service as audit_service
 
-    report = audit.verify(get_session())
-    failure = getattr(report, "failure", None)
+    report = audit_service.verify(get_session())
+    failure = report.failure
     details = [
-        ("Entries proven by a signed checkpoint", present.field(report, "verified_entries", "—")),
-        ("Entries after the newest checkpoint", present.field(report, "unanchored_entries", "—")),
-        ("Checkpoints verified", present.field(report, "checkpoints_verified", "—")),
+        ("Entries proven by a signed checkpoint", report.verified_entries),
+        ("Entries after the newest checkpoint", report.unanchored_entries),
+        ("Checkpoints verified", report.checkpoints_verified),
+        ("Entries not yet sealed", report.extra.get("unsealed_entries", 0)),
     ]
+    if report.root:
+        details.append(("Tree root", report.root))
     if failure is not None:
-        details.append(("Failure", f"{failure.reason} at entry {failure.position}: {failure.detail}"))
-    message = report.message() if callable(getattr(report, "message", None)) else ""
+        where = f"entry {failure.position}" if failure.position is not None else "the checkpoints"
+        details.append(("Failure", f"{failure.reason} at {where}: {failure.detail}"))
     result = {
         "ok": bool(report.ok),
         "entries": report.entries,
         "checked_at": utcnow(),
-        "summary": message or ("Every entry matches the signed checkpoints." if report.ok else "Tampering found."),
+        "summary": report.message[:1].upper() + report.message[1:],
         "details": details,
-        "root": present.field(report, "root"),
     }
-    current_app.extensions["governance.web.verification"] = result
+    current_app.extensions[VERIFY_CACHE] = result
     return result
 
 
 def _page(template: str, current: str, **context: Any) -> str:
     principal = current_principal()
     logout = current_app.config.get("GOVERNANCE_STAFF_LOGOUT_ENDPOINT", "access.logout")
-    context.setdefault("verification", _verification())
+    if "verification" not in context:
+        context["verification"] = _verification()
     return render_template(
         template,
         current=current,
@@ -124,7 +129,13 @@ def console() -> str:
                 "link": "Open the request queue",
             }
         )
-    return _page("web/console/index.html", "web.console", overdue_count=overdue_count, extra_cards=cards)
+    return _page(
+        "web/console/index.html",
+        "web.console",
+        overdue_count=overdue_count,
+        extra_cards=cards,
+        verification=_verification(fresh=True),
+    )
 
 
 # --- requests ----------------------------------------------------------------------------------------------
@@ -344,3 +355,177 @@ def console_records_download(fmt: str) -> Response:
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="records-of-processing-{stamp}.{fmt}"'},
     )
+
+
+# --- audit log ---------------------------------------------------------------------------------------------
+
+AUDIT_FILTERS = ("action", "actor_kind", "actor_id", "target_type", "target_id", "since", "until")
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_filters() -> tuple[dict[str, str], Any]:
+    """The filter form's values (as typed) and the audit service's filters; bad values are a 422 page."""
+    from governance.audit.service import SearchFilters
+
+    values = {name: request.args.get(name, "").strip() for name in AUDIT_FILTERS}
+    problems = {}
+    bounds = {}
+    for name in ("since", "until"):
+        if values[name]:
+            try:
+                day = dt.date.fromisoformat(values[name])
+            except ValueError:
+                problems[name] = "a date (YYYY-MM-DD)"
+                continue
+            # `until` is inclusive in the form: up to the end of that day
+            bounds[name] = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(days=1 if name == "until" else 0)
+    if problems:
+        raise ValidationFailedError(fields=problems)
+    filters = SearchFilters(
+        since=bounds.get("since"),
+        until=bounds.get("until"),
+        actor_kind=values["actor_kind"] or None,
+        actor_id=values["actor_id"] or None,
+        action_prefix=values["action"] or None,
+        target_kind=values["target_type"] or None,
+        target_id=values["target_id"] or None,
+    )
+    return values, filters
+
+
+def _entry_row(item: dict[str, Any]) -> dict[str, Any]:
+    entry = item["entry"]
+    actor = entry.get("actor") or {}
+    target = entry.get("target") or {}
+    details = json.dumps(entry.get("details") or {}, sort_keys=True, ensure_ascii=False)
+    return {
+        "seq": entry["seq"],
+        "at": present.as_datetime((entry.get("time") or {}).get("$time")),
+        "action": entry.get("action"),
+        "actor": f"{actor.get('kind')}:{actor.get('id')}",
+        "target": f"{target.get('kind')}:{target.get('id')}" if target else None,
+        "details_preview": details if len(details) <= 120 else details[:117] + "…",
+    }
+
+
+def _latest_checkpoint() -> list[tuple[str, Any]] | None:
+    from governance.audit import service as audit_service
+
+    checkpoints = audit_service.checkpoints(get_session())
+    if not checkpoints:
+        return None
+    latest = checkpoints[-1]
+    return [
+        ("Entries covered", latest.size),
+        ("Signed at", latest.time.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Tree root", latest.root.hex()),
+        ("Key", latest.key_id),
+        ("Signed note", latest.to_text()),
+    ]
+
+
+@bp.get("/console/audit")
+@requires("audit.read", resource=audit_log)
+def console_audit() -> str:
+    from governance.audit import service as audit_service
+
+    values, filters = _audit_filters()
+    after_text = request.args.get("after", "")
+    after = int(after_text) if after_text.lstrip("-").isdigit() else None
+    page_items, next_after = audit_service.search(get_session(), filters, after=after, limit=AUDIT_PAGE_SIZE)
+    active = {k: v for k, v in values.items() if v}
+    entries = [_entry_row(item) for item in page_items]
+    first_seq = entries[0]["seq"] if entries else None
+    page = {
+        "first_url": url_for("web.console_audit", **active) if after is not None else None,
+        "previous_url": None,
+        "next_url": url_for("web.console_audit", after=next_after, **active) if next_after is not None else None,
+        "summary": f"Entries {first_seq} to {entries[-1]['seq']}" if entries else "",
+    }
+    export_urls = {
+        fmt: url_for("audit_api.export_entries", format=fmt, **_api_filters(values)) for fmt in ("jsonl", "csv")
+    }
+    return _page(
+        "web/console/audit.html",
+        "web.console_audit",
+        verification=_verification(fresh=True),
+        checkpoint=_latest_checkpoint(),
+        filters=values,
+        filters_active=bool(active),
+        entries=entries,
+        page=page,
+        export_urls=export_urls,
+        known_actions=_known_actions(),
+    )
+
+
+def _api_filters(values: dict[str, str]) -> dict[str, str]:
+    """The audit API's names for the console's filters (its export streams with inclusion proofs)."""
+    out = {
+        "action": values["action"],
+        "actor_kind": values["actor_kind"],
+        "actor_id": values["actor_id"],
+        "target_kind": values["target_type"],
+        "target_id": values["target_id"],
+    }
+    if values["since"]:
+        out["since"] = f"{values['since']}T00:00:00Z"
+    if values["until"]:
+        until = dt.date.fromisoformat(values["until"]) + dt.timedelta(days=1)
+        out["until"] = f"{until.isoformat()}T00:00:00Z"
+    return {k: v for k, v in out.items() if v}
+
+
+def _known_actions() -> list[str]:
+    """Action names documented in docs/audit-actions.md (suggestions for the filter)."""
+    import re
+
+    from governance.settings import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "docs" / "audit-actions.md"
+    if not path.exists():
+        return []
+    return sorted(set(re.findall(r"`([a-z_]+\.[a-z_]+(?:\.[a-z_]+)+)`", path.read_text())))
+
+
+@bp.get("/console/audit/<int:seq>")
+@requires("audit.read", resource=audit_log)
+def console_audit_entry(seq: int) -> str:
+    from governance.audit import service as audit_service
+    from governance.audit.service import SearchFilters
+
+    items, _ = audit_service.search(get_session(), SearchFilters(), after=seq - 1, limit=1)
+    if not items or items[0]["entry"]["seq"] != seq:
+        from governance.errors import NotFoundError
+
+        raise NotFoundError("No such audit entry.")
+    entry = items[0]["entry"]
+    row = _entry_row(items[0])
+    facts = [
+        ("Sequence", seq),
+        ("Time", row["at"].strftime("%Y-%m-%d %H:%M:%S.%f UTC") if row["at"] else "—"),
+        ("Action", row["action"]),
+        ("Actor", row["actor"]),
+        ("Target", row["target"] or "—"),
+        ("Request id", entry.get("request_id") or "—"),
+        ("Policy version", entry.get("policy_version") or "—"),
+        ("Leaf hash", items[0]["leaf_hash"]),
+    ]
+    return _page(
+        "web/console/audit_entry.html",
+        "web.console_audit",
+        entry={"seq": seq, "facts": facts, "details_json": json.dumps(entry.get("details"), indent=2)},
+    )
+
+
+@bp.post("/console/audit/verify")
+@requires("audit.verify", resource=audit_log)
+def console_audit_verify() -> Response:
+    """Seal what is pending (so new entries are covered), then verify afresh."""
+    from governance.audit import service as audit_service
+    from governance.db import get_db
+
+    audit_service.seal_all(get_db().session, audit_service.current_config(), force_checkpoint=False)
+    result = run_verification()
+    flash(result["summary"], "success" if result["ok"] else "error")
+    return redirect(url_for("web.console_audit"), code=303)

@@ -209,6 +209,7 @@ def dashboard_consent() -> str:
     statuses = consent.overview(session, subject_id)
     consent_rows, other_rows = _purpose_rows(statuses)
     titles = {p.key: p.title for p in catalog}
+    events = consent.history(session, subject_id)
     history = [
         {
             "at": e.collected_at,
@@ -217,12 +218,13 @@ def dashboard_consent() -> str:
             "notice_version": e.notice_version,
             "method_label": present.METHOD_LABELS.get(e.method, present.humanize(e.method)),
         }
-        for e in reversed(consent.history(session, subject_id))
+        for e in reversed(events)
     ]
+    collected = {str(e.id): e.collected_at for e in events}
     receipts = [
         {
             "id": r["record_id"],
-            "at": present.as_datetime(r["receipt"].get("iat") or None) or _receipt_time(r),
+            "at": collected.get(r["record_id"]),
             "purpose_title": titles.get(r["purpose"], r["purpose"]),
             "decision": r["decision"],
         }
@@ -242,15 +244,6 @@ def dashboard_consent() -> str:
         receipts=receipts,
         last_receipt=({"id": last["id"], "summary": f"{last['purpose_title']}: {last['decision']}"} if last else None),
     )
-
-
-def _receipt_time(receipt: dict[str, Any]) -> Any:
-    body = receipt.get("receipt") or {}
-    for key in ("consentTimestamp", "collected_at", "recorded_at", "iat"):
-        found = present.as_datetime(body.get(key))
-        if found:
-            return found
-    return None
 
 
 def _honour_gpc(session: Any, subject_id: uuid.UUID) -> None:
