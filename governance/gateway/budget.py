@@ -58,12 +58,17 @@ def delta_to_units(value: Decimal | str | int | float) -> int:
     return _to_scaled(value, DELTA_SCALE, "delta")
 
 
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form (``0.25``, ``10``, ``0.0000001``)."""
+    return Decimal(format(value.normalize(), "f"))
+
+
 def epsilon_from_micro(micro: int) -> Decimal:
-    return Decimal(micro).scaleb(-6)
+    return _plain(Decimal(micro).scaleb(-6))
 
 
 def delta_from_units(units: int) -> Decimal:
-    return Decimal(units).scaleb(-15)
+    return _plain(Decimal(units).scaleb(-15))
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,12 +137,8 @@ def test_two_default_releases_share_no_pseudonym_but_a_granted_stable_key_does(s
     second = {r["subject"] for r in rows_of(build(session, tmp_path))}
     assert len(first) == 12
     assert not first & second
-    stable_a = {
-        r["subject"] for r in rows_of(build(session, tmp_path, {"pseudonyms": "stable"}, "training-service"))
-    }
-    stable_b = {
-        r["subject"] for r in rows_of(build(session, tmp_path, {"pseudonyms": "stable"}, "training-service"))
-    }
+    stable_a = {r["subject"] for r in rows_of(build(session, tmp_path, {"pseudonyms": "stable"}, "training-service"))}
+    stable_b = {r["subject"] for r in rows_of(build(session, tmp_path, {"pseudonyms": "stable"}, "training-service"))}
     assert stable_a == stable_b
     assert not stable_a & first
 
