@@ -13,6 +13,7 @@ from flask import session as cookie
 
 from governance.access import sessions, tokens
 from governance.access.principals import Principal
+from governance.db import get_session
 
 COOKIE_KEY = "access"  # {"kind": "staff" | "subject", "token": "<random>"}
 
@@ -42,10 +43,9 @@ def _resolve(request: Request) -> Principal:
         if scheme.lower() != "bearer" or not token:
             g.access_auth_error = "invalid_request"
             return Principal.anonymous()
-        engine = current_app.extensions["governance.db"].engine
-        with engine.connect() as conn:
-            principal = tokens.principal_for_token(conn, token)
-            conn.rollback()
+        # The request's own session: an API view reads the database anyway, so the lookup shares its
+        # transaction instead of paying for a second one.
+        principal = tokens.principal_for_token(get_session(), token)
         if principal is None:
             g.access_auth_error = "invalid_token"
             return Principal.anonymous()

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,10 @@ _END_OF_INPUT = "unexpected end of input"
 _ID_ANNOTATION = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
 _ACTION_DECL = re.compile(r"^\s*action\s+(.+?)(?:\s+in\s+\[|\s+appliesTo|;)", re.MULTILINE | re.DOTALL)
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+_ANY_ID = "*"
+# An entity literal such as Dataset::"d-17" (roles and actions are named, not particular items).
+_SPECIFIC_ENTITY = re.compile(r'\b(?!Role::|Action::)[A-Z]\w*::"')
 
 _PRINCIPAL_TYPES = {
     "staff": "Staff",
@@ -107,12 +111,13 @@ class PolicyEngine:
         self.actions: frozenset[str] = _declared_actions(schema_text)
         self.version = _content_hash(schema_text, policy_files)
         self.policy_ids: tuple[str, ...] = tuple(source.policy_id for source in sources)
+        self.ids_matter = _names_specific_entities(policy_files.values())
         # Decisions are pure functions of (principal, action, resource, context) for a fixed policy set, so a
         # bounded cache is exact; it turns the common repeated check into a dictionary lookup.
         self._cached_decide = functools.lru_cache(maxsize=cache_size)(self._evaluate)
 
     @classmethod
-    def from_directory(cls, policies_dir: str | Path) -> PolicyEngine:
+    def from_directory(cls, policies_dir: str | Path, *, cache_size: int = 8192) -> PolicyEngine:
         """Load `<dir>/schema.cedarschema` and every `<dir>/access/*.cedar`."""
         root = Path(policies_dir)
         schema_file = root / "schema.cedarschema"
@@ -122,7 +127,7 @@ class PolicyEngine:
             raise PolicyFileError(str(schema_file), None, f"cannot read: {exc.strerror}") from exc
         paths = sorted((root / "access").glob("*.cedar"))
         files = {str(path): path.read_text(encoding="utf-8") for path in paths}
-        return cls(schema_text, files, schema_path=str(schema_file))
+        return cls(schema_text, files, schema_path=str(schema_file), cache_size=cache_size)
 
     def source_of(self, policy_id: str) -> tuple[str, int] | None:
         """The file and line where the policy with this @id is written."""
@@ -140,6 +145,11 @@ class PolicyEngine:
         if action not in self.actions:
             raise PolicyRequestError(f"unknown action {action!r}; see docs/access.md for the catalogue")
         items = tuple(sorted((context or {}).items()))
+        if not self.ids_matter:
+            # No rule names a particular principal or resource, so their ids cannot change a decision:
+            # leaving them out lets one cached decision serve every item of the same kind.
+            principal = replace(principal, id=_ANY_ID if principal.kind != "client" else principal.id)
+            resource = replace(resource, id=_ANY_ID)
         try:
             return self._cached_decide(principal, action, resource, items)
         except TypeError:  # an unhashable context value: evaluate without the cache
@@ -204,6 +214,10 @@ def _entities(principal: Principal, resource: Resource) -> tuple[dict[str, str],
         {"uid": {"type": resource.type, "id": resource.id}, "attrs": resource_attrs, "parents": []},
     ]
     return principal_uid, entities
+
+
+def _names_specific_entities(texts: Any) -> bool:
+    return any(_SPECIFIC_ENTITY.search(_strip_comments(text)) for text in texts)
 
 
 def _content_hash(schema_text: str, policy_files: Mapping[str, str]) -> str:

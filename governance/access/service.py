@@ -105,6 +105,23 @@ def _hides_existence(principal: Principal, resource: Resource) -> bool:
     return False
 
 
+def _release_request_transaction() -> None:
+    """SQLite has one writer: the request's own open transaction would block the separate audit write below
+    (same thread, so until the busy timeout). The request is being refused or is only reading, so its
+    transaction is rolled back first."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return
+    request_session = g.get("db_session")
+    if (
+        request_session is not None
+        and request_session.in_transaction()
+        and request_session.get_bind().dialect.name == "sqlite"
+    ):
+        request_session.rollback()
+
+
 def _record_outside_request(
     principal: Principal,
     audit_action: str,
@@ -124,6 +141,7 @@ def _record_outside_request(
     if action is not None:
         details["action"] = action
     target = (resource.type, resource.id) if resource.id != "*" else None
+    _release_request_transaction()
     session = get_db().session()
     try:
         with session.begin():

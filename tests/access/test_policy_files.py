@@ -133,3 +133,21 @@ def test_version_changes_with_content_not_with_location(policy_dir: Path) -> Non
         '// extra\n@id("extra")\nforbid (principal, action, resource) when { false };\n',
     )
     assert PolicyEngine.from_directory(policy_dir).version != shipped
+
+
+def test_a_rule_naming_one_item_switches_off_id_free_caching(policy_dir: Path) -> None:
+    from governance.access.principals import Principal, Resource
+
+    assert PolicyEngine.from_directory(POLICIES).ids_matter is False
+    text = '// this one dataset is never downloaded\n@id("frozen")\n'
+    text += 'forbid (principal, action, resource == Dataset::"frozen");\n'
+    add_file(policy_dir, "50_frozen.cedar", text)
+    engine = PolicyEngine.from_directory(policy_dir)
+    assert engine.ids_matter is True
+    client = Principal(
+        kind="client", id="c", scopes=frozenset({"datasets:request"}), purposes=frozenset({"recs"})
+    )
+    ok = Resource(type="Dataset", id="other", purpose="recs", owner_client_id="c")
+    frozen = Resource(type="Dataset", id="frozen", purpose="recs", owner_client_id="c")
+    assert engine.is_allowed(client, "dataset.download", ok)
+    assert not engine.is_allowed(client, "dataset.download", frozen)
