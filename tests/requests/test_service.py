@@ -220,7 +220,7 @@ def test_extension_rules_through_the_service(session: Session, make_subject) -> 
     assert extended.extensions[0]["reason"] == "Many systems hold your data."
     assert extended.extension_available is None
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "requests.request.extended")).one()
-    assert entry.details == {"amount": 2, "unit": "months", "due_on": "2025-04-30"}
+    assert entry.details == {"amount": 2, "unit": "months", "days_to_respond": 89}
 
 
 def test_overdue_listing_metric_and_one_alert_per_request(session: Session, make_subject) -> None:
