@@ -158,27 +158,28 @@ def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
 @requires("consent.read", resource=_subject_resource)
 def get_state(path: SubjectPath) -> Response:
     """Every purpose with the subject's current state (allowed, reason, needs renewed consent, expiry)."""
-    session = get_session()
-    service.subject_exists(session, path.subject_id)
-    items = [asdict(s) for s in service.overview(session, path.subject_id)]
+    with transaction(get_session()) as session:
+        service.subject_exists(session, path.subject_id)
+        items = [asdict(s) for s in service.overview(session, path.subject_id)]
     return _json({"subject_id": str(path.subject_id), "purposes": json.loads(json.dumps(items, default=str))})
 
 
 @bp.get("/subjects/<subject_id>/consents/history")
 @requires("consent.read", resource=_subject_resource)
 def get_history(path: SubjectPath) -> Response:
-    session = get_session()
-    service.subject_exists(session, path.subject_id)
-    events = [asdict(e) for e in service.history(session, path.subject_id)]
+    with transaction(get_session()) as session:
+        service.subject_exists(session, path.subject_id)
+        events = [asdict(e) for e in service.history(session, path.subject_id)]
     return _json({"subject_id": str(path.subject_id), "events": json.loads(json.dumps(events, default=str))})
 
 
 @bp.get("/subjects/<subject_id>/consents/receipts")
 @requires("consent.read", resource=_subject_resource)
 def get_receipts(path: SubjectPath) -> Response:
-    session = get_session()
-    service.subject_exists(session, path.subject_id)
-    return _json({"subject_id": str(path.subject_id), "receipts": service.receipts(session, path.subject_id)})
+    with transaction(get_session()) as session:
+        service.subject_exists(session, path.subject_id)
+        items = service.receipts(session, path.subject_id)
+    return _json({"subject_id": str(path.subject_id), "receipts": items})
 
 
 @bp.post("/subjects/<subject_id>/consents/objections")
@@ -198,11 +199,11 @@ def post_objection(path: SubjectPath, body: ObjectionBody) -> Response:
 @requires("consent.check", resource=_checked_subject_resource)
 def check(query: CheckQuery) -> Response:
     """May `purpose` use `subject`'s data now? Unknown purpose: 422 with the valid ones."""
-    session = get_session()
     service.purpose(query.purpose)
-    permission = service.is_permitted(session, query.subject, query.purpose)
-    if permission.reason == "no_consent":
-        service.subject_exists(session, query.subject)  # unknown subjects are 404, not "no consent"
+    with transaction(get_session()) as session:
+        permission = service.is_permitted(session, query.subject, query.purpose)
+        if permission.reason == "no_consent":
+            service.subject_exists(session, query.subject)  # unknown subjects are 404, not "no consent"
     return _json(
         {
             "subject_id": str(query.subject),
@@ -218,7 +219,8 @@ def check(query: CheckQuery) -> Response:
 def check_bulk(body: BulkCheckBody) -> Response:
     """The check for up to 10,000 subjects at once."""
     service.purpose(body.purpose)
-    results = service.check_many(get_session(), body.subject_ids, body.purpose)
+    with transaction(get_session()) as session:
+        results = service.check_many(session, body.subject_ids, body.purpose)
     return _json(
         {
             "purpose": body.purpose,
@@ -232,7 +234,8 @@ def check_bulk(body: BulkCheckBody) -> Response:
 def verify(body: VerifyBody) -> Response:
     """Check a receipt's signature, and whether its record is in the ledger and still the decision in force."""
     try:
-        result = service.verify_receipt_token(get_session(), body.jws)
+        with transaction(get_session()) as session:
+            result = service.verify_receipt_token(session, body.jws)
     except InvalidReceiptError as exc:
         return _json({"valid": False, "error": "invalid_receipt", "message": str(exc)}, 200)
     return _json(result)
@@ -254,7 +257,8 @@ def start_import(body: ImportBody) -> Response:
 @bp.get("/consents/imports/<import_id>")
 @requires("consent.import")
 def get_import(path: ImportPath) -> Response:
-    return _json(imports.status(get_session(), path.import_id))
+    with transaction(get_session()) as session:
+        return _json(imports.status(session, path.import_id))
 
 
 @bp.post("/consents/processors")
@@ -277,7 +281,8 @@ def create_processor(body: ProcessorBody) -> Response:
 @bp.get("/consents/processors")
 @requires("processor.manage")
 def list_processors() -> Response:
-    items = [asdict(p) for p in processors.list_processors(get_session())]
+    with transaction(get_session()) as session:
+        items = [asdict(p) for p in processors.list_processors(session)]
     return _json({"processors": json.loads(json.dumps(items, default=str))})
 
 
@@ -302,7 +307,8 @@ def deactivate(path: ProcessorPath) -> Response:
 @bp.get("/consents/processors/<processor_id>/deliveries")
 @requires("processor.manage")
 def list_deliveries(path: ProcessorPath) -> Response:
-    items = [asdict(d) for d in processors.deliveries(get_session(), processor_id=path.processor_id)]
+    with transaction(get_session()) as session:
+        items = [asdict(d) for d in processors.deliveries(session, processor_id=path.processor_id)]
     return _json({"deliveries": json.loads(json.dumps(items, default=str))})
 
 

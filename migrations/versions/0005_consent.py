@@ -83,7 +83,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("subject_id", "purpose", name=op.f("pk_consent_state")),
     )
     op.create_index(
-        "ix_consent_state_purpose_decision", "consent_state", ["purpose", "decision", "subject_id"], unique=False
+        "ix_consent_state_purpose_decision",
+        "consent_state",
+        ["purpose", "decision", "subject_id", "notice_version", "objected", "decided_at"],
+        unique=False,
     )
     op.create_table(
         "consent_idempotency_keys",

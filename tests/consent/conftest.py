@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
+from flask import Flask
 
 from governance.access.principals import Principal
 
@@ -16,15 +17,34 @@ PRODUCT = Principal(kind="client", id="product-backend", scopes=frozenset({"cons
 
 
 @pytest.fixture
-def make_subject(session: Session) -> Callable[[], uuid.UUID]:
+def make_subject(app: Flask) -> Callable[[], uuid.UUID]:
+    """Subjects created through the vault's service in an app context of their own (API tests must not run
+    inside a test-wide app context: Flask would share `g`, and so the request's session, with the test)."""
     from governance.vault import service as vault
 
     def factory() -> uuid.UUID:
-        view = vault.create_subject(session, external_ref=f"user-{uuid.uuid4().hex[:12]}", actor=SYSTEM)
-        session.commit()
+        with app.app_context():
+            session = app.extensions["governance.db"].session()
+            try:
+                view = vault.create_subject(session, external_ref=f"user-{uuid.uuid4().hex[:12]}", actor=SYSTEM)
+                session.commit()
+            finally:
+                session.close()
         return view.id
 
     return factory
+
+
+def count(app: Flask, model: type, *where: Any) -> int:
+    """Rows of `model` (matching `where`), read in a short app context of its own."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        try:
+            return int(session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0)
+        finally:
+            session.close()
 
 
 @pytest.fixture

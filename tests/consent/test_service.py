@@ -232,3 +232,42 @@ def test_ledger_is_append_only(session: Session, subject: uuid.UUID) -> None:
     with pytest.raises(sa.exc.DatabaseError):
         session.execute(sa.update(ConsentEvent).values(decision="withdrawn"))
     session.rollback()
+
+
+def test_bulk_sql_rule_agrees_with_the_pure_rule(session: Session) -> None:
+    """check_many and iter_permitted_subjects evaluate in SQL; is_permitted in Python: they must agree."""
+    import random
+
+    from governance.consent.models import ConsentState
+
+    rng = random.Random(7)
+    now = at(400)
+    subjects = []
+    for _ in range(300):
+        sid = uuid.uuid4()
+        subjects.append(sid)
+        for purpose in ("personalized_recommendations", "partner_sharing", "fraud_prevention", "product_analytics"):
+            if rng.random() < 0.15:
+                continue  # no row at all
+            session.add(
+                ConsentState(
+                    subject_id=sid,
+                    purpose=purpose,
+                    decision=rng.choice([None, "granted", "granted", "withdrawn", "expired"]),
+                    decided_at=at(rng.uniform(-400, 400)),
+                    decided_seq=1,
+                    notice_version=rng.choice([None, 1, 2]),
+                    objected=rng.random() < 0.1,
+                    objection_seq=0,
+                    last_seq=1,
+                    updated_at=now,
+                )
+            )
+    session.commit()
+    for purpose in ("personalized_recommendations", "partner_sharing", "fraud_prevention", "product_analytics"):
+        bulk = service.check_many(session, subjects, purpose, now=now)
+        single = {s: service.is_permitted(session, s, purpose, now=now) for s in subjects}
+        assert bulk == single, purpose
+        if service.purpose(purpose).requires_consent:
+            streamed = set(service.iter_permitted_subjects(session, purpose, now=now))
+            assert streamed == {s for s, p in single.items() if p.allowed}, purpose
