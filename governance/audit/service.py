@@ -50,6 +50,7 @@ SIGNING_KEY = "audit_checkpoint"  # the foundation key helper's name for the Ed2
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 _PHONE = re.compile(r"\+?\d[\d ().-]{7,}\d")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # due dates and the like are not phone numbers
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,4}$")
 _MAX_TEXT = 200
@@ -96,7 +97,7 @@ def _is_uuid(value: str) -> bool:
 
 
 def _check_text(value: str, what: str) -> None:
-    if _is_uuid(value):
+    if _is_uuid(value) or _ISO_DATE.match(value):
         return
     if len(value) > _MAX_TEXT or _EMAIL.search(value) or _PHONE.fullmatch(value.strip()):
         raise AuditDetailsError(f"{what} looks like personal data or free text")

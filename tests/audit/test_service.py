@@ -85,7 +85,8 @@ def test_record_refuses_personal_data_and_bad_names(app):
         with pytest.raises(AuditDetailsError):
             record(session, actor=STAFF, action="Not A Name", target=None)
         record(session, actor=Principal.system("test"), action="vault.profile.updated", target=("subject", "x"),
-               details={"fields": ["email", "phone"], "count": 2, "id": uuid.UUID(int=3)})  # fmt: skip
+               details={"fields": ["email", "phone"], "count": 2, "id": uuid.UUID(int=3),
+                        "due_on": "2026-12-31"})  # fmt: skip
         session.commit()
     seal(app)
     assert verify(app).ok
