@@ -407,3 +407,25 @@ def store_break_glass_reason(session: Session, principal: Principal, resource: R
 
 def break_glass_grants(session: Session, *, limit: int = 100) -> list[BreakGlassGrant]:
     return list(session.scalars(sa.select(BreakGlassGrant).order_by(BreakGlassGrant.created_at.desc()).limit(limit)))
+
+
+def list_staff(session: Session) -> list[StaffAccount]:
+    return list(session.scalars(sa.select(StaffAccount).order_by(StaffAccount.username)))
+
+
+def deactivate_staff(session: Session, staff_id: uuid.UUID, *, actor: Principal) -> None:
+    """Disable an account and end its sessions at once. An admin cannot lock themselves out this way."""
+    from governance.access.sessions import end_all_staff_sessions
+
+    if actor.kind == "staff" and actor.id == str(staff_id):
+        raise InvalidCredentialSettingsError("You cannot deactivate your own account.")
+    staff = get_staff(session, staff_id)
+    staff.active = False
+    ended = end_all_staff_sessions(session, staff.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="access.staff.deactivated",
+        target=("staff", staff.id),
+        details={"sessions_ended": ended},
+    )

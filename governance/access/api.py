@@ -362,6 +362,32 @@ def api_reset_password(staff_id: uuid.UUID) -> Response:
     return response
 
 
+@bp.get("/api/v1/access/staff")
+@requires("staff.manage")
+def api_list_staff() -> Response:
+    items = [
+        {
+            "id": str(s.id),
+            "username": s.username,
+            "roles": s.roles,
+            "active": s.active,
+            "second_factor": s.totp_enabled_at is not None,
+            "locked": s.locked_until is not None and s.locked_until > datetime.now(UTC),
+            "last_login_at": s.last_login_at.isoformat() if s.last_login_at else None,
+        }
+        for s in accounts.list_staff(get_session())
+    ]
+    return jsonify({"items": items})
+
+
+@bp.post("/api/v1/access/staff/<uuid:staff_id>/deactivate")
+@requires("staff.manage", resource=_staff_from_url)
+def api_deactivate_staff(staff_id: uuid.UUID) -> Response:
+    with transaction(get_session()) as session:
+        accounts.deactivate_staff(session, staff_id, actor=current_principal())
+    return jsonify({"id": str(staff_id), "active": False})
+
+
 @bp.post("/api/v1/access/clients")
 @requires("client.manage")
 def api_register_client() -> tuple[Response, int]:

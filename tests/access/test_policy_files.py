@@ -144,9 +144,7 @@ def test_a_rule_naming_one_item_switches_off_id_free_caching(policy_dir: Path) -
     add_file(policy_dir, "50_frozen.cedar", text)
     engine = PolicyEngine.from_directory(policy_dir)
     assert engine.ids_matter is True
-    client = Principal(
-        kind="client", id="c", scopes=frozenset({"datasets:request"}), purposes=frozenset({"recs"})
-    )
+    client = Principal(kind="client", id="c", scopes=frozenset({"datasets:request"}), purposes=frozenset({"recs"}))
     ok = Resource(type="Dataset", id="other", purpose="recs", owner_client_id="c")
     frozen = Resource(type="Dataset", id="frozen", purpose="recs", owner_client_id="c")
     assert engine.is_allowed(client, "dataset.download", ok)

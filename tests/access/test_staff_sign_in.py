@@ -250,3 +250,21 @@ def test_cli_adds_staff_and_clients(app: Flask, runner) -> None:  # type: ignore
     assert client_result.exit_code == 0, client_result.output
     assert "client_secret=" in client_result.output
     assert sign_in(app.test_client(), "ops-admin").status_code == 302
+
+
+def test_admin_lists_and_deactivates_staff(
+    app: Flask, client: FlaskClient, login_staff, csrf_headers, make_staff
+) -> None:
+    staff_id, name, _ = make_staff("support", totp=False)
+    their_browser = app.test_client()
+    sign_in(their_browser, name)
+    admin_id = login_staff(client, "admin")
+    listed = {i["id"]: i for i in client.get("/api/v1/access/staff").get_json()["items"]}
+    assert listed[str(staff_id)]["roles"] == ["support"]
+    assert "password_hash" not in listed[str(staff_id)]
+    headers = csrf_headers(client)
+    assert client.post(f"/api/v1/access/staff/{staff_id}/deactivate", headers=headers).status_code == 200
+    assert their_browser.get(POLICY).status_code in (302, 401)
+    assert sign_in(app.test_client(), name).status_code == 401
+    own = client.post(f"/api/v1/access/staff/{admin_id}/deactivate", headers=headers)
+    assert own.status_code == 422
