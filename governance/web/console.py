@@ -118,8 +118,7 @@ def console() -> str:
     overdue_count = 0
     if _may("dsr.read"):
         overdue_count = len(requests.overdue(session))
-        counts = requests.count_by_status(session)
-        open_count = sum(counts.get(s, 0) for s in ("received", "verified", "in_progress"))
+        open_count = sum(len(requests.list_requests(session, status=s, limit=10_000)) for s in OPEN_STATUSES)
         cards.append(
             {
                 "title": "Open requests",
@@ -529,3 +528,286 @@ def console_audit_verify() -> Response:
     result = run_verification()
     flash(result["summary"], "success" if result["ok"] else "error")
     return redirect(url_for("web.console_audit"), code=303)
+
+
+# --- reading the audit log for console views ---------------------------------------------------------------
+
+
+def _audit_entries(prefix: str, *, since: dt.datetime | None = None, cap: int = 100_000) -> list[dict[str, Any]]:
+    """Sealed audit entries whose action starts with `prefix` (typed form), oldest first, up to `cap`."""
+    from governance.audit import service as audit_service
+
+    filters = audit_service.SearchFilters(action_prefix=prefix, since=since)
+    out: list[dict[str, Any]] = []
+    after = None
+    while len(out) < cap:
+        items, after = audit_service.search(get_session(), filters, after=after, limit=1000)
+        out.extend(item["entry"] for item in items)
+        if after is None:
+            break
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A typed audit detail value as plain JSON (the log tags times and decimals)."""
+    if isinstance(value, dict) and len(value) == 1:
+        return next(iter(value.values()))
+    return value
+
+
+# --- consent statistics ------------------------------------------------------------------------------------
+
+STATS_WEEKS = 12
+
+
+@bp.get("/console/consent")
+@requires("consent.read")
+def console_consent() -> str:
+    from governance.consent import service as consent
+    from governance.web import charts, consent_stats
+
+    catalog = consent.purposes()
+    keys = [p.key for p in catalog.consent_purposes()]
+    titles = {p.key: p.title for p in catalog}
+    events = []
+    for entry in _audit_entries("consent.decision.recorded"):
+        details = {k: _plain(v) for k, v in (entry.get("details") or {}).items()}
+        at = present.as_datetime(_plain(entry.get("time")))
+        if at is None or not details.get("purpose"):
+            continue
+        events.append(
+            consent_stats.DecisionEvent(
+                at=at,
+                subject=str((entry.get("target") or {}).get("id")),
+                purpose=str(details["purpose"]),
+                decision=str(details.get("decision")),
+                method=str(details.get("method")),
+                notice_version=details.get("notice_version"),
+                superseded=bool(details.get("superseded")),
+            )
+        )
+    stats = consent_stats.fold(events, purposes=keys, today=utcnow().date(), weeks=STATS_WEEKS)
+    labels = [monday.strftime("%-d %b") for monday in stats.weeks]
+    names = [titles[k] for k in keys]
+    rate_chart = charts.line_chart(
+        labels,
+        [charts.Series(titles[k], stats.rates[k]) for k in keys],
+        title="Consent rate per purpose, by week",
+        desc="Among people who decided about a purpose, the percentage whose decision in force was consent.",
+        y_max=100,
+        unit="%",
+    )
+    weekly_chart = charts.bar_chart(
+        labels,
+        [charts.Series("Withdrawals", stats.withdrawals), charts.Series("GPC signals", stats.gpc)],
+        title="Withdrawals and Global Privacy Control signals per week",
+        desc="Consents withdrawn by people, and consents withdrawn because a browser sent a GPC signal.",
+    )
+    return _page(
+        "web/console/consent.html",
+        "web.console_consent",
+        rate_chart=rate_chart,
+        rate_series=names,
+        rate_rows=[{"label": label, "cells": [stats.rates[k][i] for k in keys]} for i, label in enumerate(labels)],
+        by_notice=[{**row, "purpose": titles.get(str(row["purpose"]), row["purpose"])} for row in stats.by_notice],
+        weekly_chart=weekly_chart,
+        weekly_rows=[
+            {"label": label, "withdrawals": stats.withdrawals[i], "gpc": stats.gpc[i]} for i, label in enumerate(labels)
+        ],
+    )
+
+
+# --- privacy budgets ---------------------------------------------------------------------------------------
+
+SPENDS_SHOWN = 200
+
+
+@bp.get("/console/budgets")
+@requires("budget.read")
+def console_budgets() -> str:
+    from governance.consent import service as consent
+    from governance.gateway import service as gateway
+    from governance.web import charts, sources
+
+    session = get_session()
+    clients = sources.clients(session)
+    budgets = []
+    for purpose in consent.purposes():
+        if purpose.gateway is None:
+            continue
+        scopes = [None] + [c["id"] for c in clients if purpose.key in c["purposes"]]
+        for client_id in scopes:
+            view = gateway.budget_status(session, purpose.key, client_id)
+            budgets.append(
+                {
+                    "purpose": purpose.title,
+                    "client": client_id,
+                    "total": present.decimal_text(view.epsilon_total),
+                    "spent": present.decimal_text(view.epsilon_spent),
+                    "remaining": present.decimal_text(view.epsilon_remaining),
+                    "delta_spent": present.decimal_text(view.delta_spent, 9),
+                    "spent_value": float(view.epsilon_spent),
+                    "remaining_value": float(view.epsilon_remaining),
+                    "label": purpose.title if client_id is None else f"{purpose.title} · {client_id}",
+                }
+            )
+    chart = charts.bar_chart(
+        [b["label"] for b in budgets],
+        [
+            charts.Series("Spent", [b["spent_value"] for b in budgets]),
+            charts.Series("Remaining", [b["remaining_value"] for b in budgets]),
+        ],
+        title="Privacy budget per purpose and client",
+        desc="Epsilon spent and remaining for each purpose, overall and per client.",
+        stacked=True,
+        classes=["bar-spent", "bar-remaining"],
+    )
+    since = utcnow() - dt.timedelta(days=365)
+    entries = _audit_entries("gateway.budget.", since=since)
+    reasons = {}
+    spends = []
+    for entry in entries:
+        details = {k: _plain(v) for k, v in (entry.get("details") or {}).items()}
+        ref = str((entry.get("target") or {}).get("id"))
+        if entry["action"].endswith(".reserved"):
+            reasons[ref] = details.get("reason")
+        spends.append(
+            {
+                "at": present.as_datetime(_plain(entry.get("time"))),
+                "purpose": details.get("purpose"),
+                "client": details.get("client_id") or "—",
+                "reason": reasons.get(ref) or "—",
+                "ref": ref[:8],
+                "epsilon": present.decimal_text((details.get("epsilon_micro") or 0) / 1_000_000),
+                "status": entry["action"].rsplit(".", 1)[-1],
+            }
+        )
+    return _page(
+        "web/console/budgets.html",
+        "web.console_budgets",
+        chart=chart,
+        budgets=budgets,
+        spends=list(reversed(spends))[:SPENDS_SHOWN],
+    )
+
+
+# --- releases and models -----------------------------------------------------------------------------------
+
+
+@bp.get("/console/releases")
+@requires("dataset.read")
+def console_releases() -> str:
+    from governance.gateway import service as gateway
+    from governance.training import service as training
+
+    session = get_session()
+    release_ids = []
+    for entry in _audit_entries("gateway.release.requested"):
+        target = entry.get("target") or {}
+        if target.get("id"):
+            release_ids.append(uuid.UUID(str(target["id"])))
+    releases = []
+    for release_id in reversed(release_ids[-100:]):
+        release = gateway.get_release(session, release_id)
+        facts = [
+            ("Status", release.status),
+            ("Format", release.format),
+            ("Pseudonyms", release.pseudonym_mode),
+            ("k required / achieved", f"{release.k_required} / {release.k_achieved or '—'}"),
+            ("People / rows released", f"{release.subjects_released or 0} / {release.rows_released or 0}"),
+            ("Rows suppressed for k-anonymity", release.rows_suppressed or 0),
+            ("Consent snapshot", release.consent_snapshot_at.isoformat() if release.consent_snapshot_at else "—"),
+            ("Policy version", release.policy_version),
+            ("SHA-256", release.checksum_sha256 or "—"),
+        ]
+        if release.error_code:
+            facts.append(("Error", release.error_code))
+        releases.append(
+            {
+                "title": f"Release {str(release.id)[:8]}",
+                "purpose": release.purpose,
+                "client": release.client_id,
+                "at": release.created_at,
+                "status": release.status,
+                "facts": facts,
+                "manifest": json.dumps(release.manifest, indent=2, default=str) if release.manifest else None,
+            }
+        )
+    models = []
+    can_read_training = _may("training.read")
+    for job in training.list_jobs(session, actor=current_principal()) if can_read_training else []:
+        report = None
+        if job.status == "succeeded":
+            report = json.dumps(training.model_card(session, job.id).get("privacy"), indent=2, default=str)
+        models.append(
+            {
+                "title": f"{present.humanize(job.kind)} {str(job.id)[:8]}",
+                "purpose": job.purpose,
+                "at": job.finished_at or job.created_at,
+                "status": job.status,
+                "flagged": job.flagged_people > 0,
+                "facts": [
+                    ("Client", job.client_id),
+                    ("Target ε / δ", f"{job.target_epsilon} / {job.target_delta}"),
+                    ("ε / δ spent", f"{job.epsilon_spent or '—'} / {job.delta_spent or '—'}"),
+                    ("People in training data", job.n_subjects or "—"),
+                    ("People erased or withdrawn since", job.flagged_people),
+                    ("Retrain of", str(job.retrain_of)[:8] if job.retrain_of else "—"),
+                ]
+                + ([("Note", job.flag_note)] if job.flag_note else []),
+                "report": report,
+            }
+        )
+    return _page(
+        "web/console/releases.html",
+        "web.console_releases",
+        releases=releases,
+        models=models,
+        flagged_count=sum(m["flagged"] for m in models),
+    )
+
+
+# --- admin -------------------------------------------------------------------------------------------------
+
+
+@bp.get("/console/admin")
+@requires("console.view", resource=console_resource)
+def console_admin() -> str:
+    """Staff, clients, processors and keys: each section only for those allowed to see it."""
+    from governance.web import sources
+
+    session = get_session()
+    context: dict[str, Any] = {"staff": [], "clients": [], "processors": [], "keys": [], "rotation": None}
+    sections = []
+    if _may("staff.manage"):
+        sections.append("staff")
+        context["staff"] = sources.staff(session)
+    if _may("client.manage"):
+        sections.append("clients")
+        context["clients"] = sources.clients(session)
+    if _may("processor.manage"):
+        sections.append("processors")
+        context["processors"] = _processor_rows(session)
+    if _may("keys.read"):
+        sections.append("keys")
+        context["keys"], context["rotation"] = sources.key_status(session)
+    return _page("web/console/admin.html", "web.console_admin", sections=sections, **context)
+
+
+def _processor_rows(session: Any) -> list[dict[str, Any]]:
+    from governance.web import sources
+
+    rows = []
+    for processor in sources.processors(session):
+        deliveries = sources.deliveries(session, processor.id)
+        rows.append(
+            {
+                "name": processor.name + ("" if processor.active else " (inactive)"),
+                "events": processor.events,
+                "delivered": sum(d.status == "delivered" for d in deliveries),
+                "pending": sum(d.status == "pending" for d in deliveries),
+                "failed": sum(d.status == "failed" for d in deliveries),
+                "last_at": max((d.last_attempt_at for d in deliveries if d.last_attempt_at), default=None),
+            }
+        )
+    return rows

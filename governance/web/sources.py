@@ -38,3 +38,52 @@ def deliveries(session: Session, processor_id: Any, limit: int = 500) -> list[An
     from governance.consent import processors as consent_processors
 
     return list(consent_processors.deliveries(session, processor_id=processor_id, limit=limit))
+
+
+def staff(session: Session) -> list[dict[str, Any]]:
+    """Staff accounts and roles (no password or TOTP material).
+
+    The access domain has no listing function yet, so this one read uses its model directly; it moves to
+    `access.accounts.list_staff(session)` when that exists (docs/web.md, contract additions)."""
+    import sqlalchemy as sa
+
+    from governance.access.models import StaffAccount
+
+    rows = session.scalars(sa.select(StaffAccount).order_by(StaffAccount.username))
+    return [
+        {
+            "label": row.username,
+            "roles": sorted(row.roles or []),
+            "mfa": row.totp_enabled_at is not None,
+            "status": "active" if row.active else "revoked",
+            "last_login": row.last_login_at,
+        }
+        for row in rows
+    ]
+
+
+def key_status(session: Session) -> tuple[list[tuple[str, Any]], dict[str, Any] | None]:
+    """Master-key versions and the latest rotation, as (facts, rotation) for the admin page."""
+    from governance.vault import keymanagement
+
+    status = keymanagement.key_status(session)
+    facts: list[tuple[str, Any]] = [
+        (
+            f"Version {v['version']}",
+            f"{v['state']} · {v['provider']} · wraps {v['data_keys']} data key{'s' if v['data_keys'] != 1 else ''}",
+        )
+        for v in status["versions"]
+    ]
+    rotation = None
+    if status["rotations"]:
+        latest = status["rotations"][0]
+        running = latest.status not in ("completed", "failed", "finished")
+        rotation = {
+            "running": running,
+            "done": latest.done,
+            "total": latest.total,
+            "summary": f"Rotation to version {latest.target_version}: {latest.status}, "
+            f"{latest.done} of {latest.total} data keys re-wrapped"
+            + (f", finished {latest.finished_at:%Y-%m-%d %H:%M} UTC" if latest.finished_at else ""),
+        }
+    return facts, rotation

