@@ -98,6 +98,7 @@ def request_dataset(body: DatasetSpecBody) -> Response:
     try:
         with transaction(session):
             release = service.request_release(session, client=client, spec=body.model_dump())
+            out = _release_out(release)
     except SpecNotAllowedError as exc:
         with transaction(session):  # the refusal is audited too, in its own transaction
             audit.record(
@@ -108,17 +109,19 @@ def request_dataset(body: DatasetSpecBody) -> Response:
                 details={"not_allowed": len(exc.extra["not_allowed"])},
             )
         raise
-    return _json(_release_out(release), 202)
+    return _json(out, 202)
 
 
 @bp.get("/datasets/<release_id>", responses={200: ReleaseOut})
 @requires("dataset.read", resource=_dataset_resource)
 def get_dataset(path: ReleasePath) -> Response:
     principal = current_principal()
-    release = service.get_release(
-        get_session(), path.release_id, client_id=principal.id if principal.kind == "client" else None
-    )
-    return _json(_release_out(release))
+    with transaction(get_session()) as session:  # read-only; ends the transaction (SQLite locks on BEGIN)
+        release = service.get_release(
+            session, path.release_id, client_id=principal.id if principal.kind == "client" else None
+        )
+        out = _release_out(release)
+    return _json(out)
 
 
 @bp.post("/datasets/<release_id>/links", responses={201: LinkOut})
@@ -172,6 +175,7 @@ def run_dp_query(body: DPQueryBody) -> Response:
         bins=body.bins,
         quantiles=tuple(body.quantiles),
     )
+    get_session().commit()  # end the request's own transaction: the query runs in short sessions of its own
     record = dpqueries.run_dp_query(get_db().session, client=client, query=query)
     out = {
         "query_id": str(record.id),
@@ -187,11 +191,11 @@ def run_dp_query(body: DPQueryBody) -> Response:
 @requires("budget.read", resource=_budget_resource)
 def get_budget(path: BudgetPath) -> Response:
     principal = current_principal()
-    session = get_session()
-    purpose_view = service.budget_status(session, path.purpose)
-    body: dict[str, Any] = {"purpose": purpose_view.as_dict(), "client": None}
-    if principal.kind == "client":
-        client_view = service.budget_status(session, path.purpose, principal.id)
-        if client_view.client_id is not None:
-            body["client"] = client_view.as_dict()
+    with transaction(get_session()) as session:
+        purpose_view = service.budget_status(session, path.purpose)
+        body: dict[str, Any] = {"purpose": purpose_view.as_dict(), "client": None}
+        if principal.kind == "client":
+            client_view = service.budget_status(session, path.purpose, principal.id)
+            if client_view.client_id is not None:
+                body["client"] = client_view.as_dict()
     return _json(body)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from governance.access.principals import Principal
@@ -38,13 +39,23 @@ class Population:
 
 
 @pytest.fixture
-def populate(session: Session) -> Callable[..., Population]:
+def populate(app: Flask) -> Callable[..., Population]:
     """Create `n` subjects (same generalized quasi-identifiers unless `varied`), each with `events` view events
     carrying a per-subject item id, and (with `grant`) consent to `purpose`."""
     from governance.consent import service as consent
     from governance.vault import service as vault
 
-    def make(
+    def make(*args: Any, **kwargs: Any) -> Population:
+        # a context and session of its own, closed afterwards: requests made by the test must not share them
+        with app.app_context():
+            session = app.extensions["governance.db"].session()
+            try:
+                return _make(session, *args, **kwargs)
+            finally:
+                session.close()
+
+    def _make(
+        session: Session,
         n: int,
         *,
         events: int = 3,
