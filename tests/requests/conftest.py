@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from governance.access.principals import Principal
 from governance.db import transaction
@@ -69,41 +68,48 @@ def make_events(tag: str, count: int, *, start: int = 0) -> list[dict[str, Any]]
 
 
 @pytest.fixture
-def make_subject(session: Session) -> Callable[..., uuid.UUID]:
-    """A subject with a profile, consents to two purposes and `events` events (all through the services)."""
+def make_subject(app: Flask) -> Callable[..., uuid.UUID]:
+    """A subject with a profile, consents to two purposes and `events` events (all through the services).
+
+    Uses its own app context and session, so that API tests (whose requests must not share an app context
+    with the test) can use it too."""
     from governance.consent import service as consent
     from governance.vault import service as vault
 
     def factory(tag: str | None = None, *, events: int = 20, jurisdiction: str = "EU") -> uuid.UUID:
         tag = tag or uuid.uuid4().hex[:8]
-        with transaction(session):
-            view = vault.create_subject(
-                session,
-                external_ref=f"ref-{tag}",
-                actor=SYSTEM,
-                profile=profile_for(tag),
-                jurisdiction=jurisdiction,
-            )
-            consent.record_decisions(
-                session,
-                view.id,
-                [{"purpose": p, "decision": "granted"} for p in CONSENT_PURPOSES],
-                method="api",
-                actor=SYSTEM,
-                jurisdiction=jurisdiction,
-            )
-        remaining = events
-        start = 0
-        while remaining:
-            batch = min(remaining, 5000)
+        with app.app_context(), app.extensions["governance.db"].session() as session:
             with transaction(session):
-                lawful = consent.lawful_event_categories(session, view.id)
-                report = vault.ingest_events(
-                    session, view.id, make_events(tag, batch, start=start), actor=SYSTEM, lawful_categories=lawful
+                view = vault.create_subject(
+                    session,
+                    external_ref=f"ref-{tag}",
+                    actor=SYSTEM,
+                    profile=profile_for(tag),
+                    jurisdiction=jurisdiction,
                 )
-                assert report.accepted == batch, report.rejected[:3]
-            remaining -= batch
-            start += batch
+                consent.record_decisions(
+                    session,
+                    view.id,
+                    [{"purpose": p, "decision": "granted"} for p in CONSENT_PURPOSES],
+                    method="api",
+                    actor=SYSTEM,
+                    jurisdiction=jurisdiction,
+                )
+            remaining, start = events, 0
+            while remaining:
+                batch = min(remaining, 5000)
+                with transaction(session):
+                    lawful = consent.lawful_event_categories(session, view.id)
+                    report = vault.ingest_events(
+                        session,
+                        view.id,
+                        make_events(tag, batch, start=start),
+                        actor=SYSTEM,
+                        lawful_categories=lawful,
+                    )
+                    assert report.accepted == batch, report.rejected[:3]
+                remaining -= batch
+                start += batch
         return view.id
 
     return factory
