@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _http import bench_env, flask_cli, gunicorn, temporary_instance  # noqa: E402
-from consent_common import PURPOSE, SEED, seed_states  # noqa: E402
+from _http import bench_env, flask_cli, gunicorn, temporary_instance
+from consent_common import PURPOSE, SEED, seed_states
 
 CLIENTS = 4
 
