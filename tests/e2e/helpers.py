@@ -40,3 +40,60 @@ def grant(app: Flask, subject_id: uuid.UUID, purpose: str) -> None:
             s, subject_id, [{"purpose": purpose, "decision": "granted"}], method="api", actor=ACTOR, jurisdiction="EU"
         ),
     )
+
+
+def create_staff_with_totp(app: Flask, username: str, password: str, roles: set[str]) -> str:
+    """A staff account with a confirmed authenticator app; returns the TOTP secret (the test's phone).
+
+    Enrolment is confirmed with the previous step's code so that the sign-in code (current step) is not a
+    replay."""
+    import datetime as dt
+
+    import pyotp
+
+    from governance.access import accounts
+
+    box = accounts.SecretBox(app.extensions["governance.keys"].secret("access-totp"))
+
+    def work(session: Any) -> str:
+        staff = accounts.create_staff(session, username=username, password=password, roles=roles, actor=ACTOR)
+        secret = accounts.begin_totp_enrolment(session, staff, box)
+        earlier = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+        accounts.confirm_totp_enrolment(session, staff, pyotp.TOTP(secret).at(earlier), box)
+        return secret
+
+    return in_transaction(app, work)
+
+
+def seal_audit_log(app: Flask) -> None:
+    """Seal pending audit entries and sign a checkpoint (what the periodic job does every few seconds)."""
+    from governance.audit import service as audit_service
+
+    with app.test_request_context():
+        audit_service.seal_all(
+            app.extensions["governance.db"].session, audit_service.current_config(), force_checkpoint=True
+        )
+
+
+def tamper_with_audit_row(app: Flask, seq: int) -> None:
+    """Change one sealed audit row behind the service's back, as a database administrator could."""
+    import sqlalchemy as sa
+
+    engine = app.extensions["governance.db"].engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # bypass the append-only trigger
+        conn.execute(sa.text("UPDATE audit_entries SET actor_id = 'someone-else' WHERE seq = :seq"), {"seq": seq})
+
+
+def sign_in(page: Any, base_url: str, username: str, password: str, secret: str, next_path: str = "/console") -> None:
+    """The staff sign-in as a person does it: password, then the authenticator app's code."""
+    import pyotp
+
+    page.goto(base_url + next_path)
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{next_path}")

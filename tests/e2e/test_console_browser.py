@@ -1,0 +1,107 @@
+"""An auditor (and an admin) use the console in Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.browser import check_page
+from tests.e2e.helpers import (
+    create_staff_with_totp,
+    dashboard_path,
+    grant,
+    seal_audit_log,
+    sign_in,
+    tamper_with_audit_row,
+)
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery staple 42"
+
+
+def _people(app, make_subject, live_server_for, browser, count: int = 3) -> None:
+    """A few people with consents and requests, made through the real services and the dashboard."""
+    subjects = [make_subject() for _ in range(count)]
+    for subject_id in subjects:
+        grant(app, subject_id, "personalized_recommendations")
+    grant(app, subjects[0], "product_analytics")
+    server = live_server_for(app)
+    context = browser.new_context()  # the person's own browser: no shared cookies with the staff member
+    person = context.new_page()
+    person.goto(server.url + dashboard_path(app, subjects[0]))
+    person.goto(server.url + "/me/requests")
+    person.get_by_role("button", name="Request a copy of my data").click()
+    person.wait_for_url("**/me/requests")
+    context.close()
+
+
+def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
+    app, page, browser, live_server_for, make_subject, tmp_path
+):
+    _people(app, make_subject, live_server_for, browser)
+    seal_audit_log(app)
+    secret = create_staff_with_totp(app, "audra", PASSWORD, {"auditor"})
+    server = live_server_for(app)
+
+    sign_in(page, server.url, "audra", PASSWORD, secret)
+    assert page.get_by_role("heading", name="Overview").is_visible()
+    assert page.locator("#audit-alarm").count() == 0
+    check_page(page, "console-overview")
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Audit log").click()
+    assert page.get_by_text("Latest signed checkpoint").is_visible()
+    page.get_by_label("Action").fill("vault.subject")
+    page.get_by_role("button", name="Apply filters").click()
+    rows = page.get_by_role("table", name="Audit entries in the order they were written (filtered)").locator("tbody tr")
+    assert rows.count() == 3
+    assert all("vault.subject.create" in text for text in rows.all_inner_texts())
+    check_page(page, "console-audit-log")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export CSV").click()
+    path = tmp_path / "audit.csv"
+    info.value.save_as(path)
+    exported = path.read_text()
+    assert exported.count("vault.subject.create") >= 3
+    assert "consent.decision.recorded" not in exported  # the export follows the filter
+
+    rows.first.get_by_role("link").click()
+    assert page.get_by_role("heading", name="Audit entry").is_visible() or page.locator("h1").inner_text()
+    check_page(page, "console-audit-entry")
+
+    first_seq = int(page.locator("h1").inner_text().rsplit(" ", 1)[-1])
+    tamper_with_audit_row(app, first_seq)
+    page.goto(server.url + "/console/audit")
+    alarm = page.locator("#audit-alarm")
+    assert alarm.is_visible()
+    assert "verification FAILED" in alarm.inner_text()
+    check_page(page, "console-audit-alarm")
+
+
+def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, make_subject):
+    _people(app, make_subject, live_server_for, browser)
+    seal_audit_log(app)
+    secret = create_staff_with_totp(app, "ada-admin", PASSWORD, {"admin", "dpo"})
+    server = live_server_for(app)
+    sign_in(page, server.url, "ada-admin", PASSWORD, secret)
+    nav = page.get_by_role("navigation", name="Console")
+    for link, heading, shot in [
+        ("Requests", "Data subject requests", "console-requests"),
+        ("Consent", "Consent", "console-consent"),
+        ("Privacy budgets", "Privacy budgets", "console-budgets"),
+        ("Releases and models", "Releases and models", "console-releases"),
+        ("Policies in force", "Policies in force", "console-policies"),
+        ("Records of processing", "Records of processing activities", "console-records"),
+        ("Admin", "Admin", "console-admin"),
+    ]:
+        nav.get_by_role("link", name=link).click()
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible(), link
+        check_page(page, shot)
+        if link == "Requests":
+            page.locator("table a").first.click()
+            assert page.get_by_role("heading", name="Timeline").is_visible()
+            page.get_by_label("Reason").fill("Exports for several linked accounts need more time")
+            page.get_by_role("button", name="Extend").click()
+            assert page.get_by_text("Deadline extended by").is_visible()
+            check_page(page, "console-request-detail")
+    assert page.get_by_role("heading", name="Staff accounts").is_visible()
+    assert page.get_by_role("heading", name="Master key").is_visible()
