@@ -1,7 +1,21 @@
-"""The training domain. See docs/contracts.md for what other domains may call."""
+"""The training domain. See docs/contracts.md for what other domains may call (`governance.training.service`).
+
+Nothing here imports torch, opacus, scikit-learn or diffprivlib: they load inside the job that trains.
+"""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's blueprint, CLI commands, job handlers and policy files with the app."""
+    """Load policies/training.yaml (a bad file stops start-up), register the API and the job handlers."""
+    from governance.training import tasks
+    from governance.training.api import bp
+    from governance.training.policy import POLICY_EXTENSION, load_policy
+
+    settings = app.extensions["governance.settings"]
+    app.extensions[POLICY_EXTENSION] = load_policy(settings.policies_dir)
+    app.register_api(bp)
+    tasks.register_schedules(
+        reconcile_seconds=max(1, settings.get_int("TRAINING_RECONCILE_SECONDS", 300)),
+        flags_seconds=max(1, settings.get_int("TRAINING_FLAGS_SECONDS", 3600)),
+    )

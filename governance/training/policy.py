@@ -1,0 +1,39 @@
+"""policies/training.yaml: limits on what a training job may ask for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["POLICY_EXTENSION", "TrainingPolicy", "load_policy"]
+
+POLICY_EXTENSION = "governance.training.policy"
+
+
+class TrainingPolicy(BaseModel):
+    """Validated content of policies/training.yaml (see the comments in that file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = Field(1, ge=1, le=1)
+    epsilon_cap: float = Field(10.0, gt=0, le=100)
+    max_delta: float = Field(1e-4, gt=0, lt=1)
+    max_interactions: int = Field(50, ge=1, le=100_000)
+    max_epochs: int = Field(100, ge=1)
+    max_batch_size: int = Field(10_000, ge=1)
+    max_physical_batch_size: int = Field(1024, ge=1)
+    max_items: int = Field(20_000, ge=2)
+    feature_buckets: int = Field(128, ge=8, le=1 << 16)
+    download_link_minutes: int = Field(15, ge=1, le=24 * 60)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+
+def load_policy(policies_dir: Path) -> TrainingPolicy:
+    """Load policies/training.yaml (defaults when absent); raises PolicyFileError naming file and line."""
+    from governance.policyfiles import load_yaml
+
+    path = policies_dir / "training.yaml"
+    if not path.exists():
+        return TrainingPolicy()
+    return load_yaml(path, TrainingPolicy)
