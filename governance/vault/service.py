@@ -149,19 +149,36 @@ def active_master_version(session: Session) -> int:
     """The master-key version new data keys are wrapped with, as recorded in the database.
 
     Registers the provider's active version on first use. On PostgreSQL the row is read FOR SHARE so that a
-    rotation cannot retire the version between this read and the commit of the data key wrapped with it.
+    rotation cannot retire the version between this read and the commit of the data key wrapped with it; a
+    read that raced with a rotation's commit (the old row no longer active, the new one not yet visible to
+    that statement) simply reads again.
     """
+    is_postgres = session.get_bind().dialect.name == "postgresql"
     query = select(MasterKeyVersion.version).where(MasterKeyVersion.state == "active")
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres:
         query = query.with_for_update(read=True)
-    version = session.scalar(query)
-    if version is not None:
-        return version
-    provider = get_runtime().provider
-    version = provider.active_version()
-    session.add(MasterKeyVersion(version=version, provider=provider.name, state="active"))
-    session.flush()
-    return version
+    for _ in range(5):
+        version = session.scalar(query)
+        if version is not None:
+            return version
+        if session.scalar(select(func.count()).select_from(MasterKeyVersion)):
+            continue  # a rotation committed between our snapshot and our lock: read again
+        provider = get_runtime().provider
+        session.execute(
+            _insert_ignore(session, MasterKeyVersion).values(
+                version=provider.active_version(), provider=provider.name, state="active", created_at=utcnow()
+            )
+        )
+    raise VaultIntegrityError("No active master-key version is recorded.")
+
+
+def _insert_ignore(session: Session, model: type[Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the backend in use."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model.__table__).on_conflict_do_nothing()
 
 
 def _wrapped(row: DataKey) -> WrappedKey:

@@ -137,7 +137,7 @@ def test_rotation_under_concurrent_reads_and_writes(app: Flask, session: Session
                         operations["writes"] += 1
                         operations["creates"] += 1
                     except Exception as exc:
-                        failures.append(f"write: {type(exc).__name__}")
+                        failures.append(f"write: {type(exc).__name__}: {str(exc)[:300]}")
 
     threads = [threading.Thread(target=reader) for _ in range(2)] + [threading.Thread(target=writer)]
     for thread in threads:
