@@ -71,7 +71,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["governance.keys"] = keys
     app.extensions["governance.policy_version"] = policy_version(settings.policies_dir)
 
-    observability.init_app(app)  # request id first, so every later hook and log line has it
+    app.before_request(_reset_request_scope)  # first: nothing from an earlier request survives on `g`
+    observability.init_app(app)  # request id next, so every later hook and log line has it
     db.init_app(app, settings.database_url)
     errors.init_app(app)
     app.before_request(enforce)
@@ -92,6 +93,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if endpoint == "static" or endpoint.endswith(".static"):
             mark_public(app, endpoint, "static assets (stylesheets, scripts, images) hold no data")
     return app
+
+
+REQUEST_SCOPED_G = ("principal", "resource", "resource_type", "resource_id", "request_id", "request_started")
+
+
+def _reset_request_scope() -> None:
+    """An app context may outlive a request (tests, CLI): request-scoped values must not carry over."""
+    from flask import g
+
+    for key in REQUEST_SCOPED_G:
+        g.pop(key, None)
 
 
 def _csrf_check() -> None:

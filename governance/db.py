@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import JSON, MetaData, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
@@ -120,6 +120,12 @@ def init_app(app: Flask, url: str) -> Database:
     database = Database(url)
     app.extensions["governance.db"] = database
 
+    @app.teardown_request
+    def _close_request_session(_exc: BaseException | None) -> None:
+        session = request.environ.pop(_REQUEST_SESSION_KEY, None)
+        if session is not None:
+            session.close()
+
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
@@ -129,15 +135,32 @@ def init_app(app: Flask, url: str) -> Database:
     return database
 
 
+# A request keeps its session on the request itself, not on `g`: an app context can outlive a request (tests,
+# CLI), and a session left on a shared `g` would leak one request's transaction into the next.
+_REQUEST_SESSION_KEY = "governance.db_session"
+
+
 def get_db() -> Database:
     return current_app.extensions["governance.db"]
 
 
 def get_session() -> Session:
     """The session of the current request or app context (created on first use, closed at teardown)."""
+    if has_request_context():
+        session = request.environ.get(_REQUEST_SESSION_KEY)
+        if session is None:
+            session = request.environ[_REQUEST_SESSION_KEY] = get_db().session()
+        return session
     if "db_session" not in g:
         g.db_session = get_db().session()
     return g.db_session
+
+
+def current_session() -> Session | None:
+    """The request's (or app context's) session if one was opened, without opening one."""
+    if has_request_context():
+        return request.environ.get(_REQUEST_SESSION_KEY)
+    return g.get("db_session")
 
 
 @contextmanager

@@ -136,7 +136,9 @@ def error_frames(exc: BaseException, limit: int = 12) -> list[str]:
 
 
 def _rollback() -> None:
-    session = g.get("db_session")
+    from governance.db import current_session
+
+    session = current_session()
     if session is not None:
         session.rollback()
 

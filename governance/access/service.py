@@ -109,11 +109,13 @@ def _release_request_transaction() -> None:
     """SQLite has one writer: the request's own open transaction would block the separate audit write below
     (same thread, so until the busy timeout). The request is being refused or is only reading, so its
     transaction is rolled back first."""
-    from flask import g, has_request_context
+    from flask import has_request_context
+
+    from governance.db import current_session
 
     if not has_request_context():
         return
-    request_session = g.get("db_session")
+    request_session = current_session()
     if (
         request_session is not None
         and request_session.in_transaction()
