@@ -3,8 +3,9 @@ them, and answers "may this principal perform this action on this resource?".
 
 Parsing happens once per engine (cedarpy's pre-parsed `PolicySet` and `Schema` handles); a decision only
 builds the two request entities (principal and resource) and evaluates. Errors in the files name the file
-and line: Cedar reports parse errors without positions, so the line is found by re-parsing prefixes of the
-text (the parser fails with "unexpected end of input" until the prefix includes the offending token).
+and line: Cedar reports parse errors without positions, so the statement at fault is found by parsing the
+statements one by one, and the line inside it from the token Cedar names; type errors are located by the
+`@id` of the rule they are reported for.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _ACTION_DECL = re.compile(r"^\s*action\s+(.+?)(?:\s+in\s+\[|\s+appliesTo|;)", re
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 _ANY_ID = "*"
+# A character that can start no Cedar token (Cedar's "invalid token" does not say which one).
+_STRAY_CHARACTER = re.compile(r"""[^\w\s{}\[\]()<>,;:?@"=!&|.+\-*']""")
 # An entity literal such as Dataset::"d-17" (roles and actions are named, not particular items).
 _SPECIFIC_ENTITY = re.compile(r'\b(?!Role::|Action::)[A-Z]\w*::"')
 
@@ -189,7 +192,7 @@ def _entities(principal: Principal, resource: Resource) -> tuple[dict[str, str],
     attrs: dict[str, Any]
     parents: list[dict[str, str]] = []
     if ptype == "Staff":
-        attrs = {"mfa": principal.mfa}
+        attrs = {"mfa": principal.mfa, "must_change_password": principal.must_change_password}
         parents = [{"type": "Role", "id": role} for role in sorted(principal.roles)]
     elif ptype == "SubjectSession":
         attrs = {"subject": str(principal.subject_id) if principal.subject_id else ""}
@@ -232,24 +235,70 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def _parse_error_offset(text: str, parse: Any) -> int | None:
-    """The end offset of the token at which `parse` fails, found by bisecting on prefixes.
+def _chunks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each `;`-terminated statement, ignoring `;` inside strings and // comments."""
+    chunks: list[tuple[int, int]] = []
+    start, index, in_string = 0, 0, False
+    while index < len(text):
+        char = text[index]
+        if in_string:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif text.startswith("//", index):
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline
+            continue
+        elif char == ";":
+            chunks.append((start, index + 1))
+            start = index + 1
+        index += 1
+    if _strip_comments(text[start:]).strip():
+        chunks.append((start, len(text)))
+    return chunks
 
-    A prefix that ends before the offending token fails with "unexpected end of input" (or parses), one
-    that includes it fails with the same error as the whole text.
-    """
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high) // 2
+
+def _line_in_chunk(text: str, start: int, end: int, message: str) -> int:
+    """The line of the offending token inside one statement (Cedar names the token but not where it is)."""
+    code = _strip_comments(text[start:end])
+    token = re.search(r"unexpected token `([^`]+)`", message)
+    if token and token.group(1) in code:
+        return _line_of(text, start + code.index(token.group(1)))
+    if "invalid token" in message:
+        outside_strings = _QUOTED.sub(lambda m: " " * len(m.group(0)), code)
+        stray = _STRAY_CHARACTER.search(outside_strings)
+        if stray:
+            return _line_of(text, start + stray.start())
+    stripped = code.rstrip()
+    if _END_OF_INPUT in message and stripped:
+        return _line_of(text, start + len(stripped) - 1)
+    leading = len(code) - len(code.lstrip())
+    return _line_of(text, start + leading)
+
+
+def _policy_error_line(text: str) -> int | None:
+    """Policies are independent statements: the first one that does not parse on its own is the culprit."""
+    for start, end in _chunks(text):
         try:
-            parse(text[:middle])
-            low = middle + 1
+            cedarpy.PolicySet.from_str(text[start:end])
         except ValueError as exc:
-            if _END_OF_INPUT in str(exc):
-                low = middle + 1
-            else:
-                high = middle
-    return low if low <= len(text) else None
+            return _line_in_chunk(text, start, end, str(exc))
+    return None
+
+
+def _schema_error_line(text: str) -> int | None:
+    """Declarations refer to each other, so grow the text declaration by declaration until it stops being
+    syntactically valid (errors about unresolved names are expected in a partial schema and ignored)."""
+    for start, end in _chunks(text):
+        try:
+            cedarpy.Schema.from_str(text[:end])
+        except ValueError as exc:
+            if "error parsing schema" in str(exc):
+                return _line_in_chunk(text, start, end, str(exc))
+    return None
 
 
 def _parse_schema(text: str, path: str) -> cedarpy.Schema:
@@ -257,11 +306,8 @@ def _parse_schema(text: str, path: str) -> cedarpy.Schema:
         return cedarpy.Schema.from_str(text)
     except ValueError as exc:
         message = str(exc)
-        if "error parsing schema" in message:
-            offset = _parse_error_offset(text, cedarpy.Schema.from_str)
-            line = _line_of(text, offset) if offset else None
-        else:
-            line = _line_of_name_in(text, message)
+        syntax = "error parsing schema" in message
+        line = _schema_error_line(text) if syntax else _line_of_name_in(text, message)
         raise PolicyFileError(path, line, message) from None
 
 
@@ -284,8 +330,7 @@ def _parse_policy_file(path: str, text: str) -> list[_SourcePolicy]:
     try:
         policy_set = cedarpy.PolicySet.from_str(text)
     except ValueError as exc:
-        offset = _parse_error_offset(text, cedarpy.PolicySet.from_str)
-        raise PolicyFileError(path, _line_of(text, offset) if offset else None, str(exc)) from None
+        raise PolicyFileError(path, _policy_error_line(text), str(exc)) from None
     code = _strip_comments(text)
     found = [(m.group(1), _line_of(text, m.start())) for m in _ID_ANNOTATION.finditer(code)]
     if len(found) != len(policy_set) or len(policy_set) != len(policy_set.to_pst().static_policies):

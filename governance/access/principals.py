@@ -26,7 +26,8 @@ class Principal:
     """An authenticated (or anonymous) caller.
 
     - staff: `id` is the staff account id, `roles` its roles (admin, dpo, support, auditor), `mfa` whether the
-      session passed the second factor.
+      session passed the second factor, `must_change_password` whether an admin reset the password and
+      the person has not chosen a new one yet.
     - subject: `id` is the dashboard session id, `subject_id` the data subject it may act for.
     - client: `id` is the OAuth2 client id, `scopes` the scopes of the presented token, `purposes` the
       purposes the client is registered for.
@@ -40,6 +41,7 @@ class Principal:
     purposes: frozenset[str] = field(default_factory=frozenset)
     subject_id: uuid.UUID | None = None
     mfa: bool = False
+    must_change_password: bool = False
 
     @property
     def ref(self) -> ActorRef:

@@ -39,7 +39,7 @@ def init_limiter(app: Flask) -> Limiter:
         default_limits=default,
         storage_uri=settings.ratelimit_storage_url or "memory://",
         headers_enabled=True,
-        key_prefix="governance",
+        key_prefix=settings.get("RATELIMIT_KEY_PREFIX", "governance") or "governance",
         strategy="moving-window",
     )
     _check_limits_before_authorization(app, limiter)

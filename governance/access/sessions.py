@@ -164,6 +164,7 @@ _STAFF_LOOKUP = (
         StaffSession.revoked_at,
         StaffAccount.roles,
         StaffAccount.active,
+        StaffAccount.must_change_password,
     )
     .join(StaffAccount, StaffAccount.id == StaffSession.staff_id)
     .where(StaffSession.token_hash == sa.bindparam("token_hash"))
@@ -178,7 +179,13 @@ def resolve_staff_session(conn: Connection, token: str, timeouts: Timeouts) -> P
     if not _alive(row.revoked_at, row.last_seen_at, row.expires_at, timeouts):
         return None
     _touch(conn, StaffSession, row.id, row.last_seen_at)
-    return Principal(kind="staff", id=str(row.staff_id), roles=frozenset(row.roles or ()), mfa=bool(row.mfa))
+    return Principal(
+        kind="staff",
+        id=str(row.staff_id),
+        roles=frozenset(row.roles or ()),
+        mfa=bool(row.mfa),
+        must_change_password=bool(row.must_change_password),
+    )
 
 
 def end_staff_session(session: Session, token: str) -> None:

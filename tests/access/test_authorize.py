@@ -97,3 +97,20 @@ def test_rate_limit_is_per_client(make_app, bearer) -> None:  # type: ignore[no-
     path = f"/api/v1/subjects/{uuid.uuid4()}/dashboard-links"
     assert [client.post(path, headers=first).status_code for _ in range(3)] == [201, 201, 429]
     assert client.post(path, headers=second).status_code == 201
+
+
+def test_rate_limits_are_shared_through_redis_when_configured(make_app) -> None:  # type: ignore[no-untyped-def]
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings = {"RATELIMIT_STORAGE_URL": url, "RATELIMIT_DEFAULT": "2/minute", "RATELIMIT_KEY_PREFIX": prefix}
+    first, second = make_app(**settings), make_app(**settings)  # two workers
+    path = "/api/v1/access/policy"
+    assert first.test_client().get(path).status_code == 401
+    assert second.test_client().get(path).status_code == 401
+    assert first.test_client().get(path).status_code == 429

@@ -300,3 +300,10 @@ def test_repeated_decisions_are_cached_and_identical(engine: PolicyEngine) -> No
     second = engine.decide(staff("dpo"), "audit.read", Resource(type="AuditLog", id="log"))
     assert first == second
     assert first.allowed
+
+
+def test_after_a_password_reset_only_the_own_account_is_reachable(engine: PolicyEngine) -> None:
+    reset = Principal(kind="staff", id="s", roles=frozenset({"support"}), mfa=True, must_change_password=True)
+    decision = engine.decide(reset, "dsr.read", owned_resource("dsr.read"))
+    assert decision.policies == ("new-password-required-after-reset",)
+    assert engine.is_allowed(reset, "account.self", Resource(type="StaffAccount", id="me"))

@@ -149,3 +149,26 @@ def test_a_rule_naming_one_item_switches_off_id_free_caching(policy_dir: Path) -
     frozen = Resource(type="Dataset", id="frozen", purpose="recs", owner_client_id="c")
     assert engine.is_allowed(client, "dataset.download", ok)
     assert not engine.is_allowed(client, "dataset.download", frozen)
+
+
+@pytest.mark.parametrize("name", ["10_staff.cedar", "90_guardrails.cedar"])
+def test_a_broken_line_anywhere_is_reported_at_that_line(policy_dir: Path, name: str) -> None:
+    path = policy_dir / "access" / name
+    original = path.read_text().splitlines()
+    for index in range(0, len(original), 5):
+        broken = [*original[:index], "%% not cedar %%", *original[index:]]
+        path.write_text("\n".join(broken))
+        with pytest.raises(PolicyFileError) as caught:
+            PolicyEngine.from_directory(policy_dir)
+        assert (caught.value.path.name, caught.value.line) == (name, index + 1)
+
+
+def test_a_broken_schema_line_anywhere_is_reported_at_that_line(policy_dir: Path) -> None:
+    path = policy_dir / "schema.cedarschema"
+    original = path.read_text().splitlines()
+    for index in range(0, len(original), 9):
+        broken = [*original[:index], "%% not a declaration %%", *original[index:]]
+        path.write_text("\n".join(broken))
+        with pytest.raises(PolicyFileError) as caught:
+            PolicyEngine.from_directory(policy_dir)
+        assert (caught.value.path.name, caught.value.line) == ("schema.cedarschema", index + 1)

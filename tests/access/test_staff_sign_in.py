@@ -208,6 +208,7 @@ def test_admin_resets_a_password(app: Flask, client: FlaskClient, login_staff, c
     assert sign_in(app.test_client(), name).status_code == 401  # old password gone
     fresh = app.test_client()
     assert sign_in(fresh, name, temporary).headers["Location"].endswith("/account/password")
+    assert fresh.get(POLICY).status_code == 403  # nothing but the own account until the password is changed
     changed = post_form(
         fresh,
         "/account/password",
