@@ -5,7 +5,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register security headers, template helpers and the web blueprint (pages and static files)."""
-    from governance.web import console, dashboard, security  # noqa: F401 - importing registers the routes
+    from governance.web import console, dashboard, home, security  # noqa: F401 - importing registers the routes
     from governance.web.blueprint import bp
 
     security.init_app(app)

@@ -16,7 +16,7 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from governance.access.decorators import current_principal, requires
 from governance.access.principals import Resource
 from governance.db import get_session, transaction
-from governance.errors import NotFoundError, ValidationFailedError
+from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.web import present
 from governance.web.blueprint import bp
 
@@ -417,7 +417,14 @@ def dashboard_rectify() -> Response:
     name, value = request.form.get("field", ""), request.form.get("value", "").strip()
     if not name or not value:
         raise ValidationFailedError(fields={"field": "required", "value": "required"})
-    _file("rectification", {"fields": {name: value}})
+    try:
+        _file("rectification", {"fields": {name: value}})
+    except DomainError as exc:
+        if exc.status != 422:
+            raise
+        # the messages of validation errors name the field, never the value
+        problem = "; ".join(exc.fields.values()) or exc.message
+        return _back_to_requests(f"We could not correct it: {problem}", "error")
     return _back_to_requests("Thank you. We corrected your data.")
 
 
@@ -565,15 +572,23 @@ def dashboard_certificate_json(request_id: str) -> Response:
 # --- how my data is used -----------------------------------------------------------------------------------
 
 
-def _protections(item: Any) -> list[str]:
+def _release_protections(release: Any) -> list[str]:
+    """What protected the person in a dataset release, from the release's own record."""
     out = []
-    if present.first(item, "pseudonymized", "pseudonymised"):
-        out.append("Pseudonymized")
-    k = present.first(item, "k_anonymity", "k_achieved", "k")
-    if k:
-        out.append(f"k-anonymity (k = {k})")
-    epsilon = present.first(item, "epsilon", "epsilon_spent", "dp_epsilon")
-    if epsilon is not None:
+    if release.pseudonym_mode:
+        out.append("Pseudonymized (identifiers replaced by codes)")
+    if release.k_achieved:
+        out.append(f"k-anonymity (k = {release.k_achieved})")
+    elif release.k_required:
+        out.append(f"k-anonymity required (k \u2265 {release.k_required})")
+    return out
+
+
+def _model_protections(job: Any) -> list[str]:
+    """What protected the person in a trained model, from the training job's privacy accounting."""
+    out = ["Trained on pseudonymized data"]
+    epsilon = job.epsilon_spent or job.target_epsilon
+    if epsilon:
         out.append(f"Differential privacy (\u03b5 = {present.decimal_text(epsilon, 2)})")
     return out
 
@@ -587,23 +602,27 @@ def dashboard_usage() -> str:
 
     session, subject_id = get_session(), _subject_id()
     titles = {p.key: p.title for p in consent.purposes()}
-    releases = [
-        {
-            "at": present.as_datetime(present.first(r, "created_at", "released_at", "at")),
-            "purpose_title": titles.get(present.field(r, "purpose"), present.field(r, "purpose")),
-            "recipient": present.first(r, "client_name", "client_id"),
-            "protections": _protections(r),
-        }
-        for r in gateway.releases_including(session, subject_id)
-    ]
-    models = [
-        {
-            "at": present.as_datetime(present.first(m, "trained_at", "created_at", "finished_at", "at")),
-            "name": present.first(m, "name", "model_name", "kind", default="Model"),
-            "purpose_title": titles.get(present.field(m, "purpose"), present.field(m, "purpose")),
-            "protections": _protections(m),
-            "flagged": bool(present.first(m, "flagged", "needs_retraining", default=False)),
-        }
-        for m in training.models_including(session, subject_id)
-    ]
+    releases = []
+    for summary in gateway.releases_including(session, subject_id):
+        release = gateway.get_release(session, summary.release_id)
+        releases.append(
+            {
+                "at": summary.completed_at or summary.created_at,
+                "purpose_title": titles.get(summary.purpose, summary.purpose),
+                "recipient": summary.client_id,
+                "protections": _release_protections(release),
+            }
+        )
+    models = []
+    for summary in training.models_including(session, subject_id):
+        job = training.get_job(session, summary.job_id)
+        models.append(
+            {
+                "at": summary.trained_at,
+                "name": present.humanize(summary.kind),
+                "purpose_title": titles.get(summary.purpose, summary.purpose),
+                "protections": _model_protections(job),
+                "flagged": summary.flagged,
+            }
+        )
     return _page("web/dashboard/usage.html", "web.dashboard_usage", releases=releases, models=models)

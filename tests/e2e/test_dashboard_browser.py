@@ -41,3 +41,60 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
     receipt = json.loads(path.read_text())
     assert receipt["jws"].count(".") == 2
     assert "ada.lovelace" not in path.read_text()
+
+
+def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
+    app, page, live_server_for, make_subject, tmp_path
+):
+    import io
+    import zipfile
+
+    from governance.jobs.worker import drain
+
+    subject_id = make_subject()
+    grant(app, subject_id, "personalized_recommendations")
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+
+    page.get_by_role("link", name="How your data is used").first.click()
+    assert page.get_by_role("heading", name="How your data is used").is_visible()
+    check_page(page, "dashboard-usage")
+
+    page.get_by_role("link", name="Requests", exact=True).click()
+    page.get_by_role("button", name="Request a copy of my data").click()
+    assert page.locator("[data-poll-url] progress").is_visible()  # progress while the job waits or runs
+    check_page(page, "dashboard-requests-export-running")
+
+    drain(app)  # the job worker; the page polls and reloads when the job has finished
+    download_link = page.get_by_role("link", name="Download your data (ZIP)")
+    download_link.wait_for(timeout=20_000)
+    with page.expect_download() as info:
+        download_link.click()
+    path = tmp_path / "export.zip"
+    info.value.save_as(path)
+    archive = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    assert archive.namelist()
+    assert any("ada.lovelace@example.org" in archive.read(n).decode(errors="ignore") for n in archive.namelist())
+    check_page(page, "dashboard-requests")
+
+    page.get_by_role("link", name="Delete my data…").click()
+    assert page.get_by_role("heading", name="What we will delete").is_visible()
+    assert page.get_by_role("heading", name="What the law requires us to keep").is_visible()
+    check_page(page, "dashboard-erase-confirm")
+    page.get_by_role("button", name="Delete my data").click()
+    assert page.url.endswith("/me/requests/erase") or page.url.endswith("/me/requests")  # the box was not ticked
+    page.goto(server.url + "/me/requests/erase")
+    page.get_by_label("I understand that my data will be deleted for good.").check()
+    page.get_by_role("button", name="Delete my data").click()
+    page.wait_for_url("**/me/requests")
+
+    drain(app)
+    page.reload()
+    page.get_by_role("link", name="Erasure certificate").click()
+    assert page.get_by_role("heading", name="Erasure certificate").is_visible()
+    assert "Kept by law" in page.content()
+    check_page(page, "dashboard-erasure-certificate")
+
+    page.get_by_role("link", name="Your data", exact=True).click()
+    assert page.get_by_text("Your data has been erased").is_visible()
+    assert "ada.lovelace" not in page.content()

@@ -64,3 +64,12 @@ def test_erasure_needs_confirmation_then_shows_the_certificate(app, client, make
     assert "Kept by law" in certificate
     assert client.get("/me").status_code == 200  # the erased person still sees their dashboard
     assert "Your data has been erased" in client.get("/me").get_data(as_text=True)
+
+
+def test_invalid_correction_is_explained_without_echoing_the_value(client, make_subject, login_subject):
+    login_subject(client, make_subject())
+    response = _form_post(client, "/me/requests", "/me/requests/rectify", {"field": "email", "value": "not-an-email"})
+    assert response.status_code == 303
+    html = client.get("/me/requests").get_data(as_text=True)
+    assert "We could not correct it" in html
+    assert "not-an-email" not in html
