@@ -8,6 +8,7 @@ def init_app(app: Flask) -> None:
     server, rate limits and CLI commands."""
     from governance.access import credentials
     from governance.access.api import bp
+    from governance.access.api_v1 import bp as api_bp
     from governance.access.cli import register
     from governance.access.oauth import init_server
     from governance.access.policy import PolicyEngine
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     if settings.env == "test":
         credentials.use_cheap_hashing_for_tests()
     app.register_blueprint(bp)
+    app.register_api(api_bp)
     app.extensions["governance.access.oauth"] = init_server(app)
     app.extensions["governance.access.limiter"] = init_limiter(app)
     if "staff" not in governance_cli.commands:

@@ -1,5 +1,5 @@
-"""Access routes: the OAuth2 endpoints, dashboard links, staff sign-in pages, and the admin API for staff
-accounts and service clients. Routes parse, call the access services and respond."""
+"""Access routes outside /api/v1: the OAuth2 endpoints, opening a dashboard link, staff sign-in and account
+pages. (The JSON API is in api_v1.py.) Routes parse, call the access services and respond."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask import session as cookie
 
-from governance.access import accounts, authn, credentials, sessions, tokens
+from governance.access import accounts, authn, credentials, sessions
 from governance.access.decorators import current_principal, public, requires
 from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
 from governance.access.principals import Principal, Resource
 from governance.db import get_session, transaction
-from governance.errors import InvalidRequestError
 
 bp = Blueprint("access", __name__)
 
@@ -45,13 +44,6 @@ def _policy() -> accounts.LockoutPolicy:
 def _safe_next(default: str = "/console") -> str:
     target = request.args.get("next") or default
     return target if target.startswith("/") and not target.startswith("//") else default
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequestError("Send a JSON object.")
-    return body
 
 
 # ---- OAuth2 ----
@@ -104,23 +96,6 @@ def oauth_revoke() -> Response:
 
 
 # ---- dashboard links (end users) ----
-
-
-def _subject_from_url(args: dict[str, Any]) -> Resource:
-    return Resource.subject(args["subject_id"])
-
-
-@bp.post("/api/v1/subjects/<uuid:subject_id>/dashboard-links")
-@requires("subject.link", resource=_subject_from_url)
-def create_dashboard_link(subject_id: uuid.UUID) -> tuple[Response, int]:
-    from governance.access.service import create_dashboard_link as create_link
-
-    with transaction(get_session()) as session:
-        url = create_link(session, subject_id, actor=current_principal())
-    expires = int(sessions.LINK_LIFETIME.total_seconds())
-    response = jsonify({"url": url, "expires_in": expires})
-    response.headers["Cache-Control"] = "no-store"
-    return response, 201
 
 
 @bp.get("/dashboard/start/<token>")
@@ -328,150 +303,3 @@ def change_password() -> Any:
         return render_template("access/password.html", error=exc.message), 400
     session.commit()
     return redirect("/console")
-
-
-# ---- admin API: staff accounts and service clients ----
-
-
-@bp.post("/api/v1/access/staff")
-@requires("staff.manage")
-def api_create_staff() -> tuple[Response, int]:
-    body = _json_body()
-    with transaction(get_session()) as session:
-        staff = accounts.create_staff(
-            session,
-            username=str(body.get("username", "")),
-            password=str(body.get("password", "")),
-            roles=set(body.get("roles") or []),
-            actor=current_principal(),
-        )
-    return jsonify({"id": str(staff.id), "roles": staff.roles}), 201
-
-
-def _staff_from_url(args: dict[str, Any]) -> Resource:
-    return Resource(type="StaffAccount", id=str(args["staff_id"]))
-
-
-@bp.post("/api/v1/access/staff/<uuid:staff_id>/password-reset")
-@requires("staff.manage", resource=_staff_from_url)
-def api_reset_password(staff_id: uuid.UUID) -> Response:
-    with transaction(get_session()) as session:
-        temporary = accounts.reset_password(session, staff_id, actor=current_principal())
-    response = jsonify({"temporary_password": temporary, "must_change_password": True})
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.get("/api/v1/access/staff")
-@requires("staff.manage")
-def api_list_staff() -> Response:
-    items = [
-        {
-            "id": str(s.id),
-            "username": s.username,
-            "roles": s.roles,
-            "active": s.active,
-            "second_factor": s.totp_enabled_at is not None,
-            "locked": s.locked_until is not None and s.locked_until > datetime.now(UTC),
-            "last_login_at": s.last_login_at.isoformat() if s.last_login_at else None,
-        }
-        for s in accounts.list_staff(get_session())
-    ]
-    return jsonify({"items": items})
-
-
-@bp.post("/api/v1/access/staff/<uuid:staff_id>/deactivate")
-@requires("staff.manage", resource=_staff_from_url)
-def api_deactivate_staff(staff_id: uuid.UUID) -> Response:
-    with transaction(get_session()) as session:
-        accounts.deactivate_staff(session, staff_id, actor=current_principal())
-    return jsonify({"id": str(staff_id), "active": False})
-
-
-@bp.post("/api/v1/access/clients")
-@requires("client.manage")
-def api_register_client() -> tuple[Response, int]:
-    body = _json_body()
-    with transaction(get_session()) as session:
-        registered = tokens.register_client(
-            session,
-            name=str(body.get("name", "")),
-            scopes=set(body.get("scopes") or []),
-            purposes=set(body.get("purposes") or []),
-            actor=current_principal(),
-        )
-    response = jsonify(
-        {
-            "client_id": registered.client_id,
-            "client_secret": registered.client_secret,
-            "scopes": list(registered.scopes),
-            "purposes": list(registered.purposes),
-        }
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response, 201
-
-
-@bp.get("/api/v1/access/clients")
-@requires("client.manage")
-def api_list_clients() -> Response:
-    rows = tokens.list_clients(get_session())
-    return jsonify(
-        {
-            "items": [
-                {
-                    "client_id": c.client_id,
-                    "name": c.name,
-                    "scopes": c.scopes,
-                    "purposes": c.purposes,
-                    "active": c.active,
-                }
-                for c in rows
-            ]
-        }
-    )
-
-
-def _client_from_url(args: dict[str, Any]) -> Resource:
-    return Resource(type="ClientApp", id=str(args["client_id"]))
-
-
-@bp.delete("/api/v1/access/clients/<client_id>")
-@requires("client.manage", resource=_client_from_url)
-def api_deactivate_client(client_id: str) -> Response:
-    with transaction(get_session()) as session:
-        revoked = tokens.deactivate_client(session, client_id, actor=current_principal())
-    return jsonify({"client_id": client_id, "active": False, "tokens_revoked": revoked})
-
-
-@bp.get("/api/v1/access/break-glass")
-@requires("audit.read", resource=lambda _args: Resource(type="AuditLog", id="break-glass"))
-def api_break_glass() -> Response:
-    grants = accounts.break_glass_grants(get_session())
-    return jsonify(
-        {
-            "items": [
-                {
-                    "id": str(g.id),
-                    "actor": f"{g.actor_kind}:{g.actor_id}",
-                    "resource": f"{g.resource_type}:{g.resource_id}",
-                    "reason": g.reason,
-                    "at": g.created_at.isoformat(),
-                }
-                for g in grants
-            ]
-        }
-    )
-
-
-@bp.get("/api/v1/access/policy")
-@requires("policy.read")
-def api_policy() -> Response:
-    from governance.access.service import get_engine
-
-    engine = get_engine()
-    rules = []
-    for policy_id in engine.policy_ids:
-        path, line = engine.source_of(policy_id) or ("", 0)
-        rules.append({"id": policy_id, "file": path.rsplit("/", 1)[-1], "line": line})
-    return jsonify({"version": engine.version, "actions": sorted(engine.actions), "rules": rules})

@@ -29,13 +29,20 @@ def test_access_routes_are_declared_as_expected(app: Flask) -> None:
         "access.oauth_token": None,
         "access.login": None,
         "access.start_dashboard": None,
-        "access.create_dashboard_link": "subject.link",
-        "access.api_register_client": "client.manage",
-        "access.api_reset_password": "staff.manage",
+        "access_api.create_dashboard_link": "subject.link",
+        "access_api.register_client": "client.manage",
+        "access_api.reset_password": "staff.manage",
         "access.enrol_totp": "account.self",
-        "access.api_break_glass": "audit.read",
+        "access_api.list_break_glass": "audit.read",
     }
     for endpoint, action in expected.items():
         declaration = declaration_for_endpoint(app, endpoint)
         assert declaration is not None, endpoint
         assert declaration.action == action, endpoint
+
+
+def test_access_api_is_in_the_openapi_document(client) -> None:  # type: ignore[no-untyped-def]
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "/api/v1/subjects/{subject_id}/dashboard-links" in paths
+    assert "/api/v1/access/clients" in paths
+    assert "/api/v1/access/policy" in paths
