@@ -93,3 +93,17 @@ def test_importing_the_training_package_does_not_import_heavy_libraries() -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_creating_the_app_with_training_imports_no_heavy_library(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = (
+        "import sys, json\n"
+        "from governance import create_app\n"
+        f"app = create_app({{'ENV': 'test', 'INSTANCE_PATH': {str(tmp_path)!r}, 'LOG_LEVEL': 'ERROR'}})\n"
+        "rules = [r.rule for r in app.url_map.iter_rules()]\n"
+        "heavy = ['torch', 'opacus', 'sklearn', 'diffprivlib', 'safetensors', 'scipy', 'pandas', 'pyarrow']\n"
+        "print(json.dumps({'training': '/api/v1/training/jobs' in rules, "
+        "'heavy': sorted(m for m in heavy if m in sys.modules)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"training": True, "heavy": []}
