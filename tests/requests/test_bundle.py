@@ -220,3 +220,13 @@ def test_a_sealed_bundle_reveals_nothing_of_its_content() -> None:
         assert needle not in sealed
     reopened = zipfile.ZipFile(io.BytesIO(_open(sealed, key, bundle_id)))
     assert b"ada@example.org" in reopened.read("export.json")
+
+
+def test_documented_schema_is_the_schema() -> None:
+    from pathlib import Path
+
+    from governance.requests.bundle_schema import json_schema
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "requests.md").read_text()
+    block = doc.split("## Export bundle JSON Schema", 1)[1].split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(block) == json_schema()
