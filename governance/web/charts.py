@@ -153,3 +153,43 @@ def bar_chart(
                 f"<title>{escape(label)}</title></rect>"
             )
     return _frame(title, desc, body)
+
+
+def stacked_hbar_chart(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    desc: str,
+    classes: Sequence[str],
+    label_width: int = 260,
+) -> Markup:
+    """Horizontal stacked bars, one row per label (long labels stay readable): budget spent and remaining."""
+    row_h, gap, top_pad, axis_h = 26, 10, 8, 28
+    height = top_pad + len(labels) * (row_h + gap) + axis_h
+    plot_w = WIDTH - label_width - RIGHT
+    totals = [sum((s.values[i] or 0) for s in series) for i in range(len(labels))]
+    top = _nice_max(max(totals, default=0))
+    body = []
+    for i in range(5):
+        x = label_width + plot_w * i / 4
+        body.append(f'<line class="grid-line" x1="{x:.1f}" y1="{top_pad}" x2="{x:.1f}" y2="{height - axis_h}"/>')
+        body.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{_fmt(top * i / 4)}</text>')
+    for row, label in enumerate(labels):
+        y = top_pad + row * (row_h + gap)
+        body.append(f'<text x="{label_width - 8}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end">{escape(label)}</text>')
+        start = 0.0
+        for index, s in enumerate(series):
+            value = s.values[row] or 0
+            w = plot_w * value / top
+            x = label_width + plot_w * start / top
+            start += value
+            text = f"{label}, {s.name}: {_fmt(value)}"
+            body.append(
+                f'<rect class="{classes[index]}" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h}">'
+                f"<title>{escape(text)}</title></rect>"
+            )
+    body.append(f'<line class="axis" x1="{label_width}" y1="{top_pad}" x2="{label_width}" y2="{height - axis_h}"/>')
+    svg = _frame(title, desc, body)
+    # the viewBox height follows the number of rows
+    return Markup(str(svg).replace(f'viewBox="0 0 {WIDTH} {HEIGHT}"', f'viewBox="0 0 {WIDTH} {height}"', 1))  # noqa: S704

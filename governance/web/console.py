@@ -648,10 +648,10 @@ def console_budgets() -> str:
                     "delta_spent": present.decimal_text(view.delta_spent, 9),
                     "spent_value": float(view.epsilon_spent),
                     "remaining_value": float(view.epsilon_remaining),
-                    "label": purpose.title if client_id is None else f"{purpose.title} · {client_id}",
+                    "label": purpose.title if client_id is None else f"↳ client {client_id}",
                 }
             )
-    chart = charts.bar_chart(
+    chart = charts.stacked_hbar_chart(
         [b["label"] for b in budgets],
         [
             charts.Series("Spent", [b["spent_value"] for b in budgets]),
@@ -659,7 +659,6 @@ def console_budgets() -> str:
         ],
         title="Privacy budget per purpose and client",
         desc="Epsilon spent and remaining for each purpose, overall and per client.",
-        stacked=True,
         classes=["bar-spent", "bar-remaining"],
     )
     since = utcnow() - dt.timedelta(days=365)
@@ -724,6 +723,12 @@ def console_releases() -> str:
             facts.append(("Error", release.error_code))
         releases.append(
             {
+                "short_id": str(release.id)[:8],
+                "anchor": f"release-{release.id}",
+                "k_required": release.k_required,
+                "k_achieved": release.k_achieved,
+                "people": release.subjects_released or 0,
+                "suppressed": release.rows_suppressed or 0,
                 "title": f"Release {str(release.id)[:8]}",
                 "purpose": release.purpose,
                 "client": release.client_id,
@@ -741,6 +746,9 @@ def console_releases() -> str:
             report = json.dumps(training.model_card(session, job.id).get("privacy"), indent=2, default=str)
         models.append(
             {
+                "anchor": f"model-{job.id}",
+                "epsilon": job.epsilon_spent or "—",
+                "people": job.n_subjects or "—",
                 "title": f"{present.humanize(job.kind)} {str(job.id)[:8]}",
                 "purpose": job.purpose,
                 "at": job.finished_at or job.created_at,

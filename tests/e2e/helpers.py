@@ -97,3 +97,53 @@ def sign_in(page: Any, base_url: str, username: str, password: str, secret: str,
     page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"**{next_path}")
+
+
+def seed_service_activity(app: Flask) -> None:
+    """What the console shows besides people: a model service with its purpose, a privacy budget spend, a
+    dataset release built by the job worker, and a downstream processor."""
+    from decimal import Decimal
+
+    from governance.access import tokens
+    from governance.access.principals import Principal
+    from governance.consent import processors
+    from governance.gateway import service as gateway
+    from governance.jobs.worker import drain
+
+    purpose = "personalized_recommendations"
+
+    def work(session: Any) -> None:
+        tokens.register_client(
+            session,
+            name="Recommender",
+            scopes={"datasets:request", "training:submit"},
+            purposes={purpose},
+            actor=ACTOR,
+            client_id="recommender",
+        )
+        reservation = gateway.reserve_budget(
+            session,
+            purpose=purpose,
+            client_id="recommender",
+            epsilon=Decimal("0.5"),
+            delta=Decimal("1e-7"),
+            reason="dp_query",
+            ref="weekly-counts",
+        )
+        gateway.commit_budget(session, reservation, epsilon_spent=Decimal("0.5"), delta_spent=Decimal("1e-7"))
+        client = Principal(
+            kind="client",
+            id="recommender",
+            scopes=frozenset({"datasets:request"}),
+            purposes=frozenset({purpose}),
+        )
+        gateway.request_release(session, client=client, spec={"purpose": purpose, "profile_fields": ["country"]})
+
+    in_transaction(app, work)
+    drain(app, kinds=["gateway.release"])  # people's own requests stay open for the queue
+    in_transaction(
+        app,
+        lambda s: processors.register_processor(
+            s, name="CRM", url="https://crm.example.com/privacy-hook", actor=ACTOR, purposes=None
+        ),
+    )

@@ -10,6 +10,7 @@ from tests.e2e.helpers import (
     dashboard_path,
     grant,
     seal_audit_log,
+    seed_service_activity,
     sign_in,
     tamper_with_audit_row,
 )
@@ -79,6 +80,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
 
 def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, make_subject):
     _people(app, make_subject, live_server_for, browser)
+    seed_service_activity(app)
     seal_audit_log(app)
     secret = create_staff_with_totp(app, "ada-admin", PASSWORD, {"admin", "dpo"})
     server = live_server_for(app)
@@ -105,3 +107,5 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
             check_page(page, "console-request-detail")
     assert page.get_by_role("heading", name="Staff accounts").is_visible()
     assert page.get_by_role("heading", name="Master key").is_visible()
+    assert page.get_by_role("cell", name="CRM").is_visible()
+    assert page.get_by_text("recommender", exact=True).is_visible()

@@ -71,3 +71,21 @@ def test_nice_max_bounds_the_value_within_a_factor_of_ten(value):
 def test_empty_chart_renders():
     _parse(line_chart([], [], title="Nothing yet", desc="No data"))
     _parse(bar_chart([], [], title="Nothing yet", desc="No data"))
+
+
+def test_horizontal_bars_have_one_row_per_label_and_a_fitting_view_box():
+    from governance.web.charts import stacked_hbar_chart
+
+    svg = _parse(
+        stacked_hbar_chart(
+            ["Personalized recommendations", "Chat"],
+            [Series("Spent", [1.0, 0.0]), Series("Remaining", [7.0, 4.0])],
+            title="Budget",
+            desc="Spent and remaining",
+            classes=["bar-spent", "bar-remaining"],
+        )
+    )
+    assert len(svg.findall(f"{SVG}rect")) == 4
+    assert svg.get("viewBox").split()[3] != "260"
+    labels = [t.text for t in svg.findall(f"{SVG}text")]
+    assert "Personalized recommendations" in labels
