@@ -4,7 +4,6 @@ services), principals for each request source, and a way to run the queued jobs.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -127,21 +126,3 @@ def drain(app: Flask) -> Callable[[], int]:
         return total
 
     return run
-
-
-def contract_ready(module: str, *names: str) -> bool:
-    """Whether another domain already provides these contract functions (built in parallel)."""
-    try:
-        loaded = importlib.import_module(module)
-    except ImportError:
-        return False
-    return all(hasattr(loaded, name) for name in names)
-
-
-needs_lineage = pytest.mark.skipif(
-    not (
-        contract_ready("governance.gateway.service", "releases_including")
-        and contract_ready("governance.training.service", "models_including", "flag_models_for_subject")
-    ),
-    reason="waits on gateway.releases_including and training.models_including/flag_models_for_subject",
-)

@@ -13,7 +13,6 @@ from sqlalchemy import update
 
 from governance.db import utcnow
 from governance.requests.models import DownloadLink
-from tests.requests.conftest import needs_lineage
 
 API = "/api/v1/requests"
 
@@ -184,7 +183,6 @@ def test_public_documents(app) -> None:
     assert "d" not in keys[0]
 
 
-@needs_lineage
 def test_download_link_flow(app, make_subject, subject_client, drain) -> None:
     alpha = make_subject("alpha", events=5)
     browser, csrf = subject_client(alpha)
@@ -213,7 +211,6 @@ def test_download_link_flow(app, make_subject, subject_client, drain) -> None:
     assert (gone.status_code, gone.json["error"]) == (410, "link_expired")
 
 
-@needs_lineage
 def test_certificate_is_served_after_erasure(app, make_app, make_subject, subject_client, staff_client) -> None:
     from governance.jobs.worker import drain as drain_jobs
     from governance.requests.certificate import verify_certificate

@@ -23,10 +23,10 @@ from governance.requests.bundle_schema import ExportDocument
 from governance.requests.certificate import verify_certificate
 from governance.requests.crashpoints import ENV_VAR, ERASURE_POINTS, EXIT_CODE, EXPORT_POINTS
 from governance.requests.models import DataSubjectRequest, ExportBundle
-from tests.requests.conftest import needs_lineage, subject_principal
+from tests.requests.conftest import subject_principal
 from tests.requests.test_erasure_e2e import _register_processor, processor_endpoint  # noqa: F401 - fixture
 
-pytestmark = [needs_lineage, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 1

@@ -23,9 +23,7 @@ from governance.jobs.worker import drain as drain_jobs
 from governance.requests import service
 from governance.requests.certificate import verify_certificate
 from tests.conftest import dump_all_rows
-from tests.requests.conftest import SYSTEM, needs_lineage, subject_principal
-
-pytestmark = needs_lineage
+from tests.requests.conftest import SYSTEM, subject_principal
 
 
 class _Hooks:

@@ -21,9 +21,7 @@ from governance.requests.bundle_schema import ExportDocument
 from governance.requests.errors import DownloadLinkGoneError, RequestNotFoundError
 from governance.requests.models import ExportBundle
 from tests.conftest import dump_all_rows
-from tests.requests.conftest import SYSTEM, needs_lineage, subject_principal
-
-pytestmark = needs_lineage
+from tests.requests.conftest import SYSTEM, subject_principal
 
 
 def _export(session: Session, subject: uuid.UUID, drain, kind: str = "access") -> service.RequestView:

@@ -15,10 +15,10 @@ from governance.jobs.worker import drain as drain_jobs
 from governance.requests import service
 from governance.requests.bundle_schema import ExportDocument
 from governance.requests.certificate import verify_certificate
-from tests.requests.conftest import needs_lineage, subject_principal
+from tests.requests.conftest import subject_principal
 from tests.training.conftest import PURPOSE, _populate, db_session, naive_bayes_request
 
-pytestmark = [needs_lineage, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 SPEC = {
     "purpose": PURPOSE,
