@@ -5,8 +5,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Load and validate the policy files (a broken file stops start-up), register the blueprint, the OAuth2
-    server, rate limits and CLI commands."""
-    from governance.access import credentials
+    server, rate limits, the housekeeping job and CLI commands."""
+    from governance.access import credentials, tasks
     from governance.access.api import bp
     from governance.access.api_v1 import bp as api_bp
     from governance.access.cli import register
@@ -24,5 +24,6 @@ def init_app(app: Flask) -> None:
     app.register_api(api_bp)
     app.extensions["governance.access.oauth"] = init_server(app)
     app.extensions["governance.access.limiter"] = init_limiter(app)
+    tasks.register_schedules()
     if "staff" not in governance_cli.commands:
         register(governance_cli)
