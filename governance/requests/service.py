@@ -954,21 +954,37 @@ def purge_expired_bundles(session: Session, *, now: datetime | None = None) -> i
         .where(ExportBundle.deleted_at.is_(None), ExportBundle.expires_at <= now)
         .with_for_update(skip_locked=True)
     ).all()
-    for found in expired:
+    return _delete(session, expired, now=now, reason="retention_elapsed")
+
+
+def _delete_bundles(session: Session, subject_id: uuid.UUID, *, now: datetime, reason: str) -> int:
+    """Delete every live bundle of a subject (an erasure leaves no export of the erased data behind)."""
+    live = session.scalars(
+        select(ExportBundle)
+        .where(ExportBundle.subject_id == subject_id, ExportBundle.deleted_at.is_(None))
+        .with_for_update()
+    ).all()
+    return _delete(session, live, now=now, reason=reason)
+
+
+def _delete(session: Session, found_bundles: Iterable[ExportBundle], *, now: datetime, reason: str) -> int:
+    """Drop the sealed content and the wrapped key (the row stays as proof) and end every link."""
+    deleted = list(found_bundles)
+    for found in deleted:
         found.sealed, found.wrapped_key, found.deleted_at = None, None, now
         audit.record(
             session,
             actor=WORKER,
             action="requests.bundle.deleted",
             target=("bundle", found.id),
-            details={"request_id": str(found.request_id), "reason": "retention_elapsed"},
+            details={"request_id": str(found.request_id), "reason": reason},
         )
-    if expired:
+    if deleted:
         session.execute(
-            update(DownloadLink).where(DownloadLink.bundle_id.in_([b.id for b in expired])).values(expires_at=now)
+            update(DownloadLink).where(DownloadLink.bundle_id.in_([b.id for b in deleted])).values(expires_at=now)
         )
     session.flush()
-    return len(expired)
+    return len(deleted)
 
 
 # --- erasure -------------------------------------------------------------------------------------------------
@@ -1013,7 +1029,10 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
     crash_point("erasure:processors_notified")
     flagged = training.flag_models_for_subject(session, row.subject_id, reason="erased")
     crash_point("erasure:models_flagged")
+    bundles_deleted = _delete_bundles(session, row.subject_id, now=now, reason="subject_erased")
     deleted = ["profile", "data_keys", *(f"events:{c}" for c in sorted(held) if c not in keep)]
+    if bundles_deleted:
+        deleted.append("export_bundles")
     kept_events = int(report.get("events_kept") or 0)
     row.result = {
         "deleted": deleted,

@@ -159,3 +159,26 @@ def test_export_after_erasure_is_rejected_with_a_reason(app, session: Session, m
     view = service.get_request(session, filed.request.id)
     assert (view.status, view.rejection_code) == ("rejected", "subject_erased")
     assert view.outcome_reason
+
+
+def test_erasure_deletes_the_subjects_export_bundles(app, make_app, session: Session, make_subject, drain) -> None:
+    from governance.jobs.worker import drain as drain_jobs
+
+    alpha = make_subject("alpha", events=3)
+    view = _export(session, alpha, drain)
+    owner = subject_principal(alpha, "sess-owner")
+    with transaction(session):
+        token, _ = service.issue_download_link(session, view.id, actor=owner)
+    with transaction(session):
+        erasure = service.file_request(
+            session, subject_id=alpha, kind="erasure", actor=owner, source="subject", verification_method="session"
+        )
+    quick = make_app(REQUESTS_PROCESSOR_POLL_MINUTES="0")
+    while drain_jobs(quick):
+        pass
+    session.expire_all()
+    stored = session.scalars(select(ExportBundle)).one()
+    assert (stored.sealed, stored.wrapped_key) == (None, None)
+    assert "export_bundles" in service.get_request(session, erasure.request.id).result["deleted"]
+    with pytest.raises(DownloadLinkGoneError), transaction(session):
+        service.open_download(session, token, actor=owner)
