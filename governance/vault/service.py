@@ -458,102 +458,165 @@ class _Invalid(Exception):
 
 
 def _parse_time(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str):
+    if isinstance(value, str):
         try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+            moment = dt.datetime.fromisoformat(value)  # Python 3.11 reads "Z" and offsets
         except ValueError:
             raise _Invalid("invalid_event", "occurred_at must be an ISO 8601 date-time") from None
+    elif isinstance(value, dt.datetime):
+        moment = value
     else:
         raise _Invalid("invalid_event", "occurred_at must be an ISO 8601 date-time")
     if moment.tzinfo is None:
         raise _Invalid("invalid_event", "occurred_at must carry a time zone (for example Z)")
-    return moment.astimezone(dt.UTC)
+    return moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
 
 
 _EVENT_KEYS = frozenset({"event_id", "category", "occurred_at", "item_id", "value", "context"})
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _CategoryRule:
+    """An event category's checks, precomputed once per catalog (the intake hot path)."""
+
+    name: str
+    item_required: bool
+    context_keys: frozenset[str]
+    value_name: str | None
+    value_min: float
+    value_max: float
+    value_required: bool
+
+
+_RULES: dict[int, dict[str, _CategoryRule]] = {}
+
+
+def _rules(catalog: CategoryCatalog) -> dict[str, _CategoryRule]:
+    rules = _RULES.get(id(catalog))
+    if rules is None:
+        rules = {
+            name: _CategoryRule(
+                name,
+                spec.item,
+                spec.context_keys,
+                spec.value.name if spec.value else None,
+                spec.value.min if spec.value else 0.0,
+                spec.value.max if spec.value else 0.0,
+                bool(spec.value and spec.value.required),
+            )
+            for name, spec in catalog.event_categories.items()
+        }
+        _RULES[id(catalog)] = rules
+    return rules
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return (kind is int or kind is float) and math.isfinite(value)
 
 
 def _validate_event(
-    catalog: CategoryCatalog, raw: Any, lawful: set[str] | frozenset[str], now: dt.datetime
+    rules: Mapping[str, _CategoryRule], raw: Any, lawful: set[str] | frozenset[str], latest: dt.datetime
 ) -> tuple[str, str, dt.datetime, bytes]:
     """(event_id, category, occurred_at, plaintext payload) or `_Invalid` naming the problem (never a value)."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise _Invalid("invalid_event", "an event must be an object")
-    unknown = set(raw) - _EVENT_KEYS
-    if unknown:
-        raise _Invalid("invalid_event", f"unknown event attributes: {', '.join(sorted(map(str, unknown)))[:200]}")
+    if not raw.keys() <= _EVENT_KEYS:
+        unknown = ", ".join(sorted(map(str, set(raw) - _EVENT_KEYS)))[:200]
+        raise _Invalid("invalid_event", f"unknown event attributes: {unknown}")
     event_id = raw.get("event_id")
-    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+    if type(event_id) is not str or not _EVENT_ID.match(event_id):
         raise _Invalid("invalid_event", "event_id must be 1-128 printable ASCII characters")
     category = raw.get("category")
-    spec = catalog.event_categories.get(category) if isinstance(category, str) else None
-    if spec is None:
+    rule = rules.get(category) if type(category) is str else None
+    if rule is None:
         raise _Invalid("unknown_category", "category is not a known event category")
     occurred_at = _parse_time(raw.get("occurred_at"))
-    if occurred_at > now + MAX_FUTURE_SKEW:
+    if occurred_at > latest:
         raise _Invalid("invalid_event", "occurred_at is in the future")
     item_id = raw.get("item_id")
-    if item_id is not None and (not isinstance(item_id, str) or not 1 <= len(item_id) <= 128):
+    if item_id is None:
+        if rule.item_required:
+            raise _Invalid("invalid_event", f"item_id is required for {category} events")
+    elif type(item_id) is not str or not 1 <= len(item_id) <= 128:
         raise _Invalid("invalid_event", "item_id must be a string of 1-128 characters")
-    if spec.item and item_id is None:
-        raise _Invalid("invalid_event", f"item_id is required for {category} events")
     value = raw.get("value")
     if value is not None:
-        if spec.value is None:
+        if rule.value_name is None:
             raise _Invalid("invalid_event", f"{category} events carry no value")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not _is_number(value):
             raise _Invalid("invalid_event", "value must be a number")
-        if not spec.value.min <= value <= spec.value.max:
-            raise _Invalid(
-                "invalid_event", f"value ({spec.value.name}) must be in [{spec.value.min}, {spec.value.max}]"
-            )
-    elif spec.value is not None and spec.value.required:
-        raise _Invalid("invalid_event", f"value ({spec.value.name}) is required for {category} events")
-    context = raw.get("context") or {}
-    if not isinstance(context, Mapping):
-        raise _Invalid("invalid_event", "context must be an object")
+        if not rule.value_min <= value <= rule.value_max:
+            bounds = f"[{rule.value_min:g}, {rule.value_max:g}]"
+            raise _Invalid("invalid_event", f"value ({rule.value_name}) must be in {bounds}")
+    elif rule.value_required:
+        raise _Invalid("invalid_event", f"value ({rule.value_name}) is required for {category} events")
+    context = raw.get("context")
     if context:
-        allowed = spec.context_keys
-        for key, item in context.items():
-            if key not in allowed:
-                raise _Invalid("invalid_event", f"context key not allowed for {category} events")
-            if isinstance(item, str):
+        if type(context) is not dict and not isinstance(context, Mapping):
+            raise _Invalid("invalid_event", "context must be an object")
+        if not context.keys() <= rule.context_keys:
+            raise _Invalid("invalid_event", f"context key not allowed for {category} events")
+        for item in context.values():
+            if type(item) is str:
                 if len(item) > 500:
                     raise _Invalid("invalid_event", "context values must be at most 500 characters")
-            elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            elif not _is_number(item):
                 raise _Invalid("invalid_event", "context values must be strings or numbers")
+    elif context is not None and context != {}:
+        raise _Invalid("invalid_event", "context must be an object")
     if category not in lawful:
         raise _Invalid("no_lawful_basis", "no purpose the subject permits covers this category")
-    payload = json.dumps({"i": item_id, "v": value, "c": dict(context)}, separators=(",", ":")).encode("utf-8")
+    payload = _JSON.encode({"i": item_id, "v": value, "c": context or {}}).encode("utf-8")
     return event_id, category, occurred_at, payload
 
 
-def _existing_event_ids(session: Session, subject_id: uuid.UUID, event_ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(event_ids), _CHUNK):
-        chunk = event_ids[start : start + _CHUNK]
-        found.update(
-            session.scalars(select(Event.event_id).where(Event.subject_id == subject_id, Event.event_id.in_(chunk)))
-        )
-    return found
+_INTAKE_COLUMNS = ("subject_id", "event_id", "category", "occurred_at", "received_at", "key_version", "ciphertext")
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert event rows; a row whose (subject, event id) a concurrent request stored first is skipped."""
+def _insert_ignoring_duplicates(session: Session, rows: list[tuple[Any, ...]]) -> int:
+    """Insert event rows (tuples in `_INTAKE_COLUMNS` order); rows whose (subject, event id) is already stored
+    are skipped by ON CONFLICT DO NOTHING. Returns how many were inserted."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - the service supports SQLite and PostgreSQL
-        raise RuntimeError(f"unsupported database {dialect}")
-    statement = dialect_insert(Event.__table__).on_conflict_do_nothing(index_elements=["subject_id", "event_id"])
-    result = session.connection().execute(statement, rows)
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_insert(session, rows)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    table = Event.__table__
+    statement = (
+        sqlite_insert(table)
+        .on_conflict_do_nothing(index_elements=["subject_id", "event_id"])
+        .returning(table.c.id)  # RETURNING makes SQLAlchemy batch rows into multi-row INSERTs ("insertmanyvalues")
+    )
+    params = [dict(zip(_INTAKE_COLUMNS, row, strict=True)) for row in rows]
+    return len(session.connection().execute(statement, params).all())
+
+
+def _copy_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
+    """PostgreSQL: COPY into a per-connection temporary table, then one INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING (several times faster than row-wise INSERTs), in the caller's transaction."""
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS vault_events_intake ("
+            "subject_id uuid, event_id varchar(128), category varchar(64), occurred_at timestamptz, "
+            "received_at timestamptz, key_version integer, ciphertext bytea) ON COMMIT DELETE ROWS"
+        )
+        columns = ", ".join(_INTAKE_COLUMNS)
+        with cursor.copy(f"COPY vault_events_intake ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO vault_events ({columns}) SELECT {columns} FROM vault_events_intake "  # noqa: S608 - fixed names
+            "ON CONFLICT (subject_id, event_id) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute("TRUNCATE vault_events_intake")
+    finally:
+        cursor.close()
+    return inserted
 
 
 def ingest_events(
@@ -573,46 +636,33 @@ def ingest_events(
     if len(events) > MAX_EVENTS_PER_REQUEST:
         raise IntakeTooLargeError()
     runtime = get_runtime()
+    rules = _rules(runtime.catalog)
     subject = _load_subject(session, subject_id, lock="share")
     cipher = _cipher_for(session, subject)
     report = IntakeReport()
     now = utcnow()
-    valid: list[tuple[str, str, dt.datetime, bytes]] = []
+    latest = now + MAX_FUTURE_SKEW
+    rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
+    by_category: Counter[str] = Counter()
+    encrypt, version, sid = cipher.encrypt, cipher.version, subject.id
     for index, raw in enumerate(events):
         try:
-            event = _validate_event(runtime.catalog, raw, lawful_categories, now)
+            event_id, category, occurred_at, payload = _validate_event(rules, raw, lawful_categories, latest)
         except _Invalid as problem:
             event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
             safe_id = event_id if isinstance(event_id, str) and _EVENT_ID.match(event_id) else None
             report.rejected.append(EventRejection(index, safe_id, problem.code, problem.message))
             continue
-        if event[0] in seen:
+        if event_id in seen:
             report.duplicates += 1
             continue
-        seen.add(event[0])
-        valid.append(event)
-    stored = _existing_event_ids(session, subject.id, [e[0] for e in valid])
-    rows: list[dict[str, Any]] = []
-    by_category: Counter[str] = Counter()
-    encrypt, version, sid = cipher.encrypt, cipher.version, subject.id
-    for event_id, category, occurred_at, payload in valid:
-        if event_id in stored:
-            report.duplicates += 1
-            continue
-        rows.append(
-            {
-                "subject_id": sid,
-                "event_id": event_id,
-                "category": category,
-                "occurred_at": occurred_at,
-                "received_at": now,
-                "key_version": version,
-                "ciphertext": encrypt("event:" + event_id, payload),
-            }
-        )
+        seen.add(event_id)
+        rows.append((sid, event_id, category, occurred_at, now, version, encrypt("event:" + event_id, payload)))
         by_category[category] += 1
     inserted = _insert_ignoring_duplicates(session, rows)
+    if inserted < len(rows):  # some were stored before: count per category from what is now new
+        by_category = _new_categories(session, sid, rows, now)
     report.duplicates += len(rows) - inserted
     report.accepted = inserted
     report.by_category = dict(by_category)
@@ -631,6 +681,22 @@ def ingest_events(
             },
         )
     return report
+
+
+def _new_categories(session: Session, subject_id: uuid.UUID, rows: list[tuple[Any, ...]], now: dt.datetime):
+    """Per-category counts of the rows this call stored (those with its `received_at`)."""
+    ids = [row[1] for row in rows]
+    counts: Counter[str] = Counter()
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            select(Event.category, func.count())
+            .where(Event.subject_id == subject_id, Event.event_id.in_(ids[start : start + _CHUNK]))
+            .where(Event.received_at == now)
+            .group_by(Event.category)
+        )
+        for category, count in session.execute(query):
+            counts[str(category)] += int(count)
+    return counts
 
 
 def _event_view(cipher: SubjectCipher, row: Any) -> EventView:
