@@ -37,6 +37,7 @@ class TrainingJob(Base):
     delta_spent: Mapped[str | None] = mapped_column(String(40))
     reservation_id: Mapped[uuid.UUID | None]
     budget_settled: Mapped[bool] = mapped_column(default=False)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
     queue_job_id: Mapped[uuid.UUID | None]
     progress: Mapped[dict[str, Any] | None]
     release: Mapped[dict[str, Any] | None]

@@ -130,11 +130,7 @@ def _flag_count(session: Session, job_id: uuid.UUID) -> int:
 
 def _view(session: Session, job: TrainingJob) -> TrainingJobView:
     flagged = _flag_count(session, job.id)
-    cancel_requested = False
-    if job.queue_job_id is not None and job.status not in TERMINAL_STATUSES:
-        from governance.jobs.models import Job
-
-        cancel_requested = bool(session.scalar(select(Job.cancel_requested).where(Job.id == job.queue_job_id)))
+    cancel_requested = job.cancel_requested and job.status not in TERMINAL_STATUSES
     return TrainingJobView(
         id=job.id,
         kind=job.kind,
@@ -356,6 +352,7 @@ def cancel_job(session: Session, job_id: uuid.UUID, *, actor: Principal) -> Trai
     if job.status in TERMINAL_STATUSES:
         raise JobNotCancellableError()
     queue_view = request_cancel(session, job.queue_job_id) if job.queue_job_id else None
+    job.cancel_requested = True
     if job.status == "queued" and (queue_view is None or queue_view.status == "cancelled"):
         _settle(session, job, epsilon=None, delta=None)
         job.status, job.finished_at = "cancelled", utcnow()
@@ -639,10 +636,9 @@ def _fail_now(ctx: JobContext, job_id: uuid.UUID, error: TrainingRefusedError) -
 
 
 def _max_attempts(session: Session, job: TrainingJob) -> int:
-    from governance.jobs.models import Job
+    from governance.jobs import get_job as get_queue_job
 
-    value = session.scalar(select(Job.max_attempts).where(Job.id == job.queue_job_id)) if job.queue_job_id else None
-    return int(value or 1)
+    return get_queue_job(session, job.queue_job_id).max_attempts if job.queue_job_id else 1
 
 
 def _run(ctx: JobContext, job_id: uuid.UUID) -> dict[str, Any]:
@@ -978,17 +974,20 @@ def _finish_succeeded(
 def reconcile_orphaned_jobs(session: Session) -> int:
     """Fail (and refund) training jobs whose queue job ended without the handler finishing them, e.g. a worker
     that died on the last allowed attempt. Returns how many were reconciled."""
-    from governance.jobs.models import Job
+    from governance.jobs import get_job as get_queue_job
 
-    rows = session.execute(
-        select(TrainingJob, Job.status)
-        .join(Job, Job.id == TrainingJob.queue_job_id)
-        .where(TrainingJob.status.in_(("queued", "running")), Job.status.in_(("failed", "cancelled")))
-    ).all()
-    for job, queue_status in rows:
+    reconciled = 0
+    open_jobs = session.scalars(
+        select(TrainingJob).where(TrainingJob.status.in_(("queued", "running")), TrainingJob.queue_job_id.is_not(None))
+    )
+    for job in list(open_jobs):
+        queue_status = get_queue_job(session, job.queue_job_id).status
         if queue_status == "cancelled":
             _finish_cancelled(session, job, None)
-        else:
+        elif queue_status == "failed":
             _finish_failed(session, job, code="worker_lost", message="the worker stopped; budget refunded")
+        else:
+            continue
+        reconciled += 1
     session.flush()
-    return len(rows)
+    return reconciled

@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('delta_spent', sa.String(length=40), nullable=True),
     sa.Column('reservation_id', sa.Uuid(), nullable=True),
     sa.Column('budget_settled', sa.Boolean(), nullable=False),
+    sa.Column('cancel_requested', sa.Boolean(), nullable=False),
     sa.Column('queue_job_id', sa.Uuid(), nullable=True),
     sa.Column('progress', JSON, nullable=True),
     sa.Column('release', JSON, nullable=True),
