@@ -86,3 +86,40 @@ def test_notice_page_shows_the_notice_text(client, make_subject, login_subject):
     assert response.status_code == 200
     assert "notice version 1" in response.get_data(as_text=True)
     assert client.get("/me/consent/notices/personalized_recommendations/v9").status_code == 404
+
+
+def _grant(app, subject_id, purpose, notice_version=None):
+    from governance.access.principals import ActorRef
+    from governance.consent import service as consent
+
+    decision = {"purpose": purpose, "decision": "granted"}
+    if notice_version is not None:
+        decision["notice_version"] = notice_version
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            consent.record_decisions(
+                session, subject_id, [decision], method="api", actor=ActorRef("system", "t"), jurisdiction="EU"
+            )
+        session.close()
+
+
+def test_consent_given_to_an_old_notice_needs_renewal(app, client, make_subject, login_subject):
+    subject_id = make_subject()
+    _grant(app, subject_id, "personalized_recommendations", notice_version=1)
+    login_subject(client, subject_id)
+    html = client.get("/me/consent").get_data(as_text=True)
+    assert "Needs renewed consent:" in html
+    assert "Recommendations now also use your searches in the app." in html  # what changed, from the policy
+    assert "Your consent needs renewing" in client.get("/me").get_data(as_text=True)
+
+
+def test_global_privacy_control_signal_is_honoured(app, client, make_subject, login_subject):
+    subject_id = make_subject()
+    _grant(app, subject_id, "partner_sharing")
+    login_subject(client, subject_id)
+    html = client.get("/me/consent", headers={"Sec-GPC": "1"}).get_data(as_text=True)
+    assert "Your browser sends a Global Privacy Control signal." in html
+    assert "Off because of Global Privacy Control." in html
+    history = html[html.index("History of your decisions") :]
+    assert "Global Privacy Control signal" in history  # the withdrawal is recorded with its method
