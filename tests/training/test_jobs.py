@@ -330,3 +330,57 @@ def test_bad_download_links_are_gone(client: FlaskClient) -> None:
     response = client.get("/api/v1/training/downloads/not-a-token/weights")
     assert response.status_code == 410
     assert response.get_json()["error"] == "download_link_invalid"
+
+
+def test_refusal_once_the_data_is_built_fails_the_job_and_refunds(
+    app: Flask,
+    client: FlaskClient,
+    people: Callable[..., Population],
+    trainer: dict[str, str],
+    drain: Callable[[], int],
+) -> None:
+    people(12)  # 5 withdraw before the job runs: 7 are left, too few to train on (the minimum is 10)
+    job = submit(
+        client, trainer, naive_bayes_request(dataset={"fields": ["country"], "event_categories": ["view", "purchase"]})
+    )
+    with db_session(app) as session:
+        from governance.consent import service as consent
+
+        for subject_id in list(consent.iter_permitted_subjects(session, PURPOSE))[:5]:
+            consent.record_decisions(
+                session,
+                subject_id,
+                [{"purpose": PURPOSE, "decision": "withdrawn"}],
+                method="api",
+                actor=SYSTEM,
+                jurisdiction="EU",
+            )
+        session.commit()
+    drain()
+    failed = job_of(client, trainer, job["id"])
+    assert failed["status"] == "failed"
+    assert failed["error_code"] == "too_few_examples"
+    assert "at least 10" in failed["error_message"]
+    assert budget(app) == (Decimal(0), 0)
+
+
+def test_erased_people_are_flagged_by_the_periodic_refresh(
+    app: Flask,
+    client: FlaskClient,
+    people: Callable[..., Population],
+    trainer: dict[str, str],
+    drain: Callable[[], int],
+) -> None:
+    from governance.training import service
+    from governance.vault import service as vault
+
+    population = people(N)
+    job = submit(client, trainer, naive_bayes_request())
+    drain()
+    with db_session(app) as session, transaction(session):
+        vault.shred_subject(session, population.ids[2], actor=SYSTEM, reason="erasure request")
+    with db_session(app) as session, transaction(session):
+        assert service.refresh_flags(session) == 1
+    with db_session(app) as session, transaction(session):
+        assert service.refresh_flags(session) == 0  # already flagged
+    assert job_of(client, trainer, job["id"])["flagged_people"] == 1
