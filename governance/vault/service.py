@@ -582,16 +582,29 @@ def _insert_ignoring_duplicates(session: Session, rows: list[tuple[Any, ...]]) -
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return _copy_insert(session, rows)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return _sqlite_insert(session, rows)
 
-    table = Event.__table__
-    statement = (
-        sqlite_insert(table)
-        .on_conflict_do_nothing(index_elements=["subject_id", "event_id"])
-        .returning(table.c.id)  # RETURNING makes SQLAlchemy batch rows into multi-row INSERTs ("insertmanyvalues")
+
+def _sqlite_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
+    """SQLite: one executemany of a plain INSERT ... ON CONFLICT DO NOTHING. Values go through the columns'
+    own bind processors (so they are stored exactly as the ORM stores them), once per distinct value where
+    the batch shares it (subject, receive time)."""
+    dialect = session.get_bind().dialect
+    columns = Event.__table__.c
+    to_uuid = columns.subject_id.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+    to_time = columns.occurred_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+    subject, received = to_uuid(rows[0][0]), to_time(rows[0][4])
+    params = [
+        (subject, event_id, category, to_time(occurred_at), received, version, blob)
+        for _, event_id, category, occurred_at, _, version, blob in rows
+    ]
+    names = ", ".join(_INTAKE_COLUMNS)
+    result = session.connection().exec_driver_sql(
+        f"INSERT INTO vault_events ({names}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed names
+        "ON CONFLICT (subject_id, event_id) DO NOTHING",
+        params,
     )
-    params = [dict(zip(_INTAKE_COLUMNS, row, strict=True)) for row in rows]
-    return len(session.connection().execute(statement, params).all())
+    return result.rowcount
 
 
 def _copy_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
