@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,6 +116,10 @@ class PolicyEngine:
         self.version = _content_hash(schema_text, policy_files)
         self.policy_ids: tuple[str, ...] = tuple(source.policy_id for source in sources)
         self.ids_matter = _names_specific_entities(policy_files.values())
+        # When no rule names a particular item and owners are only ever compared with the principal itself,
+        # a decision depends on "mine / someone else's / nobody's", not on which ids: the cache key drops them
+        # and one cached decision serves every subject, item and staff member of the same kind.
+        self.relational = not self.ids_matter and _owners_only_compared_to_principal(policy_files.values())
         # Decisions are pure functions of (principal, action, resource, context) for a fixed policy set, so a
         # bounded cache is exact; it turns the common repeated check into a dictionary lookup.
         self._cached_decide = functools.lru_cache(maxsize=cache_size)(self._evaluate)
@@ -148,11 +153,8 @@ class PolicyEngine:
         if action not in self.actions:
             raise PolicyRequestError(f"unknown action {action!r}; see docs/access.md for the catalogue")
         items = tuple(sorted((context or {}).items()))
-        if not self.ids_matter:
-            # No rule names a particular principal or resource, so their ids cannot change a decision:
-            # leaving them out lets one cached decision serve every item of the same kind.
-            principal = replace(principal, id=_ANY_ID if principal.kind != "client" else principal.id)
-            resource = replace(resource, id=_ANY_ID)
+        if self.relational:
+            principal, resource = _canonical(principal, resource)
         try:
             return self._cached_decide(principal, action, resource, items)
         except TypeError:  # an unhashable context value: evaluate without the cache
@@ -217,6 +219,48 @@ def _entities(principal: Principal, resource: Resource) -> tuple[dict[str, str],
         {"uid": {"type": resource.type, "id": resource.id}, "attrs": resource_attrs, "parents": []},
     ]
     return principal_uid, entities
+
+
+_SELF_SUBJECT = uuid.UUID(int=1)
+_OTHER_SUBJECT = uuid.UUID(int=2)
+_SELF_CLIENT = "self"
+_OTHER_CLIENT = "other"
+_OWNER_MENTION = re.compile(r"owner_subject|owner_client|principal\.subject\b|principal\.client_id")
+_OWNER_ALLOWED = re.compile(
+    r"resource has owner_subject"
+    r"|resource has owner_client"
+    r"|resource\.owner_subject == principal\.subject\b"
+    r"|resource\.owner_client [!=]= principal\.client_id"
+)
+
+
+def _owners_only_compared_to_principal(texts: Any) -> bool:
+    for text in texts:
+        code = _strip_comments(text)
+        mentions = len(_OWNER_MENTION.findall(code))
+        allowed = sum(len(_OWNER_MENTION.findall(m.group(0))) for m in _OWNER_ALLOWED.finditer(code))
+        if mentions != allowed:
+            return False
+    return True
+
+
+def _canonical(principal: Principal, resource: Resource) -> tuple[Principal, Resource]:
+    """The same request with ids replaced by their relation to the principal (see `relational`)."""
+    owner_subject = resource.owner_subject_id
+    if owner_subject is not None:
+        mine = principal.subject_id is not None and owner_subject == principal.subject_id
+        owner_subject = _SELF_SUBJECT if mine else _OTHER_SUBJECT
+    owner_client = resource.owner_client_id
+    if owner_client is not None:
+        mine = principal.kind == "client" and owner_client == principal.id
+        owner_client = _SELF_CLIENT if mine else _OTHER_CLIENT
+    principal = replace(
+        principal,
+        id=_SELF_CLIENT if principal.kind == "client" else _ANY_ID,
+        subject_id=_SELF_SUBJECT if principal.subject_id is not None else None,
+    )
+    resource = replace(resource, id=_ANY_ID, owner_subject_id=owner_subject, owner_client_id=owner_client)
+    return principal, resource
 
 
 def _names_specific_entities(texts: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -138,12 +139,13 @@ def test_version_changes_with_content_not_with_location(policy_dir: Path) -> Non
 def test_a_rule_naming_one_item_switches_off_id_free_caching(policy_dir: Path) -> None:
     from governance.access.principals import Principal, Resource
 
-    assert PolicyEngine.from_directory(POLICIES).ids_matter is False
+    shipped = PolicyEngine.from_directory(POLICIES)
+    assert (shipped.ids_matter, shipped.relational) == (False, True)
     text = '// this one dataset is never downloaded\n@id("frozen")\n'
     text += 'forbid (principal, action, resource == Dataset::"frozen");\n'
     add_file(policy_dir, "50_frozen.cedar", text)
     engine = PolicyEngine.from_directory(policy_dir)
-    assert engine.ids_matter is True
+    assert (engine.ids_matter, engine.relational) == (True, False)
     client = Principal(kind="client", id="c", scopes=frozenset({"datasets:request"}), purposes=frozenset({"recs"}))
     ok = Resource(type="Dataset", id="other", purpose="recs", owner_client_id="c")
     frozen = Resource(type="Dataset", id="frozen", purpose="recs", owner_client_id="c")
@@ -172,3 +174,18 @@ def test_a_broken_schema_line_anywhere_is_reported_at_that_line(policy_dir: Path
         with pytest.raises(PolicyFileError) as caught:
             PolicyEngine.from_directory(policy_dir)
         assert (caught.value.path.name, caught.value.line) == ("schema.cedarschema", index + 1)
+
+
+def test_a_rule_comparing_an_owner_with_a_value_keeps_owners_in_the_cache_key(policy_dir: Path) -> None:
+    from governance.access.principals import Principal, Resource
+
+    text = '// one person\'s data is under legal hold\n@id("legal-hold")\n'
+    text += "forbid (principal, action, resource) when { resource has owner_subject && "
+    text += 'resource.owner_subject == "00000000-0000-4000-8000-000000000009" };\n'
+    add_file(policy_dir, "50_hold.cedar", text)
+    engine = PolicyEngine.from_directory(policy_dir)
+    assert engine.relational is False
+    held = uuid.UUID("00000000-0000-4000-8000-000000000009")
+    dpo = Principal(kind="staff", id="d", roles=frozenset({"dpo"}), mfa=True)
+    assert engine.is_allowed(dpo, "profile.read_clear", Resource.subject(uuid.uuid4()))
+    assert not engine.is_allowed(dpo, "profile.read_clear", Resource.subject(held))
