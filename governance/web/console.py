@@ -799,6 +799,7 @@ def console_admin() -> str:
     if _may("keys.read"):
         sections.append("keys")
         context["keys"], context["rotation"] = sources.key_status(session)
+        context["can_rotate"] = _may("keys.rotate")
     return _page("web/console/admin.html", "web.console_admin", sections=sections, **context)
 
 
@@ -819,3 +820,34 @@ def _processor_rows(session: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@bp.post("/console/admin/keys/rotate")
+@requires("keys.rotate")
+def console_rotate_master_key() -> Response:
+    """Start a master-key rotation: a new version becomes active at once; re-wrapping runs as a job."""
+    from governance.vault import keymanagement
+
+    with transaction(get_session()) as session:
+        rotation = keymanagement.start_master_rotation(session, actor=current_principal())
+    flash(f"Rotation to master-key version {rotation.target_version} started.", "success")
+    return redirect(url_for("web.console_admin") + "#keys-h", code=303)
+
+
+@bp.get("/console/admin/keys/rotation")
+@requires("keys.read")
+def console_rotation_status() -> Response:
+    """The latest rotation's progress as JSON (polled by the admin page)."""
+    from flask import jsonify
+
+    from governance.web import sources
+
+    _facts, rotation = sources.key_status(get_session())
+    if rotation is None:
+        return jsonify(finished=True)
+    return jsonify(
+        done=rotation["done"],
+        total=rotation["total"],
+        message=rotation["summary"],
+        finished=not rotation["running"],
+    )

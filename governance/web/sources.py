@@ -77,7 +77,7 @@ def key_status(session: Session) -> tuple[list[tuple[str, Any]], dict[str, Any] 
     rotation = None
     if status["rotations"]:
         latest = status["rotations"][0]
-        running = latest.status not in ("completed", "failed", "finished")
+        running = latest.status == "running"
         rotation = {
             "running": running,
             "done": latest.done,

@@ -114,3 +114,30 @@ def test_policies_and_records_of_processing(client, login_staff):
     assert b"Personalized recommendations" in document.data
     assert client.get("/console/records/download.json").get_json()["activities"]
     assert client.get("/console/records/download.exe").status_code == 422
+
+
+def test_admin_rotates_the_master_key_with_progress(app, client, make_subject, login_staff):
+    from governance.jobs.worker import drain
+    from tests.fixtures.access import csrf_token_from
+
+    make_subject()
+    make_subject()
+    login_staff(client, "admin")
+    page = client.get("/console/admin").get_data(as_text=True)
+    assert "Rotate the master key" in page
+    response = client.post("/console/admin/keys/rotate", data={"csrf_token": csrf_token_from(page)})
+    assert response.status_code == 303
+    page = client.get("/console/admin").get_data(as_text=True)
+    assert "data-poll-url" in page  # re-wrapping runs in the background with progress
+    assert client.get("/console/admin/keys/rotation").get_json()["finished"] is False
+    drain(app)
+    status = client.get("/console/admin/keys/rotation").get_json()
+    assert status["finished"] is True
+    assert status["done"] == status["total"] == 2
+    assert "Version 2" in client.get("/console/admin").get_data(as_text=True)
+
+
+def test_auditor_may_not_rotate_keys(client, login_staff):
+    login_staff(client, "auditor")
+    assert "Rotate the master key" not in client.get("/console/admin").get_data(as_text=True)
+    assert client.post("/console/admin/keys/rotate").status_code in (400, 403)
