@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _http import bench_env, drive, flask_cli, gunicorn, temporary_instance  # noqa: E402
+from _http import bench_env, drive, flask_cli, gunicorn, temporary_instance
 
 
 def main() -> None:
