@@ -15,5 +15,5 @@ def init_app(app: Flask) -> None:
     # a bad policy file stops start-up with a message naming the file and line
     app.extensions[service.POLICY_EXTENSION] = load_policy(settings.policies_dir)
     register_tasks(app)
-    app.register_api(bp)
+    app.register_api(bp)  # type: ignore[attr-defined]  # the app is flask-openapi3's OpenAPI
     add_metric_refresher(app, service.refresh_overdue_metric)

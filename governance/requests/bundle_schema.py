@@ -86,7 +86,9 @@ class FileEntry(_Doc):
 class ExportDocument(_Doc):
     """Everything the service holds about one data subject, in one machine-readable document."""
 
-    schema_: Literal["urn:governance:export-bundle:1"] = Field(alias="$schema", default=SCHEMA_ID)
+    schema_: Literal["urn:governance:export-bundle:1"] = Field(
+        alias="$schema", default="urn:governance:export-bundle:1"
+    )
     generated_at: datetime
     request: BundleRequest
     subject: BundleSubject

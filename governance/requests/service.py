@@ -717,7 +717,8 @@ def _decision_row(event: Any) -> dict[str, Any]:
 
 def _receipt_row(receipt: Any) -> dict[str, Any]:
     data = _as_dict(receipt)
-    body = data.get("receipt") if isinstance(data.get("receipt"), Mapping) else {}
+    raw_body = data.get("receipt")
+    body: Mapping[str, Any] = raw_body if isinstance(raw_body, Mapping) else {}
     issued = _pick(body, "iat", "issued_at")
     return {
         "receipt_id": str(_pick(data, "record_id", "id")),
