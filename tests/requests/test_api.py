@@ -234,3 +234,54 @@ def test_certificate_is_served_after_erasure(app, make_app, make_subject, subjec
     claims = verify_certificate(response.json["certificate"], [public])
     assert claims.request_id == request_id
     assert claims.sub == str(alpha)
+
+
+def test_rectification_and_objection_through_the_api(app, make_subject, bearer) -> None:
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+    from tests.requests.conftest import SYSTEM
+
+    alpha = make_subject("alpha", events=0)
+    client = app.test_client()
+    headers = bearer(["requests:write"])
+    fixed = client.post(
+        API,
+        json={
+            "kind": "rectification",
+            "external_ref": "ref-alpha",
+            "verification_method": "account_login",
+            "fields": {"name": "Ada Corrected"},
+        },
+        headers=headers,
+    )
+    assert fixed.status_code == 201, fixed.json
+    assert (fixed.json["status"], fixed.json["params"]) == ("completed", {"fields": ["name"]})
+    assert "Ada Corrected" not in fixed.get_data(as_text=True)
+    invalid = client.post(
+        API,
+        json={
+            "kind": "rectification",
+            "external_ref": "ref-alpha",
+            "verification_method": "x",
+            "fields": {"email": "nope"},
+        },
+        headers=headers,
+    )
+    assert invalid.status_code == 422
+    assert "nope" not in invalid.get_data(as_text=True)
+    objected = client.post(
+        API,
+        json={
+            "kind": "objection",
+            "external_ref": "ref-alpha",
+            "verification_method": "x",
+            "purposes": ["marketing_email"],
+        },
+        headers=headers,
+    )
+    assert objected.status_code == 201, objected.json
+    assert objected.json["status"] == "completed"
+    with app.app_context(), app.extensions["governance.db"].session() as session:
+        assert vault.read_profile(session, alpha, actor=SYSTEM, view="clear")["fields"]["name"] == "Ada Corrected"
+        assert consent.is_permitted(session, alpha, "marketing_email").reason == "objected"
+        session.rollback()
