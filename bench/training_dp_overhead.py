@@ -1,7 +1,9 @@
 """DP training time against the same model trained without privacy on the same data, and peak memory.
 
-Each variant runs in its own process (same data, same seed) so that peak RSS is measured per variant.
-Target: DP training loop at most 3x the non-private one. Prints one JSON object.
+Each variant runs in its own process (same data, same seed) so that peak RSS is measured per variant, and
+repeats its training ``--repeat`` times (the fastest loop counts: the machine may be shared). Target: DP training
+loop at most 3x the non-private one; noise calibration and privacy accounting are reported apart (they do not
+grow with the data). Prints one JSON object.
 
     python bench/training_dp_overhead.py            # N = 20,000 rows, 20 features, 5 epochs
     python bench/training_dp_overhead.py --quick    # N = 4,000
@@ -42,25 +44,28 @@ def run_plain(args: argparse.Namespace) -> dict:
     x, y = make_data(args.n, args.d, args.seed)
     n_train = int(len(y) * 0.8)
     torch.set_num_threads(1)  # as the DP trainer does (DPSGDConfig.threads)
-    torch.manual_seed(args.seed)
-    model = build_classifier_module(n_features=args.d, n_classes=2, hidden_units=args.hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    loader = DataLoader(
-        TensorDataset(torch.from_numpy(x[:n_train]), torch.from_numpy(y[:n_train])),
-        batch_size=args.batch_size,
-        shuffle=True,
-    )
-    started = time.perf_counter()
-    for _ in range(args.epochs):
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            optimizer.step()
-    seconds = time.perf_counter() - started
+    runs = []
+    for repeat in range(args.repeat):
+        torch.manual_seed(args.seed + repeat)
+        model = build_classifier_module(n_features=args.d, n_classes=2, hidden_units=args.hidden)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+        loader = DataLoader(
+            TensorDataset(torch.from_numpy(x[:n_train]), torch.from_numpy(y[:n_train])),
+            batch_size=args.batch_size,
+            shuffle=True,
+        )
+        started = time.perf_counter()
+        for _ in range(args.epochs):
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                optimizer.step()
+        runs.append(time.perf_counter() - started)
     with torch.no_grad():
         probabilities = torch.softmax(model(torch.from_numpy(x[n_train:])), dim=1).numpy()
     return {
-        "training_seconds": seconds,
+        "training_seconds": min(runs),
+        "training_seconds_runs": runs,
         "metrics": classification_metrics(y[n_train:], probabilities, n_classes=2),
     }
 
@@ -70,28 +75,34 @@ def run_dp(args: argparse.Namespace) -> dict:
     from governance.training.ml.dpsgd import DPSGDConfig, TrainingHooks
 
     x, y = make_data(args.n, args.d, args.seed)
-    config = DPSGDConfig(
-        target_epsilon=3.0,
-        target_delta=1.0 / (20 * args.n),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        max_grad_norm=1.0,
-        learning_rate=0.02,
-        max_physical_batch_size=args.batch_size,
-        seed=args.seed,
-    )
-    started = time.perf_counter()
-    model = train_classifier(
-        x, y, n_classes=2, config=config, hidden_units=args.hidden, hooks=TrainingHooks(progress=lambda p: None)
-    )
+    runs = []
+    for repeat in range(args.repeat):
+        config = DPSGDConfig(
+            target_epsilon=3.0,
+            target_delta=1.0 / (20 * args.n),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            max_grad_norm=1.0,
+            learning_rate=0.02,
+            max_physical_batch_size=args.batch_size,
+            seed=args.seed + repeat,
+        )
+        started = time.perf_counter()
+        model = train_classifier(
+            x, y, n_classes=2, config=config, hidden_units=args.hidden, hooks=TrainingHooks(progress=lambda p: None)
+        )
+        runs.append((time.perf_counter() - started, model))
+    total, best = min(runs, key=lambda run: run[1].timings["training_seconds"])
     return {
-        "total_seconds": time.perf_counter() - started,
-        **model.timings,
-        "epsilon": model.privacy["epsilon"],
-        "epsilon_rdp": model.privacy["epsilon_rdp"],
-        "noise_multiplier": model.privacy["noise_multiplier"],
-        "steps": model.privacy["steps"],
-        "metrics": model.metrics,
+        "total_seconds": total,
+        **best.timings,
+        "training_seconds_runs": [m.timings["training_seconds"] for _, m in runs],
+        "epsilon": best.privacy["epsilon"],
+        "epsilon_rdp": best.privacy["epsilon_rdp"],
+        "noise_multiplier": best.privacy["noise_multiplier"],
+        "sample_rate": best.privacy["sample_rate"],
+        "steps": best.privacy["steps"],
+        "metrics": best.metrics,
     }
 
 
@@ -120,6 +131,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per variant; the fastest loop counts")
     args = parser.parse_args()
     if args.quick:
         args.n = 4_000
@@ -127,7 +139,7 @@ def main() -> None:
         child(args)
         return
     forwarded = ["--n", str(args.n), "--d", str(args.d), "--hidden", str(args.hidden), "--epochs", str(args.epochs)]
-    forwarded += ["--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    forwarded += ["--batch-size", str(args.batch_size), "--seed", str(args.seed), "--repeat", str(args.repeat)]
     results = {}
     for variant in ("plain", "dp"):
         out = subprocess.run(

@@ -559,13 +559,18 @@ def read_download(session: Session, token: str, *, what: Literal["weights", "mod
 
 
 class _Throttle:
-    """Poll cancellation (and renew the lease) at most every ``seconds`` while training."""
+    """Poll cancellation at most every ``seconds`` while training, and renew the lease every ``renew_seconds``
+    (an epoch may outlast the lease; losing it raises LeaseLostError, which stops this worker's run)."""
 
-    def __init__(self, ctx: JobContext, seconds: float = 2.0) -> None:
-        self.ctx, self.seconds, self.last = ctx, seconds, 0.0
+    def __init__(self, ctx: JobContext, seconds: float = 2.0, renew_seconds: float = 30.0) -> None:
+        self.ctx, self.seconds, self.renew_seconds = ctx, seconds, renew_seconds
+        self.last = self.last_renewal = time.monotonic()
 
     def should_stop(self) -> bool:
         now = time.monotonic()
+        if now - self.last_renewal >= self.renew_seconds:
+            self.last_renewal = now
+            self.ctx.progress(None, None, "training")
         if now - self.last < self.seconds:
             return False
         self.last = now
