@@ -1,0 +1,238 @@
+"""What the requests modules share: constants, the request view, and the lifecycle helpers that write the
+audit entry of every transition in the caller's transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.access.principals import Principal
+from governance.db import utcnow
+from governance.errors import DomainError
+from governance.requests.deadlines import (
+    Period,
+    compute_deadlines,
+    deadline_status,
+    receipt_date,
+)
+from governance.requests.errors import (
+    RequestNotFoundError,
+    SubjectAlreadyErasedError,
+)
+from governance.requests.lifecycle import (
+    CLOSED,
+    OPEN,
+    ItemOutcome,
+    Status,
+    check_transition,
+)
+from governance.requests.models import DataSubjectRequest
+from governance.requests.policy import RequestsPolicy
+
+POLICY_EXTENSION = "governance.requests.policy"
+BUNDLE_KEK = "requests_bundle_kek"
+CERTIFICATE_KEY = "requests_certificate"
+EXPORT_JOB = "requests.export"
+ERASURE_JOB = "requests.erasure"
+#: the webhook event processors subscribe to for erasures (payload: request_id only)
+ERASURE_EVENT = "subject.erased"
+WORKER = Principal.system("requests.worker")
+
+Source = Literal["subject", "client", "staff"]
+
+
+# --- views ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as callers see it. Holds no personal data beyond the subject-readable outcome text."""
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    kind: str
+    status: str
+    jurisdiction: str
+    source: str
+    verification_method: str | None
+    received_at: datetime
+    received_on: date
+    confirm_by: date | None
+    original_due_on: date
+    due_on: date
+    days_left: int
+    overdue: bool
+    extensions: list[dict[str, Any]]
+    extension_available: str | None
+    verified_at: datetime | None
+    closed_at: datetime | None
+    rejection_code: str | None
+    outcome_reason: str | None
+    items: list[dict[str, Any]]
+    params: dict[str, Any]
+    merged_count: int
+    step: str
+    job_id: uuid.UUID | None
+    has_certificate: bool
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FiledRequest:
+    request: RequestView
+    merged: bool
+
+
+def get_policy() -> RequestsPolicy:
+    return current_app.extensions[POLICY_EXTENSION]
+
+
+def _today(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime) -> date:
+    return receipt_date(now, policy.rule(row.jurisdiction))
+
+
+def _view(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime | None = None) -> RequestView:
+    now = now or utcnow()
+    rule = policy.rule(row.jurisdiction)
+    closed_on = receipt_date(row.closed_at, rule) if row.closed_at else None
+    status = deadline_status(row.due_on, receipt_date(now, rule), closed_on=closed_on)
+    deadlines = compute_deadlines(rule, row.received_on, [_period(e) for e in row.extensions])
+    available = deadlines.extension_available if row.status in OPEN else None
+    return RequestView(
+        id=row.id,
+        subject_id=row.subject_id,
+        kind=row.kind,
+        status=row.status,
+        jurisdiction=row.jurisdiction,
+        source=row.source,
+        verification_method=row.verification_method,
+        received_at=row.received_at,
+        received_on=row.received_on,
+        confirm_by=row.confirm_by,
+        original_due_on=row.original_due_on,
+        due_on=row.due_on,
+        days_left=status.days_left,
+        overdue=status.overdue,
+        extensions=list(row.extensions),
+        extension_available=str(available) if available else None,
+        verified_at=row.verified_at,
+        closed_at=row.closed_at,
+        rejection_code=row.rejection_code,
+        outcome_reason=row.outcome_reason,
+        items=list(row.outcome_items),
+        params=dict(row.params),
+        merged_count=row.merged_count,
+        step=row.step,
+        job_id=row.job_id,
+        has_certificate=row.certificate is not None,
+        result=dict(row.result),
+    )
+
+
+def _period(extension: Mapping[str, Any]) -> Period:
+    return Period(int(extension["amount"]), extension["unit"])
+
+
+# --- lifecycle helpers ---------------------------------------------------------------------------------------
+
+
+def _target(row: DataSubjectRequest) -> tuple[str, uuid.UUID]:
+    return ("request", row.id)
+
+
+def _transition(
+    session: Session,
+    row: DataSubjectRequest,
+    target: Status,
+    *,
+    actor: Principal,
+    now: datetime,
+    reason: str | None = None,
+    items: Iterable[ItemOutcome] = (),
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Move `row` to `target` and add the audit entry to the same transaction."""
+    items = list(items)
+    check_transition(row.status, target, reason=reason, items=items)
+    previous = row.status
+    row.status = target.value
+    if target is Status.VERIFIED:
+        row.verified_at = now
+    elif target is Status.IN_PROGRESS:
+        row.started_at = now
+    elif target in CLOSED:
+        row.closed_at = now
+        row.open_key = None  # a new request of this kind may be filed from now on
+        row.outcome_items = [item.as_dict() for item in items]
+        if reason is not None:
+            row.outcome_reason = reason
+    audit.record(
+        session,
+        actor=actor,
+        action=f"requests.request.{target.value}",
+        target=_target(row),
+        details={"kind": row.kind, "from": previous, "subject_id": str(row.subject_id), **(details or {})},
+    )
+
+
+def _lock(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
+    row = session.scalars(
+        select(DataSubjectRequest).where(DataSubjectRequest.id == request_id).with_for_update()
+    ).first()
+    if row is None:
+        raise RequestNotFoundError()
+    return row
+
+
+def _check_subject(session: Session, subject_id: uuid.UUID) -> Any:
+    """The vault's view of the subject; an erased subject gives `already_erased`, an unknown one 404."""
+    from governance.vault import service as vault
+
+    try:
+        return vault.get_subject(session, subject_id)
+    except DomainError as exc:
+        if type(exc).__name__ == "SubjectErasedError" or exc.code in {"subject_erased", "already_erased"}:
+            raise SubjectAlreadyErasedError() from None
+        raise
+
+
+def requests_for_subject(session: Session, subject_id: uuid.UUID) -> list[RequestView]:
+    """Every request of one subject, newest first (contract: dashboard and export)."""
+    policy = get_policy()
+    rows = session.scalars(
+        select(DataSubjectRequest)
+        .where(DataSubjectRequest.subject_id == subject_id)
+        .order_by(DataSubjectRequest.received_at.desc())
+    )
+    return [_view(row, policy) for row in rows]
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # shallow on purpose: asdict() deep-copies every nested value, too slow for 10,000 events
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return dict(vars(value))
+
+
+def _pick(data: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if data.get(name) is not None:
+            return data[name]
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
