@@ -55,11 +55,19 @@ class ConsentState(Base):
     """
 
     __tablename__ = "consent_state"
-    # Covering index for `iter_permitted_subjects`: the scan of one purpose's granted rows never visits the table.
+    # Two covering indexes, so neither bulk read visits the table:
+    # - (purpose, decision, …) for `iter_permitted_subjects`: the range of one purpose's granted rows;
+    # - (purpose, subject_id, …) for `check_many`: one index probe per asked subject. Without it SQLite (which has
+    #   no statistics) answered `purpose = ? AND subject_id IN (…)` by scanning every row of the purpose in the
+    #   first index, once per chunk of ids.
     __table_args__ = (
         sa.Index(
             "ix_consent_state_purpose_decision",
             "purpose", "decision", "subject_id", "notice_version", "objected", "decided_at",
+        ),
+        sa.Index(
+            "ix_consent_state_purpose_subject",
+            "purpose", "subject_id", "decision", "notice_version", "objected", "decided_at",
         ),
     )  # fmt: skip
 
@@ -148,3 +156,14 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReceiptSigningKey(Base):
+    """A public key that has signed consent receipts, kept for as long as receipts exist (verification after the
+    signing key rotates). Written in the same transaction as the first receipt a key signs in a process."""
+
+    __tablename__ = "consent_receipt_keys"
+
+    kid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # RFC 7638 thumbprint
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

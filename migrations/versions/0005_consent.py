@@ -88,6 +88,19 @@ def upgrade() -> None:
         ["purpose", "decision", "subject_id", "notice_version", "objected", "decided_at"],
         unique=False,
     )
+    op.create_index(
+        "ix_consent_state_purpose_subject",
+        "consent_state",
+        ["purpose", "subject_id", "decision", "notice_version", "objected", "decided_at"],
+        unique=False,
+    )
+    op.create_table(
+        "consent_receipt_keys",
+        sa.Column("kid", sa.String(64), nullable=False),
+        sa.Column("public_jwk", JSON, nullable=False),
+        sa.Column("first_used_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("kid", name=op.f("pk_consent_receipt_keys")),
+    )
     op.create_table(
         "consent_idempotency_keys",
         sa.Column("actor", sa.String(160), nullable=False),
@@ -178,6 +191,8 @@ def downgrade() -> None:
     op.drop_table("consent_processors")
     op.drop_table("consent_imports")
     op.drop_table("consent_idempotency_keys")
+    op.drop_table("consent_receipt_keys")
+    op.drop_index("ix_consent_state_purpose_subject", table_name="consent_state")
     op.drop_index("ix_consent_state_purpose_decision", table_name="consent_state")
     op.drop_table("consent_state")
     op.drop_index("ix_consent_events_subject_id_recorded_at", table_name="consent_events")
