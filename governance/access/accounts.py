@@ -231,7 +231,7 @@ def check_second_factor(
     if _locked(staff.locked_until):
         assert staff.locked_until is not None
         raise AccountLockedError(headers={"Retry-After": str(_retry_after(staff.locked_until))})
-    if staff.totp_secret_enc is None or staff.totp_enabled_at is None:
+    if not staff.active or staff.totp_secret_enc is None or staff.totp_enabled_at is None:
         raise SignInFailedError()
     secret = box.open(staff.id, staff.totp_secret_enc)
     check = credentials.verify_totp(secret, code, last_used_step=staff.totp_last_step)

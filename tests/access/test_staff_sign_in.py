@@ -269,3 +269,11 @@ def test_admin_lists_and_deactivates_staff(
     assert sign_in(app.test_client(), name).status_code == 401
     own = client.post(f"/api/v1/access/staff/{admin_id}/deactivate", headers=headers)
     assert own.status_code == 422
+
+
+def test_account_deactivated_between_the_two_steps_cannot_finish(app: Flask, client: FlaskClient, make_staff) -> None:
+    _, name, secret = make_staff("dpo")
+    sign_in(client, name)
+    run_sql(app, "UPDATE access_staff SET active = :f", f=False)
+    assert second_step(client, totp_now(secret)).status_code == 401
+    assert client.get(POLICY).status_code in (302, 401)
