@@ -123,6 +123,9 @@ def screenshot(page, name: str, *, phone: bool = True) -> Path:
         size = page.viewport_size
         page.set_viewport_size(PHONE)
         page.screenshot(path=str(SCREENSHOTS / f"{safe}-phone.png"), full_page=True)
+        # at phone width nothing may widen the page: wide tables scroll inside their own box
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= PHONE["width"], f"{name}: the page is {overflow}px wide at phone width"
         if size:
             page.set_viewport_size(size)
     return path
