@@ -9,6 +9,8 @@ counts.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import pickle
 import tempfile
@@ -133,7 +135,7 @@ def write_release(
     spill_path = Path(spill_name)
     try:
         with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
-            _pass_one(records, layout, pseudonymize, counter, spill_path, figures, progress)
+            _pass_one(records, layout, pseudonymize, counter, spill_path, figures, progress, fmt)
             summary = counter.finish()
             figures.classes, figures.classes_released = summary.classes, summary.classes_released
             figures.k_achieved, figures.l_achieved = summary.k_achieved, summary.l_achieved
@@ -194,6 +196,58 @@ class _Layout:
         )
 
 
+class _TextEncoder:
+    """Encodes rows of JSON Lines or CSV as text once, in pass one: the pseudonym and profile part once per
+    subject, the event part per event; repeated values (generalized ones mostly) are encoded once."""
+
+    def __init__(self, fmt: str, names: list[str], head_width: int) -> None:
+        self._json = fmt == "jsonl"
+        self._cache: dict[str, str] = {}
+        keys = [json.dumps(n, ensure_ascii=False) + ":" for n in names]
+        self._head_keys = ["{" + keys[0], *("," + k for k in keys[1:head_width])]
+        self._tail_keys = ["," + k for k in keys[head_width:]]
+        self._end = "}\n" if self._json else "\n"
+
+    def _value(self, value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            cached = self._cache.get(value)
+            if cached is None:
+                cached = self._encode_str(value)
+                if len(self._cache) < 200_000:
+                    self._cache[value] = cached
+            return cached
+        if value is None:
+            return "null" if self._json else ""
+        if kind is float:
+            return repr(value) if math.isfinite(value) else ("null" if self._json else "")
+        if kind is bool:
+            return ("true" if value else "false") if self._json else str(value)
+        if kind is int:
+            return str(value)
+        return self._encode_str(value if isinstance(value, str) else json.dumps(value, default=str))
+
+    def _encode_str(self, text: str) -> str:
+        if self._json:
+            return json.dumps(text, ensure_ascii=False)
+        if any(c in text for c in ',"\r\n'):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    def head(self, values: tuple[Any, ...]) -> str:
+        if self._json:
+            return "".join([k + self._value(v) for k, v in zip(self._head_keys, values, strict=True)])
+        return ",".join([self._value(v) for v in values])
+
+    def line(self, head: str, values: tuple[Any, ...]) -> str:
+        if self._json:
+            return head + "".join([k + self._value(v) for k, v in zip(self._tail_keys, values, strict=True)]) + "}\n"
+        return head + "".join(["," + self._value(v) for v in values]) + "\n"
+
+    def alone(self, head: str) -> str:
+        return head + self._end
+
+
 def _pass_one(
     records: Iterable[SubjectRecord],
     layout: _Layout,
@@ -202,47 +256,73 @@ def _pass_one(
     spill_path: Path,
     figures: ReleaseFigures,
     progress: Callable[[int, str], None] | None,
+    fmt: str,
 ) -> None:
+    """Generalize, pseudonymize, count classes, and spill chunks of (class list, encoded rows per subject)."""
     profile_steps = layout.profile_steps
     event_funcs = [f for _, f in layout.event_steps]
-    qi_positions, sensitive_position = layout.qi_positions, layout.sensitive_position
-    chunk: list[tuple[bytes, list[tuple[Any, ...]]]] = []
+    head_width = len(profile_steps) + 1
+    head_qi = [i for i in layout.qi_positions if i < head_width]
+    event_qi = [i - head_width for i in layout.qi_positions if i >= head_width]
+    sensitive = layout.sensitive_position
+    encoder = _TextEncoder(fmt, [c.name for c in layout.out_columns], head_width) if fmt != "parquet" else None
+    combos: list[tuple[Any, ...]] = []
+    index: dict[tuple[Any, ...], int] = {}
+    subjects: list[tuple[bytes, list[int], list[Any]]] = []
+
+    def flush(spill: Any) -> None:
+        pickle.dump((combos, subjects), spill, protocol=pickle.HIGHEST_PROTOCOL)
+
     with spill_path.open("wb") as spill:
         for record in records:
             figures.subjects_in += 1
             profile = record.profile
-            # profile values are generalized once per subject, not once per event
             head = (
                 pseudonymize(record.subject_id),
                 *(profile.get(n) if f is None else f(profile.get(n)) for n, f in profile_steps),
             )
+            head_combo = tuple([head[i] for i in head_qi])
             if layout.per_event:
-                prepared = [
-                    head + tuple([v if f is None else f(v) for v, f in zip(event, event_funcs, strict=True)])
+                bodies = [
+                    tuple([v if f is None else f(v) for v, f in zip(event, event_funcs, strict=True)])
                     for event in record.events
                 ]
+                combos_of = [head_combo + tuple([b[i] for i in event_qi]) for b in bodies]
+                if encoder is not None:
+                    prefix = encoder.head(head)
+                    rows: list[Any] = [encoder.line(prefix, b) for b in bodies]
+                else:
+                    rows = [head + b for b in bodies]
             else:
-                prepared = [head]
-            figures.rows_in += len(prepared)
-            if not prepared:
+                bodies = [()]
+                combos_of = [head_combo]
+                rows = [encoder.alone(encoder.head(head))] if encoder is not None else [head]
+            figures.rows_in += len(rows)
+            if not rows:
                 continue
             classes: dict[tuple[Any, ...], set[Any] | None] = {}
-            for row in prepared:
-                combo = tuple([row[i] for i in qi_positions])
+            for combo, body in zip(combos_of, bodies, strict=True):
                 held = classes.get(combo)
                 if held is None:
                     held = classes[combo] = set()
-                if sensitive_position is not None:
-                    held.add(row[sensitive_position])
+                if sensitive is not None:
+                    held.add(head[sensitive] if sensitive < head_width else body[sensitive - head_width])
             counter.add_subject(classes)
-            chunk.append((record.subject_id.bytes, prepared))
-            if len(chunk) >= _SPILL_BATCH:
-                pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
-                chunk = []
+            idxs = []
+            for combo in combos_of:
+                at = index.get(combo)
+                if at is None:
+                    at = index[combo] = len(combos)
+                    combos.append(combo)
+                idxs.append(at)
+            subjects.append((record.subject_id.bytes, idxs, rows))
+            if len(subjects) >= _SPILL_BATCH:
+                flush(spill)
+                combos, index, subjects = [], {}, []
                 if progress:
                     progress(figures.subjects_in, "read")
-        if chunk:
-            pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        if subjects:
+            flush(spill)
 
 
 def _pass_two(
@@ -256,35 +336,36 @@ def _pass_two(
     progress: Callable[[int, str], None] | None,
     batch_rows: int,
 ) -> None:
-    released, qi_positions = counter.released, layout.qi_positions
+    """Stream the spill, keep rows of released classes, write them in batches, report the lineage."""
+    released = counter.released
     verdicts: dict[tuple[Any, ...], bool] = {}
     writer = open_writer(path, fmt, layout.out_columns)
+    text = fmt != "parquet"
     try:
-        batch: list[tuple[Any, ...]] = []
+        batch: list[Any] = []
         with spill_path.open("rb") as spill:
             while True:
                 try:
-                    chunk = pickle.load(spill)  # noqa: S301 - our own temporary file, written above
+                    combos, subjects = pickle.load(spill)  # noqa: S301 - our own temporary file, written above
                 except EOFError:
                     break
+                keep = []
+                for combo in combos:
+                    verdict = verdicts.get(combo)
+                    if verdict is None:
+                        verdict = released(combo)
+                        if len(verdicts) < 500_000:
+                            verdicts[combo] = verdict
+                    keep.append(verdict)
                 included: list[uuid.UUID] = []
-                for subject_bytes, rows in chunk:
-                    kept = 0
-                    for row in rows:
-                        combo = tuple([row[i] for i in qi_positions])
-                        verdict = verdicts.get(combo)
-                        if verdict is None:
-                            verdict = released(combo)
-                            if len(verdicts) < 500_000:
-                                verdicts[combo] = verdict
-                        if verdict:
-                            batch.append(row)
-                            kept += 1
+                for subject_bytes, idxs, rows in subjects:
+                    kept = [row for at, row in zip(idxs, rows, strict=True) if keep[at]]
                     if kept:
                         included.append(uuid.UUID(bytes=subject_bytes))
-                        figures.rows_released += kept
+                        figures.rows_released += len(kept)
+                        batch.extend(kept)
                     if len(batch) >= batch_rows:
-                        writer.write_rows(batch)
+                        writer.write_encoded(batch) if text else writer.write_rows(batch)
                         batch = []
                 figures.subjects_released += len(included)
                 if included and on_released_subjects:
@@ -292,6 +373,6 @@ def _pass_two(
                 if progress:
                     progress(figures.subjects_released, "write")
         if batch:
-            writer.write_rows(batch)
+            writer.write_encoded(batch) if text else writer.write_rows(batch)
     finally:
         writer.close()

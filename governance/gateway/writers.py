@@ -35,6 +35,8 @@ class Column:
 class RowWriter(Protocol):
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
+    def write_encoded(self, lines: Sequence[str]) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -48,6 +50,10 @@ class _JsonLinesWriter:
         names, encode = self._names, self._encode
         self._file.write("".join(encode(dict(zip(names, row, strict=True))) + "\n" for row in rows))
 
+    def write_encoded(self, lines: Sequence[str]) -> None:
+        """Rows already encoded as lines (each ending in a newline)."""
+        self._file.write("".join(lines))
+
     def close(self) -> None:
         self._file.close()
 
@@ -60,6 +66,10 @@ class _CsvWriter:
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._csv.writerows(rows)
+
+    def write_encoded(self, lines: Sequence[str]) -> None:
+        """Rows already encoded as CSV lines (each ending in a newline)."""
+        self._file.write("".join(lines))
 
     def close(self) -> None:
         self._file.close()
@@ -88,6 +98,9 @@ class _ParquetWriter:
                 ]
             arrays.append(self._pa.array(values, type=self._schema.field(index).type))
         self._writer.write_table(self._pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def write_encoded(self, lines: Sequence[str]) -> None:
+        raise TypeError("Parquet is written from rows, not encoded lines")
 
     def close(self) -> None:
         self._writer.close()

@@ -208,3 +208,36 @@ def test_requirement_validation():
         AnonymityRequirement(k=0)
     with pytest.raises(ValueError, match="l-diversity"):
         AnonymityRequirement(k=2, l=2)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_awkward_values_survive_every_format(tmp_path, fmt):
+    awkward = ["comma, inside", 'quote " inside', "new\nline", "ünïcødé ✓", "", "tab\tinside", "back\\slash"]
+    subjects = [
+        SubjectRecord(
+            uuid.UUID(int=i + 1),
+            {"birth_date": "1990-01-01", "country": "DE"},
+            [
+                (text, "2026-11-01T00:00:00Z", value)
+                for text, value in zip(awkward, [1.5, None, 3, 0.1, -2.0, 1e300, 7.0], strict=True)
+            ],
+        )
+        for i in range(3)
+    ]
+    write_release(
+        subjects,
+        **COLUMNS,
+        generalizer=GENERALIZER,
+        requirement=AnonymityRequirement(k=2),
+        pseudonymize=Pseudonymizer.for_release(),
+        path=tmp_path / f"a.{fmt}",
+        fmt=fmt,
+    )
+    rows = read_rows(tmp_path / f"a.{fmt}", fmt)
+    assert [r["category"] for r in rows[:7]] == awkward
+    values = [r["value"] for r in rows[:7]]
+    if fmt == "csv":
+        assert values == ["1.5", "", "3", "0.1", "-2.0", "1e+300", "7.0"]
+    else:
+        assert values == [1.5, None, 3, 0.1, -2.0, 1e300, 7.0]
+    assert {r["birth_date"] for r in rows} == {"20-39"}

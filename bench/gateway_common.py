@@ -1,0 +1,130 @@
+"""Shared set-up for the gateway benchmarks: a migrated database populated through the vault's and consent's
+services (subjects with profiles, consent to the purpose, events), kept on disk between runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PURPOSE = "model_training"
+SEED = 20261128
+CATEGORIES = ("view", "click", "purchase")
+SPEC = {
+    "purpose": PURPOSE,
+    "profile_fields": ["birth_date", "country", "device"],  # generalized: age band, country, device class
+    "event_categories": list(CATEGORIES),
+    "event_fields": ["category", "occurred_at", "item", "value"],
+    "format": "jsonl",
+}
+
+
+def bench_dir(subjects: int, events: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"gateway-bench-{subjects}x{events}"
+
+
+def app_for(directory: Path) -> Any:
+    from governance import create_app
+
+    url = f"sqlite:///{directory}/bench.sqlite3"
+    return create_app({"ENV": "test", "INSTANCE_PATH": str(directory), "DATABASE_URL": url, "LOG_LEVEL": "ERROR"})
+
+
+def populate(directory: Path, subjects: int, events_per_subject: int) -> dict[str, Any]:
+    """Create the population once (idempotent: a finished directory is reused)."""
+    done = directory / "populated.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    from governance.access.principals import Principal
+    from governance.consent import service as consent
+    from governance.db import transaction
+    from governance.migrations_support import upgrade
+    from governance.vault import service as vault
+
+    directory.mkdir(parents=True, exist_ok=True)
+    upgrade(f"sqlite:///{directory}/bench.sqlite3")
+    app = app_for(directory)
+    actor = Principal.system("gateway-bench")
+    rng = random.Random(SEED)
+    lawful = frozenset(CATEGORIES)
+    start = time.perf_counter()
+    base = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        for first in range(0, subjects, 500):
+            with transaction(session):
+                for i in range(first, min(first + 500, subjects)):
+                    profile = {
+                        "birth_date": f"{rng.randint(1950, 2006)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                        "postal_code": f"{rng.randint(10, 99)}{rng.randint(0, 999):03d}",
+                        "country": rng.choice(["de", "fr", "at", "it", "es"]),
+                        "device": rng.choice(["mobile", "desktop", "tablet"]),
+                        "language": "en",
+                        "email": f"bench{i}@example.org",
+                    }
+                    view = vault.create_subject(session, external_ref=f"bench-{i}", actor=actor, profile=profile)
+                    consent.record_decisions(
+                        session,
+                        view.id,
+                        [{"purpose": PURPOSE, "decision": "granted"}],
+                        method="api",
+                        actor=actor,
+                        jurisdiction="EU",
+                    )
+                    batch = []
+                    for j in range(events_per_subject):
+                        category = rng.choice(CATEGORIES)
+                        event: dict[str, Any] = {
+                            "event_id": f"e{i}-{j}",
+                            "category": category,
+                            "occurred_at": (base + dt.timedelta(minutes=rng.randint(0, 60 * 24 * 30))).isoformat(),
+                            "item_id": f"item-{rng.randint(1, 5000)}",
+                            "context": {"device": profile["device"]},
+                        }
+                        if category == "view":
+                            event["value"] = round(rng.uniform(0, 600), 1)
+                        elif category == "purchase":
+                            event["value"] = round(rng.uniform(1, 300), 2)
+                            event["context"]["currency"] = "EUR"
+                        batch.append(event)
+                    vault.ingest_events(session, view.id, batch, actor=actor, lawful_categories=lawful)
+            print(f"populated {min(first + 500, subjects)}/{subjects}", file=sys.stderr, flush=True)
+        session.close()
+    info = {"subjects": subjects, "events": subjects * events_per_subject, "seconds": time.perf_counter() - start}
+    done.write_text(json.dumps(info))
+    app.extensions["governance.db"].dispose()
+    return info
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_subprocess(script: Path, *args: str) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter (so that its peak memory is its own) and parse its JSON."""
+    out = subprocess.run([sys.executable, str(script), *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def app_context(directory: Path) -> Any:
+    app = app_for(directory)
+    with app.app_context():
+        yield app
+    app.extensions["governance.db"].dispose()
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
