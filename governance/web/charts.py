@@ -117,6 +117,7 @@ def bar_chart(
     stacked: bool = False,
     unit: str = "",
     classes: Sequence[str] | None = None,
+    integer: bool = False,
 ) -> Markup:
     """Grouped (or stacked) bars per label: withdrawals and GPC signals per week, or budget spent and
     remaining per purpose. `classes` overrides the CSS class of each series."""
@@ -127,6 +128,8 @@ def bar_chart(
     else:
         totals = [v or 0 for s in series for v in s.values]
     top = _nice_max(max(totals, default=0))
+    if integer:
+        top = float(4 * math.ceil(max(top, 4) / 4))
     slot = plot_w / n
     group_w = slot * 0.7
     bar_w = group_w if stacked else group_w / max(len(series), 1)

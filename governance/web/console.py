@@ -602,6 +602,7 @@ def console_consent() -> str:
         [charts.Series("Withdrawals", stats.withdrawals), charts.Series("GPC signals", stats.gpc)],
         title="Withdrawals and Global Privacy Control signals per week",
         desc="Consents withdrawn by people, and consents withdrawn because a browser sent a GPC signal.",
+        integer=True,
     )
     return _page(
         "web/console/consent.html",

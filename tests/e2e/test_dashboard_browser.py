@@ -28,8 +28,10 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
     switch = page.get_by_role("switch", name="Allow Personalized recommendations")
     assert switch.is_checked()
     check_page(page, "dashboard-consent")
+    switch.focus()
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # visible focus
     with page.expect_navigation(url="**/me/consent?saved=*"):
-        switch.click()  # JavaScript submits the form on change
+        page.keyboard.press("Space")  # keyboard operable; JavaScript submits the form on change
     assert not page.get_by_role("switch", name="Allow Personalized recommendations").is_checked()
     history = page.get_by_role("table", name="Every consent decision, newest first")
     assert "withdrawn" in history.locator("tbody tr").first.inner_text()

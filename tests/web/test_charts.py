@@ -89,3 +89,9 @@ def test_horizontal_bars_have_one_row_per_label_and_a_fitting_view_box():
     assert svg.get("viewBox").split()[3] != "260"
     labels = [t.text for t in svg.findall(f"{SVG}text")]
     assert "Personalized recommendations" in labels
+
+
+def test_count_axes_have_whole_ticks():
+    svg = _parse(bar_chart(["W1", "W2"], [Series("Withdrawals", [1, 0])], title="t", desc="d", integer=True))
+    ticks = [t.text for t in svg.findall(f"{SVG}text")][:5]
+    assert ticks == ["0", "1", "2", "3", "4"]
