@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from governance.audit.service import record
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flask import Flask
 
 __all__ = ["init_app", "record"]
@@ -28,6 +30,24 @@ def init_app(app: Flask) -> None:
     if "audit" in governance_cli.commands:
         return
 
+    from governance.db import get_db
+    from governance.errors import DomainError
+
+    def _emit(build: Callable[[], dict], output: str | None) -> None:
+        import json
+
+        try:
+            proof = build()
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        text = json.dumps(proof, indent=2, sort_keys=True) + "\n"
+        if output:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            click.echo(f"wrote {proof['kind']} proof to {output}")
+        else:
+            click.echo(text, nl=False)
+
     @governance_cli.group("audit")
     def audit_cli() -> None:
         """Tamper-evident audit log."""
@@ -41,6 +61,34 @@ def init_app(app: Flask) -> None:
 
         result = service.seal_all(get_db().session, service.current_config(), force_checkpoint=checkpoint)
         click.echo(f"sealed {result.sealed} entries; tree size {result.size}")
+
+    @audit_cli.command("prove-consistency")
+    @click.option("--old-size", type=int, required=True, help="the size of the checkpoint you saved earlier")
+    @click.option("--new-size", type=int, default=None, help="a signed checkpoint size (default: sign one now)")
+    @click.option("--output", type=click.Path(dir_okay=False), default=None, help="write the proof to FILE")
+    def prove_consistency_command(old_size: int, new_size: int | None, output: str | None) -> None:
+        """Print an RFC 9162 consistency proof (JSON) for the offline verifier's --proof."""
+        from governance.audit import service
+
+        config = service.current_config()
+        if new_size is None:
+            service.seal_all(get_db().session, config, force_checkpoint=True)
+        with get_db().session() as session:
+            _emit(lambda: service.consistency_proof(session, config, old_size, new_size), output)
+
+    @audit_cli.command("prove-inclusion")
+    @click.option("--seq", type=int, required=True, help="the entry's position")
+    @click.option("--tree-size", type=int, default=None, help="a signed checkpoint size (default: sign one now)")
+    @click.option("--output", type=click.Path(dir_okay=False), default=None, help="write the proof to FILE")
+    def prove_inclusion_command(seq: int, tree_size: int | None, output: str | None) -> None:
+        """Print an RFC 9162 inclusion proof (JSON) of one entry for the offline verifier's --proof."""
+        from governance.audit import service
+
+        config = service.current_config()
+        if tree_size is None:
+            service.seal_all(get_db().session, config, force_checkpoint=True)
+        with get_db().session() as session:
+            _emit(lambda: service.inclusion_proof(session, config, seq, tree_size), output)
 
     @audit_cli.command("verify")
     @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")

@@ -37,6 +37,16 @@ class ExportQuery(SearchQuery):
     scope: Literal["full", "filtered"] = "filtered"
 
 
+class ConsistencyQuery(StrictModel):
+    old_size: int = Field(ge=1, description="the tree size of the checkpoint the auditor saved earlier")
+    new_size: int | None = Field(default=None, ge=1, description="a signed checkpoint size; default: a new one")
+
+
+class InclusionQuery(StrictModel):
+    seq: int = Field(ge=0, description="the entry's position")
+    tree_size: int | None = Field(default=None, ge=1, description="a signed checkpoint size; default: a new one")
+
+
 class SearchPage(BaseModel):
     entries: list[dict[str, Any]]
     next_after: int | None
@@ -116,3 +126,27 @@ def export_entries(query: ExportQuery):
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@bp.get("/audit/proofs/consistency")
+@requires("audit.verify", resource=lambda _args: AUDIT_LOG)
+def prove_consistency(query: ConsistencyQuery):
+    """RFC 9162 consistency proof from an earlier tree size (an auditor's saved checkpoint) to a signed
+    checkpoint (by default one signed now, after sealing what is pending). Verify it offline with
+    `offline_verify.py --proof FILE --checkpoint SAVED.txt --public-key KEY.pem`."""
+    config = service.current_config()
+    if query.new_size is None:
+        _seal(config, force_checkpoint=True)
+    with get_db().session() as session:
+        return service.consistency_proof(session, config, query.old_size, query.new_size), 200
+
+
+@bp.get("/audit/proofs/inclusion")
+@requires("audit.verify", resource=lambda _args: AUDIT_LOG)
+def prove_inclusion(query: InclusionQuery):
+    """RFC 9162 inclusion proof of one entry in a signed checkpoint (by default one signed now)."""
+    config = service.current_config()
+    if query.tree_size is None:
+        _seal(config, force_checkpoint=True)
+    with get_db().session() as session:
+        return service.inclusion_proof(session, config, query.seq, query.tree_size), 200

@@ -19,3 +19,17 @@ class AuditFilterError(DomainError):
     status = 422
     code = "invalid_audit_filter"
     default_message = "The audit search filter is not valid."
+
+
+class AuditProofError(DomainError):
+    """A proof was asked for tree sizes or positions the signed log does not have."""
+
+    status = 422
+    code = "invalid_proof_request"
+    default_message = "No proof can be built for these tree sizes."
+
+
+class CheckpointNotFoundError(DomainError):
+    status = 404
+    code = "checkpoint_not_found"
+    default_message = "No signed checkpoint has this tree size."

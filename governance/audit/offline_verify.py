@@ -1,4 +1,5 @@
-"""Verify an audit export offline: ``python -m governance.audit.offline_verify EXPORT.jsonl --public-key KEY.pem``.
+"""Verify an audit export offline: ``python -m governance.audit.offline_verify EXPORT.jsonl --public-key KEY.pem``,
+or one proof: ``... --proof PROOF.json --checkpoint SAVED.txt --public-key KEY.pem``.
 
 This file is deliberately self-contained (Python standard library + ``cryptography``): an auditor can copy it
 out of the repository and run it on a machine that has never seen the service, and it re-implements the
@@ -13,7 +14,9 @@ What it checks (see docs/audit.md, "Verifying offline"):
    a checkpoint larger than the export means entries are missing;
 3. a *filtered* export (search results): each entry's inclusion proof leads from its leaf hash to the signed
    root of the checkpoint it names;
-4. the consistency proofs between consecutive checkpoints: each older tree is a prefix of the newer one.
+4. the consistency proofs between consecutive checkpoints: each older tree is a prefix of the newer one;
+5. with ``--proof``: a consistency proof from a checkpoint the auditor saved earlier (``--checkpoint``) to a newly
+   signed one, or an inclusion proof of one entry in a signed checkpoint.
 
 Exit status 0 when everything verifies, 1 when something does not (the first failure is printed with its
 position and reason code), 2 for unusable input. ``--json`` prints the report as one JSON object.
@@ -439,6 +442,121 @@ def verify_export(
     return Report(True, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), unanchored, None)
 
 
+# --- single proofs (consistency from a saved checkpoint, inclusion of one entry) ------------------------------
+
+PROOF_FORMAT = "governance-audit-proof/1"
+
+
+@dataclass
+class ProofReport:
+    ok: bool
+    kind: str
+    text: str
+    failure: dict[str, Any] | None = None
+
+    def message(self) -> str:
+        if self.failure:
+            return f"FAILED: {self.failure['reason']} ({self.failure['detail']})"
+        return f"OK: {self.text}"
+
+
+def _hashes(values: Any) -> list[bytes]:
+    if not isinstance(values, list):
+        raise UnusableInput("the proof path is not a list")
+    try:
+        return [bytes.fromhex(value) for value in values]
+    except (TypeError, ValueError) as exc:
+        raise UnusableInput("the proof path holds something other than hex hashes") from exc
+
+
+def verify_proof(
+    path: str, public_keys: list[tuple[str, Ed25519PublicKey]], *, saved_checkpoints: list[str] = ()
+) -> ProofReport:
+    """Verify a proof file from ``governance audit prove-*`` or ``/api/v1/audit/proofs/*``.
+
+    Consistency: the tree of ``old_size`` (the root comes from the checkpoint you saved, given with
+    ``--checkpoint``) is a prefix of the newly signed tree. Inclusion: the entry hashes to its leaf hash and the
+    audit path leads to the signed root (of the proof's checkpoint, or of your saved one of that size)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            proof = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UnusableInput(f"cannot read the proof {path}") from exc
+    if not isinstance(proof, dict) or proof.get("format") != PROOF_FORMAT:
+        raise UnusableInput(f"not a {PROOF_FORMAT} file")
+    keys = {_key_hash(name, key): (name, key) for name, key in public_keys}
+    kind = str(proof.get("kind"))
+    try:
+        saved = [parse_and_verify_checkpoint(text, keys) for text in saved_checkpoints]
+        for checkpoint in saved:
+            if checkpoint.origin != proof.get("origin"):
+                raise VerificationFailed("checkpoint_unknown_key", None, "a saved checkpoint names another log")
+        signed = parse_and_verify_checkpoint(str(proof.get("checkpoint")), keys)
+        if signed.origin != proof.get("origin"):
+            raise VerificationFailed("checkpoint_unknown_key", None, "the proof's checkpoint names another log")
+        mine = next((cp for cp in saved if cp.size == signed.size), None)
+        if mine is not None and mine.root != signed.root:
+            raise VerificationFailed("checkpoint_fork", None, f"two signed roots for size {signed.size}")
+        if kind == "consistency":
+            return _check_consistency(proof, signed, saved, keys)
+        if kind == "inclusion":
+            return _check_inclusion(proof, signed)
+        raise UnusableInput(f"unknown proof kind {kind!r}")
+    except VerificationFailed as exc:
+        failure = {"reason": exc.reason, "position": exc.position, "detail": exc.detail, "range_end": exc.range_end}
+        return ProofReport(False, kind, "", failure)
+
+
+def _check_consistency(
+    proof: dict[str, Any], new: Checkpoint, saved: list[Checkpoint], keys: dict[bytes, tuple[str, Ed25519PublicKey]]
+) -> ProofReport:
+    old_size, new_size = proof.get("old_size"), proof.get("new_size")
+    if type(old_size) is not int or type(new_size) is not int:
+        raise UnusableInput("the proof has no integer tree sizes")
+    if new_size != new.size:
+        raise VerificationFailed("proof_mismatch", None, f"the proof is to size {new_size}, its checkpoint {new.size}")
+    old = next((cp for cp in saved if cp.size == old_size), None)
+    source = "your saved checkpoint"
+    if old is None and proof.get("old_checkpoint"):
+        old = parse_and_verify_checkpoint(str(proof["old_checkpoint"]), keys)
+        source = "the service's checkpoint (pass --checkpoint with the one you saved to rule out a fork)"
+        if old.size != old_size:
+            raise VerificationFailed("proof_mismatch", None, "the old checkpoint has another size")
+    if old is None:
+        raise UnusableInput(f"give the checkpoint of size {old_size} you saved with --checkpoint")
+    if not _verify_consistency(old_size, new.size, old.root, new.root, _hashes(proof.get("path"))):
+        raise VerificationFailed(
+            "consistency_proof_invalid",
+            old_size,
+            f"the signed tree of size {new.size} does not extend the tree of size {old_size}",
+            range_end=new.size,
+        )
+    return ProofReport(
+        True,
+        "consistency",
+        f"the signed tree of size {new.size} ({new.time}) extends the tree of size {old_size} from {source}",
+    )
+
+
+def _check_inclusion(proof: dict[str, Any], signed: Checkpoint) -> ProofReport:
+    seq, size, entry = proof.get("seq"), proof.get("tree_size"), proof.get("entry")
+    if type(seq) is not int or type(size) is not int or not isinstance(entry, dict):
+        raise UnusableInput("the proof has no integer seq and tree size, or no entry")
+    if size != signed.size:
+        raise VerificationFailed("proof_mismatch", seq, f"the proof is to size {size}, its checkpoint {signed.size}")
+    if entry.get("seq") != seq:
+        raise VerificationFailed("sequence_gap", seq, f"the entry carries seq {entry.get('seq')}, not {seq}")
+    try:
+        digest = _sha256(b"\x00" + _canonical(entry)).digest()
+    except ValueError as exc:
+        raise VerificationFailed("malformed_entry", seq, "the entry has no canonical form") from exc
+    if proof.get("leaf_hash") != digest.hex():
+        raise VerificationFailed("leaf_hash_mismatch", seq, "the entry does not match its stated hash")
+    if not _verify_inclusion(digest, seq, size, _hashes(proof.get("path")), signed.root):
+        raise VerificationFailed("inclusion_proof_invalid", seq, "the entry is not in the signed tree")
+    return ProofReport(True, "inclusion", f"entry {seq} is in the signed tree of size {size} ({signed.time})")
+
+
 def _load_key(path: str, name: str) -> tuple[str, Ed25519PublicKey]:
     try:
         with open(path, "rb") as handle:
@@ -452,12 +570,15 @@ def _load_key(path: str, name: str) -> tuple[str, Ed25519PublicKey]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify a governance audit export offline.")
-    parser.add_argument("export", help="EXPORT.jsonl or EXPORT.csv from /api/v1/audit/export")
+    parser.add_argument("export", nargs="?", help="EXPORT.jsonl or EXPORT.csv from /api/v1/audit/export")
+    parser.add_argument("--proof", help="a proof file from `governance audit prove-*` or /api/v1/audit/proofs/*")
     parser.add_argument("--public-key", action="append", required=True, help="PEM file; repeat after rotations")
     parser.add_argument("--key-name", default="governance-audit", help="the key name in the checkpoints")
     parser.add_argument("--checkpoint", action="append", default=[], help="a checkpoint you saved earlier")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    if (args.export is None) == (args.proof is None):
+        parser.error("give either an export file or --proof FILE")
     started = dt.datetime.now(dt.UTC)
     try:
         keys = [_load_key(path, args.key_name) for path in args.public_key]
@@ -465,7 +586,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.checkpoint:
             with open(path, encoding="utf-8") as handle:
                 saved.append(handle.read())
-        report = verify_export(args.export, keys, extra_checkpoints=saved)
+        if args.proof is not None:
+            report: Report | ProofReport = verify_proof(args.proof, keys, saved_checkpoints=saved)
+        else:
+            report = verify_export(args.export, keys, extra_checkpoints=saved)
     except (UnusableInput, OSError) as exc:
         print(f"unusable input: {exc}", file=sys.stderr)
         return 2

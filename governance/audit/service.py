@@ -12,6 +12,7 @@ rolled-back writer never received a position, so positions have no gaps; one hea
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import re
 import uuid
@@ -26,17 +27,26 @@ from sqlalchemy.orm import Session
 
 from governance.access.principals import ActorRef, Principal
 from governance.audit import merkle
-from governance.audit.canonical import CanonicalizationError, build_entry, entry_leaf_hash, to_typed
+from governance.audit.canonical import (
+    CanonicalizationError,
+    build_entry,
+    details_json,
+    entry_bytes,
+    format_time,
+    to_typed,
+)
 from governance.audit.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
-from governance.audit.errors import AuditDetailsError, AuditFilterError
+from governance.audit.errors import AuditDetailsError, AuditFilterError, AuditProofError, CheckpointNotFoundError
 from governance.audit.export import ExportEntry, ExportHeader
 from governance.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from governance.audit.verifier import VerifyReport, verify_log
+from governance.audit.verifier import VerifyReport, verify_leaves
 from governance.db import utcnow
 
 __all__ = [
     "AuditConfig",
     "SealResult",
+    "consistency_proof",
+    "inclusion_proof",
     "record",
     "seal_pending",
     "search",
@@ -116,6 +126,9 @@ def _check_details(value: Any, path: str = "details") -> None:
             _check_details(item, path)
 
 
+_INSERT_ENTRY = sa.insert(AuditEntry.__table__).inline()
+
+
 def record(
     session: Session,
     *,
@@ -124,7 +137,7 @@ def record(
     target: Target,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add one audit entry to `session`; it commits (or rolls back) with the change it records.
+    """Add one audit entry in `session`'s transaction; it commits (or rolls back) with the change it records.
 
     `details` must hold no personal data: internal ids, counts and enumerated values only. Raises
     AuditDetailsError (and so refuses the caller's whole transaction) for e-mail- or phone-like text, free text
@@ -142,18 +155,21 @@ def record(
         typed_details = to_typed(dict(details or {}))
     except CanonicalizationError as exc:
         raise AuditDetailsError(str(exc)) from exc
-    session.add(
-        AuditEntry(
-            occurred_at=utcnow(),
-            actor_kind=ref.kind,
-            actor_id=actor_id,
-            action=action,
-            target_kind=target[0] if target else None,
-            target_id=target_id,
-            request_id=g.get("request_id") if has_request_context() else None,
-            policy_version=_policy_version(),
-            details=typed_details,
-        )
+    # one Core INSERT in the caller's transaction: no ORM unit of work and no RETURNING (the provisional id is
+    # not needed), which is most of what an audited change costs the writer (docs/audit.md, "Throughput")
+    session.execute(
+        _INSERT_ENTRY,
+        {
+            "occurred_at": utcnow(),
+            "actor_kind": ref.kind,
+            "actor_id": actor_id,
+            "action": action,
+            "target_kind": target[0] if target else None,
+            "target_id": target_id,
+            "request_id": g.get("request_id") if has_request_context() else None,
+            "policy_version": _policy_version(),
+            "details": typed_details,
+        },
     )
 
 
@@ -214,14 +230,16 @@ def seal_pending(
     now = now or utcnow()
     head = _lock_head(session)
     frontier = merkle.Frontier(head.size, [bytes.fromhex(h) for h in head.frontier])
-    rows = session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id).limit(limit)
-    ).all()
+    c = AuditEntry.__table__.c
+    rows = session.execute(sa.select(c.id, *_CONTENT_COLUMNS).where(c.seq.is_(None)).order_by(c.id).limit(limit)).all()
+    sha256, append = hashlib.sha256, frontier.append
+    positions: list[tuple[int, int, bytes]] = []
     for row in rows:
-        row.seq = frontier.size
-        digest = entry_leaf_hash(typed_entry(row))
-        row.leaf_hash = digest
-        frontier.append(digest)
+        seq = frontier.size
+        digest = sha256(b"\x00" + _row_bytes(seq, row)).digest()
+        append(digest)
+        positions.append((row.id, seq, digest))
+    _store_positions(session, positions)
     head.size = frontier.size
     head.frontier = [node.hex() for node in frontier.nodes]
     head.root = frontier.root()
@@ -247,6 +265,68 @@ def seal_pending(
         head.checkpoint_size, head.checkpoint_at = head.size, now
     session.flush()
     return SealResult(len(rows), head.size, checkpoint)
+
+
+_CONTENT_COLUMNS = tuple(
+    AuditEntry.__table__.c[name]
+    for name in (
+        "occurred_at",
+        "actor_kind",
+        "actor_id",
+        "action",
+        "target_kind",
+        "target_id",
+        "request_id",
+        "policy_version",
+        "details",
+    )
+)
+
+
+def _row_bytes(seq: int, row: Any) -> bytes:
+    """Canonical bytes of a stored entry at position `seq` (see `canonical.entry_bytes`)."""
+    return entry_bytes(
+        seq,
+        format_time(row.occurred_at),
+        row.actor_kind,
+        row.actor_id,
+        row.action,
+        row.target_kind,
+        row.target_id,
+        row.request_id,
+        row.policy_version,
+        details_json(row.details),
+    )
+
+
+_SEAL_POSTGRES = sa.text(
+    "UPDATE audit_entries AS e SET seq = v.seq, leaf_hash = v.leaf_hash"
+    " FROM unnest(:ids, :seqs, :hashes) AS v(id, seq, leaf_hash) WHERE e.id = v.id AND e.seq IS NULL"
+).bindparams(
+    sa.bindparam("ids", type_=sa.ARRAY(sa.BigInteger())),
+    sa.bindparam("seqs", type_=sa.ARRAY(sa.BigInteger())),
+    sa.bindparam("hashes", type_=sa.ARRAY(sa.LargeBinary())),
+)
+
+
+def _store_positions(session: Session, positions: list[tuple[int, int, bytes]]) -> None:
+    """Write (provisional id, seq, leaf hash) for a batch: one statement on PostgreSQL, executemany elsewhere.
+    Refuses (and so rolls back the whole seal) if any entry was not updated exactly once."""
+    if not positions:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        ids, seqs, hashes = (list(column) for column in zip(*positions, strict=True))
+        updated = session.execute(_SEAL_POSTGRES, {"ids": ids, "seqs": seqs, "hashes": hashes}).rowcount
+        if updated != len(positions):
+            raise RuntimeError(f"sealing updated {updated} of {len(positions)} entries")
+        return
+    table = AuditEntry.__table__
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.seq.is_(None))
+        .values(seq=sa.bindparam("b_seq"), leaf_hash=sa.bindparam("b_hash"))
+    )
+    session.execute(statement, [{"b_id": i, "b_seq": q, "b_hash": h} for i, q, h in positions])
 
 
 def seal_all(session_factory: Any, config: AuditConfig, *, force_checkpoint: bool = False) -> SealResult:
@@ -284,18 +364,49 @@ def _sealed_rows(session: Session, *, upto: int | None = None, batch: int = 5000
         last = rows[-1].seq
 
 
+_VERIFY_POSTGRES = (
+    "SELECT seq, leaf_hash,"
+    " pg_catalog.to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+    " actor_kind, actor_id, action, target_kind, target_id, request_id, policy_version, details"
+    " FROM audit_entries WHERE seq IS NOT NULL ORDER BY seq"
+)
+
+
+def _leaf_inputs(session: Session, *, batch: int = 20_000) -> Iterator[tuple[int | None, bytes | None, bytes | None]]:
+    """(seq, canonical bytes or None when the row has no canonical form, stored leaf hash) in seq order.
+
+    The database is an untrusted source here: what it returns is hashed and checked against the signed roots,
+    so letting PostgreSQL format the time (`to_char`) cannot hide a change, it only saves client work. On
+    PostgreSQL the rows stream through a server-side cursor as plain tuples (no ORM rows, no type decorators).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        driver = session.connection().connection.driver_connection
+        with driver.cursor(name="audit_verify") as cursor:
+            cursor.itersize = batch
+            cursor.execute(_VERIFY_POSTGRES)
+            encode = details_json
+            for seq, leaf, time_text, ak, ai, action, tk, ti, rid, pv, details in cursor:
+                try:
+                    data = entry_bytes(seq, time_text, ak, ai, action, tk, ti, rid, pv, encode(details))
+                except CanonicalizationError:
+                    data = None
+                yield seq, data, leaf
+        return
+    c = AuditEntry.__table__.c
+    query = sa.select(c.seq, c.leaf_hash, *_CONTENT_COLUMNS).where(c.seq.is_not(None)).order_by(c.seq)
+    for row in session.execute(query.execution_options(yield_per=batch)):
+        try:
+            data = _row_bytes(row.seq, row)
+        except CanonicalizationError:
+            data = None
+        yield row.seq, data, row.leaf_hash
+
+
 def verify(session: Session, config: AuditConfig | None = None) -> VerifyReport:
     """Check the whole sealed log against itself and the signed checkpoints (`VerifyReport`, never raises)."""
     config = config or current_config()
-
-    def entries() -> Iterator[tuple[dict[str, Any], bytes | None]]:
-        for row in _sealed_rows(session):
-            try:
-                yield typed_entry(row), row.leaf_hash
-            except CanonicalizationError:
-                yield {"seq": row.seq, "malformed": True, "bad": float("nan")}, row.leaf_hash
-
-    report = verify_log(entries(), checkpoints(session), config.public_keys, origin=config.origin)
+    cps = checkpoints(session)
+    report = verify_leaves(_leaf_inputs(session), cps, config.public_keys, origin=config.origin)
     unsealed = session.scalar(sa.select(sa.func.count()).where(AuditEntry.seq.is_(None))) or 0
     report.extra["unsealed_entries"] = unsealed
     return report
@@ -406,3 +517,86 @@ def export_parts(
             last = rows[-1].seq
 
     return header, cps, consistency, entries()
+
+
+# --- proofs for auditors -------------------------------------------------------------------------------------
+
+PROOF_FORMAT = "governance-audit-proof/1"
+
+
+class _StoredLeafNodes:
+    """Perfect subtree hashes computed on demand from the stored leaf hashes (one streamed range query per
+    node, cached). A proof's sibling subtrees are disjoint, so one proof reads each leaf hash at most once and
+    holds O(log n) hashes in memory. A stored hash that was changed only makes the proof fail for the auditor.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in self.cache:
+            start, end = index << level, (index + 1) << level
+            c = AuditEntry.__table__.c
+            query = sa.select(c.leaf_hash).where(c.seq >= start, c.seq < end).order_by(c.seq)
+            frontier = merkle.Frontier()
+            for leaf in self.session.scalars(query.execution_options(yield_per=50_000)):
+                frontier.append(leaf)
+            if frontier.size != end - start:
+                raise AuditProofError("the stored log is shorter than the signed checkpoint")
+            self.cache[key] = frontier.root()
+        return self.cache[key]
+
+
+def _checkpoint_of_size(session: Session, size: int | None) -> Checkpoint:
+    query = sa.select(AuditCheckpoint.note)
+    query = query.order_by(AuditCheckpoint.size.desc()) if size is None else query.where(AuditCheckpoint.size == size)
+    note = session.scalars(query.limit(1)).first()
+    if note is None:
+        raise CheckpointNotFoundError()
+    return parse_checkpoint(note)
+
+
+def consistency_proof(session: Session, config: AuditConfig, old_size: int, new_size: int | None = None) -> dict:
+    """RFC 9162 consistency proof that the tree of `old_size` (an auditor's saved checkpoint, any size) is a
+    prefix of the signed checkpoint of `new_size` (default: the newest). Returned with that checkpoint's note,
+    and the note of `old_size` when the service signed one of that size, so the proof verifies offline."""
+    new = _checkpoint_of_size(session, new_size)
+    if not 1 <= old_size <= new.size:
+        raise AuditProofError(f"old_size must be between 1 and {new.size}")
+    path = merkle.consistency_proof(_StoredLeafNodes(session), old_size, new.size)
+    old_note = session.scalars(sa.select(AuditCheckpoint.note).where(AuditCheckpoint.size == old_size)).first()
+    return {
+        "format": PROOF_FORMAT,
+        "kind": "consistency",
+        "origin": config.origin,
+        "old_size": old_size,
+        "new_size": new.size,
+        "path": [node.hex() for node in path],
+        "checkpoint": new.to_text(),
+        "old_checkpoint": old_note,
+    }
+
+
+def inclusion_proof(session: Session, config: AuditConfig, seq: int, tree_size: int | None = None) -> dict:
+    """RFC 9162 inclusion proof of the entry at `seq` in the signed checkpoint of `tree_size` (default: the
+    newest), with the entry in typed form, its leaf hash and the checkpoint note."""
+    checkpoint = _checkpoint_of_size(session, tree_size)
+    if not 0 <= seq < checkpoint.size:
+        raise AuditProofError(f"seq must be between 0 and {checkpoint.size - 1}")
+    row = session.execute(sa.select(AuditEntry.__table__).where(AuditEntry.seq == seq)).first()
+    if row is None:
+        raise AuditProofError("the stored log has no entry at this position")
+    path = merkle.inclusion_proof(_StoredLeafNodes(session), seq, checkpoint.size)
+    return {
+        "format": PROOF_FORMAT,
+        "kind": "inclusion",
+        "origin": config.origin,
+        "seq": seq,
+        "tree_size": checkpoint.size,
+        "leaf_hash": row.leaf_hash.hex(),
+        "entry": typed_entry(row),
+        "path": [node.hex() for node in path],
+        "checkpoint": checkpoint.to_text(),
+    }

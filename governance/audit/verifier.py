@@ -21,7 +21,7 @@ tree head from those leaves. What it can name depends on the attacker:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from governance.audit.canonical import _ENCODER, CanonicalizationError
 from governance.audit.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from governance.audit.merkle import Frontier
 
-__all__ = ["Failure", "VerifyReport", "verify_log"]
+__all__ = ["Failure", "VerifyReport", "verify_leaves", "verify_log"]
 
 # Stable reason codes (also used by the API and the offline verifier).
 SEQUENCE_GAP = "sequence_gap"  # the entry here carries a later number: the expected entry is missing/moved
@@ -101,10 +101,38 @@ def verify_log(
     *,
     origin: str | None = None,
 ) -> VerifyReport:
-    """Verify ``entries`` (in log order) against ``checkpoints`` signed by ``public_keys``.
+    """Verify ``entries`` (typed entries in log order, each with its stored leaf hash) against ``checkpoints``
+    signed by ``public_keys``. Streams: memory is O(log n) plus the checkpoints. Never raises for a bad log."""
+    encode = _ENCODER.encode
 
-    Streams: memory is O(log n) plus the checkpoints. Never raises for a bad log; the report says what failed.
-    """
+    def leaves() -> Iterator[tuple[int | None, bytes | None, bytes | None]]:
+        for entry, stored in entries:
+            seq = entry.get("seq") if isinstance(entry, Mapping) else None
+            if type(seq) is not int:
+                yield None, None, stored
+                continue
+            try:
+                data: bytes | None = encode(entry).encode()
+            except (TypeError, ValueError, CanonicalizationError):
+                data = None
+            yield seq, data, stored
+
+    return verify_leaves(leaves(), checkpoints, public_keys, origin=origin)
+
+
+def verify_leaves(
+    leaves: Iterable[tuple[int | None, bytes | None, bytes | None]],
+    checkpoints: Iterable[Checkpoint],
+    public_keys: Mapping[str, Ed25519PublicKey] | Sequence[tuple[str, Ed25519PublicKey]],
+    *,
+    origin: str | None = None,
+) -> VerifyReport:
+    """The verifier's core: ``leaves`` are (seq, canonical entry bytes, stored leaf hash) in log order; seq None
+    means the entry has no integer seq, bytes None that it has no canonical form.
+
+    Every leaf hash is recomputed from the bytes (a stored hash is only compared, never trusted) and the tree
+    root is recomputed at every checkpoint size. The loop does one SHA-256 per entry plus the amortized one
+    node hash of the frontier, and nothing else per entry."""
     ordered = sorted(checkpoints, key=lambda cp: (cp.size, cp.time))
     state = _State()
     for index, checkpoint in enumerate(ordered):
@@ -117,37 +145,41 @@ def verify_log(
 
     frontier = Frontier()
     append = frontier.append
-    encode = _ENCODER.encode
     sha256 = hashlib.sha256
+    sizes = [cp.size for cp in ordered] + [-1]
     next_cp = 0
+    next_size = sizes[0]
     count = 0
-    for entry, stored in entries:
-        while next_cp < len(ordered) and ordered[next_cp].size == count:
+    for seq, data, stored in leaves:
+        while count == next_size:
             failure = state.check(ordered[next_cp], next_cp, frontier)
             if failure:
                 return state.report(failure)
             next_cp += 1
-        seq = entry.get("seq") if isinstance(entry, Mapping) else None
-        if type(seq) is not int:
-            return state.report(Failure(MALFORMED_ENTRY, count, "entry without an integer seq"))
+            next_size = sizes[next_cp]
         if seq != count:
+            state.entries = count
+            if type(seq) is not int:
+                return state.report(Failure(MALFORMED_ENTRY, count, "entry without an integer seq"))
             reason = SEQUENCE_GAP if seq > count else SEQUENCE_REPEAT
             return state.report(Failure(reason, count, f"expected seq {count}, found {seq}"))
-        try:
-            computed = sha256(b"\x00" + encode(entry).encode()).digest()
-        except (TypeError, ValueError, CanonicalizationError):
+        if data is None:
+            state.entries = count
             return state.report(Failure(MALFORMED_ENTRY, count, "entry has no canonical form"))
+        computed = sha256(b"\x00" + data).digest()
         if stored is not None and stored != computed:
+            state.entries = count
             return state.report(Failure(LEAF_HASH_MISMATCH, count, "content does not match its stored hash"))
         append(computed)
         count += 1
-        state.entries = count
+    state.entries = count
 
-    while next_cp < len(ordered) and ordered[next_cp].size == count:
+    while count == next_size:
         failure = state.check(ordered[next_cp], next_cp, frontier)
         if failure:
             return state.report(failure)
         next_cp += 1
+        next_size = sizes[next_cp]
     if next_cp < len(ordered):
         missing = ordered[next_cp]
         return state.report(
