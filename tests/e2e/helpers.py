@@ -86,14 +86,29 @@ def tamper_with_audit_row(app: Flask, seq: int) -> None:
         conn.execute(sa.text("UPDATE audit_entries SET actor_id = 'someone-else' WHERE seq = :seq"), {"seq": seq})
 
 
-def sign_in(page: Any, base_url: str, username: str, password: str, secret: str, next_path: str = "/console") -> None:
-    """The staff sign-in as a person does it: password, then the authenticator app's code."""
+def sign_in(
+    page: Any,
+    base_url: str,
+    username: str,
+    password: str,
+    secret: str,
+    next_path: str = "/console",
+    *,
+    check: Any = None,
+) -> None:
+    """The staff sign-in as a person does it: password, then the authenticator app's code. `check(page, name)`
+    (the browser harness's page check) runs on both sign-in pages when given."""
     import pyotp
 
     page.goto(base_url + next_path)
+    if check:
+        check(page, "staff-sign-in")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Continue").click()
+    if check:
+        page.get_by_label("6-digit code").wait_for()
+        check(page, "staff-sign-in-totp")
     page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"**{next_path}")

@@ -43,7 +43,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     secret = create_staff_with_totp(app, "audra", PASSWORD, {"auditor"})
     server = live_server_for(app)
 
-    sign_in(page, server.url, "audra", PASSWORD, secret)
+    sign_in(page, server.url, "audra", PASSWORD, secret, check=check_page)
     assert page.get_by_role("heading", name="Overview").is_visible()
     assert page.locator("#audit-alarm").count() == 0
     check_page(page, "console-overview")
