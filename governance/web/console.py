@@ -184,7 +184,20 @@ def console_requests() -> str:
     )
 
 
+TIMELINE_LABELS = {
+    "requests.bundle.created": "Export bundle prepared",
+    "requests.bundle.downloaded": "Export downloaded",
+    "requests.bundle.deleted": "Export bundle deleted after its retention period",
+    "requests.link.issued": "Download link issued",
+    "requests.erasure.performed": "Data erased (keys destroyed)",
+    "requests.certificate.issued": "Erasure certificate issued",
+    "requests.request.merged": "Duplicate request merged",
+    "requests.request.overdue": "Overdue alert raised",
+}
+
+
 def _timeline(view: Any) -> list[dict[str, Any]]:
+    """State changes from the request itself (immediate), plus the other steps recorded in the audit log."""
     events = [{"at": view.received_at, "label": "Received", "note": f"from {view.source}"}]
     if view.verified_at:
         events.append({"at": view.verified_at, "label": "Identity verified", "note": view.verification_method or ""})
@@ -196,10 +209,18 @@ def _timeline(view: Any) -> list[dict[str, Any]]:
                 "note": extension.get("reason"),
             }
         )
-    if view.merged_count:
-        events.append({"at": None, "label": f"{view.merged_count} duplicate request(s) merged", "note": ""})
     if view.closed_at:
         events.append({"at": view.closed_at, "label": present.humanize(view.status), "note": view.outcome_reason or ""})
+    from governance.audit import service as audit_service
+
+    filters = audit_service.SearchFilters(target_kind="request", target_id=str(view.id))
+    entries, _ = audit_service.search(get_session(), filters, limit=1000)
+    for item in entries:
+        entry = item["entry"]
+        label = TIMELINE_LABELS.get(entry["action"])
+        if label:
+            at = present.as_datetime(_plain(entry.get("time")))
+            events.append({"at": at, "label": label, "note": f"audit entry {entry['seq']}"})
     return sorted(events, key=lambda e: e["at"] or dt.datetime.max.replace(tzinfo=dt.UTC))
 
 

@@ -141,3 +141,24 @@ def test_auditor_may_not_rotate_keys(client, login_staff):
     login_staff(client, "auditor")
     assert "Rotate the master key" not in client.get("/console/admin").get_data(as_text=True)
     assert client.post("/console/admin/keys/rotate").status_code in (400, 403)
+
+
+def test_request_timeline_includes_the_steps_recorded_in_the_audit_log(
+    app, client, make_subject, login_staff, login_subject
+):
+    from governance.jobs.worker import drain
+    from tests.fixtures.access import csrf_token_from
+
+    person = app.test_client()
+    login_subject(person, make_subject())
+    token = csrf_token_from(person.get("/me/requests").get_data(as_text=True))
+    person.post("/me/requests/erase", data={"confirm": "yes", "csrf_token": token})
+    drain(app)
+    _seal(app)
+    login_staff(client, "dpo")
+    html = client.get("/console/requests?status=all").get_data(as_text=True)
+    link = re.search(r'href="(/console/requests/[0-9a-f-]{36})"', html).group(1)
+    detail = client.get(link).get_data(as_text=True)
+    assert "Data erased (keys destroyed)" in detail
+    assert "Erasure certificate issued" in detail
+    assert "Extend the deadline" not in detail  # closed requests cannot be extended
