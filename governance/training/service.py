@@ -152,8 +152,8 @@ def _view(session: Session, job: TrainingJob) -> TrainingJobView:
         retrain_of=job.retrain_of,
         flagged_people=flagged,
         flag_note=(
-            f"trained on data of {flagged} {'person' if flagged == 1 else 'people'} who have since erased "
-            "their data or withdrawn consent"
+            f"trained on data of {flagged} {'person who has' if flagged == 1 else 'people who have'} since "
+            "erased their data or withdrawn consent"
             if flagged
             else None
         ),
