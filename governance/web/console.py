@@ -91,6 +91,25 @@ def run_verification() -> dict[str, Any]:
     return result
 
 
+CONSOLE_NAV = (
+    ("web.console", "Overview", "console.view"),
+    ("web.console_audit", "Audit log", "audit.read"),
+    ("web.console_requests", "Requests", "dsr.read"),
+    ("web.console_consent", "Consent", "consent.read"),
+    ("web.console_budgets", "Privacy budgets", "budget.read"),
+    ("web.console_releases", "Releases and models", "dataset.read"),
+    ("web.console_policies", "Policies in force", "policy.read"),
+    ("web.console_records", "Records of processing", "policy.read"),
+    ("web.console_admin", "Admin", "console.view"),
+)
+
+
+def _nav() -> list[tuple[str, str]]:
+    """The console sections this member of staff may open (others are not shown)."""
+    resources = {"audit.read": Resource(type="AuditLog", id="log"), "console.view": Resource(type="Console")}
+    return [(endpoint, label) for endpoint, label, action in CONSOLE_NAV if _may(action, resources.get(action))]
+
+
 def _page(template: str, current: str, **context: Any) -> str:
     principal = current_principal()
     logout = current_app.config.get("GOVERNANCE_STAFF_LOGOUT_ENDPOINT", "access.logout")
@@ -99,6 +118,7 @@ def _page(template: str, current: str, **context: Any) -> str:
     return render_template(
         template,
         current=current,
+        nav=_nav(),
         staff_label=", ".join(sorted(principal.roles)) if principal.roles else None,
         logout_url=url_for(logout) if logout in current_app.view_functions else None,
         **context,
@@ -132,6 +152,7 @@ def console() -> str:
         "web/console/index.html",
         "web.console",
         overdue_count=overdue_count,
+        can_read_requests=_may("dsr.read"),
         extra_cards=cards,
         verification=_verification(fresh=True),
     )

@@ -162,3 +162,12 @@ def test_request_timeline_includes_the_steps_recorded_in_the_audit_log(
     assert "Data erased (keys destroyed)" in detail
     assert "Erasure certificate issued" in detail
     assert "Extend the deadline" not in detail  # closed requests cannot be extended
+
+
+def test_support_sees_only_the_sections_it_may_open(client, login_staff):
+    login_staff(client, "support")
+    html = client.get("/console").get_data(as_text=True)
+    assert 'href="/console/requests"' in html
+    assert 'href="/console/audit"' not in html
+    assert 'href="/console/budgets"' not in html
+    assert client.get("/console/audit").status_code == 403
