@@ -5,11 +5,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Load and validate `policies/gateway.yaml` (a bad file stops start-up), register the API and job handlers."""
-    from governance.gateway import tasks  # noqa: F401 - registers the job handlers
+    from governance.gateway import tasks
     from governance.gateway.api import bp
     from governance.gateway.policy import load_gateway_policy
     from governance.gateway.service import POLICY_EXTENSION
 
     settings = app.extensions["governance.settings"]
     app.extensions[POLICY_EXTENSION] = load_gateway_policy(settings.policies_dir / "gateway.yaml")
+    tasks.register_schedules()
     app.register_api(bp)

@@ -82,6 +82,7 @@ class GatewayPolicyFile(_Frozen):
     purposes: dict[Name, PurposeAdditions] = Field(default_factory=dict)
     clients: dict[ClientId, dict[Name, ClientGrant]] = Field(default_factory=dict)
     release_download_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    release_file_retention_days: int = Field(default=7, ge=1, le=366)
 
     @model_validator(mode="after")
     def _rules_bind(self) -> GatewayPolicyFile:

@@ -564,6 +564,31 @@ def resolve_download(session: Session, release_id: uuid.UUID, token: str) -> tup
     return release, path
 
 
+def expire_release_files(session: Session, *, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Delete release files older than the retention (manifest and lineage stay) and expired download links;
+    returns the releases expired. Audited per release."""
+    moment = now or utcnow()
+    cutoff = moment - dt.timedelta(days=gateway_policy().release_file_retention_days)
+    due = session.scalars(
+        sa.select(Release).where(Release.status == "ready", Release.completed_at < cutoff).limit(limit)
+    ).all()
+    for release in due:
+        if release.file_name:
+            (releases_dir() / release.file_name).unlink(missing_ok=True)
+        release.status = "expired"
+        release.file_name = None
+        release.file_expires_at = moment
+        audit.record(
+            session,
+            actor=ActorRef("system", "gateway"),
+            action="gateway.release.expired",
+            target=("release", release.id),
+            details={"retention_days": gateway_policy().release_file_retention_days},
+        )
+    session.execute(sa.delete(DownloadLink).where(DownloadLink.expires_at < moment))
+    return len(due)
+
+
 def move_into_store(build: DatasetBuild, release_id: uuid.UUID) -> str:
     """Move a built file into the release store under a name derived from the release id."""
     name = f"{release_id}.{build.format}"

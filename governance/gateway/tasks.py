@@ -8,7 +8,22 @@ from flask import current_app
 
 from governance.db import transaction
 from governance.errors import DomainError
-from governance.jobs import JobContext, register
+from governance.jobs import JobContext, register, register_periodic
+
+EXPIRE_EVERY_SECONDS = 3600
+
+
+def register_schedules() -> None:
+    register_periodic("gateway.expire_release_files", every_seconds=EXPIRE_EVERY_SECONDS)
+
+
+@register("gateway.expire_release_files", lease_seconds=120)
+def expire_release_files(ctx: JobContext) -> dict[str, Any]:
+    from governance.gateway import service
+
+    with transaction(ctx.session()) as session:
+        expired = service.expire_release_files(session)
+    return {"expired": expired}
 
 
 @register("gateway.release", lease_seconds=300, max_attempts=3)

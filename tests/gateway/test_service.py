@@ -228,3 +228,24 @@ def test_release_job_stores_manifest_and_lineage_and_audits(app, session, popula
     actions = set(session.scalars(__import__("sqlalchemy").select(AuditEntry.action)))
     assert {"gateway.release.requested", "gateway.release.completed", "gateway.release.link_created"} <= actions
     assert "gateway.release.downloaded" in actions
+
+
+def test_old_release_files_expire_but_manifest_and_lineage_stay(app, session, populate):
+    import datetime as dt
+
+    from governance.jobs.worker import drain
+
+    people = populate(10)
+    with transaction(session):
+        release = service.request_release(session, client=client_principal(), spec=SPEC)
+    drain(app, kinds=["gateway.release"])
+    session.expire_all()
+    stored = service.get_release(session, release.id)
+    file_path = service.releases_dir() / stored.file_name
+    assert file_path.exists()
+    with transaction(session):
+        assert service.expire_release_files(session, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=8)) == 1
+    assert not file_path.exists()
+    assert stored.status == "expired"
+    assert stored.manifest["counts"]["subjects_released"] == 10
+    assert service.subjects_in_release(session, release.id) == set(people.ids)
