@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.access.principals import ActorRef, Principal
 from governance.db import utcnow
+from governance.errors import DomainError
 from governance.training.errors import (
     DownloadLinkInvalidError,
     GatewayUnavailableError,
@@ -594,6 +595,7 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
     """The ``training.run`` handler. Idempotent: a finished job returns its outcome; a job whose worker crashed
     starts again from a fresh data build under the same reservation; the last failed attempt refunds."""
     from governance.jobs import JobCancelledError
+    from governance.jobs.worker import LeaseLostError
 
     job_id = uuid.UUID(ctx.payload["training_job_id"])
     with ctx.session() as session:
@@ -615,7 +617,14 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
         session.commit()
     try:
         return _run(ctx, job_id)
-    except (JobCancelledError, TrainingRefusedError):
+    except (JobCancelledError, TrainingRefusedError, LeaseLostError):
+        raise  # finished on purpose, or another worker owns the job now: leave its row alone
+    except DomainError as exc:  # refused by another domain (e.g. the spec no longer allowed): no retry
+        with ctx.session() as session:
+            job = session.get(TrainingJob, job_id)
+            if job is not None and job.status not in TERMINAL_STATUSES:
+                _finish_failed(session, job, code=exc.code, message=exc.message)
+                session.commit()
         raise
     except Exception as exc:
         # A crash: retried by the queue; on the last attempt, fail cleanly and give the reservation back.

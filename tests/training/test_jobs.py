@@ -386,3 +386,26 @@ def test_erased_people_are_flagged_by_the_periodic_refresh(
     with db_session(app) as session, transaction(session):
         assert service.refresh_flags(session) == 0  # already flagged
     assert job_of(client, trainer, job["id"])["flagged_people"] == 1
+
+
+def test_a_job_that_keeps_crashing_fails_cleanly_with_refund(
+    app: Flask, client: FlaskClient, trainer: dict[str, str], drain: Callable[[], int]
+) -> None:
+    from governance.jobs.models import Job
+    from governance.training.models import TrainingJob
+
+    job = submit(client, trainer, naive_bayes_request())
+    with db_session(app) as session, transaction(session):
+        # a stored request the current code cannot read: every attempt raises
+        session.execute(update(TrainingJob).where(TrainingJob.id == uuid.UUID(job["id"])).values(spec={"kind": 1}))
+    for attempt in range(1, 4):
+        assert drain() == 1
+        state = job_of(client, trainer, job["id"])
+        if attempt < 3:
+            assert state["status"] == "running"
+            assert state["error_code"] == "ValidationError"
+            with db_session(app) as session, transaction(session):  # skip the retry backoff
+                session.execute(update(Job).where(Job.kind == "training.run").values(run_after=utcnow()))
+    assert state["status"] == "failed"
+    assert state["error_code"] == "training_crashed"
+    assert budget(app) == (Decimal(0), 0)
