@@ -156,9 +156,13 @@ def rewrap_batch(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 
         return 0
     target = rotation.target_version
     envelope = get_runtime().envelope
+    older = _older_versions(session, target)
+    if not older:
+        return 0
+    # equality on the indexed master_version (not "!= target", which scans the whole table every batch)
     query = (
         select(DataKey.subject_id, DataKey.version, DataKey.master_version, DataKey.wrapped)
-        .where(DataKey.master_version != target)
+        .where(DataKey.master_version.in_(older))
         .limit(batch_size)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -186,6 +190,11 @@ def rewrap_batch(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 
     session.connection().execute(statement, updates)
     rotation.done = min(rotation.total, rotation.done + len(updates)) if rotation.total else len(updates)
     return len(updates)
+
+
+def _older_versions(session: Session, target: int) -> list[int]:
+    """Master versions other than `target` that data keys may still use (every one the vault has recorded)."""
+    return list(session.scalars(select(MasterKeyVersion.version).where(MasterKeyVersion.version != target)))
 
 
 def finish_master_rotation(session: Session, rotation_id: uuid.UUID, *, actor: Actor) -> RotationView:
