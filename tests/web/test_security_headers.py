@@ -51,3 +51,19 @@ def test_static_assets_are_served_and_cacheable():
     assert "<style" not in page
     # no inline scripts: every script tag loads a file
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", page))
+
+
+def test_real_pages_carry_the_headers_and_matching_nonces(client, make_subject, login_subject):
+    login_subject(client, make_subject())
+    for path in ("/", "/me", "/me/consent", "/login"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        csp = _csp(response)
+        nonce = re.search(r"'nonce-([^']+)'", csp["script-src"]).group(1)
+        html = response.get_data(as_text=True)
+        scripts = re.findall(r"<script[^>]*>", html)
+        assert scripts, path
+        assert all(f'nonce="{nonce}"' in tag and "src=" in tag for tag in scripts), path
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Strict-Transport-Security" in response.headers  # the test environment is not development
