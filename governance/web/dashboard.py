@@ -7,6 +7,7 @@ at fixed paths, and the only ids in URLs are request, receipt and purpose ids.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -15,7 +16,7 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 
 from governance.access.decorators import current_principal, requires
 from governance.access.principals import Resource
-from governance.db import get_session, transaction
+from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.web import present
 from governance.web.blueprint import bp
@@ -94,19 +95,41 @@ def _profile_groups(fields: dict[str, Any]) -> list[dict[str, Any]]:
     return groups
 
 
-def _activity(counts: dict[str, int]) -> dict[str, Any]:
+ACTIVITY_MONTHS = 6
+
+
+def _month_starts(today: dt.date, months: int) -> list[dt.date]:
+    first = today.replace(day=1)
+    out = []
+    for _ in range(months):
+        out.append(first)
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    return list(reversed(out))
+
+
+def _activity(session: Any, subject_id: uuid.UUID, counts: dict[str, int]) -> dict[str, Any]:
+    """Events by kind: all-time totals, and per month over the last months (read from the events themselves)."""
     from governance.vault import service as vault
 
     catalog = vault.categories()
+    months = _month_starts(utcnow().date(), ACTIVITY_MONTHS)
+    per_month: dict[str, list[int]] = {name: [0] * len(months) for name in counts}
+    if counts:
+        since = dt.datetime.combine(months[0], dt.time(), dt.UTC)
+        index = {(m.year, m.month): i for i, m in enumerate(months)}
+        for event in vault.iter_events(session, subject_id, since=since):
+            slot = index.get((event.occurred_at.year, event.occurred_at.month))
+            if slot is not None and event.category in per_month:
+                per_month[event.category][slot] += 1
     rows = [
         {
             "label": catalog.event_categories[name].description if name in catalog.event_categories else name,
-            "counts": [],
+            "counts": per_month[name],
             "total": count,
         }
         for name, count in sorted(counts.items())
     ]
-    return {"periods": [], "rows": rows}
+    return {"periods": [m.strftime("%b %Y") for m in months], "rows": rows}
 
 
 def _usage_count(session: Any, subject_id: uuid.UUID) -> int:
@@ -139,7 +162,7 @@ def _render_index(fields: dict[str, Any] | None, *, revealed: bool) -> str:
         profile=_profile_groups(fields),
         revealed=revealed,
         erased=erased,
-        activity=_activity({} if erased else vault.event_counts(session, subject_id)),
+        activity=_activity(session, subject_id, {} if erased else vault.event_counts(session, subject_id)),
         renewal=[s.title for s in statuses if s.needs_renewal],
         consent_summary={"allowed": sum(s.allowed for s in consent_needed), "total": len(consent_needed)},
         open_requests=sum(1 for r in my_requests if r.status in {s.value for s in OPEN}),

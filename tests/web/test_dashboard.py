@@ -123,3 +123,36 @@ def test_global_privacy_control_signal_is_honoured(app, client, make_subject, lo
     assert "Off because of Global Privacy Control." in html
     history = html[html.index("History of your decisions") :]
     assert "Global Privacy Control signal" in history  # the withdrawal is recorded with its method
+
+
+def test_activity_is_counted_by_kind_and_month(app, client, make_subject, login_subject):
+    import datetime as dt
+
+    from governance.access.principals import ActorRef
+    from governance.vault import service as vault
+
+    subject_id = make_subject()
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        {
+            "event_id": f"e{i}",
+            "category": "view",
+            "occurred_at": (now - dt.timedelta(minutes=i)).isoformat(),
+            "item_id": "sku-1",
+        }
+        for i in range(3)
+    ] + [{"event_id": "s1", "category": "search", "occurred_at": now.isoformat()}]
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            report = vault.ingest_events(
+                session, subject_id, events, actor=ActorRef("system", "t"), lawful_categories={"view", "search"}
+            )
+        session.close()
+    assert report.accepted == 4, report
+    login_subject(client, subject_id)
+    html = client.get("/me").get_data(as_text=True)
+    assert now.strftime("%b %Y") in html
+    # the current month is the last month column, followed by the all-time total
+    assert '<td class="num">3</td><td class="num">3</td>' in html
+    assert '<td class="num">1</td><td class="num">1</td>' in html
