@@ -171,3 +171,32 @@ def test_support_sees_only_the_sections_it_may_open(client, login_staff):
     assert 'href="/console/audit"' not in html
     assert 'href="/console/budgets"' not in html
     assert client.get("/console/audit").status_code == 403
+
+
+def test_overdue_requests_are_highlighted_first(app, client, make_subject, login_staff):
+    import datetime as dt
+
+    from governance.access.principals import Principal
+    from governance.requests import service as requests
+
+    subject_id = make_subject()
+    staff = Principal(kind="staff", id="support-desk", roles=frozenset({"support"}))
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            requests.file_request(
+                session,
+                subject_id=subject_id,
+                kind="erasure",
+                actor=staff,
+                source="staff",
+                verification_method=None,  # identity not verified yet: the request stays open
+                now=dt.datetime.now(dt.UTC) - dt.timedelta(days=60),
+            )
+        session.close()
+    login_staff(client, "dpo")
+    html = client.get("/console/requests").get_data(as_text=True)
+    assert "1 overdue" in html
+    assert 'class="is-overdue"' in html
+    assert "badge--bad" in html  # "overdue" as text too, not only colour
+    assert 'id="audit-alarm"' not in html
