@@ -89,3 +89,28 @@ def test_cli_prints_a_working_link(app: Flask, runner) -> None:  # type: ignore[
     assert result.exit_code == 0, result.output
     path = result.output.strip().split("localhost", 1)[1]
     assert app.test_client().get(path).status_code == 302
+
+
+def test_a_link_opened_twice_at_the_same_moment_starts_one_session(app: Flask, client: FlaskClient, bearer) -> None:
+    import threading
+
+    path = new_link(client, bearer, uuid.uuid4())
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def open_link() -> None:
+        browser = app.test_client()
+        barrier.wait()
+        statuses.append(browser.get(path).status_code)
+
+    threads = [threading.Thread(target=open_link) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [302, 410, 410, 410]
+    engine = app.extensions["governance.db"].engine
+    with engine.connect() as conn:
+        import sqlalchemy as sa
+
+        assert conn.execute(sa.text("SELECT count(*) FROM access_subject_sessions")).scalar_one() == 1
