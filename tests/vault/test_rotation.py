@@ -192,3 +192,36 @@ def test_data_key_rotation_reencrypts_one_subject(session: Session, make_subject
     assert changed == ["name"]
     assert service.get_subject(session, subject_id).key_version == 2
     assert service.get_subject(session, other).key_version == 1
+
+
+def test_keys_never_reach_logs_audit_or_output(
+    app: Flask, session: Session, make_subject: MakeSubject, caplog: pytest.LogCaptureFixture
+) -> None:
+    import base64
+    import logging
+
+    from governance.audit.models import AuditEntry
+    from tests.conftest import dump_all_rows
+
+    caplog.set_level(logging.DEBUG)
+    subject_id = make_subject()
+    result = app.test_cli_runner().invoke(args=["governance", "keys", "rotate", "--wait"])
+    assert result.exit_code == 0, result.output
+    provider = get_runtime().provider
+    key_file = json.loads(provider.path.read_text())
+    secrets = [key_file["keys"][v] for v in key_file["keys"]]
+    secrets += [
+        base64.b64encode(
+            get_runtime().envelope.unwrap(service._wrapped(session.get(DataKey, (subject_id, 1))))
+        ).decode()
+    ]
+    secrets += [base64.b64encode(get_runtime().blind_index._key).decode()]
+    audit_text = " ".join(str(e.details) for e in session.scalars(sa.select(AuditEntry)))
+    session.commit()  # SQLite: every transaction holds the write lock (BEGIN IMMEDIATE); the dump needs its own
+    dump = dump_all_rows(session.get_bind())
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in result.output
+        assert secret not in audit_text
+        assert secret not in dump
+        assert base64.b64decode(secret).hex() not in dump
