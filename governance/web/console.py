@@ -17,7 +17,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from governance.access.decorators import current_principal, requires
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
-from governance.errors import ValidationFailedError
+from governance.errors import DomainError, ValidationFailedError
 from governance.web import present
 from governance.web.blueprint import bp
 
@@ -280,8 +280,14 @@ def console_request_extend(request_id: str) -> Response:
     session = get_session()
     view = requests.get_request(session, uuid.UUID(request_id))
     amount = _extension_amount(view.extension_available)
-    with transaction(session):
-        requests.extend_request(session, view.id, amount=amount, reason=reason, actor=current_principal())
+    try:
+        with transaction(session):
+            requests.extend_request(session, view.id, amount=amount, reason=reason, actor=current_principal())
+    except DomainError as exc:
+        if exc.status not in (409, 422):
+            raise
+        flash(f"Not extended: {exc.message}", "error")  # service messages hold no personal data
+        return redirect(url_for("web.console_request", request_id=request_id), code=303)
     flash("Deadline extended; the person is told why.", "success")
     return redirect(url_for("web.console_request", request_id=request_id), code=303)
 

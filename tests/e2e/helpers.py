@@ -162,3 +162,25 @@ def seed_service_activity(app: Flask) -> None:
             s, name="CRM", url="https://crm.example.com/privacy-hook", actor=ACTOR, purposes=None
         ),
     )
+
+
+def file_overdue_request(app: Flask, subject_id: uuid.UUID, days_ago: int = 60) -> None:
+    """An erasure request received by support long ago whose identity check never finished: overdue."""
+    import datetime as dt
+
+    from governance.access.principals import Principal
+    from governance.requests import service as requests
+
+    staff = Principal(kind="staff", id="support-desk", roles=frozenset({"support"}))
+    in_transaction(
+        app,
+        lambda s: requests.file_request(
+            s,
+            subject_id=subject_id,
+            kind="erasure",
+            actor=staff,
+            source="staff",
+            verification_method=None,
+            now=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago),
+        ),
+    )

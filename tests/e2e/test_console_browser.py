@@ -8,6 +8,7 @@ from tests.e2e.browser import check_page
 from tests.e2e.helpers import (
     create_staff_with_totp,
     dashboard_path,
+    file_overdue_request,
     grant,
     seal_audit_log,
     seed_service_activity,
@@ -25,6 +26,7 @@ def _people(app, make_subject, live_server_for, browser, count: int = 3) -> None
     for subject_id in subjects:
         grant(app, subject_id, "personalized_recommendations")
     grant(app, subjects[0], "product_analytics")
+    file_overdue_request(app, subjects[1])
     server = live_server_for(app)
     context = browser.new_context()  # the person's own browser: no shared cookies with the staff member
     person = context.new_page()
@@ -99,7 +101,8 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
         assert page.get_by_role("heading", name=heading, exact=True).is_visible(), link
         check_page(page, shot)
         if link == "Requests":
-            page.locator("table a").first.click()
+            assert page.locator("tr.is-overdue").count() == 1
+            page.locator("tr:not(.is-overdue) a").first.click()
             assert page.get_by_role("heading", name="Timeline").is_visible()
             page.get_by_label("Reason").fill("Exports for several linked accounts need more time")
             page.get_by_role("button", name="Extend").click()

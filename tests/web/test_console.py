@@ -200,3 +200,20 @@ def test_overdue_requests_are_highlighted_first(app, client, make_subject, login
     assert 'class="is-overdue"' in html
     assert "badge--bad" in html  # "overdue" as text too, not only colour
     assert 'id="audit-alarm"' not in html
+
+
+def test_refused_extension_is_explained_on_the_page(app, client, make_subject, login_staff):
+    from tests.e2e.helpers import file_overdue_request
+    from tests.fixtures.access import csrf_token_from
+
+    file_overdue_request(app, make_subject())
+    login_staff(client, "dpo")
+    html = client.get("/console/requests").get_data(as_text=True)
+    link = re.search(r'href="(/console/requests/[0-9a-f-]{36})"', html).group(1)
+    detail = client.get(link).get_data(as_text=True)
+    # past the first period the law allows no extension: the service refuses and the page says why
+    response = client.post(
+        f"{link}/extend", data={"reason": "Too late to extend now", "csrf_token": csrf_token_from(detail)}
+    )
+    assert response.status_code == 303
+    assert "Not extended:" in client.get(link).get_data(as_text=True)
