@@ -95,7 +95,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-REQUEST_SCOPED_G = ("principal", "resource", "resource_type", "resource_id", "request_id", "request_started")
+REQUEST_SCOPED_G = (
+    "principal",
+    "resource",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "request_started",
+    "access_auth_error",
+)
 
 
 def _reset_request_scope() -> None:

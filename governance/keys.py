@@ -44,7 +44,7 @@ class KeyStore:
         return not self._settings.is_production
 
     def _env_value(self, name: str) -> str | None:
-        return self._settings.get(f"KEY_{name.upper()}")
+        return self._settings.get(f"KEY_{name.upper().replace('-', '_')}")
 
     def path_for(self, name: str, suffix: str) -> Path:
         """The file a key is read from: the production name if present, else the development one."""

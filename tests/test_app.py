@@ -93,3 +93,24 @@ def test_protected_api_route_without_credentials_is_401(client: FlaskClient) -> 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.json["error"] == "unauthenticated"
+
+
+def test_an_invalid_bearer_token_is_named_in_the_challenge(client: FlaskClient) -> None:
+    response = client.get(
+        "/api/v1/jobs/00000000-0000-0000-0000-000000000000", headers={"Authorization": "Bearer not-a-real-token"}
+    )
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert "not-a-real-token" not in response.get_data(as_text=True)
+
+
+def test_keys_with_dashes_can_come_from_the_environment(tmp_path: Path) -> None:
+    import base64
+
+    from governance.keys import KeyStore
+    from governance.settings import Settings
+
+    value = base64.b64encode(b"k" * 32).decode()
+    settings = Settings.load({"ENV": "production", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"},
+                             environ={"GOVERNANCE_KEY_ACCESS_TOTP": value})  # fmt: skip
+    assert KeyStore(settings).secret("access-totp") == b"k" * 32

@@ -83,7 +83,10 @@ def current_principal() -> Principal:
 
 def _unauthenticated() -> Response | None:
     if request.path.startswith(("/api/", "/oauth/")):
-        raise AuthenticationRequiredError(headers={"WWW-Authenticate": 'Bearer realm="governance"'})
+        challenge = 'Bearer realm="governance"'
+        if g.get("access_auth_error") == "invalid_token":  # RFC 6750: a token was sent but is not valid
+            challenge += ', error="invalid_token"'
+        raise AuthenticationRequiredError(headers={"WWW-Authenticate": challenge})
     login_endpoint = current_app.config.get("GOVERNANCE_LOGIN_ENDPOINT", "access.login")
     try:
         return redirect(url_for(login_endpoint, next=request.path))

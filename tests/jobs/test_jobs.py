@@ -8,6 +8,7 @@ import textwrap
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,13 @@ RUNS = sa.Table(
 
 
 @pytest.fixture
-def runs_table(app: Flask) -> sa.Table:
+def runs_table(app: Flask) -> Iterator[sa.Table]:
+    """A scratch table outside the models (dropped afterwards, so the drift test never sees it)."""
     engine = app.extensions["governance.db"].engine
     RUNS.drop(engine, checkfirst=True)
     RUNS.create(engine)
-    return RUNS
+    yield RUNS
+    RUNS.drop(engine, checkfirst=True)
 
 
 def _session(app: Flask):  # type: ignore[no-untyped-def]
