@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -328,13 +329,7 @@ def iter_permitted_subjects(
         ]
         if found.max_consent_age is not None:
             conditions.append(t.decided_at > moment - found.max_consent_age)
-        raw_id = sa.type_coerce(t.subject_id, sa.String())  # hex text on SQLite, UUID on PostgreSQL
-        stmt = sa.select(raw_id).where(*conditions).execution_options(yield_per=batch_size)
-        for partition in session.execute(stmt).scalars().partitions():
-            if partition and isinstance(partition[0], str):
-                yield from map(_uuid_from_hex, partition)
-            else:
-                yield from partition
+        yield from _stream_ids(session, sa.select(t.subject_id).where(*conditions), batch_size)
         return
     from governance.vault import service as vault
 
@@ -346,6 +341,33 @@ def iter_permitted_subjects(
             yield subject_id
 
 
+def _stream_ids(session: Session, stmt: sa.Select[Any], batch_size: int) -> Iterator[uuid.UUID]:
+    """Stream one Uuid column, reading the DB-API cursor directly: building a SQLAlchemy Row per id costs more
+    than the query. Memory stays bounded and other statements may run on the session between items.
+
+    PostgreSQL: a named (server-side) psycopg cursor, fetched `batch_size` rows at a time; the statement's bound
+    values are plain (str, int, aware datetime), so SQLAlchemy's compiled parameters pass through unchanged.
+    SQLite: its cursors step the statement lazily already; ids come back as the 32 hex digits the Uuid column
+    stores. (SQLAlchemy's `stream_results` strategy pre-fetches a row into its own buffer, so it is not used.)
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        compiled = stmt.compile(dialect=connection.dialect)
+        dbapi = connection.connection.dbapi_connection
+        with dbapi.cursor(name=f"consent_ids_{uuid.uuid4().hex}") as cursor:  # type: ignore[union-attr]
+            cursor.execute(str(compiled), compiled.params)
+            while rows := cursor.fetchmany(batch_size):
+                yield from map(_first, rows)
+        return
+    result = connection.execute(stmt)
+    try:
+        while rows := result.cursor.fetchmany(batch_size):
+            yield from map(_uuid_from_hex, map(_first, rows))
+    finally:
+        result.close()
+
+
+_first = operator.itemgetter(0)
 _new_object = object.__new__
 _set_attribute = object.__setattr__
 

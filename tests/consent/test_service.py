@@ -307,3 +307,25 @@ def test_check_many_probes_the_covering_index_on_sqlite(session: Session, backen
     plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), tuple(values)).all()
     details = " | ".join(str(row[-1]) for row in plan)
     assert "ix_consent_state_purpose_subject (purpose=? AND subject_id=?)" in details, details
+
+
+def test_streaming_in_small_batches_with_other_queries_between(session: Session) -> None:
+    """Every permitted id arrives exactly once across fetch batches, while the consumer queries the session."""
+    from governance.consent.models import ConsentState
+
+    granted = {uuid.uuid4() for _ in range(23)}
+    for sid in [*granted, *(uuid.uuid4() for _ in range(5))]:
+        session.add(
+            ConsentState(
+                subject_id=sid, purpose=RECS, decision="granted" if sid in granted else "withdrawn",
+                decided_at=at(), decided_seq=1, notice_version=2, objected=False, objection_seq=0,
+                last_seq=1, updated_at=at(),
+            )
+        )  # fmt: skip
+    session.commit()
+    seen = []
+    for sid in service.iter_permitted_subjects(session, RECS, now=at(1), batch_size=4):
+        assert service.is_permitted(session, sid, RECS, now=at(1)).allowed
+        seen.append(sid)
+    assert sorted(seen) == sorted(granted)
+    session.rollback()
