@@ -302,7 +302,8 @@ def build_dataset(
             reader = session_factory() if session_factory else session
             try:
                 permitted = consent.check_many(reader, chunk, purpose)
-                keep = [s for s in chunk if permitted[s].allowed]
+                erased = vault.erased_ids(reader, chunk)  # the vault skips them too; checked here on purpose
+                keep = [s for s in chunk if permitted[s].allowed and s not in erased]
                 rows = list(
                     vault.iter_release_rows(
                         reader,

@@ -143,18 +143,20 @@ def test_two_default_releases_share_no_pseudonym_but_a_granted_stable_key_does(s
     assert not stable_a & first
 
 
-def test_withdrawn_erased_and_objecting_subjects_are_absent_from_every_later_release(session, tmp_path, populate):
+@pytest.mark.parametrize("seed", [20261128, 7, 1234, 99])
+def test_withdrawn_erased_and_objecting_subjects_are_absent_from_every_later_release(session, tmp_path, populate, seed):
     """Random orderings of grant, withdraw, object, erase and release: a release only ever holds subjects who
     were permitted when it was built (checked through lineage and through each subject's marker items)."""
     from governance.consent import service as consent
     from governance.vault import service as vault
 
     people = populate(16)
-    permitted = set(people.ids)
     erased: set[uuid.UUID] = set()
-    rng = random.Random(20261128)
+    objected: set[uuid.UUID] = set()  # an objection outlives later grants until lifted
+    granted = set(people.ids)
+    rng = random.Random(seed)
     releases = 0
-    for _step in range(60):
+    for _step in range(45):
         subject = rng.choice(people.ids)
         action = rng.choices(["grant", "withdraw", "object", "erase", "release"], [4, 3, 1, 0.5, 3])[0]
         if subject in erased and action != "release":
@@ -169,7 +171,7 @@ def test_withdrawn_erased_and_objecting_subjects_are_absent_from_every_later_rel
                     actor=SYSTEM,
                     jurisdiction="EU",
                 )
-                permitted.add(subject)
+                granted.add(subject)
             elif action == "withdraw":
                 consent.record_decisions(
                     session,
@@ -179,14 +181,14 @@ def test_withdrawn_erased_and_objecting_subjects_are_absent_from_every_later_rel
                     actor=SYSTEM,
                     jurisdiction="EU",
                 )
-                permitted.discard(subject)
+                granted.discard(subject)
             elif action == "object":
                 consent.object_to(session, subject, [PURPOSE], actor=SYSTEM)
-                permitted.discard(subject)
+                objected.add(subject)
             elif action == "erase":
                 vault.shred_subject(session, subject, actor=SYSTEM, reason="erasure request")
                 erased.add(subject)
-                permitted.discard(subject)
+        permitted = granted - objected - erased
         if action != "release":
             continue
         releases += 1
@@ -197,7 +199,7 @@ def test_withdrawn_erased_and_objecting_subjects_are_absent_from_every_later_rel
         assert items <= {people.item_of[s] for s in permitted}
         if len(permitted) >= 10:  # one class of identical quasi-identifiers: all or none are released
             assert included == permitted
-    assert releases >= 10
+    assert releases >= 6
 
 
 def test_release_job_stores_manifest_and_lineage_and_audits(app, session, populate, tmp_path):
