@@ -83,6 +83,12 @@ class EventBatchBody(StrictModel):
     events: list[dict[str, Any]] = Field(max_length=MAX_EVENTS, description="up to 10,000 events shaped like EventIn")
 
 
+class MixedEventBatchBody(StrictModel):
+    events: list[dict[str, Any]] = Field(
+        max_length=MAX_EVENTS, description="up to 10,000 events shaped like EventIn, each with its subject_id"
+    )
+
+
 class EventRejectionOut(BaseModel):
     index: int
     event_id: str | None
@@ -95,6 +101,10 @@ class IntakeOut(BaseModel):
     duplicates: int
     rejected: list[EventRejectionOut]
     by_category: dict[str, int]
+
+
+class MixedIntakeOut(IntakeOut):
+    subjects: int
 
 
 class EventsQuery(StrictModel):

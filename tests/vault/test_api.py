@@ -203,3 +203,42 @@ def test_key_status_and_rotation_routes(
     support = app.test_client()
     login_staff(support, "support")
     assert support.post("/api/v1/keys/rotate", headers=csrf_headers(support)).status_code == 403
+
+
+def test_mixed_batch_for_many_subjects(client: FlaskClient, product: dict[str, str]) -> None:
+    first, second, erased = (_create(client, product, ref=f"user-{n}") for n in range(3))
+    from tests.vault.conftest import ACTOR
+
+    app = client.application
+    with app.app_context():
+        from governance.db import transaction
+        from governance.vault import service
+
+        session = app.extensions["governance.db"].session()
+        with transaction(session):
+            service.shred_subject(session, uuid.UUID(erased), actor=ACTOR, reason="erasure")
+        session.close()
+    batch = [
+        {**event(1, "click"), "subject_id": first},
+        {**event(1, "click"), "subject_id": second},  # same event id, another subject: not a duplicate
+        {**event(2, "view"), "subject_id": first},  # no consent for a view purpose
+        {**event(3, "click"), "subject_id": erased},
+        {**event(4, "click"), "subject_id": str(uuid.uuid4())},
+        {**event(5, "click"), "subject_id": "not-a-uuid"},
+        {**event(6, "purchase", value=3.5), "subject_id": second},
+    ]
+    response = client.post("/api/v1/events", json={"events": batch}, headers=product)
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert report["accepted"] == 3
+    assert report["subjects"] == 4
+    assert report["by_category"] == {"click": 2, "purchase": 1}
+    assert [(r["index"], r["error"]) for r in report["rejected"]] == [
+        (2, "no_lawful_basis"),
+        (3, "subject_erased"),
+        (4, "unknown_subject"),
+        (5, "invalid_event"),
+    ]
+    again = client.post("/api/v1/events", json={"events": batch}, headers=product).get_json()
+    assert again["accepted"] == 0
+    assert again["duplicates"] == 3
