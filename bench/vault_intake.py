@@ -98,10 +98,65 @@ def run(url: str, *, batches: int, batch_size: int) -> dict[str, Any]:
     }
 
 
+def run_http(url: str, tmp: str, *, batches: int, batch_size: int) -> dict[str, Any]:
+    """The same batches through POST /api/v1/subjects/<id>/events (JSON parsing, body model, bearer token,
+    Cedar authorization, consent lookup, intake), with the Flask test client (no network)."""
+    from governance import create_app
+    from governance.access import tokens
+    from governance.consent import service as consent
+    from governance.db import transaction
+
+    upgrade(url)
+    app = create_app({"ENV": "test", "DATABASE_URL": url, "INSTANCE_PATH": tmp, "LOG_LEVEL": "WARNING"})
+    database = app.extensions["governance.db"]
+    with app.app_context():
+        session = database.session()
+        with transaction(session):
+            registered = tokens.register_client(
+                session, name="bench product", scopes={"subjects:write", "events:write"}, actor=ACTOR
+            )
+            issued = tokens.issue_token(
+                session, tokens.get_client(session, registered.client_id), {"subjects:write", "events:write"}
+            )
+        session.close()
+    headers = {"Authorization": f"Bearer {issued.access_token}"}
+    client = app.test_client()
+    rng = random.Random(20261128)
+    subjects = []
+    for n in range(batches):
+        response = client.post("/api/v1/subjects", json={"external_ref": f"http-{n}"}, headers=headers)
+        subjects.append(response.get_json()["id"])
+    with app.app_context():
+        session = database.session()
+        with transaction(session):
+            for subject_id in subjects:
+                consent.record_decisions(
+                    session,
+                    uuid.UUID(subject_id),
+                    [{"purpose": "personalized_recommendations", "decision": "granted"}],
+                    method="api",
+                    actor=ACTOR,
+                    jurisdiction="EU",
+                )
+        session.close()
+    bodies = [json.dumps({"events": make_events(rng, n * batch_size, batch_size)}) for n in range(batches)]
+    accepted = 0
+    started = time.perf_counter()
+    for subject_id, body in zip(subjects, bodies, strict=True):
+        response = client.post(
+            f"/api/v1/subjects/{subject_id}/events", data=body, content_type="application/json", headers=headers
+        )
+        accepted += response.get_json()["accepted"]
+    elapsed = time.perf_counter() - started
+    database.dispose()
+    return {"events": accepted, "seconds": round(elapsed, 3), "events_per_s": round(accepted / elapsed)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--http", action="store_true", help="also measure through the HTTP route (SQLite)")
     args = parser.parse_args()
     batches, batch_size = (2, 5_000) if args.quick else (20, 10_000)
     configure(
@@ -115,6 +170,11 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             results["sqlite"] = run(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", batches=batches, batch_size=batch_size)
+    if args.http:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sqlite_http"] = run_http(
+                f"sqlite:///{Path(tmp) / 'http.sqlite3'}", tmp, batches=batches, batch_size=batch_size
+            )
     if args.backend in ("postgresql", "both"):
         name = f"vault_bench_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
