@@ -11,6 +11,7 @@ from governance.errors import DomainError
 from governance.jobs import JobContext, register, register_periodic
 
 EXPIRE_EVERY_SECONDS = 3600
+MAX_ATTEMPTS = 3
 
 
 def register_schedules() -> None:
@@ -26,7 +27,7 @@ def expire_release_files(ctx: JobContext) -> dict[str, Any]:
     return {"expired": expired}
 
 
-@register("gateway.release", lease_seconds=300, max_attempts=3)
+@register("gateway.release", lease_seconds=300, max_attempts=MAX_ATTEMPTS)
 def build_release(ctx: JobContext) -> dict[str, Any]:
     from governance.gateway import service
     from governance.gateway.models import Release
@@ -55,9 +56,14 @@ def build_release(ctx: JobContext) -> dict[str, Any]:
                 session_factory=ctx.session,
                 progress=progress,
             )
-    except DomainError as exc:
+    except DomainError as exc:  # not retried: the release fails with the error's code
         with transaction(ctx.session()) as session:
             service.fail_release(session, session.get(Release, release_id), exc.code)
+        raise
+    except Exception:
+        if ctx.attempt >= MAX_ATTEMPTS:  # the last try: leave no release "running" forever
+            with transaction(ctx.session()) as session:
+                service.fail_release(session, session.get(Release, release_id), "internal_error")
         raise
     file_name = service.move_into_store(build, release_id)
     with transaction(ctx.session()) as session:

@@ -119,3 +119,17 @@ def test_generalizer_applies_rules_by_column_and_passes_others():
 def test_unknown_rule_is_refused():
     with pytest.raises(ValueError, match="unknown generalization"):
         GeneralizationRule("x", "magic").bind(as_of=AS_OF)
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+    st.sampled_from(
+        [None, dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))]
+    ),
+    st.sampled_from(["hour", "day", "week", "month"]),
+)
+def test_datetime_and_iso_string_inputs_truncate_alike(moment, zone, granularity):
+    value = moment.replace(tzinfo=zone)
+    assert truncate_timestamp(value, granularity=granularity) == truncate_timestamp(
+        value.isoformat(), granularity=granularity
+    )
