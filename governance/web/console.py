@@ -50,18 +50,31 @@ def _verification(*, fresh: bool = False) -> dict[str, Any] | None:
     """The audit log's verification status, shown (with the alarm) on every console page.
 
     The audit pages verify afresh; other pages reuse a result younger than GOVERNANCE_WEB_VERIFY_CACHE_SECONDS
-    (default 300) so that browsing the console does not re-read the whole log on every click."""
+    (default 60) so that browsing the console does not re-read the whole log on every click."""
     if not _may("audit.verify", Resource(type="AuditLog", id="log")):
         return None
     cached = current_app.extensions.get(VERIFY_CACHE)
-    if not fresh and cached and (utcnow() - cached["checked_at"]).total_seconds() < _verify_ttl():
+    if (
+        not fresh
+        and cached
+        and cached.get("fingerprint") == _log_fingerprint()
+        and (utcnow() - cached["checked_at"]).total_seconds() < _verify_ttl()
+    ):
         return cached
     return run_verification()
 
 
+def _log_fingerprint() -> tuple[int, str] | None:
+    """The newest signed checkpoint (size, root): a cached result is reused only for the same log."""
+    from governance.audit import service as audit_service
+
+    checkpoints = audit_service.checkpoints(get_session())
+    return (checkpoints[-1].size, checkpoints[-1].root.hex()) if checkpoints else None
+
+
 def _verify_ttl() -> float:
     settings = current_app.extensions["governance.settings"]
-    return settings.get_float("WEB_VERIFY_CACHE_SECONDS", 300.0)
+    return settings.get_float("WEB_VERIFY_CACHE_SECONDS", 60.0)
 
 
 def run_verification() -> dict[str, Any]:
@@ -86,6 +99,7 @@ def run_verification() -> dict[str, Any]:
         "checked_at": utcnow(),
         "summary": report.message[:1].upper() + report.message[1:],
         "details": details,
+        "fingerprint": _log_fingerprint(),
     }
     current_app.extensions[VERIFY_CACHE] = result
     return result
