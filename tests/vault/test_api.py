@@ -175,6 +175,7 @@ def test_event_intake_checks_lawful_basis(app: Flask, client: FlaskClient, produ
     again = client.post(url, json={"events": batch}, headers=product).get_json()
     assert again["accepted"] == 1  # the view, now covered by a consented purpose
     assert again["duplicates"] == 3
+    assert again["by_category"] == {"view": 1}
 
     too_many = client.post(url, json={"events": [event(i) for i in range(10_001)]}, headers=product)
     assert too_many.status_code == 422
