@@ -14,6 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class DecisionEvent:
 class ConsentStats:
     weeks: list[dt.date]  # Mondays
     rates: dict[str, list[float | None]]  # purpose -> percent per week (None: nobody had decided yet)
-    by_notice: list[dict[str, object]] = field(default_factory=list)
+    by_notice: list[dict[str, Any]] = field(default_factory=list)
     withdrawals: list[int] = field(default_factory=list)
     gpc: list[int] = field(default_factory=list)
 

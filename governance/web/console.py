@@ -10,9 +10,10 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from governance.access.decorators import current_principal, requires
 from governance.access.principals import Resource
@@ -266,7 +267,7 @@ def console_request(request_id: str) -> str:
 
     view = requests.get_request(get_session(), uuid.UUID(request_id))
     row = _queue_row(view)
-    facts = [
+    facts: list[tuple[str, Any]] = [
         ("Jurisdiction", view.jurisdiction),
         ("Original due date", view.original_due_on.isoformat()),
         ("Step", present.humanize(view.step)),
@@ -285,7 +286,7 @@ def console_request(request_id: str) -> str:
 
 @bp.post("/console/requests/<request_id>/extend")
 @requires("dsr.manage", resource=a_request)
-def console_request_extend(request_id: str) -> Response:
+def console_request_extend(request_id: str) -> ResponseReturnValue:
     from governance.requests import service as requests
 
     reason = request.form.get("reason", "").strip()
@@ -398,7 +399,7 @@ def console_records() -> str:
 
 @bp.get("/console/records/download.<fmt>")
 @requires("policy.read")
-def console_records_download(fmt: str) -> Response:
+def console_records_download(fmt: str) -> ResponseReturnValue:
     from governance.web import records
 
     data = _records()
@@ -498,13 +499,18 @@ def console_audit() -> str:
     entries = [_entry_row(item) for item in page_items]
     first_seq = entries[0]["seq"] if entries else None
     page = {
-        "first_url": url_for("web.console_audit", **active) if after is not None else None,
+        "first_url": url_for("web.console_audit", **cast(dict[str, Any], active)) if after is not None else None,
         "previous_url": None,
-        "next_url": url_for("web.console_audit", after=next_after, **active) if next_after is not None else None,
+        "next_url": (
+            url_for("web.console_audit", after=next_after, **cast(dict[str, Any], active))
+            if next_after is not None
+            else None
+        ),
         "summary": f"Entries {first_seq} to {entries[-1]['seq']}" if entries else "",
     }
     export_urls = {
-        fmt: url_for("audit_api.export_entries", format=fmt, **_api_filters(values)) for fmt in ("jsonl", "csv")
+        fmt: url_for("audit_api.export_entries", format=fmt, **cast(dict[str, Any], _api_filters(values)))
+        for fmt in ("jsonl", "csv")
     }
     return _page(
         "web/console/audit.html",
@@ -581,7 +587,7 @@ def console_audit_entry(seq: int) -> str:
 
 @bp.post("/console/audit/verify")
 @requires("audit.verify", resource=audit_log)
-def console_audit_verify() -> Response:
+def console_audit_verify() -> ResponseReturnValue:
     """Seal what is pending (so new entries are covered), then verify afresh."""
     from governance.audit import service as audit_service
     from governance.db import get_db
@@ -887,7 +893,7 @@ def _processor_rows(session: Any) -> list[dict[str, Any]]:
 
 @bp.post("/console/admin/keys/rotate")
 @requires("keys.rotate")
-def console_rotate_master_key() -> Response:
+def console_rotate_master_key() -> ResponseReturnValue:
     """Start a master-key rotation: a new version becomes active at once; re-wrapping runs as a job."""
     from governance.vault import keymanagement
 
@@ -899,7 +905,7 @@ def console_rotate_master_key() -> Response:
 
 @bp.get("/console/admin/keys/rotation")
 @requires("keys.read")
-def console_rotation_status() -> Response:
+def console_rotation_status() -> ResponseReturnValue:
     """The latest rotation's progress as JSON (polled by the admin page)."""
     from flask import jsonify
 

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from governance.access.decorators import current_principal, requires
 from governance.access.principals import Resource
@@ -198,7 +199,8 @@ def _purpose_rows(statuses: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
 
     catalog = consent.purposes()
     gpc = _gpc_signal()
-    consent_rows, other_rows = [], []
+    consent_rows: list[dict[str, Any]] = []
+    other_rows: list[dict[str, Any]] = []
     for status in statuses:
         purpose = catalog[status.purpose]
         notice = purpose.current_notice
@@ -281,7 +283,7 @@ def _honour_gpc(session: Any, subject_id: uuid.UUID) -> None:
 
 @bp.post("/me/consent/<purpose_key>")
 @requires("consent.write", resource=own_subject)
-def dashboard_consent_set(purpose_key: str) -> Response:
+def dashboard_consent_set(purpose_key: str) -> ResponseReturnValue:
     from governance.consent import service as consent
     from governance.vault import service as vault
 
@@ -310,7 +312,7 @@ def dashboard_consent_set(purpose_key: str) -> Response:
 
 @bp.get("/me/consent/receipts/<receipt_id>")
 @requires("consent.read", resource=own_subject)
-def dashboard_receipt(receipt_id: str) -> Response:
+def dashboard_receipt(receipt_id: str) -> ResponseReturnValue:
     from governance.consent import service as consent
 
     found = next((r for r in consent.receipts(get_session(), _subject_id()) if r["record_id"] == receipt_id), None)
@@ -418,7 +420,7 @@ def _file(kind: str, params: dict[str, Any] | None = None) -> Any:
         )
 
 
-def _back_to_requests(message: str, category: str = "success") -> Response:
+def _back_to_requests(message: str, category: str = "success") -> ResponseReturnValue:
     from flask import flash
 
     flash(message, category)
@@ -427,7 +429,7 @@ def _back_to_requests(message: str, category: str = "success") -> Response:
 
 @bp.post("/me/requests/export")
 @requires("dsr.create", resource=own_subject)
-def dashboard_export() -> Response:
+def dashboard_export() -> ResponseReturnValue:
     filed = _file("access")
     if filed.merged:
         return _back_to_requests("You already asked for a copy of your data; we are preparing it.", "info")
@@ -436,7 +438,7 @@ def dashboard_export() -> Response:
 
 @bp.post("/me/requests/rectify")
 @requires("dsr.create", resource=own_subject)
-def dashboard_rectify() -> Response:
+def dashboard_rectify() -> ResponseReturnValue:
     name, value = request.form.get("field", ""), request.form.get("value", "").strip()
     if not name or not value:
         raise ValidationFailedError(fields={"field": "required", "value": "required"})
@@ -453,7 +455,7 @@ def dashboard_rectify() -> Response:
 
 @bp.post("/me/requests/object")
 @requires("dsr.create", resource=own_subject)
-def dashboard_object() -> Response:
+def dashboard_object() -> ResponseReturnValue:
     purposes = request.form.getlist("purpose")
     if not purposes:
         return _back_to_requests("Choose at least one use you object to.", "warning")
@@ -500,7 +502,7 @@ def dashboard_erase() -> str:
 
 @bp.post("/me/requests/erase")
 @requires("dsr.create", resource=own_subject)
-def dashboard_erase_confirm() -> Response:
+def dashboard_erase_confirm() -> ResponseReturnValue:
     if request.form.get("confirm") != "yes":
         return _back_to_requests("Nothing was deleted: tick the box to confirm.", "warning")
     _file("erasure")
@@ -509,7 +511,7 @@ def dashboard_erase_confirm() -> Response:
 
 @bp.get("/me/requests/<request_id>/status")
 @requires("dsr.read", resource=own_request)
-def dashboard_request_status(request_id: str) -> Response:
+def dashboard_request_status(request_id: str) -> ResponseReturnValue:
     from flask import jsonify
 
     from governance.requests import service as requests
@@ -527,7 +529,7 @@ def dashboard_request_status(request_id: str) -> Response:
 
 @bp.get("/me/requests/<request_id>/download")
 @requires("dsr.download", resource=own_request)
-def dashboard_download(request_id: str) -> Response:
+def dashboard_download(request_id: str) -> ResponseReturnValue:
     from governance.requests import service as requests
 
     actor = current_principal()
@@ -583,7 +585,7 @@ def dashboard_certificate(request_id: str) -> str:
 
 @bp.get("/me/requests/<request_id>/certificate.jwt")
 @requires("dsr.read", resource=own_request)
-def dashboard_certificate_json(request_id: str) -> Response:
+def dashboard_certificate_json(request_id: str) -> ResponseReturnValue:
     token, _claims = _certificate(request_id)
     return Response(
         token,
@@ -637,15 +639,15 @@ def dashboard_usage() -> str:
             }
         )
     models = []
-    for summary in training.models_including(session, subject_id):
-        job = training.get_job(session, summary.job_id)
+    for model in training.models_including(session, subject_id):
+        job = training.get_job(session, model.job_id)
         models.append(
             {
-                "at": summary.trained_at,
-                "name": present.humanize(summary.kind),
-                "purpose_title": titles.get(summary.purpose, summary.purpose),
+                "at": model.trained_at,
+                "name": present.humanize(model.kind),
+                "purpose_title": titles.get(model.purpose, model.purpose),
                 "protections": _model_protections(job),
-                "flagged": summary.flagged,
+                "flagged": model.flagged,
             }
         )
     return _page("web/dashboard/usage.html", "web.dashboard_usage", releases=releases, models=models)
