@@ -285,3 +285,26 @@ def test_rectification_and_objection_through_the_api(app, make_subject, bearer) 
         assert vault.read_profile(session, alpha, actor=SYSTEM, view="clear")["fields"]["name"] == "Ada Corrected"
         assert consent.is_permitted(session, alpha, "marketing_email").reason == "objected"
         session.rollback()
+
+
+def test_overdue_gauge_is_scraped(app, make_subject) -> None:
+    from datetime import UTC, datetime
+
+    from governance.db import transaction
+    from governance.requests import service
+    from tests.requests.conftest import SUPPORT
+
+    alpha = make_subject("alpha", events=0)
+    with app.app_context(), app.extensions["governance.db"].session() as session, transaction(session):
+        service.file_request(
+            session,
+            subject_id=alpha,
+            kind="access",
+            actor=SUPPORT,
+            source="staff",
+            verification_method=None,
+            now=datetime(2025, 1, 10, 9, 0, tzinfo=UTC),
+        )
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'governance_requests_overdue{jurisdiction="GDPR"} 1.0' in text
+    assert 'governance_requests_overdue{jurisdiction="CCPA"} 0.0' in text
