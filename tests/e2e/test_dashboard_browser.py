@@ -44,6 +44,12 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
     assert receipt["jws"].count(".") == 2
     assert "ada.lovelace" not in path.read_text()
 
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(server.url + "/")
+    check_page(page, "home")
+    page.goto(server.url + "/me/consent")
+    assert page.get_by_role("heading", name="What you allow").count() == 0  # the session is over
+
 
 def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
     app, page, live_server_for, make_subject, tmp_path
