@@ -77,3 +77,16 @@ def test_broken_policy_is_refused_with_file_and_line(tmp_path: Path, mutate, fra
 def test_missing_policy_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyFileError, match="cannot read"):
         load_policy(tmp_path)
+
+
+def test_retention_exceptions_name_real_categories(app) -> None:
+    """Every kept category must exist in the vault's catalog, or the exception would silently keep nothing."""
+    from governance.vault import service as vault
+
+    with app.app_context():
+        catalog = vault.categories()
+    known = set(catalog.event_category_names) | set(catalog.field_names)
+    policy = load_policy(POLICIES)
+    assert policy.retention_exceptions
+    for exception in policy.retention_exceptions:
+        assert exception.category in known, exception.category
