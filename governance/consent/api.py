@@ -364,4 +364,5 @@ def get_notice(path: NoticePath) -> Response:
 @public_bp.get("/consents/receipts/keys")
 @public("public keys for verifying consent receipts offline")
 def receipt_keys() -> Response:
-    return _json(service.public_jwks())
+    with transaction(get_session()) as session:
+        return _json(service.public_jwks(session))

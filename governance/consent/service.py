@@ -31,7 +31,7 @@ from governance.consent.errors import (
     ObjectionNotApplicableError,
     UnknownPurposeError,
 )
-from governance.consent.models import ConsentEvent, ConsentState
+from governance.consent.models import ConsentEvent, ConsentState, ReceiptSigningKey
 from governance.consent.policy import Purpose, PurposeCatalog, load_catalog
 from governance.consent.receipts import ReceiptFacts, build_receipt, key_id, sign_receipt, verify_receipt
 from governance.consent.state import Decision, Method, Permission, Reason
@@ -66,6 +66,7 @@ __all__ = [
 
 CATALOG_EXTENSION = "governance.consent.catalog"
 SIGNER_EXTENSION = "governance.consent.signer"
+KNOWN_KEYS_EXTENSION = "governance.consent.receipt_keys"
 RECEIPT_KEY_NAME = "consent_receipts"
 DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=2)
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})?$")
@@ -463,7 +464,7 @@ def receipts(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
         .where(ConsentEvent.subject_id == subject_id)
         .order_by(ConsentEvent.recorded_at, ConsentEvent.purpose, ConsentEvent.seq)
     )
-    keys = public_keys()
+    keys = public_keys(session)
     return [
         Receipt(
             record_id=row.id,
@@ -480,11 +481,15 @@ def receipts(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
 # --- receipt keys --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Signer:
+    """This process's receipt signing key. `published` turns true once its public key is known to be committed
+    in `consent_receipt_keys` (until then every write also inserts it, in the write's own transaction)."""
+
     key: OKPKey
     kid: str
-    public: dict[str, OKPKey]
+    public: OKPKey
+    published: bool = False
 
 
 def _signer() -> _Signer:
@@ -498,23 +503,100 @@ def _signer() -> _Signer:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         key = OKPKey.import_key(pem)
-        kid = key_id(key)
-        public = OKPKey.import_key(key.as_dict(private=False))
-        signer = _Signer(key, kid, {kid: public})
+        signer = _Signer(key, key_id(key), OKPKey.import_key(key.as_dict(private=False)))
         app.extensions[SIGNER_EXTENSION] = signer
+        _known_keys(app)[signer.kid] = signer.public
     return signer
 
 
-def public_keys() -> dict[str, OKPKey]:
-    """The public keys receipts can be verified with, by key id."""
-    return _signer().public
+def _known_keys(app: Any) -> dict[str, OKPKey]:
+    """Public receipt keys by kid, cached per app (a kid names one key forever: it is the key's thumbprint)."""
+    return app.extensions.setdefault(KNOWN_KEYS_EXTENSION, {})
 
 
-def public_jwks() -> dict[str, Any]:
-    """The receipt verification keys as a JWK Set (published for offline verification)."""
+def _publish_signing_key(session: Session, signer: _Signer, now: dt.datetime) -> None:
+    """Make sure the key signing this write's receipts is in `consent_receipt_keys` when the write commits, so
+    that its receipts stay verifiable after the key is rotated. Cheap after the first committed write."""
+    if signer.published:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     from governance.consent.receipts import public_jwk
 
-    return {"keys": [public_jwk(key) for key in public_keys().values()]}
+    session.execute(
+        insert(ReceiptSigningKey)
+        .values(kid=signer.kid, public_jwk=public_jwk(signer.public), first_used_at=now)
+        .on_conflict_do_nothing()
+    )
+    signer.published = _committed_key(session, signer.kid)
+
+
+_KEY_QUERY_PG = "SELECT 1 FROM consent_receipt_keys WHERE kid = %s"
+_KEY_QUERY_SQLITE = "SELECT 1 FROM consent_receipt_keys WHERE kid = ?"
+
+
+def _committed_key(session: Session, kid: str) -> bool:
+    """Whether `kid` is in the table as committed by anyone, read outside the caller's transaction (a raw
+    connection in autocommit mode: on SQLite it takes no lock, so it cannot wait on the caller's own write)."""
+    raw = session.get_bind().raw_connection()
+    try:
+        cursor = raw.cursor()
+        postgres = session.get_bind().dialect.name == "postgresql"
+        cursor.execute(_KEY_QUERY_PG if postgres else _KEY_QUERY_SQLITE, (kid,))
+        found = cursor.fetchone() is not None
+        cursor.close()
+        raw.rollback()
+        return found
+    finally:
+        raw.close()
+
+
+class _ReceiptKeys(Mapping[str, OKPKey]):
+    """Every public key that ever signed a receipt here, by kid: the current one, then `consent_receipt_keys`."""
+
+    def __init__(self, session: Session | None) -> None:
+        self._session = session
+        self._cache = _known_keys(current_app._get_current_object())  # type: ignore[attr-defined]
+        _signer()
+
+    def __getitem__(self, kid: str) -> OKPKey:
+        key = self._cache.get(kid)
+        if key is None and self._session is not None and len(kid) <= 64:
+            jwk = self._session.scalar(sa.select(ReceiptSigningKey.public_jwk).where(ReceiptSigningKey.kid == kid))
+            if jwk is not None:
+                key = self._cache[kid] = OKPKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x")})
+        if key is None:
+            raise KeyError(kid)
+        return key
+
+    def __iter__(self) -> Iterator[str]:
+        kids = list(self._cache)
+        if self._session is not None:
+            stored = self._session.scalars(sa.select(ReceiptSigningKey.kid).order_by(ReceiptSigningKey.first_used_at))
+            kids += [kid for kid in stored if kid not in self._cache and self.get(kid) is not None]
+        return iter(kids)
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def public_keys(session: Session | None = None) -> Mapping[str, OKPKey]:
+    """The public keys receipts can be verified with, by key id: the current signing key and, given a session,
+    every earlier one recorded in `consent_receipt_keys` (receipts stay verifiable after a key rotation)."""
+    return _ReceiptKeys(session)
+
+
+def public_jwks(session: Session | None = None) -> dict[str, Any]:
+    """The receipt verification keys as a JWK Set (published for offline verification), current key first."""
+    from governance.consent.receipts import public_jwk
+
+    keys = public_keys(session)
+    current = _signer().kid
+    kids = [current, *(kid for kid in keys if kid != current)]
+    return {"keys": [public_jwk(keys[kid]) for kid in kids]}
 
 
 def verify_receipt_token(session: Session, token: str) -> dict[str, Any]:
@@ -522,7 +604,7 @@ def verify_receipt_token(session: Session, token: str) -> dict[str, Any]:
 
     Raises InvalidReceiptError when the signature does not verify.
     """
-    body = verify_receipt(token, public_keys())
+    body = verify_receipt(token, public_keys(session))
     result: dict[str, Any] = {"valid": True, "receipt": body, "in_ledger": False, "current": False}
     try:
         record_id = uuid.UUID(str(body.get("record_id")))
@@ -711,6 +793,7 @@ def _record(
     ref = _actor_ref(actor)
     catalog = purposes()
     signer = _signer()
+    _publish_signing_key(session, signer, now)
     rows = _lock_states(session, subject_id, (p.purpose.key for p in planned), now)
     issued: list[Receipt] = []
     for plan in planned:

@@ -55,3 +55,16 @@ def subject(make_subject: Callable[[], uuid.UUID]) -> uuid.UUID:
 def at(days: float = 0, **kwargs: float) -> dt.datetime:
     """A fixed moment after every shipped notice was published."""
     return dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC) + dt.timedelta(days=days, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _receipt_key_state_matches_the_tables(request: pytest.FixtureRequest) -> None:
+    """The app lives for the whole session while each test empties the tables: forget that this process already
+    published its receipt key (production never empties `consent_receipt_keys`)."""
+    if "app" not in request.fixturenames:
+        return
+    from governance.consent.service import KNOWN_KEYS_EXTENSION, SIGNER_EXTENSION
+
+    app = request.getfixturevalue("app")
+    app.extensions.pop(SIGNER_EXTENSION, None)
+    app.extensions.pop(KNOWN_KEYS_EXTENSION, None)

@@ -100,3 +100,64 @@ def test_other_key_or_garbage_fails(receipt: dict, key: OKPKey) -> None:
     for garbage in ["", "a.b", "a.b.c", "ÿ.ÿ.ÿ", "x" * 70_000]:
         with pytest.raises(InvalidReceiptError):
             verify_receipt(garbage, {key_id(key): key})
+
+
+def _kid_of(token: str) -> str:
+    header = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+
+def test_receipts_stay_verifiable_after_the_signing_key_rotates(app, make_app, client, bearer, make_subject) -> None:
+    """Receipts name their key (kid = RFC 7638 thumbprint); every key that signed is kept and published, so a
+    receipt signed before a rotation still verifies through the API, the JWK Set and `receipts`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    headers = bearer(["consents:write", "consents:read"])
+    subject = make_subject()
+
+    def grant(test_client, purpose: str) -> str:
+        response = test_client.post(
+            f"/api/v1/subjects/{subject}/consents",
+            json={"decisions": [{"purpose": purpose, "decision": "granted"}]},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["receipts"][0]["jws"]
+
+    old_jws = grant(client, "personalized_recommendations")
+    old_kid = _kid_of(old_jws)
+    old_jwks = client.get("/api/v1/consents/receipts/keys").get_json()
+    assert [k["kid"] for k in old_jwks["keys"]] == [old_kid]
+    assert key_id(OKPKey.import_key(old_jwks["keys"][0])) == old_kid
+
+    # The operator rotates the key: a new process starts with another private key and the same database.
+    new_private = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    rotated = make_app(KEY_CONSENT_RECEIPTS=base64.b64encode(new_private).decode())
+    rotated_client = rotated.test_client()
+    new_jws = grant(rotated_client, "chat_personalization")
+    new_kid = _kid_of(new_jws)
+    assert new_kid != old_kid
+
+    jwks = rotated_client.get("/api/v1/consents/receipts/keys").get_json()
+    assert [k["kid"] for k in jwks["keys"]] == [new_kid, old_kid]  # the signing key first, then retired ones
+    assert all(set(k) >= {"kty", "crv", "x", "kid", "alg"} and "d" not in k for k in jwks["keys"])
+    offline = {k["kid"]: OKPKey.import_key(k) for k in jwks["keys"]}
+    for token in (old_jws, new_jws):
+        assert verify_receipt(token, offline)["record_id"]  # anyone holding the JWK Set can check both
+        verified = rotated_client.post("/api/v1/consents/receipts/verify", json={"jws": token}, headers=headers)
+        assert verified.get_json() | {"receipt": None} == {
+            "valid": True, "in_ledger": True, "current": True, "receipt": None,
+        }, verified.get_json()  # fmt: skip
+    listed = rotated_client.get(f"/api/v1/subjects/{subject}/consents/receipts", headers=headers).get_json()
+    assert [_kid_of(r["jws"]) for r in listed["receipts"]] == [old_kid, new_kid]
+
+    # A receipt under a retired kid but signed by some other key is refused, as is an unknown kid.
+    forged_key = OKPKey.generate_key("Ed25519")
+    forged = sign_receipt(verify_receipt(old_jws, offline), forged_key, kid=old_kid)
+    unknown = sign_receipt(verify_receipt(old_jws, offline), forged_key, kid=key_id(forged_key))
+    for token in (forged, unknown):
+        refused = rotated_client.post("/api/v1/consents/receipts/verify", json={"jws": token}, headers=headers)
+        assert refused.get_json()["valid"] is False
