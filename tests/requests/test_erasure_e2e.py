@@ -119,6 +119,7 @@ def test_erasure_end_to_end(app, erasure_app, session: Session, make_subject, pr
     for read in (
         lambda: vault.get_subject(session, alpha),
         lambda: vault.read_profile(session, alpha, actor=SYSTEM, view="clear"),
+        lambda: list(vault.iter_events(session, alpha)),
     ):
         with pytest.raises(DomainError):
             read()
@@ -126,6 +127,10 @@ def test_erasure_end_to_end(app, erasure_app, session: Session, make_subject, pr
     assert vault.find_subject(session, email="alpha.person@example.org") is None
     assert not consent.is_permitted(session, alpha, "personalized_recommendations").allowed
     assert vault.erased_ids(session, [alpha, bravo]) == {alpha}
+    released = vault.iter_release_rows(
+        session, [alpha, bravo], fields=["country"], event_categories=["view"], since=None, until=None
+    )
+    assert [rows.subject_id for rows in released] == [bravo]
     assert bravo in set(vault.all_active_subject_ids(session))
     # the other subject is untouched
     assert vault.read_profile(session, bravo, actor=SYSTEM, view="clear")["fields"]["email"] == (
