@@ -10,7 +10,7 @@ periodic job ``audit.seal`` does; after the writers stop, the time until the las
 too (``sealed_per_second`` counts from the first write to the last entry sealed). Finally the whole log is
 verified (no gaps, every entry sealed, roots match the signed checkpoints).
 
-    python bench/audit_throughput.py [--postgres URL] [--writers 1,8,32] [--changes 16000] [--quick]
+    python bench/audit_throughput.py [--postgres URL] [--writers 1,8,32] [--changes N] [--quick]
 
 Creates a fresh database next to ``--postgres`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
 and drops it at the end. Prints one JSON object.
@@ -22,6 +22,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROWS_PER_WRITER = 100
+CHANGES = {1: 3_000, 8: 8_000, 32: 16_000}  # state changes per run, split over the writers
 SEED_ROWS = "INSERT INTO bench_audit_rows (id, state) SELECT g, 'active' FROM generate_series(0, :n) g"
 UPDATE_SQL = "UPDATE bench_audit_rows SET counter = counter + 1, updated_at = now(), state = :state WHERE id = :id"
 STATES = ("active", "paused", "active", "review")
@@ -81,12 +83,14 @@ def _writer(app: Any, writer: int, changes: int, audited: bool, start_at: float,
 def _writer_process(url: str, instance: str, commands: Any, results: Any) -> None:
     """A process running writer threads on command; its app (and engine) lives as long as the process."""
     app = _make_app(url, instance)
+    results.put("ready")
     while True:
         command = commands.get()
         if command is None:
             break
         first_writer, threads, changes, audited, start_at = command
         out: list[Any] = []
+        cpu_before = _own_cpu()
         workers = [
             threading.Thread(target=_writer, args=(app, first_writer + t, changes, audited, start_at, out))
             for t in range(threads)
@@ -95,8 +99,32 @@ def _writer_process(url: str, instance: str, commands: Any, results: Any) -> Non
             worker.start()
         for worker in workers:
             worker.join()
-        results.put(out)
+        results.put((out, _own_cpu() - cpu_before))
     app.extensions["governance.db"].dispose()
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _backend_cpu(engine: Any) -> dict[int, float] | None:
+    """CPU seconds used so far by each server process of the bench database (None unless the server is local
+    and /proc is readable): the server's share of the cost, independent of what else the machine runs."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        ).scalars()
+        out = {}
+        try:
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+    return out
 
 
 def _unsealed(session: Any) -> int:
@@ -105,7 +133,7 @@ def _unsealed(session: Any) -> int:
     return session.scalar(sa.text("SELECT count(*) FROM audit_entries WHERE seq IS NULL")) or 0
 
 
-def _sealer_process(url: str, instance: str, period: float, stop: Any, drained: Any, results: Any) -> None:
+def _sealer_process(url: str, instance: str, period: float, stop: Any, ready: Any, results: Any) -> None:
     """The production sealer (`service.seal_all`) every `period` seconds until `stop`; after `stop` it keeps
     sealing until nothing is pending and reports when that was."""
     from governance.audit import service
@@ -114,6 +142,8 @@ def _sealer_process(url: str, instance: str, period: float, stop: Any, drained: 
     db = app.extensions["governance.db"]
     with app.app_context():
         config = service.current_config()
+    ready.set()
+    cpu_before = _own_cpu()
     runs, sealed, busy, biggest = 0, 0, 0.0, 0
     while True:
         stopping = stop.is_set()
@@ -128,15 +158,22 @@ def _sealer_process(url: str, instance: str, period: float, stop: Any, drained: 
             continue
         stop.wait(max(0.0, period - took))
     results.put(
-        {"runs": runs, "sealed": sealed, "busy_seconds": busy, "largest_batch": biggest, "drained_at": time.time()}
+        {
+            "runs": runs,
+            "sealed": sealed,
+            "busy_seconds": busy,
+            "largest_batch": biggest,
+            "drained_at": time.time(),
+            "cpu_seconds": _own_cpu() - cpu_before,
+        }
     )
-    drained.set()
     db.dispose()
 
 
 def _run_phase(
     commands: list[Any], results: Any, writers: int, changes: int, audited: bool
-) -> tuple[int, float, float]:
+) -> tuple[int, float, float, float]:
+    """Run one phase; returns (changes done, first start, last end, client CPU seconds)."""
     processes = min(len(commands), writers)
     per_process = [writers // processes + (1 if p < writers % processes else 0) for p in range(processes)]
     start_at = time.time() + 1.0
@@ -144,25 +181,49 @@ def _run_phase(
     for p, threads in enumerate(per_process):
         commands[p].put((first, threads, changes // writers, audited, start_at))
         first += threads
-    outcomes = [item for _ in range(processes) for item in results.get()]
+    replies = [results.get() for _ in range(processes)]
+    outcomes = [item for out, _cpu in replies for item in out]
     errors = [err for *_, err in outcomes if err]
     if errors:
         raise RuntimeError(f"{len(errors)} writers failed, first: {errors[0]}")
     done = sum(n for n, *_ in outcomes)
-    return done, min(s for _, s, _, _ in outcomes), max(e for _, _, e, _ in outcomes)
+    cpu = sum(c for _out, c in replies)
+    return done, min(s for _, s, _, _ in outcomes), max(e for _, _, e, _ in outcomes), cpu
+
+
+def _cpu_delta(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _per_change_ms(client: float, server: float | None, done: int) -> dict[str, float | None]:
+    total = None if server is None else client + server
+    return {
+        "client": round(client / done * 1000, 3),
+        "server": None if server is None else round(server / done * 1000, 3),
+        "total": None if total is None else round(total / done * 1000, 3),
+    }
+
+
+def _ceiling(plain: dict[str, float | None], audited: dict[str, float | None]) -> dict[str, int | None]:
+    """Changes per second the machine's cores could do if the client and the server had them to themselves."""
+    cores = os.cpu_count() or 1
+    return {
+        name: (round(cores * 1000 / cost["total"]) if cost["total"] else None)
+        for name, cost in (("plain", plain), ("audited", audited))
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", default=DEFAULT_URL, help="a server URL; a fresh database is created next to it")
     parser.add_argument("--writers", default="1,8,32")
-    parser.add_argument("--changes", type=int, default=16_000, help="state changes per run (split over the writers)")
+    parser.add_argument("--changes", type=int, default=None, help="state changes per run (default 3000/8000/16000)")
     parser.add_argument("--processes", type=int, default=4, help="client processes the writer threads are spread over")
     parser.add_argument("--seal-seconds", type=float, default=1.0, help="sealer period (production default 5)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    if args.quick:
-        args.changes = 1_600
     writer_counts = [int(w) for w in args.writers.split(",")]
 
     import sqlalchemy as sa
@@ -200,19 +261,31 @@ def main() -> None:
             figures = []
             total_audited = 0
             try:
+                for _ in workers:
+                    results_q.get(timeout=300)  # every writer process has its app
                 for writers in writer_counts:
-                    done, began, ended = _run_phase(commands, results_q, writers, args.changes, audited=False)
+                    changes = args.changes or CHANGES.get(writers, 250 * writers)
+                    if args.quick:
+                        changes //= 10
+                    server_before = _backend_cpu(engine)
+                    done, began, ended, client_cpu = _run_phase(commands, results_q, writers, changes, audited=False)
+                    server_cpu = _cpu_delta(server_before, _backend_cpu(engine))
                     plain = done / (ended - began)
+                    plain_cpu = _per_change_ms(client_cpu, server_cpu, done)
 
-                    stop, drained, sealer_q = ctx.Event(), ctx.Event(), ctx.Queue()
+                    stop, ready, sealer_q = ctx.Event(), ctx.Event(), ctx.Queue()
                     sealer = ctx.Process(
-                        target=_sealer_process, args=(url, instance, args.seal_seconds, stop, drained, sealer_q)
+                        target=_sealer_process, args=(url, instance, args.seal_seconds, stop, ready, sealer_q)
                     )
                     sealer.start()
-                    done, began, ended = _run_phase(commands, results_q, writers, args.changes, audited=True)
+                    ready.wait(timeout=120)
+                    server_before = _backend_cpu(engine)
+                    done, began, ended, client_cpu = _run_phase(commands, results_q, writers, changes, audited=True)
                     stop.set()
                     seal_stats = sealer_q.get()
                     sealer.join()
+                    server_cpu = _cpu_delta(server_before, _backend_cpu(engine))
+                    audited_cpu = _per_change_ms(client_cpu + seal_stats["cpu_seconds"], server_cpu, done)
                     total_audited += done
                     audited = done / (ended - began)
                     figures.append(
@@ -224,6 +297,8 @@ def main() -> None:
                             "ratio": round(audited / plain, 3),
                             "sealed_per_second": round(done / (seal_stats["drained_at"] - began)),
                             "seal_lag_after_last_write_seconds": round(seal_stats["drained_at"] - ended, 2),
+                            "cpu_ms_per_change": {"plain": plain_cpu, "audited_incl_sealer": audited_cpu},
+                            "cpu_bound_ceiling_per_second": _ceiling(plain_cpu, audited_cpu),
                             "sealer": {
                                 "runs": seal_stats["runs"],
                                 "largest_batch": seal_stats["largest_batch"],
@@ -255,7 +330,6 @@ def main() -> None:
         "figure": "audit_throughput",
         "database": f"PostgreSQL {'.'.join(map(str, server or ()))}",
         "change": "UPDATE of one row of the writer's own, one transaction per change (+ audit.record when audited)",
-        "changes_per_run": args.changes,
         "client_processes": args.processes,
         "seal_seconds": args.seal_seconds,
         "results": figures,

@@ -56,6 +56,7 @@ ENTRY_FIELDS = (
 """Fields of a canonical entry. ``actor`` is ``{"kind", "id"}``; ``target`` is ``{"kind", "id"}`` or null."""
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_PLAIN = frozenset({str, int, bool, type(None)})  # exact types that are their own typed form
 _encode_str = json.encoder.encode_basestring  # what _ENCODER uses for strings (C-accelerated)
 
 
@@ -77,6 +78,11 @@ def parse_time(text: str) -> dt.datetime:
 
 def to_typed(value: Any) -> Any:
     """The typed JSON form of ``value`` (see the module docstring). Raises CanonicalizationError."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict and all(type(k) is str and k[:1] != "$" and type(v) in _PLAIN for k, v in value.items()):
+        return dict(value)  # the common case: flat details of ids, counts and names
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):

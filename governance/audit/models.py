@@ -19,7 +19,21 @@ from governance.db import Base, UTCDateTime
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+SEALED = sa.text("seq IS NOT NULL")
+UNSEALED = sa.text("seq IS NULL")
+
+
+def _sealed_index(name: str, *columns: str, unique: bool = False) -> Index:
+    """An index over sealed entries only: the writer's INSERT (seq still NULL) does not touch it, the sealer's
+    UPDATE adds the entry to it. Search and export only ever read sealed entries."""
+    return Index(name, *columns, unique=unique, postgresql_where=SEALED, sqlite_where=SEALED)
+
+
 class AuditEntry(Base):
+    """One audit entry. Written by `record` with only its provisional `id` indexed (plus the small index of
+    unsealed entries the sealer reads); sealing sets `seq` and `leaf_hash` once and adds it to the search
+    indexes (see docs/audit.md, "Throughput")."""
+
     __tablename__ = "audit_entries"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -28,7 +42,7 @@ class AuditEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(100))
     target_kind: Mapped[str | None] = mapped_column(String(40))
     target_id: Mapped[str | None] = mapped_column(String(120))
     request_id: Mapped[str | None] = mapped_column(String(64))
@@ -36,17 +50,13 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]]
 
     __table_args__ = (
-        Index("uq_audit_entries_seq", "seq", unique=True),
-        Index(
-            "ix_audit_entries_unsealed",
-            "id",
-            postgresql_where=sa.text("seq IS NULL"),
-            sqlite_where=sa.text("seq IS NULL"),
-        ),
-        Index("ix_audit_entries_occurred_at", "occurred_at"),
-        Index("ix_audit_entries_actor", "actor_kind", "actor_id"),
-        Index("ix_audit_entries_target", "target_kind", "target_id"),
-        Index("ix_audit_entries_request_id", "request_id"),
+        _sealed_index("uq_audit_entries_seq", "seq", unique=True),
+        Index("ix_audit_entries_unsealed", "id", postgresql_where=UNSEALED, sqlite_where=UNSEALED),
+        _sealed_index("ix_audit_entries_action", "action"),
+        _sealed_index("ix_audit_entries_occurred_at", "occurred_at"),
+        _sealed_index("ix_audit_entries_actor", "actor_kind", "actor_id"),
+        _sealed_index("ix_audit_entries_target", "target_kind", "target_id"),
+        _sealed_index("ix_audit_entries_request_id", "request_id"),
     )
 
 

@@ -200,35 +200,45 @@ def _canonical(entry: Any) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def _read_jsonl(path: str) -> Iterator[Record]:
+def _entry_record(line: bytes) -> Record:
+    """An entry line parsed in full (any key order or spacing)."""
+    cut = line.find(b',"entry":')
+    head = json.loads(line[:cut] + b"}")
+    entry_bytes = line[cut + 9 : -1]
+    head["entry"] = json.loads(entry_bytes)
+    return Record("entry", head, entry_bytes)
+
+
+def _read_jsonl(path: str) -> Iterator[Record | bytes]:
+    """Records of a JSON Lines export. An entry line laid out as the service writes it
+    (``{"kind":"entry","leaf_hash":"<64 hex>","entry":<canonical bytes>}``) is passed on as the raw line, so the
+    full-export check can hash its bytes without building any object; every other line is parsed."""
     loads = json.loads
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip(b"\r\n")
             if not line:
                 continue
+            if line.startswith(_ENTRY_PREFIX) and line[93:103] == b'","entry":' and line[-1:] == b"}":
+                yield line
+                continue
             try:
-                if line.startswith(_ENTRY_PREFIX) and line[93:102] == b',"entry":' and line[-1:] == b"}":
-                    # fast path: hash the canonical bytes as they are; the top-level seq is the last `,"seq":`
-                    # key (in sorted canonical form only target, time and v follow it, which hold no "seq")
-                    entry_bytes = line[102:-1]
-                    at = entry_bytes.rfind(b',"seq":')
-                    end = entry_bytes.find(b",", at + 7)
-                    seq_text = entry_bytes[at + 7 : end]
-                    if at > 0 and seq_text.isdigit():
-                        yield Record("entry", {"leaf_hash": line[29:93].decode()}, entry_bytes, int(seq_text))
-                        continue
                 if line.startswith(_ENTRY_PREFIX):
-                    cut = line.find(b',"entry":')
-                    head = loads(line[:cut] + b"}")
-                    entry_bytes = line[cut + 9 : -1]
-                    head["entry"] = loads(entry_bytes)
-                    yield Record("entry", head, entry_bytes)
+                    yield _entry_record(line)
                 else:
                     data = loads(line)
                     yield Record(str(data.get("kind")), data)
             except (ValueError, TypeError) as exc:
                 raise UnusableInput(f"line {number} is not JSON") from exc
+
+
+def _as_record(item: Record | bytes) -> Record:
+    if type(item) is not bytes:
+        return item
+    try:
+        return _entry_record(item)
+    except (ValueError, TypeError) as exc:
+        raise UnusableInput("an entry line is not JSON") from exc
 
 
 def _read_csv(path: str) -> Iterator[Record]:
@@ -313,27 +323,49 @@ class _Verifier:
             raise VerificationFailed("leaf_hash_mismatch", seq, "content does not match its stated hash")
         return digest
 
-    def full(self, records: Iterator[Record]) -> None:
-        sizes = sorted(self.checkpoints)
-        frontier, next_cp = _Frontier(), 0
-        for record in records:
-            while next_cp < len(sizes) and sizes[next_cp] == frontier.size:
-                self._check_root(frontier, sizes[next_cp])
+    def full(self, records: Iterator[Record | bytes]) -> None:
+        """Every entry from position 0: recompute each leaf hash and the root at every checkpoint size.
+
+        The hot loop takes a raw service-written line, checks that its top-level seq (the last ``,"seq":`` key:
+        in sorted canonical form only target, time and v follow it, and no string can hold an unescaped quote)
+        is the position, hashes the canonical bytes as they are and compares with the stated hash. Anything
+        else (another layout, a mismatch) goes through the full parse below, which names the failure."""
+        sizes = [*sorted(self.checkpoints), -1]
+        next_cp, target = 0, sizes[0]
+        frontier = _Frontier()
+        append, sha256 = frontier.append, _sha256
+        count = 0
+        for item in records:
+            while count == target:
+                self.entries = count
+                self._check_root(frontier, target)
                 next_cp += 1
-            digest = self.leaf(record, frontier.size)
+                target = sizes[next_cp]
+            if type(item) is bytes:
+                data = item[103:-1]
+                at = data.rfind(b',"seq":')
+                if at > 0 and data.startswith(b"%d," % count, at + 7):
+                    digest = sha256(b"\x00" + data).digest()
+                    if digest.hex().encode() == item[29:93]:
+                        append(digest)
+                        count += 1
+                        continue
+            self.entries = count
+            record = _as_record(item)
+            digest = self.leaf(record, count)
             seq = record.seq
-            if seq != frontier.size:
-                reason = "sequence_gap" if seq > frontier.size else "sequence_repeat"
-                raise VerificationFailed(reason, frontier.size, f"expected seq {frontier.size}, found {seq}")
-            frontier.append(digest)
-            self.entries = frontier.size
-        while next_cp < len(sizes) and sizes[next_cp] == frontier.size:
-            self._check_root(frontier, sizes[next_cp])
+            if seq != count:
+                reason = "sequence_gap" if seq > count else "sequence_repeat"
+                raise VerificationFailed(reason, count, f"expected seq {count}, found {seq}")
+            append(digest)
+            count += 1
+        self.entries = count
+        while count == target:
+            self._check_root(frontier, target)
             next_cp += 1
-        if next_cp < len(sizes):
-            raise VerificationFailed(
-                "log_truncated", frontier.size, f"a checkpoint covers {sizes[next_cp]} entries, found {frontier.size}"
-            )
+            target = sizes[next_cp]
+        if target != -1:
+            raise VerificationFailed("log_truncated", count, f"a checkpoint covers {target} entries, found {count}")
 
     def _check_root(self, frontier: _Frontier, size: int) -> None:
         if frontier.root() != self.checkpoints[size].root:
@@ -345,8 +377,9 @@ class _Verifier:
             )
         self.verified = size
 
-    def filtered(self, records: Iterator[Record]) -> None:
-        for record in records:
+    def filtered(self, records: Iterator[Record | bytes]) -> None:
+        for item in records:
+            record = _as_record(item)
             digest = self.leaf(record, None)
             seq = record.seq
             proof = record.data.get("proof") or {}
@@ -387,13 +420,13 @@ class _Counter:
         self.count = 0
         self.end: int | None = None
 
-    def entries(self, first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
+    def entries(self, first: Record | bytes | None, rest: Iterator[Record | bytes]) -> Iterator[Record | bytes]:
         if first is None:
             return
         self.count = 1
         yield first
         for record in rest:
-            if record.kind == "entry":
+            if type(record) is bytes or record.kind == "entry":
                 self.count += 1
                 yield record
             elif record.kind == "end":
@@ -408,7 +441,7 @@ def verify_export(
     keys = {_key_hash(name, key): (name, key) for name, key in public_keys}
     records = reader(path)
     header = next(records, None)
-    if header is None or header.kind != "header" or header.data.get("format") != EXPORT_FORMAT:
+    if header is None or type(header) is bytes or header.kind != "header" or header.data.get("format") != EXPORT_FORMAT:
         raise UnusableInput(f"not a {EXPORT_FORMAT} file")
     scope = str(header.data.get("scope"))
     verifier = _Verifier(keys, header.data.get("origin"))
@@ -416,9 +449,9 @@ def verify_export(
     try:
         # checkpoints and consistency proofs come first in an export; entries stream after them
         consistency: list[dict[str, Any]] = []
-        first_entry: Record | None = None
+        first_entry: Record | bytes | None = None
         for record in records:
-            if record.kind == "entry":
+            if type(record) is bytes or record.kind == "entry":
                 first_entry = record
                 break
             if record.kind == "checkpoint":

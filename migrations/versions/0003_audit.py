@@ -21,6 +21,14 @@ depends_on: str | Sequence[str] | None = None
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+SEARCH_INDEXES = (
+    ("ix_audit_entries_action", ["action"]),
+    ("ix_audit_entries_occurred_at", ["occurred_at"]),
+    ("ix_audit_entries_actor", ["actor_kind", "actor_id"]),
+    ("ix_audit_entries_target", ["target_kind", "target_id"]),
+    ("ix_audit_entries_request_id", ["request_id"]),
+)
+
 # The one UPDATE allowed on an entry is sealing it: seq and leaf_hash go from NULL to a value, nothing else moves.
 GUARD_FUNCTIONS = """
 CREATE FUNCTION audit_entries_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -63,18 +71,18 @@ def upgrade() -> None:
     op.execute("ALTER TABLE audit_entries RENAME COLUMN seq TO id")
     op.add_column("audit_entries", sa.Column("seq", sa.BigInteger(), nullable=True))
     op.add_column("audit_entries", sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=True))
-    op.create_index("uq_audit_entries_seq", "audit_entries", ["seq"], unique=True)
+    # every index but the primary key and the unsealed one is partial (seq IS NOT NULL): the writer's INSERT
+    # touches two indexes, the sealer's UPDATE adds the entry to the search indexes (docs/audit.md)
+    sealed, unsealed = sa.text("seq IS NOT NULL"), sa.text("seq IS NULL")
+    op.drop_index("ix_audit_entries_action", table_name="audit_entries")
     op.create_index(
-        "ix_audit_entries_unsealed",
-        "audit_entries",
-        ["id"],
-        postgresql_where=sa.text("seq IS NULL"),
-        sqlite_where=sa.text("seq IS NULL"),
+        "uq_audit_entries_seq", "audit_entries", ["seq"], unique=True, postgresql_where=sealed, sqlite_where=sealed
     )
-    op.create_index("ix_audit_entries_occurred_at", "audit_entries", ["occurred_at"])
-    op.create_index("ix_audit_entries_actor", "audit_entries", ["actor_kind", "actor_id"])
-    op.create_index("ix_audit_entries_target", "audit_entries", ["target_kind", "target_id"])
-    op.create_index("ix_audit_entries_request_id", "audit_entries", ["request_id"])
+    op.create_index(
+        "ix_audit_entries_unsealed", "audit_entries", ["id"], postgresql_where=unsealed, sqlite_where=unsealed
+    )
+    for name, columns in SEARCH_INDEXES:
+        op.create_index(name, "audit_entries", columns, postgresql_where=sealed, sqlite_where=sealed)
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -112,15 +120,11 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS audit_refuse_change()")
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_head")
-    for name in (
-        "ix_audit_entries_request_id",
-        "ix_audit_entries_target",
-        "ix_audit_entries_actor",
-        "ix_audit_entries_occurred_at",
-        "ix_audit_entries_unsealed",
-        "uq_audit_entries_seq",
-    ):
+    for name, _columns in SEARCH_INDEXES:
         op.drop_index(name, table_name="audit_entries")
+    op.drop_index("ix_audit_entries_unsealed", table_name="audit_entries")
+    op.drop_index("uq_audit_entries_seq", table_name="audit_entries")
+    op.create_index("ix_audit_entries_action", "audit_entries", ["action"])
     op.drop_column("audit_entries", "leaf_hash")
     op.drop_column("audit_entries", "seq")
     op.execute("ALTER TABLE audit_entries RENAME COLUMN id TO seq")

@@ -184,3 +184,20 @@ def test_other_keys_are_not_trusted(tmp_path):
     )
     assert report.failure["reason"] == "checkpoint_unknown_key"
     assert dt.datetime.now(dt.UTC)  # the report is produced, never an exception
+
+
+def test_service_written_entry_lines_take_the_fast_path_and_edits_fall_back_to_the_full_check(tmp_path):
+    path = full_export(tmp_path / "export.jsonl")
+    items = list(offline_verify._read_jsonl(str(path)))
+    assert sum(type(item) is bytes for item in items) == 150  # hashed as they are, no per-entry parse
+    # the same entry with other spacing still verifies (through the full parse), a changed one does not
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith('{"kind":"entry"'))
+    respaced = lines[at].replace('"entry":{', '"entry": {', 1)
+    (tmp_path / "respaced.jsonl").write_text("".join([*lines[:at], respaced, *lines[at + 1 :]]))
+    keys = [(KEY_NAME, LOG.key.public_key())]
+    assert offline_verify.verify_export(str(tmp_path / "respaced.jsonl"), keys).ok
+    changed = lines[at + 7].replace('"count":', '"count":1', 1)
+    (tmp_path / "changed.jsonl").write_text("".join([*lines[: at + 7], changed, *lines[at + 8 :]]))
+    report = offline_verify.verify_export(str(tmp_path / "changed.jsonl"), keys)
+    assert (report.ok, report.failure["reason"], report.failure["position"]) == (False, "leaf_hash_mismatch", 7)

@@ -92,6 +92,28 @@ def test_record_refuses_personal_data_and_bad_names(app):
     assert verify(app).ok
 
 
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"nested": {"contact": [1, "write to " + CANARY_EMAIL]}},
+        {"numbers": ["0044 20 7946 0958"]},
+        {"phone": " " + CANARY_PHONE + " "},
+        {"deep": [{"x": {"y": "(020) 7946-0958"}}]},
+    ],
+)
+def test_record_finds_personal_data_anywhere_in_details(app, details):
+    with app.extensions["governance.db"].session() as session, pytest.raises(AuditDetailsError):
+        record(session, actor=STAFF, action="vault.profile.updated", target=None, details=details)
+
+
+def test_record_accepts_ids_dates_and_counts(app):
+    with app.extensions["governance.db"].session() as session:
+        for value in ("00000000-0000-0000-0000-000000000001", "00000000000000000000000000000002", "2026-12-31", 42):
+            record(session, actor=STAFF, action="vault.profile.updated", target=("subject", str(value)),
+                   details={"ref": value, "n": 1.5, "ok": True, "none": None})  # fmt: skip
+        session.commit()
+
+
 def test_canary_personal_data_never_reaches_the_audit_log(app):
     from governance.vault import service as vault
 
