@@ -184,3 +184,53 @@ def file_overdue_request(app: Flask, subject_id: uuid.UUID, days_ago: int = 60) 
             now=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago),
         ),
     )
+
+
+def train_small_model(app: Flask, make_subject: Any, people: int = 30) -> list[uuid.UUID]:
+    """People who allow model training, with a little activity, and a differentially private logistic
+    regression (diffprivlib) trained on them by the job worker. Returns the people's ids."""
+    import datetime as dt
+
+    from governance.access import tokens
+    from governance.access.principals import Principal
+    from governance.jobs.worker import drain
+    from governance.training import service as training
+    from governance.training.schemas import TrainingJobIn
+    from governance.vault import service as vault
+
+    now = dt.datetime.now(dt.UTC).isoformat()
+    subjects = [make_subject(profile={"country": "DE", "language": "en"}) for _ in range(people)]
+    for i, subject_id in enumerate(subjects):
+        grant(app, subject_id, "model_training")
+        events = [{"event_id": f"v{i}", "category": "view", "occurred_at": now, "item_id": "sku-1"}]
+        if i % 2:
+            events.append(
+                {"event_id": f"p{i}", "category": "purchase", "occurred_at": now, "item_id": "sku-1", "value": 10}
+            )
+        in_transaction(
+            app,
+            lambda s, sid=subject_id, ev=events: vault.ingest_events(
+                s, sid, ev, actor=ACTOR, lawful_categories={"view", "purchase"}
+            ),
+        )
+    in_transaction(
+        app,
+        lambda s: tokens.register_client(
+            s, name="Trainer", scopes={"training:submit"}, purposes={"model_training"}, actor=ACTOR, client_id="trainer"
+        ),
+    )
+    client = Principal(
+        kind="client", id="trainer", scopes=frozenset({"training:submit"}), purposes=frozenset({"model_training"})
+    )
+    body = TrainingJobIn.model_validate(
+        {
+            "purpose": "model_training",
+            "kind": "dpl_logistic",
+            "dataset": {"fields": ["country"], "event_categories": ["view", "purchase"]},
+            "privacy": {"epsilon": 1.0, "delta": 0},
+            "label": {"event_category": "purchase"},
+        }
+    )
+    in_transaction(app, lambda s: training.submit_job(s, body, actor=client))
+    drain(app, kinds=["training.run"])
+    return subjects

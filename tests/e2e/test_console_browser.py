@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     seed_service_activity,
     sign_in,
     tamper_with_audit_row,
+    train_small_model,
 )
 
 pytestmark = pytest.mark.browser
@@ -83,6 +84,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
 def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, make_subject):
     _people(app, make_subject, live_server_for, browser)
     seed_service_activity(app)
+    trained = train_small_model(app, make_subject)
     seal_audit_log(app)
     secret = create_staff_with_totp(app, "ada-admin", PASSWORD, {"admin", "dpo"})
     server = live_server_for(app)
@@ -112,3 +114,16 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
     assert page.get_by_role("heading", name="Master key").is_visible()
     assert page.get_by_role("cell", name="CRM").is_visible()
     assert page.get_by_text("recommender", exact=True).is_visible()
+
+    nav.get_by_role("link", name="Releases and models").click()
+    assert page.get_by_role("table", name="Training jobs, newest first").get_by_text("succeeded").is_visible()
+
+    # one of the people the model was trained on sees it, with its protection, on their dashboard
+    context = browser.new_context()
+    person = context.new_page()
+    person.goto(server.url + dashboard_path(app, trained[0]))
+    person.get_by_role("link", name="How your data is used").first.click()
+    models = person.get_by_role("table", name="Models trained on data that included you")
+    assert "Differential privacy" in models.inner_text()
+    check_page(person, "dashboard-usage")
+    context.close()

@@ -66,7 +66,7 @@ def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
 
     page.get_by_role("link", name="How your data is used").first.click()
     assert page.get_by_role("heading", name="How your data is used").is_visible()
-    check_page(page, "dashboard-usage")
+    check_page(page, "dashboard-usage-none-yet")
 
     page.get_by_role("link", name="Requests", exact=True).click()
     page.get_by_role("button", name="Request a copy of my data").click()
