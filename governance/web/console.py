@@ -816,9 +816,9 @@ def console_releases() -> str:
         models.append(
             {
                 "anchor": f"model-{job.id}",
-                "epsilon": job.epsilon_spent or "—",
+                "epsilon": present.decimal_text(job.epsilon_spent) if job.epsilon_spent else "—",
                 "people": job.n_subjects or "—",
-                "title": f"{present.humanize(job.kind)} {str(job.id)[:8]}",
+                "title": f"{present.MODEL_KIND_LABELS.get(job.kind, present.humanize(job.kind))} {str(job.id)[:8]}",
                 "purpose": job.purpose,
                 "at": job.finished_at or job.created_at,
                 "status": job.status,

@@ -644,7 +644,7 @@ def dashboard_usage() -> str:
         models.append(
             {
                 "at": model.trained_at,
-                "name": present.humanize(model.kind),
+                "name": present.MODEL_KIND_LABELS.get(model.kind, present.humanize(model.kind)),
                 "purpose_title": titles.get(model.purpose, model.purpose),
                 "protections": _model_protections(job),
                 "flagged": model.flagged,

@@ -29,6 +29,13 @@ REQUEST_KIND_LABELS = {
     "objection": "Objection",
 }
 
+MODEL_KIND_LABELS = {
+    "classifier": "Classifier (neural network, DP-SGD)",
+    "recommender": "Recommender (neural network, DP-SGD)",
+    "dpl_logistic": "Logistic regression (differentially private)",
+    "dpl_naive_bayes": "Naive Bayes (differentially private)",
+}
+
 METHOD_LABELS = {
     "dashboard": "On this dashboard",
     "api": "Through the app",
