@@ -269,7 +269,9 @@ def rotate_data_key(session: Session, subject_id: uuid.UUID, *, actor: Actor) ->
     """
     subject = _load_subject(session, subject_id, lock="update")
     runtime = get_runtime()
-    old_keys = session.scalars(select(DataKey).where(DataKey.subject_id == subject.id)).all()
+    old_keys = session.scalars(
+        select(DataKey).where(DataKey.subject_id == subject.id).execution_options(populate_existing=True)
+    ).all()
     ciphers: dict[int, SubjectCipher] = {row.version: _unwrap(row) for row in old_keys}
     new_version = max(ciphers, default=0) + 1
     master = active_master_version(session)

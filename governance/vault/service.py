@@ -213,7 +213,8 @@ def _decrypt(cipher: SubjectCipher, name: str, blob: bytes) -> bytes:
 def _load_subject(session: Session, subject_id: uuid.UUID, *, lock: Literal["share", "update"] | None = None):
     query = select(Subject).where(Subject.id == subject_id)
     if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(read=lock == "share")
+        # populate_existing: a Subject loaded earlier in this session must not hide the locked row's state
+        query = query.with_for_update(read=lock == "share").execution_options(populate_existing=True)
     subject = session.scalar(query)
     if subject is None:
         raise SubjectNotFoundError()
@@ -364,17 +365,45 @@ def _field_row(cipher: SubjectCipher, name: str, value: str, now: dt.datetime) -
 # ---------------------------------------------------------------------------------------------------- profile
 
 
-def _decrypt_fields(session: Session, subject: Subject, names: Iterable[str] | None = None) -> dict[str, str]:
-    query = select(ProfileFieldValue).where(ProfileFieldValue.subject_id == subject.id)
+def _key_columns() -> tuple[Any, ...]:
+    return (
+        DataKey.subject_id.label("k_subject"),
+        DataKey.version.label("k_version"),
+        DataKey.master_version,
+        DataKey.wrapped,
+    )
+
+
+def _row_cipher(row: Any) -> SubjectCipher:
+    """The cipher for a row that carries its data key's columns (joined in the same statement, so that the
+    ciphertext and its key come from one snapshot even while the subject's key is being rotated)."""
+    if row.wrapped is None:
+        raise VaultIntegrityError("A stored value has no data key.")
+    try:
+        return get_runtime().envelope.cipher(WrappedKey(row.k_subject, row.k_version, row.master_version, row.wrapped))
+    except KeyProviderError:
+        raise VaultIntegrityError("A data key could not be unwrapped.") from None
+
+
+def _field_query(subject_ids: Sequence[uuid.UUID], names: Iterable[str] | None) -> sa.Select[Any]:
+    query = (
+        select(ProfileFieldValue.subject_id, ProfileFieldValue.name, ProfileFieldValue.ciphertext, *_key_columns())
+        .outerjoin(
+            DataKey,
+            (DataKey.subject_id == ProfileFieldValue.subject_id) & (DataKey.version == ProfileFieldValue.key_version),
+        )
+        .where(ProfileFieldValue.subject_id.in_(list(subject_ids)))
+    )
     if names is not None:
         query = query.where(ProfileFieldValue.name.in_(list(names)))
-    out: dict[str, str] = {}
-    ciphers: dict[int, SubjectCipher] = {}
-    for row in session.scalars(query):
-        cipher = ciphers.get(row.key_version) or _cipher_for(session, subject, row.key_version)
-        ciphers[row.key_version] = cipher
-        out[row.name] = _decrypt(cipher, row.name, row.ciphertext).decode("utf-8")
-    return out
+    return query
+
+
+def _decrypt_fields(session: Session, subject: Subject, names: Iterable[str] | None = None) -> dict[str, str]:
+    return {
+        row.name: _decrypt(_row_cipher(row), row.name, row.ciphertext).decode("utf-8")
+        for row in session.execute(_field_query([subject.id], names))
+    }
 
 
 def update_profile(session: Session, subject_id: uuid.UUID, fields: Mapping[str, Any], *, actor: Actor) -> list[str]:
@@ -723,9 +752,11 @@ def _event_query(
     since: dt.datetime | None,
     until: dt.datetime | None,
 ) -> sa.Select[Any]:
-    query = select(
-        Event.subject_id, Event.event_id, Event.category, Event.occurred_at, Event.key_version, Event.ciphertext
-    ).where(Event.subject_id.in_(list(subject_ids)))
+    query = (
+        select(Event.subject_id, Event.event_id, Event.category, Event.occurred_at, Event.ciphertext, *_key_columns())
+        .outerjoin(DataKey, (DataKey.subject_id == Event.subject_id) & (DataKey.version == Event.key_version))
+        .where(Event.subject_id.in_(list(subject_ids)))
+    )
     if categories is not None:
         query = query.where(Event.category.in_(list(categories)))
     if since is not None:
@@ -745,12 +776,9 @@ def iter_events(
 ) -> Iterator[EventView]:
     """The subject's events, oldest first, decrypted as they stream (`since` inclusive, `until` exclusive)."""
     subject = _load_subject(session, subject_id)
-    ciphers: dict[int, SubjectCipher] = {}
-    for row in session.execute(_event_query([subject.id], categories, since, until).execution_options(yield_per=1000)):
-        cipher = ciphers.get(row.key_version)
-        if cipher is None:
-            cipher = ciphers[row.key_version] = _cipher_for(session, subject, row.key_version)
-        yield _event_view(cipher, row)
+    query = _event_query([subject.id], categories, since, until).execution_options(yield_per=1000)
+    for row in session.execute(query):
+        yield _event_view(_row_cipher(row), row)
 
 
 def event_counts(session: Session, subject_id: uuid.UUID) -> dict[str, int]:
@@ -795,21 +823,15 @@ def _release_batch(
     active = set(session.scalars(select(Subject.id).where(Subject.id.in_(subject_ids), Subject.status == "active")))
     if not active:
         return
-    ciphers: dict[tuple[uuid.UUID, int], SubjectCipher] = {}
-    for row in session.scalars(select(DataKey).where(DataKey.subject_id.in_(active))):
-        ciphers[(row.subject_id, row.version)] = _unwrap(row)
     profiles: dict[uuid.UUID, dict[str, str]] = {sid: {} for sid in active}
     if fields:
-        query = select(ProfileFieldValue).where(
-            ProfileFieldValue.subject_id.in_(active), ProfileFieldValue.name.in_(fields)
-        )
-        for row in session.scalars(query):
-            cipher = ciphers[(row.subject_id, row.key_version)]
-            profiles[row.subject_id][row.name] = _decrypt(cipher, row.name, row.ciphertext).decode("utf-8")
+        for row in session.execute(_field_query(list(active), fields)):
+            value = _decrypt(_row_cipher(row), row.name, row.ciphertext).decode("utf-8")
+            profiles[row.subject_id][row.name] = value
     events: dict[uuid.UUID, list[EventView]] = {sid: [] for sid in active}
     if categories:
         for row in session.execute(_event_query(list(active), categories, since, until)):
-            events[row.subject_id].append(_event_view(ciphers[(row.subject_id, row.key_version)], row))
+            events[row.subject_id].append(_event_view(_row_cipher(row), row))
     seen: set[uuid.UUID] = set()
     for subject_id in subject_ids:
         if subject_id in active and subject_id not in seen:
@@ -836,7 +858,7 @@ def shred_subject(
     under a new data key; everything else, and every older key, is destroyed. Without it nothing decrypts.
     """
     subject = session.scalar(
-        select(Subject).where(Subject.id == subject_id).with_for_update()
+        select(Subject).where(Subject.id == subject_id).with_for_update().execution_options(populate_existing=True)
         if session.get_bind().dialect.name == "postgresql"
         else select(Subject).where(Subject.id == subject_id)
     )

@@ -225,3 +225,68 @@ def test_keys_never_reach_logs_audit_or_output(
         assert secret not in audit_text
         assert secret not in dump
         assert base64.b64decode(secret).hex() not in dump
+
+
+def test_data_key_rotation_under_concurrent_reads_and_writes(
+    app: Flask, session: Session, make_subject: MakeSubject
+) -> None:
+    ids = [make_subject() for _ in range(3)]
+    database = app.extensions["governance.db"]
+    stop = threading.Event()
+    failures: list[str] = []
+    done = {"reads": 0, "writes": 0}
+
+    def reader() -> None:
+        with app.app_context():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                with database.session() as s:
+                    try:
+                        with s.begin():
+                            fields = service.read_profile(s, ids[n % 3], actor=ACTOR, view="masked")["fields"]
+                            list(service.iter_events(s, ids[n % 3]))
+                        assert fields["phone"] == "******42"
+                        done["reads"] += 1
+                    except Exception as exc:
+                        failures.append(f"read: {type(exc).__name__}: {str(exc)[:200]}")
+
+    def writer() -> None:
+        with app.app_context():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                with database.session() as s:
+                    try:
+                        with s.begin():
+                            service.get_subject(s, ids[n % 3])  # loaded before the locking read, as routes do
+                            service.ingest_events(
+                                s, ids[n % 3], [event(n, "click")], actor=ACTOR, lawful_categories={"click"}
+                            )
+                            service.update_profile(s, ids[n % 3], {"postal_code": f"{20000 + n}"}, actor=ACTOR)
+                        done["writes"] += 1
+                    except Exception as exc:
+                        failures.append(f"write: {type(exc).__name__}: {str(exc)[:200]}")
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    try:
+        with app.app_context():
+            for _ in range(4):
+                for subject_id in ids:
+                    with database.session() as s, s.begin():
+                        keymanagement.rotate_data_key(s, subject_id, actor=ACTOR)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert done["reads"] > 0
+    assert done["writes"] > 0
+    get_runtime().envelope.clear()
+    session.expire_all()
+    for subject_id in ids:
+        assert service.get_subject(session, subject_id).key_version == 5
+        assert service.read_profile(session, subject_id, actor=ACTOR, view="masked")["fields"]["phone"] == "******42"
+        assert all(e.category == "click" for e in service.iter_events(session, subject_id))
