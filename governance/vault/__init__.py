@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
 
     runtime = build_runtime(app)
     app.extensions[EXTENSION] = runtime
-    app.register_api(bp)
+    app.register_api(bp)  # type: ignore[attr-defined]  # the app is a flask_openapi3.OpenAPI
     tasks.register_schedules()
     if keys_cli.name not in governance_cli.commands:
         governance_cli.add_command(keys_cli)

@@ -201,7 +201,7 @@ def _rejection(index: int, raw: dict[str, Any], code: str, message: str) -> dict
 @requires("events.read", resource=subject_resource)
 def list_events(path: SubjectPath, query: EventsQuery) -> dict[str, Any]:
     """The subject's events, oldest first, decrypted (audited as a clear read). Page with `next_since`."""
-    events = []
+    events: list[service.EventView] = []
     next_since = None
     with transaction(get_session()) as session:
         for event in service.iter_events(

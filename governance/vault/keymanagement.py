@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -177,7 +177,7 @@ def rewrap_batch(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 
         except KeyProviderError:
             raise VaultIntegrityError("A data key could not be unwrapped during rotation.") from None
         updates.append({"b_subject": subject_id, "b_version": version, "b_old": master_version, "wrapped": new.wrapped})
-    table = DataKey.__table__
+    table = cast(sa.Table, DataKey.__table__)
     statement = (
         sa.update(table)
         .where(
@@ -285,10 +285,10 @@ def rotate_data_key(session: Session, subject_id: uuid.UUID, *, actor: Actor) ->
     events = 0
     query = select(Event.id, Event.event_id, Event.key_version, Event.ciphertext).where(Event.subject_id == subject.id)
     updates: list[dict[str, Any]] = []
-    for row in session.execute(query):
-        name = "event:" + row.event_id
-        plain = _decrypt(ciphers[row.key_version], name, row.ciphertext)
-        updates.append({"id": row.id, "key_version": new_version, "ciphertext": new_cipher.encrypt(name, plain)})
+    for event_row in session.execute(query):
+        name = "event:" + event_row.event_id
+        plain = _decrypt(ciphers[event_row.key_version], name, event_row.ciphertext)
+        updates.append({"id": event_row.id, "key_version": new_version, "ciphertext": new_cipher.encrypt(name, plain)})
         if len(updates) >= 2000:
             session.execute(sa.update(Event), updates)
             events += len(updates)

@@ -18,12 +18,16 @@ from governance.audit import record
 from governance.db import utcnow
 from governance.vault.catalog import CategoryCatalog
 from governance.vault.models import DataKey, Event, ProfileFieldValue, Subject
+from governance.vault.service import rowcount
 
 
 class _PurposeLike(Protocol):
-    retention_days: int
-    profile_fields: Iterable[str]
-    event_categories: Iterable[str]
+    @property
+    def retention_days(self) -> int: ...
+    @property
+    def profile_fields(self) -> Iterable[str]: ...
+    @property
+    def event_categories(self) -> Iterable[str]: ...
 
 
 def retention_days_by_category(catalog: CategoryCatalog, purposes: Iterable[_PurposeLike]) -> dict[str, int]:
@@ -51,24 +55,30 @@ def apply_retention(
     events_deleted: dict[str, int] = {}
     for name in sorted(catalog.field_names):
         cutoff = now - dt.timedelta(days=retention_days.get(name, 0))
-        count = session.execute(
-            delete(ProfileFieldValue).where(ProfileFieldValue.name == name, ProfileFieldValue.updated_at < cutoff)
-        ).rowcount
+        count = rowcount(
+            session.execute(
+                delete(ProfileFieldValue).where(ProfileFieldValue.name == name, ProfileFieldValue.updated_at < cutoff)
+            )
+        )
         if count:
             fields_deleted[name] = count
     for category in sorted(catalog.event_category_names):
         cutoff = now - dt.timedelta(days=retention_days.get(category, 0))
-        count = session.execute(delete(Event).where(Event.category == category, Event.occurred_at < cutoff)).rowcount
+        count = rowcount(session.execute(delete(Event).where(Event.category == category, Event.occurred_at < cutoff)))
         if count:
             events_deleted[category] = count
-    orphan_keys = session.execute(
-        delete(DataKey).where(
-            DataKey.subject_id.in_(select(Subject.id).where(Subject.status == "erased")),
-            ~exists().where(Event.subject_id == DataKey.subject_id),
+    orphan_keys = rowcount(
+        session.execute(
+            delete(DataKey).where(
+                DataKey.subject_id.in_(select(Subject.id).where(Subject.status == "erased")),
+                ~exists().where(Event.subject_id == DataKey.subject_id),
+            )
         )
-    ).rowcount
+    )
     # events of categories no longer in the catalog would otherwise live forever
-    unknown = session.execute(delete(Event).where(Event.category.not_in(sorted(catalog.event_category_names)))).rowcount
+    unknown = rowcount(
+        session.execute(delete(Event).where(Event.category.not_in(sorted(catalog.event_category_names))))
+    )
     details = {
         "fields_deleted": fields_deleted,
         "events_deleted": events_deleted,

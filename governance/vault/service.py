@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select
@@ -172,13 +172,18 @@ def active_master_version(session: Session) -> int:
     raise VaultIntegrityError("No active master-key version is recorded.")
 
 
+def rowcount(result: Any) -> int:
+    """Rows a DML statement touched (`Session.execute` is typed as returning a plain `Result`)."""
+    return int(cast(sa.CursorResult[Any], result).rowcount)
+
+
 def _insert_ignore(session: Session, model: type[Any]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for the backend in use."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(model.__table__).on_conflict_do_nothing()
+        return postgresql.insert(model.__table__).on_conflict_do_nothing()
+    return sqlite.insert(model.__table__).on_conflict_do_nothing()
 
 
 def _wrapped(row: DataKey) -> WrappedKey:
@@ -598,7 +603,7 @@ def _validate_event(
     if category not in lawful:
         raise _Invalid("no_lawful_basis", "no purpose the subject permits covers this category")
     payload = _JSON.encode({"i": item_id, "v": value, "c": context or {}}).encode("utf-8")
-    return event_id, category, occurred_at, payload
+    return event_id, rule.name, occurred_at, payload
 
 
 _INTAKE_COLUMNS = ("subject_id", "event_id", "category", "occurred_at", "received_at", "key_version", "ciphertext")
@@ -633,7 +638,7 @@ def _sqlite_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
         "ON CONFLICT (subject_id, event_id) DO NOTHING",
         params,
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def _copy_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
@@ -692,8 +697,8 @@ def ingest_events(
         try:
             event_id, category, occurred_at, payload = _validate_event(rules, raw, lawful_categories, latest)
         except _Invalid as problem:
-            event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
-            safe_id = event_id if isinstance(event_id, str) and _EVENT_ID.match(event_id) else None
+            raw_id = raw.get("event_id") if isinstance(raw, Mapping) else None
+            safe_id = raw_id if isinstance(raw_id, str) and _EVENT_ID.match(raw_id) else None
             report.rejected.append(EventRejection(index, safe_id, problem.code, problem.message))
             continue
         if event_id in seen:
@@ -881,17 +886,17 @@ def shred_subject(
     keys_before = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.subject_id == subject.id))
     if keep_categories:
         kept = _reencrypt_kept_events(session, subject, set(keep_categories))
-    fields_destroyed = session.execute(
-        delete(ProfileFieldValue).where(ProfileFieldValue.subject_id == subject.id)
-    ).rowcount
+    fields_destroyed = rowcount(
+        session.execute(delete(ProfileFieldValue).where(ProfileFieldValue.subject_id == subject.id))
+    )
     event_filter = Event.subject_id == subject.id
     if kept:
         event_filter = event_filter & Event.category.not_in(sorted(keep_categories))
-    events_destroyed = session.execute(delete(Event).where(event_filter)).rowcount
+    events_destroyed = rowcount(session.execute(delete(Event).where(event_filter)))
     key_filter = DataKey.subject_id == subject.id
     if kept:
         key_filter = key_filter & (DataKey.version != subject.key_version)
-    keys_destroyed = session.execute(delete(DataKey).where(key_filter)).rowcount
+    keys_destroyed = rowcount(session.execute(delete(DataKey).where(key_filter)))
     now = utcnow()
     subject.status = "erased"
     subject.erased_at = now
