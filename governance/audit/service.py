@@ -14,7 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import json
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -372,30 +375,66 @@ def _sealed_rows(session: Session, *, upto: int | None = None, batch: int = 5000
 _VERIFY_POSTGRES = (
     "SELECT seq, leaf_hash,"
     " pg_catalog.to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-    " actor_kind, actor_id, action, target_kind, target_id, request_id, policy_version, details"
+    " actor_kind, actor_id, action, target_kind, target_id, request_id, policy_version, details::text"
     " FROM audit_entries WHERE seq IS NOT NULL ORDER BY seq"
 )
+_END = object()
 
 
-def _leaf_inputs(session: Session, *, batch: int = 20_000) -> Iterator[tuple[int | None, bytes | None, bytes | None]]:
+def _postgres_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
+    """Rows of `_VERIFY_POSTGRES` from a server-side cursor (binary transfer), fetched one batch ahead by a
+    helper thread, so the server produces the next batch while this thread hashes the current one."""
+    driver = session.connection().connection.driver_connection
+    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            with driver.cursor(name="audit_verify") as cursor:
+                cursor.execute(_VERIFY_POSTGRES, binary=True)
+                while not stop.is_set():
+                    rows = cursor.fetchmany(batch)
+                    while not stop.is_set():
+                        try:
+                            batches.put(rows, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if not rows:
+                        return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            batches.put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            rows = batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield from rows
+    finally:
+        stop.set()
+        fetcher.join()
+
+
+def _leaf_inputs(session: Session, *, batch: int = 10_000) -> Iterator[tuple[int | None, bytes | None, bytes | None]]:
     """(seq, canonical bytes or None when the row has no canonical form, stored leaf hash) in seq order.
 
     The database is an untrusted source here: what it returns is hashed and checked against the signed roots,
-    so letting PostgreSQL format the time (`to_char`) cannot hide a change, it only saves client work. On
-    PostgreSQL the rows stream through a server-side cursor as plain tuples (no ORM rows, no type decorators).
+    so letting PostgreSQL format the time (`to_char`) and the details as text cannot hide a change, it only
+    saves client work. On PostgreSQL the rows stream as plain tuples (no ORM rows, no type decorators).
     """
     if session.get_bind().dialect.name == "postgresql":
-        driver = session.connection().connection.driver_connection
-        with driver.cursor(name="audit_verify") as cursor:
-            cursor.itersize = batch
-            cursor.execute(_VERIFY_POSTGRES)
-            encode = details_json
-            for seq, leaf, time_text, ak, ai, action, tk, ti, rid, pv, details in cursor:
-                try:
-                    data = entry_bytes(seq, time_text, ak, ai, action, tk, ti, rid, pv, encode(details))
-                except CanonicalizationError:
-                    data = None
-                yield seq, data, leaf
+        loads, encode = json.loads, details_json
+        for seq, leaf, time_text, ak, ai, action, tk, ti, rid, pv, details in _postgres_rows(session, batch):
+            try:
+                data = entry_bytes(seq, time_text, ak, ai, action, tk, ti, rid, pv, encode(loads(details)))
+            except (CanonicalizationError, ValueError, TypeError):
+                data = None
+            yield seq, data, leaf
         return
     c = AuditEntry.__table__.c
     query = sa.select(c.seq, c.leaf_hash, *_CONTENT_COLUMNS).where(c.seq.is_not(None)).order_by(c.seq)
