@@ -421,7 +421,7 @@ def console_records_download(fmt: str) -> ResponseReturnValue:
 
 # --- audit log ---------------------------------------------------------------------------------------------
 
-AUDIT_FILTERS = ("action", "actor_kind", "actor_id", "target_type", "target_id", "since", "until")
+AUDIT_FILTERS = ("action", "actor_kind", "actor_id", "target_type", "target_id", "request_id", "since", "until")
 AUDIT_PAGE_SIZE = 50
 
 
@@ -451,6 +451,7 @@ def _audit_filters() -> tuple[dict[str, str], Any]:
         action_prefix=values["action"] or None,
         target_kind=values["target_type"] or None,
         target_id=values["target_id"] or None,
+        request_id=values["request_id"] or None,
     )
     return values, filters
 
@@ -534,6 +535,7 @@ def _api_filters(values: dict[str, str]) -> dict[str, str]:
         "actor_id": values["actor_id"],
         "target_kind": values["target_type"],
         "target_id": values["target_id"],
+        "request_id": values["request_id"],
     }
     if values["since"]:
         out["since"] = f"{values['since']}T00:00:00Z"

@@ -217,3 +217,26 @@ def test_refused_extension_is_explained_on_the_page(app, client, make_subject, l
     )
     assert response.status_code == 303
     assert "Not extended:" in client.get(link).get_data(as_text=True)
+
+
+def test_audit_filter_by_http_request_id(app, client, make_subject, login_subject, login_staff):
+    from governance.audit import service as audit_service
+    from tests.fixtures.access import csrf_token_from
+
+    person = app.test_client()
+    login_subject(person, make_subject())
+    token = csrf_token_from(person.get("/me/consent").get_data(as_text=True))
+    response = person.post(
+        "/me/consent/product_analytics", data={"decision": "grant", "notice_version": "1", "csrf_token": token}
+    )
+    request_id = response.headers.get("X-Request-Id")
+    _seal(app)
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        entries, _ = audit_service.search(session, audit_service.SearchFilters(action_prefix="consent."))
+        session.close()
+    request_id = request_id or entries[0]["entry"]["request_id"]
+    login_staff(client, "auditor")
+    html = client.get(f"/console/audit?request_id={request_id}").get_data(as_text=True)
+    assert '<td class="mono">consent.decision.recorded</td>' in html
+    assert '<td class="mono">vault.subject.create</td>' not in html
