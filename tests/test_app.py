@@ -114,3 +114,19 @@ def test_keys_with_dashes_can_come_from_the_environment(tmp_path: Path) -> None:
     settings = Settings.load({"ENV": "production", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"},
                              environ={"GOVERNANCE_KEY_ACCESS_TOTP": value})  # fmt: skip
     assert KeyStore(settings).secret("access-totp") == b"k" * 32
+
+
+def test_a_browser_error_is_an_accessible_page(client: FlaskClient) -> None:
+    response = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert '<html lang="' in page
+    assert "<h1>Not found</h1>" in page
+
+
+def test_a_signed_out_subject_is_sent_to_the_front_page_not_the_staff_sign_in(client: FlaskClient) -> None:
+    response = client.get("/me", headers={"Accept": "text/html"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/")
+    staff = client.get("/console", headers={"Accept": "text/html"})
+    assert "/login" in staff.headers["Location"]

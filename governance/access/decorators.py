@@ -87,9 +87,14 @@ def _unauthenticated() -> Response | None:
         if g.get("access_auth_error") == "invalid_token":  # RFC 6750: a token was sent but is not valid
             challenge += ', error="invalid_token"'
         raise AuthenticationRequiredError(headers={"WWW-Authenticate": challenge})
-    login_endpoint = current_app.config.get("GOVERNANCE_LOGIN_ENDPOINT", "access.login")
+    # A data subject has no password here: their pages send them to the front page, which explains how to
+    # open a fresh link from the product; staff pages send them to the staff sign-in.
+    if request.path == "/me" or request.path.startswith("/me/"):
+        endpoint, args = current_app.config.get("GOVERNANCE_SUBJECT_SIGNED_OUT_ENDPOINT", "web.home"), {}
+    else:
+        endpoint, args = current_app.config.get("GOVERNANCE_LOGIN_ENDPOINT", "access.login"), {"next": request.path}
     try:
-        return redirect(url_for(login_endpoint, next=request.path))
+        return redirect(url_for(endpoint, **args))
     except BuildError:
         raise AuthenticationRequiredError() from None
 
