@@ -33,7 +33,7 @@ from governance.db import utcnow
 DELIVERY_JOB = "consent.webhook.deliver"
 WEBHOOK_KEY_NAME = "consent_webhooks"
 MAX_ATTEMPTS = 12  # about two days of retries with the backoff of webhooks.retry_delay
-DEFAULT_EVENTS = ("consent.withdrawn", "consent.expired", "consent.objected")
+DEFAULT_EVENTS = ("consent.withdrawn", "consent.expired", "consent.objected", "subject.erased")
 _EVENT_NAME = re.compile(r"^[a-z][a-z_]*(\.[a-z_]+)+$")
 TIMEOUT_SECONDS = 10
 

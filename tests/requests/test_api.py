@@ -308,3 +308,24 @@ def test_overdue_gauge_is_scraped(app, make_subject) -> None:
     text = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'governance_requests_overdue{jurisdiction="GDPR"} 1.0' in text
     assert 'governance_requests_overdue{jurisdiction="CCPA"} 0.0' in text
+
+
+def test_the_requesting_client_downloads_its_export_and_no_other_client_can(app, make_subject, bearer, drain) -> None:
+    alpha = make_subject("alpha", events=3)
+    client = app.test_client()
+    backend = bearer(["requests:write"])
+    filed = client.post(
+        API, json={"kind": "access", "subject_id": str(alpha), "verification_method": "account_login"}, headers=backend
+    )
+    assert filed.status_code == 201, filed.json
+    request_id = filed.json["id"]
+    drain()
+    other = bearer(["requests:write"])
+    assert client.post(f"{API}/{request_id}/download-links", headers=other).status_code == 404
+    link = client.post(f"{API}/{request_id}/download-links", headers=backend)
+    assert link.status_code == 201, link.json
+    path = link.json["url"].removeprefix("http://localhost")
+    assert client.get(path, headers=other).status_code == 404
+    download = client.get(path, headers=backend)
+    assert download.status_code == 200
+    assert "export.json" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
