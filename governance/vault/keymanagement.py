@@ -4,8 +4,9 @@ data-key rotation (re-encrypt one subject's values under a fresh key).
 Master rotation, step by step (reads and writes continue throughout):
 1. `start_master_rotation` adds a provider version, makes it the active one in `vault_master_keys` (new data
    keys are wrapped with it from then on), marks the old one `retiring` and enqueues the re-wrap job.
-2. The job calls `rewrap_batch` until it returns 0: each batch re-wraps data keys still under an older
-   version and commits. Readers holding an old wrapped key still unwrap it (the old version stays available).
+2. The job runs `rewrap_all`: batches (`rewrap_batch`, in key order with a cursor) re-wrap data keys still
+   under an older version and commit. Readers holding an old wrapped key still unwrap it (the old version
+   stays available).
 3. `finish_master_rotation` marks each `retiring` version that no data key uses any more `retired`; the caller
    then asks the provider to destroy it (`retire_provider_versions`), after the commit.
 """
@@ -143,33 +144,49 @@ def start_master_rotation(session: Session, *, actor: Actor, enqueue_job: bool =
     return _rotation_view(rotation)
 
 
-def rewrap_batch(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 2000) -> int:
-    """Re-wrap up to `batch_size` data keys still under an older master version; returns how many.
+@dataclass(frozen=True, slots=True)
+class RewrapBatch:
+    count: int
+    last: tuple[uuid.UUID, int] | None  # keyset cursor: pass it as `after` to continue in key order
+
+
+def rewrap_batch(
+    session: Session,
+    rotation_id: uuid.UUID,
+    *,
+    batch_size: int = 2000,
+    after: tuple[uuid.UUID, int] | None = None,
+) -> RewrapBatch:
+    """Re-wrap up to `batch_size` data keys still under an older master version, in key order after `after`.
 
     Idempotent and safe to run from several workers (rows are claimed with SKIP LOCKED on PostgreSQL). The
-    caller commits; a crash loses at most the uncommitted batch, which the next run redoes.
+    caller commits; a crash loses at most the uncommitted batch, which the next run redoes. Walking in key
+    order with a cursor keeps every batch from re-reading the index entries of keys already re-wrapped; use
+    `rewrap_all` for the loop (cursor pass, then sweeps from the start until nothing is left).
     """
     rotation = session.get(KeyRotation, rotation_id)
     if rotation is None:
         raise KeyRotationError("No such rotation.", code="rotation_not_found", status=404)
     if rotation.status != "running":
-        return 0
+        return RewrapBatch(0, None)
     target = rotation.target_version
     envelope = get_runtime().envelope
     older = _older_versions(session, target)
     if not older:
-        return 0
-    # equality on the indexed master_version (not "!= target", which scans the whole table every batch)
+        return RewrapBatch(0, None)
     query = (
         select(DataKey.subject_id, DataKey.version, DataKey.master_version, DataKey.wrapped)
         .where(DataKey.master_version.in_(older))
+        .order_by(DataKey.subject_id, DataKey.version)
         .limit(batch_size)
     )
+    if after is not None:
+        query = query.where(sa.tuple_(DataKey.subject_id, DataKey.version) > after)  # typed from the columns
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = session.execute(query).all()
     if not rows:
-        return 0
+        return RewrapBatch(0, None)
     updates = []
     for subject_id, version, master_version, wrapped in rows:
         try:
@@ -189,7 +206,30 @@ def rewrap_batch(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 
     )
     session.connection().execute(statement, updates)
     rotation.done = min(rotation.total, rotation.done + len(updates)) if rotation.total else len(updates)
-    return len(updates)
+    last = rows[-1]
+    return RewrapBatch(len(updates), (last[0], last[1]))
+
+
+def rewrap_all(session: Session, rotation_id: uuid.UUID, *, batch_size: int = 2000, on_batch: Any = None) -> int:
+    """Run `rewrap_batch` in committed transactions until no data key is left under an older version.
+
+    One pass in key order, then sweeps from the start for keys that were locked (skipped) or written under
+    an old version meanwhile, until a sweep finds none. `on_batch(done)` is called after each commit.
+    """
+    done = 0
+    after: tuple[uuid.UUID, int] | None = None
+    while True:
+        with session.begin():
+            batch = rewrap_batch(session, rotation_id, batch_size=batch_size, after=after)
+        if batch.count == 0:
+            if after is None:
+                return done
+            after = None  # end of the ordered pass: sweep once more from the start
+            continue
+        done += batch.count
+        after = batch.last
+        if on_batch is not None:
+            on_batch(done)
 
 
 def _older_versions(session: Session, target: int) -> list[int]:
@@ -200,7 +240,7 @@ def _older_versions(session: Session, target: int) -> list[int]:
 def finish_master_rotation(session: Session, rotation_id: uuid.UUID, *, actor: Actor) -> RotationView:
     """Retire every `retiring` master version no data key uses any more and close the rotation.
 
-    Raises `KeyRotationError` if data keys still use an older version (run `rewrap_batch` until it returns 0).
+    Raises `KeyRotationError` if data keys still use an older version (run `rewrap_all` first).
     """
     rotation = session.get(KeyRotation, rotation_id)
     if rotation is None:
@@ -251,10 +291,7 @@ def run_master_rotation(session: Session, *, actor: Actor, batch_size: int = 200
     """The whole rotation inline (CLI `--wait` without a worker, tests, benchmarks); commits per batch."""
     with session.begin():
         rotation = start_master_rotation(session, actor=actor, enqueue_job=False)
-    while True:
-        with session.begin():
-            if rewrap_batch(session, rotation.id, batch_size=batch_size) == 0:
-                break
+    rewrap_all(session, rotation.id, batch_size=batch_size)
     with session.begin():
         view = finish_master_rotation(session, rotation.id, actor=actor)
     retire_provider_versions(view.retired_versions)

@@ -27,15 +27,12 @@ def rotate_master_key(ctx: JobContext) -> dict[str, Any]:
     try:
         total = session.get_one(keymanagement.KeyRotation, rotation_id).total
         session.rollback()
-        done = 0
-        while True:
-            with session.begin():
-                count = keymanagement.rewrap_batch(session, rotation_id, batch_size=batch_size)
-            if count == 0:
-                break
-            done += count
+
+        def report(done: int) -> None:
             ctx.progress(done, max(total, done), "re-wrapping data keys")
             ctx.check_cancelled()
+
+        done = keymanagement.rewrap_all(session, rotation_id, batch_size=batch_size, on_batch=report)
         with session.begin():
             view = keymanagement.finish_master_rotation(session, rotation_id, actor=SYSTEM)
         destroyed = keymanagement.retire_provider_versions(view.retired_versions)

@@ -290,3 +290,38 @@ def test_data_key_rotation_under_concurrent_reads_and_writes(
         assert service.get_subject(session, subject_id).key_version == 5
         assert service.read_profile(session, subject_id, actor=ACTOR, view="masked")["fields"]["phone"] == "******42"
         assert all(e.category == "click" for e in service.iter_events(session, subject_id))
+
+
+def test_rewrap_sweeps_keys_that_appear_behind_the_cursor(
+    app: Flask, session: Session, make_subject: MakeSubject
+) -> None:
+    from governance.db import utcnow
+    from governance.vault.crypto import new_data_key
+    from governance.vault.models import Subject
+
+    for _ in range(5):
+        make_subject()
+    old_version = next(iter(_master_versions_in_use(session)))
+    session.commit()
+    with transaction(session):
+        rotation = keymanagement.start_master_rotation(session, actor=ACTOR, enqueue_job=False)
+    straggler = uuid.UUID(int=1)  # sorts before every random id: behind the cursor after the first batch
+    database = app.extensions["governance.db"]
+
+    def add_straggler(done: int) -> None:
+        if done != 2:
+            return
+        with database.session() as s, s.begin():
+            now = utcnow()
+            s.add(
+                Subject(id=straggler, jurisdiction="EU", status="active", key_version=1, created_at=now, updated_at=now)
+            )
+            s.flush()
+            wrapped = get_runtime().envelope.wrap(straggler, 1, new_data_key(), old_version)
+            s.add(DataKey(subject_id=straggler, version=1, master_version=old_version, wrapped=wrapped.wrapped))
+
+    rewrapped = keymanagement.rewrap_all(session, rotation.id, batch_size=2, on_batch=add_straggler)
+    assert rewrapped == 6
+    with transaction(session):
+        keymanagement.finish_master_rotation(session, rotation.id, actor=ACTOR)
+    assert _master_versions_in_use(session) == {rotation.target_version}
