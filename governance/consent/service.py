@@ -516,42 +516,39 @@ def _known_keys(app: Any) -> dict[str, OKPKey]:
 
 def _publish_signing_key(session: Session, signer: _Signer, now: dt.datetime) -> None:
     """Make sure the key signing this write's receipts is in `consent_receipt_keys` when the write commits, so
-    that its receipts stay verifiable after the key is rotated. Cheap after the first committed write."""
+    that its receipts stay verifiable after the key is rotated.
+
+    Until the process knows the row is committed, each write looks for it in its own transaction: found, and not
+    inserted by this very transaction (whose insert might still roll back), means committed, and later writes
+    skip the check. Otherwise the write inserts it (ON CONFLICT DO NOTHING). No second connection is used: on
+    SQLite it would wait for the write lock this transaction holds.
+    """
     if signer.published:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    from governance.consent.receipts import public_jwk
+    pending: set[str] = session.info.setdefault(_KEYS_INSERTED, set())
+    found = session.scalar(sa.select(ReceiptSigningKey.kid).where(ReceiptSigningKey.kid == signer.kid))
+    if found is not None and signer.kid not in pending:
+        signer.published = True
+        return
+    if found is None:
+        from governance.consent.receipts import public_jwk
 
-    session.execute(
-        insert(ReceiptSigningKey)
-        .values(kid=signer.kid, public_jwk=public_jwk(signer.public), first_used_at=now)
-        .on_conflict_do_nothing()
-    )
-    signer.published = _committed_key(session, signer.kid)
+        session.execute(
+            _dialect_insert(session)(ReceiptSigningKey)
+            .values(kid=signer.kid, public_jwk=public_jwk(signer.public), first_used_at=now)
+            .on_conflict_do_nothing()
+        )
+        pending.add(signer.kid)
+        if not sa.event.contains(session, "after_transaction_end", _forget_inserted_keys):
+            sa.event.listen(session, "after_transaction_end", _forget_inserted_keys)
 
 
-_KEY_QUERY_PG = "SELECT 1 FROM consent_receipt_keys WHERE kid = %s"
-_KEY_QUERY_SQLITE = "SELECT 1 FROM consent_receipt_keys WHERE kid = ?"
+_KEYS_INSERTED = "governance.consent.receipt_keys_inserted"
 
 
-def _committed_key(session: Session, kid: str) -> bool:
-    """Whether `kid` is in the table as committed by anyone, read outside the caller's transaction (a raw
-    connection in autocommit mode: on SQLite it takes no lock, so it cannot wait on the caller's own write)."""
-    raw = session.get_bind().raw_connection()
-    try:
-        cursor = raw.cursor()
-        postgres = session.get_bind().dialect.name == "postgresql"
-        cursor.execute(_KEY_QUERY_PG if postgres else _KEY_QUERY_SQLITE, (kid,))
-        found = cursor.fetchone() is not None
-        cursor.close()
-        raw.rollback()
-        return found
-    finally:
-        raw.close()
+def _forget_inserted_keys(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: its inserts are committed or gone
+        session.info.pop(_KEYS_INSERTED, None)
 
 
 class _ReceiptKeys(Mapping[str, OKPKey]):
@@ -725,20 +722,25 @@ def _validate(decisions: Sequence[DecisionInput], *, now: dt.datetime, allowed: 
     return planned
 
 
-def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+def _dialect_insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(ConsentState).values(rows).on_conflict_do_nothing())
+    return insert
 
 
 def _lock_states(session: Session, subject_id: uuid.UUID, keys: Iterable[str], now: dt.datetime) -> dict[str, Any]:
-    """The state rows of (subject, purposes), created if absent and locked in a fixed order (no deadlocks)."""
+    """The state rows of (subject, purposes), created if absent and locked, in ONE statement.
+
+    `INSERT … ON CONFLICT DO UPDATE … RETURNING` creates missing rows and row-locks existing ones (PostgreSQL
+    locks a conflicting row to update it, and holds the lock to the end of the transaction) in the order of the
+    VALUES, which is sorted by purpose: concurrent writers lock in the same order, so they cannot deadlock. The
+    no-op update touches no indexed column. (SQLite: the transaction already holds the database write lock.)
+    """
     ordered = sorted(set(keys))
-    _insert_ignore(
-        session,
+    insert = _dialect_insert(session)
+    stmt = insert(ConsentState).values(
         [
             {
                 "subject_id": subject_id,
@@ -750,15 +752,13 @@ def _lock_states(session: Session, subject_id: uuid.UUID, keys: Iterable[str], n
                 "updated_at": now,
             }
             for key in ordered
-        ],
+        ]
     )
-    rows = session.scalars(
-        sa.select(ConsentState)
-        .where(ConsentState.subject_id == subject_id, ConsentState.purpose.in_(ordered))
-        .order_by(ConsentState.purpose)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ConsentState.subject_id, ConsentState.purpose],
+        set_={"last_seq": ConsentState.last_seq},  # unchanged: the update is only there to lock the row
+    ).returning(ConsentState)
+    rows = session.scalars(stmt, execution_options={"populate_existing": True})
     return {row.purpose: row for row in rows}
 
 

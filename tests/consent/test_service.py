@@ -329,3 +329,25 @@ def test_streaming_in_small_batches_with_other_queries_between(session: Session)
         seen.append(sid)
     assert sorted(seen) == sorted(granted)
     session.rollback()
+
+
+def test_signing_key_is_published_with_the_first_committed_receipt(app, session: Session, subject: uuid.UUID) -> None:
+    """A receipt's key is in `consent_receipt_keys` once the receipt is committed, even when the first write of
+    the process rolled back; the process stops checking only after it saw the row committed."""
+    from governance.consent.models import ReceiptSigningKey
+
+    def stored() -> list[str]:
+        return list(session.scalars(sa.select(ReceiptSigningKey.kid)))
+
+    service.record_decisions(session, subject, [{"purpose": RECS, "decision": "granted"}], method="api",
+                             actor=PRODUCT, jurisdiction="EU")  # fmt: skip
+    session.rollback()
+    signer = service._signer()
+    assert stored() == []
+    assert not signer.published
+    (receipt,) = grant(session, subject, RECS, at())
+    assert stored() == [signer.kid]
+    assert not signer.published
+    grant(session, subject, RECS, at(1))
+    assert signer.published
+    assert verify_receipt(receipt.jws, service.public_keys(session))["record_id"] == str(receipt.record_id)
