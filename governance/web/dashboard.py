@@ -19,7 +19,7 @@ from governance.access.decorators import current_principal, requires
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
-from governance.web import present
+from governance.web import present, sources
 from governance.web.blueprint import bp
 
 IDENTITY_GROUPS = (
@@ -598,14 +598,23 @@ def dashboard_certificate_json(request_id: str) -> ResponseReturnValue:
 
 
 def _release_protections(release: Any) -> list[str]:
-    """What protected the person in a dataset release, from the release's own record."""
+    """What protected the person in a dataset release, from the release's own record and manifest."""
     out = []
-    if release.pseudonym_mode:
-        out.append("Pseudonymized (identifiers replaced by codes)")
+    if release.pseudonym_mode == "stable":
+        out.append("Pseudonymized (identifiers replaced by a code that stays the same for this recipient)")
+    elif release.pseudonym_mode:
+        out.append("Pseudonymized (identifiers replaced by codes used in this dataset only)")
     if release.k_achieved:
-        out.append(f"k-anonymity (k = {release.k_achieved})")
+        out.append(
+            f"k-anonymity: you look the same as at least {release.k_achieved - 1} other people "
+            f"(k = {release.k_achieved}, required {release.k_required})"
+        )
     elif release.k_required:
         out.append(f"k-anonymity required (k \u2265 {release.k_required})")
+    diversity = (release.manifest or {}).get("l_diversity") or {}
+    if diversity.get("l_achieved"):
+        out.append(f"l-diversity of {present.humanize(diversity['attribute'])} (l = {diversity['l_achieved']})")
+    out.append("No differential privacy: a dataset holds coarsened rows, not noisy statistics")
     return out
 
 
@@ -627,6 +636,7 @@ def dashboard_usage() -> str:
 
     session, subject_id = get_session(), _subject_id()
     titles = {p.key: p.title for p in consent.purposes()}
+    recipients = {c["id"]: c["name"] for c in sources.clients(session)}
     releases = []
     for summary in gateway.releases_including(session, subject_id):
         release = gateway.get_release(session, summary.release_id)
@@ -634,8 +644,9 @@ def dashboard_usage() -> str:
             {
                 "at": summary.completed_at or summary.created_at,
                 "purpose_title": titles.get(summary.purpose, summary.purpose),
-                "recipient": summary.client_id,
+                "recipient": recipients.get(summary.client_id, summary.client_id),
                 "protections": _release_protections(release),
+                "file_deleted": summary.status == "expired",
             }
         )
     models = []

@@ -234,3 +234,18 @@ def train_small_model(app: Flask, make_subject: Any, people: int = 30) -> list[u
     in_transaction(app, lambda s: training.submit_job(s, body, actor=client))
     drain(app, kinds=["training.run"])
     return subjects
+
+
+def release_dataset(app: Flask, client_id: str, purpose: str, profile_fields: list[str]) -> uuid.UUID:
+    """A dataset release for `purpose` requested by an already registered client and built by the job worker."""
+    from governance.access.principals import Principal
+    from governance.gateway import service as gateway
+    from governance.jobs.worker import drain
+
+    client = Principal(
+        kind="client", id=client_id, scopes=frozenset({"datasets:request"}), purposes=frozenset({purpose})
+    )
+    spec = {"purpose": purpose, "profile_fields": profile_fields}
+    release_id = in_transaction(app, lambda s: gateway.request_release(s, client=client, spec=spec).id)
+    drain(app, kinds=["gateway.release"])
+    return release_id

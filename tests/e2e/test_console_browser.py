@@ -10,6 +10,7 @@ from tests.e2e.helpers import (
     dashboard_path,
     file_overdue_request,
     grant,
+    release_dataset,
     seal_audit_log,
     seed_service_activity,
     sign_in,
@@ -85,6 +86,7 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
     _people(app, make_subject, live_server_for, browser)
     seed_service_activity(app)
     trained = train_small_model(app, make_subject)
+    release_dataset(app, "trainer", "model_training", ["country"])  # 30 people in one class: k = 30
     seal_audit_log(app)
     secret = create_staff_with_totp(app, "ada-admin", PASSWORD, {"admin", "dpo"})
     server = live_server_for(app)
@@ -118,12 +120,16 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
     nav.get_by_role("link", name="Releases and models").click()
     assert page.get_by_role("table", name="Training jobs, newest first").get_by_text("succeeded").is_visible()
 
-    # one of the people the model was trained on sees it, with its protection, on their dashboard
+    # one of the people the model and the dataset included sees both, with their protections, on their dashboard
     context = browser.new_context()
     person = context.new_page()
     person.goto(server.url + dashboard_path(app, trained[0]))
     person.get_by_role("link", name="How your data is used").first.click()
     models = person.get_by_role("table", name="Models trained on data that included you")
     assert "Differential privacy" in models.inner_text()
+    datasets = person.get_by_role("table", name="Dataset releases that included you").inner_text()
+    assert "Training our models" in datasets
+    assert "Pseudonymized" in datasets
+    assert "k = 30, required 10" in datasets
     check_page(person, "dashboard-usage")
     context.close()
