@@ -181,27 +181,36 @@ def entry_bytes(
     ``canonical_bytes``'s text of the typed details. The tests hold the two paths to the same bytes."""
     if type(seq) is not int or type(actor_id) is not str or type(action) is not str:
         raise CanonicalizationError("entry fields have unexpected types")
-    target = (
-        "null"
-        if target_kind is None
-        else '{"id":' + _text_or_null(target_id) + ',"kind":' + _encode_str(target_kind) + "}"
-    )
+    s = _encode_str
+    target = "null" if target_kind is None else f'{{"id":{_text_or_null(target_id)},"kind":{s(target_kind)}}}'
+    policy = "null" if policy_version is None else s(policy_version)
+    request = "null" if request_id is None else s(request_id)
     return (
-        '{"action":' + _encode_str(action)
-        + ',"actor":{"id":' + _encode_str(actor_id) + ',"kind":' + _encode_str(actor_kind)
-        + '},"details":' + details_json
-        + ',"policy_version":' + _text_or_null(policy_version)
-        + ',"request_id":' + _text_or_null(request_id)
-        + ',"seq":' + str(seq)
-        + ',"target":' + target
-        + ',"time":{"$time":"' + time_text
-        + '"},"v":' + str(ENTRY_FORMAT) + "}"
-    ).encode()  # fmt: skip
+        f'{{"action":{s(action)},"actor":{{"id":{s(actor_id)},"kind":{s(actor_kind)}}},"details":{details_json},'
+        f'"policy_version":{policy},"request_id":{request},"seq":{seq},"target":{target},'
+        f'"time":{{"$time":"{time_text}"}},"v":{ENTRY_FORMAT}}}'
+    ).encode()
+
+
+def _make_details_encoder() -> Any:
+    """The C encoder `_ENCODER` builds on every call, built once (same arguments as JSONEncoder.iterencode
+    passes on Python 3.11+); falls back to `_ENCODER` where the C signature differs."""
+    try:
+        encoder = json.encoder.c_make_encoder(None, None, _encode_str, None, ":", ",", True, False, False)  # type: ignore[misc]
+        if "".join(encoder({"b": [1.5, None], "a": "\u00e9"}, 0)) != _ENCODER.encode({"b": [1.5, None], "a": "\u00e9"}):
+            raise TypeError("unexpected output")
+    except (TypeError, ValueError):
+        return _ENCODER.encode
+    join = "".join
+    return lambda value: join(encoder(value, 0))
+
+
+_encode_details = _make_details_encoder()
 
 
 def details_json(details: Mapping[str, Any] | None) -> str:
     """Canonical JSON text of typed details (as stored); raises CanonicalizationError."""
     try:
-        return _ENCODER.encode(dict(details or {}))
-    except (TypeError, ValueError) as exc:
+        return _encode_details(details if type(details) is dict else dict(details or {}))
+    except (TypeError, ValueError, RecursionError) as exc:
         raise CanonicalizationError(str(exc)) from exc
