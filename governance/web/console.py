@@ -487,6 +487,37 @@ def _latest_checkpoint() -> list[tuple[str, Any]] | None:
     ]
 
 
+def _previous_cursor(session: Any, filters: Any, before: int, size: int) -> tuple[bool, int | None]:
+    """Keyset paging backwards over the audit service's forward-only search.
+
+    Finds the `size` entries matching `filters` just before seq `before` by searching windows of seq numbers
+    that double in width going back (`search(after=lo - 1)`, keeping what lies below `before`), so a page costs
+    a few indexed range queries however long the log is. Returns (whether any entry precedes `before`, the
+    `after` cursor of the previous page; None when that page is the first one)."""
+    from governance.audit import service as audit_service
+
+    found: list[int] = []  # matching seqs below `before`, ascending
+    high, width = before, size * 4
+    while high > 0 and len(found) < size:
+        low = max(high - width, 0)
+        window: list[int] = []
+        after = low - 1
+        while True:
+            items, next_after = audit_service.search(session, filters, after=after, limit=1000)
+            seqs = [item["entry"]["seq"] for item in items if item["entry"]["seq"] < high]
+            window.extend(seqs)
+            if next_after is None or len(seqs) < len(items):
+                break
+            after = next_after
+        found = window + found
+        high, width = low, width * 2
+    if not found:
+        return False, None
+    if high <= 0 and len(found) <= size:
+        return True, None
+    return True, found[-size] - 1
+
+
 @bp.get("/console/audit")
 @requires("audit.read", resource=audit_log)
 def console_audit() -> str:
@@ -494,19 +525,28 @@ def console_audit() -> str:
 
     values, filters = _audit_filters()
     after_text = request.args.get("after", "")
-    after = int(after_text) if after_text.lstrip("-").isdigit() else None
-    page_items, next_after = audit_service.search(get_session(), filters, after=after, limit=AUDIT_PAGE_SIZE)
+    after = int(after_text) if after_text.lstrip("-").isdigit() and int(after_text) >= -1 else None
+    session = get_session()
+    page_items, next_after = audit_service.search(session, filters, after=after, limit=AUDIT_PAGE_SIZE)
     active = {k: v for k, v in values.items() if v}
     entries = [_entry_row(item) for item in page_items]
     first_seq = entries[0]["seq"] if entries else None
+    has_previous, previous_after = False, None
+    if after is not None:
+        before = first_seq if first_seq is not None else after + 1
+        has_previous, previous_after = _previous_cursor(session, filters, before, AUDIT_PAGE_SIZE)
+
+    def page_url(cursor: int | None) -> str:
+        args: dict[str, Any] = dict(active)
+        if cursor is not None:
+            args["after"] = cursor
+        return url_for("web.console_audit", **args)
+
     page = {
-        "first_url": url_for("web.console_audit", **cast(dict[str, Any], active)) if after is not None else None,
-        "previous_url": None,
-        "next_url": (
-            url_for("web.console_audit", after=next_after, **cast(dict[str, Any], active))
-            if next_after is not None
-            else None
-        ),
+        # "First page" only when "Previous page" does not already lead there
+        "first_url": page_url(None) if after is not None and previous_after is not None else None,
+        "previous_url": page_url(previous_after) if has_previous else None,
+        "next_url": page_url(next_after) if next_after is not None else None,
         "summary": f"Entries {first_seq} to {entries[-1]['seq']}" if entries else "",
     }
     export_urls = {

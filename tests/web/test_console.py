@@ -240,3 +240,56 @@ def test_audit_filter_by_http_request_id(app, client, make_subject, login_subjec
     html = client.get(f"/console/audit?request_id={request_id}").get_data(as_text=True)
     assert '<td class="mono">consent.decision.recorded</td>' in html
     assert '<td class="mono">vault.subject.create</td>' not in html
+
+
+def _page_seqs(html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'href="/console/audit/(\d+)"', html)]
+
+
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'href="([^"]*)" rel="{rel}"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkeypatch):
+    from governance import audit
+    from governance.access.principals import ActorRef
+    from governance.web import console
+
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            for i in range(130):
+                action = "web.paging.rare" if i % 10 == 0 else "web.paging.common"
+                audit.record(session, actor=ActorRef("system", "paging"), action=action, target=None)
+        session.close()
+    _seal(app)
+    login_staff(client, "auditor")
+    monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 4)
+
+    for start in ("/console/audit?action=web.paging", "/console/audit?action=web.paging.rare"):
+        forward: list[list[int]] = []
+        url: str | None = start
+        while url:
+            html = client.get(url).get_data(as_text=True)
+            forward.append(_page_seqs(html))
+            if len(forward) == 1:
+                assert _link(html, "prev") is None
+            url = _link(html, "next")
+        everything = [seq for page in forward for seq in page]
+        assert everything == sorted(everything)
+        assert len(set(everything)) == len(everything)
+        assert len(everything) == (130 if start.endswith("paging") else 13)
+
+        backward, last_url = [_page_seqs(html)], None
+        while url := _link(html, "prev"):
+            html, last_url = client.get(url).get_data(as_text=True), url
+            backward.append(_page_seqs(html))
+        assert list(reversed(backward)) == forward  # the same pages, walked back to the first
+        assert "after=" not in (last_url or "")  # the first page's own address
+
+    # past the end: "Previous page" leads back to the last entries
+    html = client.get("/console/audit?action=web.paging.rare&after=100000").get_data(as_text=True)
+    assert "No entries match beyond this point." in html
+    html = client.get(_link(html, "prev")).get_data(as_text=True)
+    assert _page_seqs(html) == everything[-4:]
