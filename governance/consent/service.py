@@ -533,11 +533,20 @@ def _publish_signing_key(session: Session, signer: _Signer, now: dt.datetime) ->
     if found is None:
         from governance.consent.receipts import public_jwk
 
-        session.execute(
+        inserted = session.scalar(
             _dialect_insert(session)(ReceiptSigningKey)
             .values(kid=signer.kid, public_jwk=public_jwk(signer.public), first_used_at=now)
             .on_conflict_do_nothing()
+            .returning(ReceiptSigningKey.kid)
         )
+        if inserted is not None:  # not when a concurrent transaction published it first
+            audit.record(
+                session,
+                actor=ActorRef("system", "consent.receipts"),
+                action="consent.receipt_key.published",
+                target=("receipt_key", signer.kid),
+                details={"kid": signer.kid, "alg": "Ed25519"},
+            )
         pending.add(signer.kid)
         if not sa.event.contains(session, "after_transaction_end", _forget_inserted_keys):
             sa.event.listen(session, "after_transaction_end", _forget_inserted_keys)

@@ -350,4 +350,6 @@ def test_signing_key_is_published_with_the_first_committed_receipt(app, session:
     assert not signer.published
     grant(session, subject, RECS, at(1))
     assert signer.published
+    published = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "consent.receipt_key.published"))
+    assert [(e.target_id, e.details["kid"]) for e in published] == [(signer.kid, signer.kid)]  # once, committed
     assert verify_receipt(receipt.jws, service.public_keys(session))["record_id"] == str(receipt.record_id)
