@@ -49,6 +49,9 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
     check_page(page, "home")
     page.goto(server.url + "/me/consent")
     assert page.get_by_role("heading", name="What you allow").count() == 0  # the session is over
+    assert page.url == server.url + "/session-ended"  # the front page, saying so; nothing personal in the URL
+    assert page.get_by_role("heading", name="Your dashboard session has ended").is_visible()
+    check_page(page, "home-session-ended")
 
 
 def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
