@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +26,25 @@ PROFILE = {
     "language": "de-DE",
     "device": "mobile",
 }
+
+
+@pytest.fixture(autouse=True)
+def _restore_master_keys(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Rotation tests add and retire master-key versions in the session's key file; put it back afterwards so
+    that other tests (and other domains' tests in the same session) see the key file they started with."""
+    if "app" not in request.fixturenames and "session" not in request.fixturenames:
+        yield
+        return
+    from governance.vault.runtime import EXTENSION
+
+    runtime = request.getfixturevalue("app").extensions[EXTENSION]
+    path = getattr(runtime.provider, "path", None)
+    saved = path.read_bytes() if path is not None else None
+    yield
+    if path is not None and saved is not None and path.read_bytes() != saved:
+        path.write_bytes(saved)
+        runtime.provider._reload(force=True)
+    runtime.envelope.clear()
 
 
 @pytest.fixture
