@@ -53,6 +53,7 @@ __all__ = [
     "create_subject",
     "erased_ids",
     "event_counts",
+    "event_counts_by_month",
     "find_subject",
     "get_subject",
     "ingest_events",
@@ -792,6 +793,19 @@ def event_counts(session: Session, subject_id: uuid.UUID) -> dict[str, int]:
         select(Event.category, func.count()).where(Event.subject_id == subject_id).group_by(Event.category)
     )
     return {str(category): int(count) for category, count in rows}
+
+
+def event_counts_by_month(
+    session: Session, subject_id: uuid.UUID, *, since: dt.datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Events per calendar month (UTC, "YYYY-MM") and category, oldest month first; nothing is decrypted."""
+    query = select(Event.category, Event.occurred_at).where(Event.subject_id == subject_id)
+    if since is not None:
+        query = query.where(Event.occurred_at >= since)
+    months: dict[str, Counter[str]] = {}
+    for category, occurred_at in session.execute(query.execution_options(yield_per=5000)):
+        months.setdefault(occurred_at.strftime("%Y-%m"), Counter())[category] += 1
+    return {month: dict(counts) for month, counts in sorted(months.items())}
 
 
 def iter_release_rows(

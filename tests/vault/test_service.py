@@ -199,6 +199,8 @@ def test_events_decrypt_with_filters(session: Session, make_subject: MakeSubject
     since = views[2].occurred_at
     assert len(list(service.iter_events(session, subject_id, since=since))) == 20 - 5
     assert service.event_counts(session, subject_id) == {"view": 10, "click": 10}
+    assert service.event_counts_by_month(session, subject_id) == {"2026-01": {"view": 10, "click": 10}}
+    assert service.event_counts_by_month(session, subject_id, since=since) == {"2026-01": {"view": 8, "click": 7}}
 
 
 def test_release_rows_stream_in_order_and_skip_erased(session: Session, make_subject: MakeSubject) -> None:
