@@ -4,9 +4,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Load and validate the purposes (a bad policy file stops start-up), register the API and the jobs."""
+    """Load and validate the purposes (a bad policy file stops start-up), register the API, the jobs and the
+    `consent` CLI group."""
+    from governance.cli import governance_cli
     from governance.consent import tasks
     from governance.consent.api import bp, public_bp
+    from governance.consent.cli import consent_cli
     from governance.consent.service import CATALOG_EXTENSION, load_purposes
 
     settings = app.extensions["governance.settings"]
@@ -14,3 +17,5 @@ def init_app(app: Flask) -> None:
     tasks.register_schedules()
     app.register_api(bp)
     app.register_api(public_bp)
+    if consent_cli.name not in governance_cli.commands:
+        governance_cli.add_command(consent_cli)

@@ -161,3 +161,50 @@ def test_receipts_stay_verifiable_after_the_signing_key_rotates(app, make_app, c
     for token in (forged, unknown):
         refused = rotated_client.post("/api/v1/consents/receipts/verify", json={"jws": token}, headers=headers)
         assert refused.get_json()["valid"] is False
+
+
+def test_rotate_receipt_key_command(app, make_app, tmp_path, make_subject) -> None:
+    """`governance consent rotate-receipt-key` replaces the key file; receipts of the old key keep verifying."""
+    from governance.consent import service
+    from tests.consent.conftest import PRODUCT
+
+    subject = make_subject()
+
+    def grant_with(an_app, purpose: str) -> str:
+        with an_app.app_context():
+            session = an_app.extensions["governance.db"].session()
+            try:
+                (issued,) = service.record_decisions(session, subject, [{"purpose": purpose, "decision": "granted"}],
+                                                     method="api", actor=PRODUCT, jurisdiction="EU")  # fmt: skip
+                session.commit()
+                return issued.jws
+            finally:
+                session.close()
+
+    before = make_app(KEY_DIR=str(tmp_path))
+    old_jws = grant_with(before, "personalized_recommendations")
+    result = before.test_cli_runner().invoke(args=["governance", "consent", "rotate-receipt-key"])
+    assert result.exit_code == 0, result.output
+    old_kid, new_kid = _kid_of(old_jws), result.output.split(": ")[1].split(" -> ")[1].split()[0]
+    assert old_kid in result.output
+    assert new_kid != old_kid
+
+    after = make_app(KEY_DIR=str(tmp_path))  # a restarted process reads the new key file
+    new_jws = grant_with(after, "chat_personalization")
+    assert _kid_of(new_jws) == new_kid
+    with after.app_context():
+        session = after.extensions["governance.db"].session()
+        try:
+            assert [k["kid"] for k in service.public_jwks(session)["keys"]] == [new_kid, old_kid]
+            for token in (old_jws, new_jws):
+                assert service.verify_receipt_token(session, token)["in_ledger"] is True
+        finally:
+            session.close()
+    listing = after.test_cli_runner().invoke(args=["governance", "consent", "receipt-keys"])
+    assert listing.output.splitlines() == [f"{new_kid}  signing", f"{old_kid}  retired (verify only)"]
+
+    from_env = make_app(KEY_DIR=str(tmp_path), KEY_CONSENT_RECEIPTS="c2VjcmV0")
+    refused = from_env.test_cli_runner().invoke(args=["governance", "consent", "rotate-receipt-key"])
+    assert refused.exit_code != 0
+    assert "GOVERNANCE_KEY_CONSENT_RECEIPTS" in refused.output
+    assert "c2VjcmV0" not in refused.output
