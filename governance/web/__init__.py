@@ -10,5 +10,4 @@ def init_app(app: Flask) -> None:
 
     security.init_app(app)
     app.register_blueprint(bp)
-    # dashboard pages without a session go to the front page's "session ended" variant (access reads this)
-    app.config.setdefault("GOVERNANCE_SUBJECT_SIGNED_OUT_ENDPOINT", home.SIGNED_OUT_ENDPOINT)
+    app.after_request(home.note_session_end)  # the front page says why a person landed there

@@ -1,30 +1,54 @@
-"""The front page: where a person lands after signing out, and where staff find the sign-in."""
+"""The front page: where a person lands after signing out, and where staff find the sign-in.
+
+A dashboard page opened without a session (it timed out, or a bookmark) is redirected here by the access layer,
+and so is the dashboard's "Sign out". On the way, `note_session_end` leaves a one-time flag in the signed session
+cookie, so the front page can say that the session ended and where a fresh link comes from, without anything in
+the URL.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import Response, current_app, render_template, request, session, url_for
+from werkzeug.routing import BuildError
 
-from governance.access.decorators import public
+from governance.access.decorators import current_principal, public
 from governance.web.blueprint import bp
 
-# Where the access layer sends a dashboard request that has no session (expired, signed out, or a bookmark):
-# the front page with a note that the session ended. The address holds nothing about the person.
-SIGNED_OUT_ENDPOINT = "web.session_ended"
+SESSION_END_KEY = "web.session_end"  # "signed_out" | "no_session", read once by the front page
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
-def _front_page(*, session_ended: bool) -> str:
-    from governance.consent import service as consent
+def _is_dashboard_path(path: str) -> bool:
+    return path == "/me" or path.startswith("/me/")
 
-    return render_template("web/home.html", controller=consent.purposes().controller, session_ended=session_ended)
+
+def note_session_end(response: Response) -> Response:
+    """after_request: remember why a person was sent to the front page (signed out, or no session)."""
+    if response.status_code not in REDIRECTS or request.endpoint is None:
+        return response
+    logout = current_app.config.get("GOVERNANCE_SUBJECT_LOGOUT_ENDPOINT", "access.dashboard_logout")
+    signed_out_endpoint = current_app.config.get("GOVERNANCE_SUBJECT_SIGNED_OUT_ENDPOINT", "web.home")
+    try:
+        front = url_for(signed_out_endpoint)
+    except BuildError:
+        return response
+    if response.location not in (front, url_for("web.home")):
+        return response
+    if request.endpoint == logout:
+        session[SESSION_END_KEY] = "signed_out"
+    elif _is_dashboard_path(request.path) and current_principal().kind == "anonymous":
+        session[SESSION_END_KEY] = "no_session"
+    return response
 
 
 @bp.get("/")
 @public("the front page explains how to reach the dashboard and links to the staff sign-in; it holds no data")
 def home() -> str:
-    return _front_page(session_ended=False)
+    from governance.consent import service as consent
 
-
-@bp.get("/session-ended")
-@public("the front page for a person whose dashboard session ended: how to open a fresh link; it holds no data")
-def session_ended() -> str:
-    return _front_page(session_ended=True)
+    ended = session.pop(SESSION_END_KEY, None)
+    return render_template(
+        "web/home.html",
+        controller=consent.purposes().controller,
+        session_end=ended if ended in ("signed_out", "no_session") else None,
+    )

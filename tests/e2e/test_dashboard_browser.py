@@ -46,12 +46,15 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(server.url + "/")
-    check_page(page, "home")
-    page.goto(server.url + "/me/consent")
+    assert page.get_by_role("heading", name="You signed out of your privacy dashboard").is_visible()
+    page.goto(server.url + "/me/consent")  # an old tab or a bookmark
     assert page.get_by_role("heading", name="What you allow").count() == 0  # the session is over
-    assert page.url == server.url + "/session-ended"  # the front page, saying so; nothing personal in the URL
+    assert page.url == server.url + "/"  # the front page, saying so; nothing about the person in the URL
     assert page.get_by_role("heading", name="Your dashboard session has ended").is_visible()
     check_page(page, "home-session-ended")
+    page.reload()
+    assert page.locator("#session-ended").count() == 0  # said once
+    check_page(page, "home")
 
 
 def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
