@@ -73,6 +73,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned per backend. SQLite: WAL, foreign keys, and `BEGIN IMMEDIATE` so that concurrent writers
     queue on the busy timeout instead of failing on a read-to-write lock upgrade."""
     if url.startswith("sqlite"):
+        if "poolclass" not in kwargs and ":memory:" not in url and url != "sqlite://":
+            # Writers queue on SQLite's lock, not on the pool: give every thread its connection.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 40)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

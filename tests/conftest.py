@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
-pytest_plugins = ["tests.fixtures.access"]
+pytest_plugins = ["tests.fixtures.access", "tests.e2e.browser"]
 
 POSTGRES_URL_ENV = "GOVERNANCE_TEST_DATABASE_URL"
 

@@ -7,12 +7,12 @@ import pyotp
 import pytest
 
 from tests.access.conftest import PASSWORD
-from tests.e2e.browser import browser, browser_context, check_page, live_server_for, page  # noqa: F401
+from tests.e2e.browser import check_page
 
 pytestmark = pytest.mark.browser
 
 
-def test_admin_enrols_the_authenticator_and_signs_in_again(app, page, live_server_for, make_staff) -> None:  # noqa: F811
+def test_admin_enrols_the_authenticator_and_signs_in_again(app, page, live_server_for, make_staff) -> None:
     _, name, _ = make_staff("admin", totp=False)
     server = live_server_for(app)
 

@@ -1,6 +1,7 @@
-"""Browser fixtures for the end-to-end tests (see tests/e2e/browser.py) and the web tests' factories."""
+"""Factories shared with the web tests. The browser fixtures (`browser`, `browser_context`, `page`,
+`live_server_for`) are registered once for the whole suite from tests/conftest.py, so that every test
+shares one Chromium (a second session-scoped copy would start a second Playwright loop)."""
 
-from tests.e2e.browser import browser, browser_context, live_server_for, page
 from tests.web.conftest import make_subject
 
-__all__ = ["browser", "browser_context", "live_server_for", "make_subject", "page"]
+__all__ = ["make_subject"]
