@@ -243,3 +243,33 @@ def test_mixed_batch_for_many_subjects(client: FlaskClient, product: dict[str, s
     again = client.post("/api/v1/events", json={"events": batch}, headers=product).get_json()
     assert again["accepted"] == 0
     assert again["duplicates"] == 3
+
+
+def test_event_reads(
+    app: Flask,
+    client: FlaskClient,
+    product: dict[str, str],
+    login_subject: Callable[..., None],
+    login_staff: Callable[..., uuid.UUID],
+) -> None:
+    subject_id = _create(client, product)
+    batch = [event(n, "click") for n in range(5)] + [event(10, "purchase", value=20.0)]
+    assert (
+        client.post(f"/api/v1/subjects/{subject_id}/events", json={"events": batch}, headers=product).status_code == 200
+    )
+    person = app.test_client()
+    login_subject(person, subject_id)
+    page = person.get(f"/api/v1/subjects/{subject_id}/events?category=click&limit=3").get_json()
+    assert [e["event_id"] for e in page["events"]] == ["evt-0", "evt-1", "evt-2"]
+    assert page["events"][0]["context"] == {"time_of_day": "evening", "device": "mobile"}
+    rest = person.get(
+        f"/api/v1/subjects/{subject_id}/events", query_string={"category": "click", "since": page["next_since"]}
+    )
+    assert [e["event_id"] for e in rest.get_json()["events"]] == ["evt-3", "evt-4"]
+    both = person.get(f"/api/v1/subjects/{subject_id}/events?category=click&category=purchase").get_json()
+    assert len(both["events"]) == 6
+    assert "vault.events.read" in _audit_actions(app)
+
+    auditor = app.test_client()
+    login_staff(auditor, "auditor")
+    assert auditor.get(f"/api/v1/subjects/{subject_id}/events").status_code == 403
