@@ -9,11 +9,13 @@ same run with the same processes: bare committed one-row INSERT transactions thr
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -61,6 +63,38 @@ def _worker(config: dict[str, Any], kind: str, subjects: list[str], rounds: int,
                 done += 1
         queue.put((done, began, time.time()))
     db.dispose()
+
+
+class WaitSampler:
+    """PostgreSQL only: what the benchmark's active backends wait on, sampled every 20 ms from pg_stat_activity
+    (`Lock` waits would mean writers queue behind each other's row or table locks)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.counts, self.samples = engine, collections.Counter(), 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        query = (
+            "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, 'running') FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'"
+        )
+        with self.engine.connect() as conn:
+            while not self._stop.wait(0.02):
+                self.counts.update(conn.exec_driver_sql(query).scalars().all())
+                conn.rollback()
+                self.samples += 1
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> dict[str, Any]:
+        return {"samples": self.samples, "active_backend_states": dict(self.counts.most_common(8))}
 
 
 def run(config: dict[str, Any], kind: str, subjects: list[uuid.UUID], writers: int, rounds: int) -> float:
@@ -111,7 +145,13 @@ def main() -> None:
         sa.Table(PROBE, sa.MetaData(), sa.Column("id", sa.Uuid, primary_key=True),
                  sa.Column("at", sa.DateTime(timezone=True))).create(db.engine)  # fmt: skip
         for writers in (int(w) for w in args.writers.split(",")):
-            consent_rate = run(config, "consent", subjects, writers, args.rounds)
+            waits: dict[str, Any] = {}
+            if args.postgres:
+                with WaitSampler(db.engine) as sampler:
+                    consent_rate = run(config, "consent", subjects, writers, args.rounds)
+                waits = sampler.report()
+            else:
+                consent_rate = run(config, "consent", subjects, writers, args.rounds)
             bare_rate = run(config, "bare", subjects, writers, args.rounds)
             figures.append(
                 {
@@ -120,6 +160,7 @@ def main() -> None:
                     "decisions_per_s": round(consent_rate, 1),
                     "reference_bare_insert_tx_per_s": round(bare_rate, 1),
                     "ratio_to_bare_insert": round(consent_rate / bare_rate, 3),
+                    **({"postgres_waits_during_consent_run": waits} if waits else {}),
                 }
             )
     single = figures[0]["decisions_per_s"]
