@@ -264,6 +264,7 @@ def _timeline(view: Any) -> list[dict[str, Any]]:
 @requires("dsr.read", resource=a_request)
 def console_request(request_id: str) -> str:
     from governance.requests import service as requests
+    from governance.requests.lifecycle import CLOSED
 
     view = requests.get_request(get_session(), uuid.UUID(request_id))
     row = _queue_row(view)
@@ -274,6 +275,11 @@ def console_request(request_id: str) -> str:
     ]
     if view.extension_available:
         facts.append(("Extension still available", view.extension_available))
+        notice_by = present.field(view, "extension_notice_by")
+        if notice_by:
+            facts.append(("Tell the person of an extension by", notice_by.isoformat()))
+    elif view.status not in {status.value for status in CLOSED}:
+        facts.append(("Extension", _extension_refusal(view)))
     facts += [(present.humanize(i.get("category") or i.get("item")), i.get("outcome")) for i in view.items]
     return _page(
         "web/console/request.html",
@@ -294,6 +300,9 @@ def console_request_extend(request_id: str) -> ResponseReturnValue:
         raise ValidationFailedError(fields={"reason": "at least 10 characters"})
     session = get_session()
     view = requests.get_request(session, uuid.UUID(request_id))
+    if not view.extension_available:  # the service would refuse it too, for the same reason
+        flash(f"Not extended: {_extension_refusal(view)}", "error")
+        return redirect(url_for("web.console_request", request_id=request_id), code=303)
     amount = _extension_amount(view.extension_available)
     try:
         with transaction(session):
@@ -305,6 +314,24 @@ def console_request_extend(request_id: str) -> ResponseReturnValue:
         return redirect(url_for("web.console_request", request_id=request_id), code=303)
     flash("Deadline extended; the person is told why.", "success")
     return redirect(url_for("web.console_request", request_id=request_id), code=303)
+
+
+EXTENSION_REFUSALS = {
+    "request_closed": "A closed request cannot be extended.",
+    "extension_not_available": "The law allows no (further) extension for this request.",
+    "extension_beyond_maximum": "The legal maximum extension is used.",
+    "extension_notice_late": "The person must be told of an extension within the first period.",
+}
+
+
+def _extension_refusal(view: Any) -> str:
+    """Why no extension is available, from the request's view (its `extension_refusal` code, when it has one)."""
+    code = present.field(view, "extension_refusal")
+    text = EXTENSION_REFUSALS.get(code, "No extension is available for this request.")
+    notice_by = present.field(view, "extension_notice_by")
+    if code == "extension_notice_late" and notice_by:
+        text += f" The last day to tell them was {notice_by:%-d %b %Y}."
+    return text
 
 
 def _extension_amount(available: str | None) -> int:
