@@ -302,6 +302,7 @@ def main() -> None:
                             "sealer": {
                                 "runs": seal_stats["runs"],
                                 "largest_batch": seal_stats["largest_batch"],
+                                "client_cpu_ms_per_entry": round(seal_stats["cpu_seconds"] / max(done, 1) * 1000, 3),
                                 "entries_per_busy_second": round(
                                     seal_stats["sealed"] / max(seal_stats["busy_seconds"], 1e-9)
                                 ),

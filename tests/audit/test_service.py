@@ -272,3 +272,18 @@ def test_32_concurrent_writers_make_one_gapless_verified_log(app):
     report = verify(app)
     assert report.ok, report.message
     assert report.verified_entries == writers * per_writer
+
+
+def test_record_is_part_of_the_callers_transaction_and_reports_database_errors_as_sqlalchemy_does(app):
+    db = app.extensions["governance.db"]
+    with db.session() as session:
+        record(session, actor=STAFF, action="vault.profile.updated", target=None)
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 1  # visible in the transaction
+        session.rollback()
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+        if db.engine.dialect.name == "postgresql":  # an aborted transaction refuses the entry like any statement
+            with pytest.raises(sa.exc.DBAPIError):
+                session.execute(sa.text("SELECT 1/0"))
+            with pytest.raises(sa.exc.DBAPIError, match="aborted"):
+                record(session, actor=STAFF, action="vault.profile.updated", target=None)
+            session.rollback()
