@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import closing
 from typing import Any
 
 from pydantic import BaseModel
@@ -204,13 +205,15 @@ def list_events(path: SubjectPath, query: EventsQuery) -> dict[str, Any]:
     events: list[service.EventView] = []
     next_since = None
     with transaction(get_session()) as session:
-        for event in service.iter_events(
+        stream = service.iter_events(
             session, path.subject_id, categories=query.category, since=query.since, until=query.until
-        ):
-            if len(events) == query.limit:
-                next_since = event.occurred_at
-                break
-            events.append(event)
+        )
+        with closing(stream):
+            for event in stream:
+                if len(events) == query.limit:
+                    next_since = event.occurred_at
+                    break
+                events.append(event)
         from governance.audit import record
 
         record(

@@ -783,8 +783,12 @@ def iter_events(
     """The subject's events, oldest first, decrypted as they stream (`since` inclusive, `until` exclusive)."""
     subject = _load_subject(session, subject_id)
     query = _event_query([subject.id], categories, since, until).execution_options(yield_per=1000)
-    for row in session.execute(query):
-        yield _event_view(_row_cipher(row), row)
+    result = session.execute(query)
+    try:
+        for row in result:
+            yield _event_view(_row_cipher(row), row)
+    finally:
+        result.close()  # a consumer that stops early must not leave a server-side cursor open
 
 
 def event_counts(session: Session, subject_id: uuid.UUID) -> dict[str, int]:
@@ -803,7 +807,7 @@ def event_counts_by_month(
     if since is not None:
         query = query.where(Event.occurred_at >= since)
     months: dict[str, Counter[str]] = {}
-    for category, occurred_at in session.execute(query.execution_options(yield_per=5000)):
+    for category, occurred_at in session.execute(query):
         months.setdefault(occurred_at.strftime("%Y-%m"), Counter())[category] += 1
     return {month: dict(counts) for month, counts in sorted(months.items())}
 
@@ -988,4 +992,8 @@ def erased_ids(session: Session, subject_ids: Iterable[uuid.UUID]) -> set[uuid.U
 def all_active_subject_ids(session: Session) -> Iterator[uuid.UUID]:
     """Every active subject id, streaming."""
     query = select(Subject.id).where(Subject.status == "active").order_by(Subject.id)
-    yield from session.scalars(query.execution_options(yield_per=2000))
+    result = session.scalars(query.execution_options(yield_per=2000))
+    try:
+        yield from result
+    finally:
+        result.close()
