@@ -14,7 +14,7 @@ import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -779,7 +779,7 @@ def iter_events(
     categories: Iterable[str] | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-) -> Iterator[EventView]:
+) -> Generator[EventView, None, None]:
     """The subject's events, oldest first, decrypted as they stream (`since` inclusive, `until` exclusive)."""
     subject = _load_subject(session, subject_id)
     query = _event_query([subject.id], categories, since, until).execution_options(yield_per=1000)
