@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PG_URL="${GOVERNANCE_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 
+status=0
 echo "== governance tests on SQLite"
-env -u GOVERNANCE_TEST_DATABASE_URL "$PY" -m pytest "$@"
+env -u GOVERNANCE_TEST_DATABASE_URL "$PY" -m pytest "$@" || status=$?
 
 echo "== governance tests on PostgreSQL ($PG_URL)"
 if "$PY" - "$PG_URL" <<'PYEOF'
@@ -22,7 +23,7 @@ except Exception as exc:
     sys.exit(1)
 PYEOF
 then
-  GOVERNANCE_TEST_DATABASE_URL="$PG_URL" "$PY" -m pytest "$@"
+  GOVERNANCE_TEST_DATABASE_URL="$PG_URL" "$PY" -m pytest "$@" || status=$?
 else
   if [[ "${CI:-}" == "true" || "${GOVERNANCE_REQUIRE_POSTGRES:-0}" == "1" ]]; then
     echo "FAILED: PostgreSQL is required here but cannot be reached at $PG_URL" >&2
@@ -30,3 +31,7 @@ else
   fi
   echo "!! PostgreSQL half SKIPPED: cannot reach $PG_URL (set GOVERNANCE_TEST_POSTGRES_URL)" >&2
 fi
+if [[ $status -ne 0 ]]; then
+  echo "FAILED: at least one half of the suite failed (exit $status)" >&2
+fi
+exit $status
