@@ -1,8 +1,9 @@
 """Erasure of one data subject without webhooks (target: under 200 ms).
 
-Times both steps of the erasure job as the worker runs them: withdraw all consents, crypto-shred (retention
-exception re-encryption included), notify processors (none registered), flag models, then sign the certificate
-and close the request. Prints one JSON object.
+Times the erasure as the worker runs it (`service.erase`: with no processor to wait for, both steps in ONE
+transaction): withdraw all consents, crypto-shred (retention exception re-encryption included), notify
+processors (none registered), flag models, sign the certificate and close the request. Also counts the SQL
+statements per erasure (a SQLAlchemy event listener) and reports the load average. Prints one JSON object.
 
     python bench/requests_erasure.py [--quick] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import time
 
 from requests_common import bench_app, file_request, make_subject, summary
@@ -28,18 +31,22 @@ def main() -> None:
     from governance.requests import service
 
     with bench_app(args.database_url) as (app, url, _instance):
-        times = []
+        from sqlalchemy import event
+
+        db = app.extensions["governance.db"]
+        statements: list[int] = []
+        event.listen(db.engine, "before_cursor_execute", lambda *_args: statements.append(1))
+        times, counts = [], []
         for run in range(runs):
             subject = make_subject(app, f"erase{run}", events=args.events)
             request_id = file_request(app, subject, "erasure")
-            db = app.extensions["governance.db"]
             with app.app_context():
+                statements.clear()
                 started = time.perf_counter()
                 with db.session() as session, session.begin():
-                    service.erase_locally(session, request_id)
-                with db.session() as session, session.begin():
-                    outcome = service.certify_erasure(session, request_id)
+                    outcome = service.erase(session, request_id)
                 times.append(time.perf_counter() - started)
+                counts.append(len(statements))
             assert outcome.get("status") in ("completed", "partially_completed"), outcome
         print(
             json.dumps(
@@ -50,6 +57,9 @@ def main() -> None:
                     "webhooks": 0,
                     "target_s": 0.2,
                     **summary(times),
+                    "statements_per_erasure": statistics.median(counts),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                    "cpus": os.cpu_count(),
                 }
             )
         )

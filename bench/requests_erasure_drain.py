@@ -114,6 +114,8 @@ def main() -> None:
                     "rate_per_s": round(count / total, 1),
                     "rate_per_s_after_first": round((count - 1) / steady, 1) if steady > 0 else None,
                     "outcomes": closed,
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                    "cpus": os.cpu_count(),
                 }
             )
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 from requests_common import bench_app, file_request, make_subject, summary
@@ -49,6 +50,8 @@ def main() -> None:
                     "bundle_bytes": sizes[0],
                     "target_s": 2.0,
                     **summary(times),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                    "cpus": os.cpu_count(),
                 }
             )
         )

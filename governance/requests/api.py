@@ -55,6 +55,10 @@ class VerifyBody(StrictModel):
     method: str = Field(min_length=1, max_length=60)
 
 
+class ConfirmBody(StrictModel):
+    method: str = Field(min_length=1, max_length=60, description="How the requester was told, e.g. email, letter")
+
+
 class ExtendBody(StrictModel):
     amount: int = Field(ge=1, le=366, description="In the jurisdiction's unit (GDPR months, CCPA days)")
     reason: str | None = Field(default=None, max_length=2000, description="Sent to the subject")
@@ -75,12 +79,18 @@ class RequestOut(ResponseModel):
     verification_method: str | None
     received_at: datetime
     confirm_by: date | None
+    confirmed_at: datetime | None
+    confirmation_method: str | None
+    confirmation_overdue: bool
+    confirmation_late: bool
     original_due_on: date
     due_on: date
     days_left: int
     overdue: bool
     extensions: list[dict[str, Any]]
     extension_available: str | None
+    extension_refusal: str | None
+    extension_notice_by: date | None
     verified_at: datetime | None
     closed_at: datetime | None
     rejection_code: str | None
@@ -264,6 +274,15 @@ def verify_request(path: RequestPath, body: VerifyBody) -> dict[str, Any]:
     """Staff record how they verified the requester's identity; the request starts."""
     with transaction() as session:
         view = service.verify_request(session, path.request_id, method=body.method, actor=current_principal())
+    return _out(view)
+
+
+@bp.post("/requests/<request_id>/confirm", responses={200: RequestOut})
+@requires("dsr.manage", resource=request_resource)
+def confirm_request(path: RequestPath, body: ConfirmBody) -> dict[str, Any]:
+    """Staff record that they confirmed receipt to the requester (CCPA: within 10 business days)."""
+    with transaction() as session:
+        view = service.confirm_request(session, path.request_id, method=body.method, actor=current_principal())
     return _out(view)
 
 

@@ -19,9 +19,12 @@ from governance.access.principals import Principal
 from governance.db import utcnow
 from governance.errors import DomainError
 from governance.requests.deadlines import (
+    ExtensionOffer,
     Period,
-    compute_deadlines,
+    business_days_between,
+    confirmation_status,
     deadline_status,
+    extension_offer,
     receipt_date,
 )
 from governance.requests.errors import (
@@ -66,13 +69,25 @@ class RequestView:
     verification_method: str | None
     received_at: datetime
     received_on: date
+    #: confirmation of receipt (CCPA: within 10 business days); None where the law sets no such period
     confirm_by: date | None
+    confirmed_at: datetime | None
+    confirmation_method: str | None
+    #: not confirmed yet and `confirm_by` has passed
+    confirmation_overdue: bool
+    #: confirmed after `confirm_by`
+    confirmation_late: bool
     original_due_on: date
     due_on: date
     days_left: int
     overdue: bool
     extensions: list[dict[str, Any]]
+    #: what may still be added if the subject is told today ("2 months"); None exactly when extend_request
+    #: would refuse an extension notified today, with the code it would give in `extension_refusal`
     extension_available: str | None
+    extension_refusal: str | None
+    #: the last day an extension may be notified to the subject
+    extension_notice_by: date | None
     verified_at: datetime | None
     closed_at: datetime | None
     rejection_code: str | None
@@ -103,10 +118,13 @@ def _today(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime) -> da
 def _view(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime | None = None) -> RequestView:
     now = now or utcnow()
     rule = policy.rule(row.jurisdiction)
+    today = receipt_date(now, rule)
     closed_on = receipt_date(row.closed_at, rule) if row.closed_at else None
-    status = deadline_status(row.due_on, receipt_date(now, rule), closed_on=closed_on)
-    deadlines = compute_deadlines(rule, row.received_on, [_period(e) for e in row.extensions])
-    available = deadlines.extension_available if row.status in OPEN else None
+    status = deadline_status(row.due_on, today, closed_on=closed_on)
+    offer = extension_offer_for(row, policy, notified_on=today)
+    confirmation = confirmation_status(
+        row.confirm_by, today, confirmed_on=receipt_date(row.confirmed_at, rule) if row.confirmed_at else None
+    )
     return RequestView(
         id=row.id,
         subject_id=row.subject_id,
@@ -118,12 +136,18 @@ def _view(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime | None 
         received_at=row.received_at,
         received_on=row.received_on,
         confirm_by=row.confirm_by,
+        confirmed_at=row.confirmed_at,
+        confirmation_method=row.confirmation_method,
+        confirmation_overdue=confirmation.overdue and row.status in OPEN,
+        confirmation_late=confirmation.late,
         original_due_on=row.original_due_on,
         due_on=row.due_on,
         days_left=status.days_left,
         overdue=status.overdue,
         extensions=list(row.extensions),
-        extension_available=str(available) if available else None,
+        extension_available=str(offer.available) if offer.available else None,
+        extension_refusal=offer.refusal,
+        extension_notice_by=offer.notice_by,
         verified_at=row.verified_at,
         closed_at=row.closed_at,
         rejection_code=row.rejection_code,
@@ -135,6 +159,17 @@ def _view(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime | None 
         job_id=row.job_id,
         has_certificate=row.certificate is not None,
         result=dict(row.result),
+    )
+
+
+def extension_offer_for(row: DataSubjectRequest, policy: RequestsPolicy, *, notified_on: date) -> ExtensionOffer:
+    """`deadlines.extension_offer` for a stored request: the view and `extend_request` both ask this."""
+    return extension_offer(
+        policy.rule(row.jurisdiction),
+        row.received_on,
+        [_period(e) for e in row.extensions],
+        notified_on=notified_on,
+        closed=row.status not in OPEN,
     )
 
 
@@ -182,6 +217,25 @@ def _transition(
         target=_target(row),
         details={"kind": row.kind, "from": previous, "subject_id": str(row.subject_id), **(details or {})},
     )
+    if row.confirmed_at is None and (target is Status.VERIFIED or target in CLOSED):
+        # a verified request starts (the requester learns it was received and is being handled); a closed one
+        # was answered: either way the receipt is confirmed now, if nothing confirmed it earlier
+        method = "dashboard" if row.source == "subject" else "verification" if target is Status.VERIFIED else "response"
+        _confirm(session, row, method=method, actor=actor, now=now)
+
+
+def _confirm(session: Session, row: DataSubjectRequest, *, method: str, actor: Principal, now: datetime) -> None:
+    """Record the confirmation of receipt (its own audit entry, `requests.request.confirmed`)."""
+    rule = get_policy().rule(row.jurisdiction)
+    confirmed_on = receipt_date(now, rule)
+    status = confirmation_status(row.confirm_by, confirmed_on, confirmed_on=confirmed_on)
+    row.confirmed_at = now
+    row.confirmation_method = method
+    details: dict[str, Any] = {"kind": row.kind, "method": method}
+    if row.confirm_by is not None:
+        details["business_days"] = business_days_between(row.received_on, confirmed_on, rule.business_calendar)
+        details["late"] = status.late
+    audit.record(session, actor=actor, action="requests.request.confirmed", target=_target(row), details=details)
 
 
 def _lock(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:

@@ -21,19 +21,23 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from governance.requests.errors import ExtensionNotAllowedError
+from governance.requests.errors import ExtensionNotAllowedError, InvalidTransitionError
 
 __all__ = [
     "BusinessCalendar",
+    "ConfirmationStatus",
     "DeadlineRule",
     "DeadlineStatus",
     "Deadlines",
+    "ExtensionOffer",
     "Period",
     "add_business_days",
     "add_months",
     "business_days_between",
     "compute_deadlines",
+    "confirmation_status",
     "deadline_status",
+    "extension_offer",
     "plan_extension",
     "receipt_date",
 ]
@@ -148,7 +152,8 @@ class Deadlines:
     extended_by: Period
     #: the last day on which an extension (and its reasons) may be notified to the subject
     extension_notice_by: date | None
-    #: how much extension is still available (None when the law allows none or it was used up)
+    #: how much of the legal allowance is left, whatever the day (None when the law allows none or it was used
+    #: up). Whether an extension can be granted on a given day is `extension_offer`'s answer, not this.
     extension_available: Period | None
 
 
@@ -200,6 +205,59 @@ def compute_deadlines(rule: DeadlineRule, received_on: date, extensions: Iterabl
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ExtensionOffer:
+    """Whether one more extension can be granted with notice given on a certain day, and up to how much.
+
+    `available` is set exactly when `refusal` is None; `refusal` is the error code `plan_extension` raises.
+    """
+
+    available: Period | None
+    refusal: str | None = None
+    message: str | None = None
+    notice_by: date | None = None
+
+
+def _refuse(code: str, message: str, notice_by: date | None = None) -> ExtensionOffer:
+    return ExtensionOffer(available=None, refusal=code, message=message, notice_by=notice_by)
+
+
+def extension_offer(
+    rule: DeadlineRule,
+    received_on: date,
+    granted: Iterable[Period],
+    *,
+    notified_on: date,
+    closed: bool = False,
+) -> ExtensionOffer:
+    """The one decision on extensions: what a view offers (with `notified_on` = today) and what
+    `plan_extension` grants (with the day the subject is told) both come from here.
+
+    Refusal codes: `request_closed`, `extension_not_available` (the law allows none, or the allowed number of
+    extensions was used), `extension_beyond_maximum` (the whole legal maximum was used) and
+    `extension_notice_late` (the subject would be told after the first period).
+    """
+    if closed:
+        return _refuse("request_closed", "A closed request cannot be extended.")
+    if rule.extension_max is None:
+        return _refuse("extension_not_available", "This jurisdiction allows no extension.")
+    granted = list(granted)
+    current = compute_deadlines(rule, received_on, granted)
+    notice_by = current.extension_notice_by
+    if rule.extension_max_times is not None and len(granted) >= rule.extension_max_times:
+        return _refuse("extension_not_available", "The request was already extended.", notice_by)
+    left = rule.extension_max.amount - current.extended_by.amount
+    if left <= 0:
+        return _refuse(
+            "extension_beyond_maximum", f"The legal maximum extension of {rule.extension_max} is used.", notice_by
+        )
+    if notice_by is not None and notified_on > notice_by:
+        return _refuse(
+            "extension_notice_late", "The subject must be told of an extension within the first period.", notice_by
+        )
+    return ExtensionOffer(available=Period(left, rule.extension_max.unit), notice_by=notice_by)
+
+
 def plan_extension(
     rule: DeadlineRule,
     received_on: date,
@@ -208,35 +266,33 @@ def plan_extension(
     *,
     reason: str | None,
     notified_on: date,
+    closed: bool = False,
 ) -> Deadlines:
     """Validate one more extension and return the deadlines with it applied.
 
-    Raises `ExtensionNotAllowedError` with code `extension_reason_required` (no reason for the subject),
-    `extension_not_available` (the law allows none, or no more), `extension_beyond_maximum` (past the legal
-    maximum), `extension_unit_mismatch` or `extension_notice_late` (the subject is told after the first
-    period).
+    Raises `InvalidTransitionError` for a closed request, and `ExtensionNotAllowedError` with code
+    `extension_reason_required` (no reason for the subject), `extension_unit_mismatch`,
+    `extension_beyond_maximum` (less than one unit, or more than `extension_offer` leaves) or the refusal of
+    `extension_offer` (`extension_not_available`, `extension_beyond_maximum`, `extension_notice_late`).
     """
     granted = list(granted)
+    offer = extension_offer(rule, received_on, granted, notified_on=notified_on, closed=closed)
+    if offer.refusal == "request_closed":
+        raise InvalidTransitionError(offer.message or "A closed request cannot be extended.")
     if not reason or not reason.strip():
         raise ExtensionNotAllowedError("extension_reason_required", "An extension needs a reason for the subject.")
-    if rule.extension_max is None:
-        raise ExtensionNotAllowedError("extension_not_available", "This jurisdiction allows no extension.")
-    if requested.unit != rule.extension_max.unit:
+    if rule.extension_max is not None and requested.unit != rule.extension_max.unit:
         raise ExtensionNotAllowedError(
             "extension_unit_mismatch", f"Extensions here are counted in {rule.extension_max.unit}."
         )
-    if requested.amount <= 0:
+    if rule.extension_max is not None and requested.amount <= 0:
         raise ExtensionNotAllowedError("extension_beyond_maximum", "An extension must be at least one unit.")
-    current = compute_deadlines(rule, received_on, granted)
-    if rule.extension_max_times is not None and len(granted) >= rule.extension_max_times:
-        raise ExtensionNotAllowedError("extension_not_available", "The request was already extended.")
-    if current.extended_by.amount + requested.amount > rule.extension_max.amount:
+    if offer.available is None:
+        raise ExtensionNotAllowedError(offer.refusal or "extension_not_available", offer.message or "")
+    if requested.amount > offer.available.amount:
         raise ExtensionNotAllowedError(
-            "extension_beyond_maximum", f"The legal maximum extension is {rule.extension_max}."
-        )
-    if current.extension_notice_by is not None and notified_on > current.extension_notice_by:
-        raise ExtensionNotAllowedError(
-            "extension_notice_late", "The subject must be told of an extension within the first period."
+            "extension_beyond_maximum",
+            f"The legal maximum extension is {rule.extension_max}; {offer.available} is left.",
         )
     return compute_deadlines(rule, received_on, [*granted, requested])
 
@@ -254,3 +310,28 @@ def deadline_status(due: date, today: date, *, closed_on: date | None = None) ->
     """Days left until `due` as of `today`; a closed request is judged by its closing day."""
     reference = closed_on if closed_on is not None else today
     return DeadlineStatus(due=due, days_left=(due - reference).days, overdue=reference > due)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationStatus:
+    """Where the confirmation of receipt stands (CCPA: within 10 business days of receipt).
+
+    `overdue`: not confirmed and the confirmation day has passed; `late`: confirmed, but after that day.
+    Both are False where the law sets no confirmation period (`confirm_by` is None).
+    """
+
+    confirm_by: date | None
+    confirmed_on: date | None
+    overdue: bool
+    late: bool
+
+
+def confirmation_status(
+    confirm_by: date | None, today: date, *, confirmed_on: date | None = None
+) -> ConfirmationStatus:
+    """The confirmation state as of `today` (the confirmation day counts as in time)."""
+    if confirm_by is None:
+        return ConfirmationStatus(confirm_by=None, confirmed_on=confirmed_on, overdue=False, late=False)
+    if confirmed_on is not None:
+        return ConfirmationStatus(confirm_by, confirmed_on, overdue=False, late=confirmed_on > confirm_by)
+    return ConfirmationStatus(confirm_by, None, overdue=today > confirm_by, late=False)

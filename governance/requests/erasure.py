@@ -49,18 +49,48 @@ def _years_later(day: date, years: int) -> date:
         return date(day.year + years, 2, 28)
 
 
+def erase(session: Session, request_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the erasure job runs first, in the caller's ONE transaction: step 1 and, when no processor has to
+    confirm (none was notified), step 2 as well, on the same locked row (one lock, one UPDATE of the request,
+    one commit). Otherwise the same as `erase_locally`. Idempotent by step marker."""
+    now = now or utcnow()
+    row = _lock(session, request_id)
+    outcome: dict[str, Any] = {"request_id": str(row.id), "skipped": row.step}
+    if _may_erase(row):
+        _erase_locally(session, row, now=now)
+        outcome = {"request_id": str(row.id), "step": row.step}
+    if _may_certify(row) and not row.result.get("deliveries"):
+        outcome = _certify(session, row, now=now, force=False)
+    session.flush()
+    return outcome
+
+
 def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, Any]:
     """Erasure step 1, all in the caller's transaction: withdrawal of every consent, retention exceptions and
     crypto-shredding, processor notifications (queued webhooks) and model flags. Idempotent by step marker."""
+    now = now or utcnow()
+    row = _lock(session, request_id)
+    if not _may_erase(row):
+        return {"request_id": str(row.id), "skipped": row.step}
+    _erase_locally(session, row, now=now)
+    session.flush()
+    return {"request_id": str(row.id), "step": row.step}
+
+
+def _may_erase(row: DataSubjectRequest) -> bool:
+    return row.status == Status.IN_PROGRESS.value and row.step in ("new", "queued")
+
+
+def _may_certify(row: DataSubjectRequest) -> bool:
+    return row.status == Status.IN_PROGRESS.value and row.step == "awaiting_processors"
+
+
+def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) -> None:
     from governance.consent import service as consent
     from governance.training import service as training
     from governance.vault import service as vault
 
-    now, policy = now or utcnow(), get_policy()
-    row = _lock(session, request_id)
-    if row.status != Status.IN_PROGRESS.value or row.step not in ("new", "queued"):
-        return {"request_id": str(row.id), "skipped": row.step}
-    exceptions = policy.retention_for(row.jurisdiction)
+    exceptions = get_policy().retention_for(row.jurisdiction)
     keep = {e.category for e in exceptions}
     # consent first: the consent ledger refuses changes for a subject the vault already shows as erased
     withdrawn = consent.withdraw_all(session, row.subject_id, method="request", actor=WORKER)
@@ -83,7 +113,7 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
     if bundles_deleted:
         deleted.append("export_bundles")
     kept_events = int(report.get("events_kept") or 0)
-    row.result = {
+    result = {
         "deleted": deleted,
         "kept": [
             {
@@ -106,7 +136,7 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
         "models_flagged": int(flagged),
         "local_done_at": now.isoformat(),
     }
-    row.step = "awaiting_processors"
+    # the entry goes in before the row changes: the request's UPDATE is flushed once, later (commit or step 2)
     audit.record(
         session,
         actor=WORKER,
@@ -114,15 +144,15 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
         target=_target(row),
         details={
             "subject_id": str(row.subject_id),
-            "kept_categories": sorted(k["category"] for k in row.result["kept"]),
+            "kept_categories": sorted(k["category"] for k in result["kept"]),
             "consents_withdrawn": int(withdrawn),
             "processors_notified": len(delivery_ids),
             "models_flagged": int(flagged),
-            **row.result["counts"],
+            **result["counts"],
         },
     )
-    session.flush()
-    return {"request_id": str(row.id), "step": row.step}
+    row.result = result
+    row.step = "awaiting_processors"
 
 
 def processor_statuses(session: Session, row: DataSubjectRequest) -> list[dict[str, Any]]:
@@ -154,10 +184,17 @@ def certify_erasure(
 ) -> dict[str, Any]:
     """Erasure step 2: once every processor has answered (or the wait is over, or `force`), sign the
     certificate and close the request. Returns `{"waiting": True}` while processors are still pending."""
-    now, policy = now or utcnow(), get_policy()
+    now = now or utcnow()
     row = _lock(session, request_id)
-    if row.status != Status.IN_PROGRESS.value or row.step != "awaiting_processors":
+    if not _may_certify(row):
         return {"request_id": str(row.id), "skipped": row.step}
+    outcome = _certify(session, row, now=now, force=force)
+    session.flush()
+    return outcome
+
+
+def _certify(session: Session, row: DataSubjectRequest, *, now: datetime, force: bool) -> dict[str, Any]:
+    policy = get_policy()
     downstream = processor_statuses(session, row)
     local_done = datetime.fromisoformat(row.result["local_done_at"])
     deadline = local_done + timedelta(hours=policy.erasure.processor_wait_hours)
@@ -179,7 +216,7 @@ def certify_erasure(
         downstream=downstream,
         models_flagged=row.result["models_flagged"],
     )
-    row.certificate = certificates.sign_certificate(claims, keys.signing_key(CERTIFICATE_KEY))
+    certificate = certificates.sign_certificate(claims, keys.signing_key(CERTIFICATE_KEY))
     crash_point("erasure:certificate_signed")
     items = [ItemOutcome(f"category:{c}", done=True) for c in row.result["deleted"]]
     items += [ItemOutcome(f"category:{k['category']}", done=False, reason=k["reason"]) for k in row.result["kept"]]
@@ -191,25 +228,28 @@ def certify_erasure(
         )
         for d in downstream
     ]
+    # no autoflush: the request row (changed by step 1 in this same transaction, or below) is written once,
+    # with the transition's entry
+    with session.no_autoflush:
+        audit.record(
+            session,
+            actor=WORKER,
+            action="requests.certificate.issued",
+            target=_target(row),
+            details={
+                "certificate_id": claims.jti,
+                "processors_confirmed": sum(d["status"] == "confirmed" for d in downstream),
+                "processors_unconfirmed": sum(d["status"] != "confirmed" for d in downstream),
+            },
+        )
+    row.certificate = certificate
     row.step = "done"
     row.result = {
         **row.result,
         "downstream": [{**d, "confirmed_at": _text(d["confirmed_at"])} for d in downstream],
         "certificate_id": claims.jti,
     }
-    audit.record(
-        session,
-        actor=WORKER,
-        action="requests.certificate.issued",
-        target=_target(row),
-        details={
-            "certificate_id": claims.jti,
-            "processors_confirmed": sum(d["status"] == "confirmed" for d in downstream),
-            "processors_unconfirmed": sum(d["status"] != "confirmed" for d in downstream),
-        },
-    )
     _transition(session, row, outcome_status(items), actor=WORKER, now=now, items=items)
-    session.flush()
     return {"request_id": str(row.id), "certificate_id": claims.jti, "status": row.status}
 
 

@@ -34,6 +34,10 @@ class DataSubjectRequest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_on: Mapped[date] = mapped_column(Date)
     confirm_by: Mapped[date | None] = mapped_column(Date)
+    #: when the requester was told the request was received and how it will be handled (CCPA §7021(a))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: how: dashboard (the subject's own session), verification, response, or what staff recorded
+    confirmation_method: Mapped[str | None] = mapped_column(String(60))
     original_due_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
     extensions: Mapped[list[Any]] = mapped_column(default=list)

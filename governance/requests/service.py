@@ -35,6 +35,7 @@ from governance.requests.core import (
     RequestView,
     Source,
     _check_subject,
+    _confirm,
     _lock,
     _period,
     _target,
@@ -53,6 +54,7 @@ from governance.requests.erasure import (
     certificate_jwks,
     certificate_of,
     certify_erasure,
+    erase,
     erase_locally,
     processor_statuses,
 )
@@ -95,7 +97,9 @@ __all__ = [
     "certificate_of",
     "certify_erasure",
     "collect_export",
+    "confirm_request",
     "count_by_status",
+    "erase",
     "erase_locally",
     "extend_request",
     "file_request",
@@ -365,6 +369,31 @@ def verify_request(
     return _view(row, policy, now)
 
 
+def confirm_request(
+    session: Session,
+    request_id: uuid.UUID,
+    *,
+    method: str,
+    actor: Principal,
+    now: datetime | None = None,
+    policy: RequestsPolicy | None = None,
+) -> RequestView:
+    """Record that staff told the requester the request was received and how it will be handled (CCPA:
+    within 10 business days), for a request that waits for verification. A verified or closed request was
+    confirmed already (`invalid_transition`)."""
+    now, policy = now or utcnow(), policy or get_policy()
+    if not method or len(method) > _VERIFICATION_METHOD_MAX:
+        raise ValidationFailedError(fields={"method": "1 to 60 characters"})
+    row = _lock(session, request_id)
+    if row.status not in OPEN:
+        raise InvalidTransitionError("A closed request cannot be confirmed.")
+    if row.confirmed_at is not None:
+        raise InvalidTransitionError("The request was confirmed already.")
+    _confirm(session, row, method=method, actor=actor, now=now)
+    session.flush()
+    return _view(row, policy, now)
+
+
 def reject_request(
     session: Session,
     request_id: uuid.UUID,
@@ -401,20 +430,31 @@ def extend_request(
     now: datetime | None = None,
     policy: RequestsPolicy | None = None,
 ) -> RequestView:
-    """Extend the deadline (in the jurisdiction's unit) with a reason that is sent to the subject now.
+    """Extend the deadline (in the jurisdiction's unit) with a reason that is sent to the subject now (or was
+    sent on `notified_on`, between receipt and today).
 
-    Raises `ExtensionNotAllowedError` (422) without a reason, past the legal maximum, or after the first period.
+    Raises `InvalidTransitionError` (409) for a closed request, `ExtensionNotAllowedError` (422) without a
+    reason, past the legal maximum, or after the first period: exactly when the request's view shows no
+    `extension_available` for that notice day (both ask `deadlines.extension_offer`).
     """
     now, policy = now or utcnow(), policy or get_policy()
     row = _lock(session, request_id)
-    if row.status not in OPEN:
-        raise InvalidTransitionError("A closed request cannot be extended.")
     rule = policy.rule(row.jurisdiction)
     unit = rule.respond_within.unit
-    notified_on = notified_on or receipt_date(now, rule)
-    granted = [_period(e) for e in row.extensions]
+    today = receipt_date(now, rule)
+    if notified_on is not None and row.status in OPEN and not (row.received_on <= notified_on <= today):
+        # a notice already given may be recorded late, but not one dated before receipt or not yet sent
+        raise ValidationFailedError(fields={"notified_on": "between the day of receipt and today"})
+    notified_on = notified_on or today
+    # the same decision the view shows as `extension_available` (deadlines.extension_offer)
     deadlines = plan_extension(
-        rule, row.received_on, granted, Period(amount, unit), reason=reason, notified_on=notified_on
+        rule,
+        row.received_on,
+        [_period(e) for e in row.extensions],
+        Period(amount, unit),
+        reason=reason,
+        notified_on=notified_on,
+        closed=row.status not in OPEN,
     )
     row.extensions = [
         *row.extensions,
@@ -443,11 +483,18 @@ def extend_request(
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def get_request(session: Session, request_id: uuid.UUID, *, policy: RequestsPolicy | None = None) -> RequestView:
+def get_request(
+    session: Session,
+    request_id: uuid.UUID,
+    *,
+    policy: RequestsPolicy | None = None,
+    now: datetime | None = None,
+) -> RequestView:
+    """One request as of `now` (days left, overdue, extension and confirmation state)."""
     row = session.get(DataSubjectRequest, request_id)
     if row is None:
         raise RequestNotFoundError()
-    return _view(row, policy or get_policy())
+    return _view(row, policy or get_policy(), now)
 
 
 def request_owner(session: Session, request_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
@@ -532,8 +579,13 @@ def sweep_overdue(session: Session, *, now: datetime | None = None) -> int:
 
 
 def count_by_status(session: Session) -> dict[str, int]:
+    """How many requests are in each status (every status listed, zero included), for the console."""
     rows = session.execute(select(DataSubjectRequest.status, func.count()).group_by(DataSubjectRequest.status))
-    return dict(rows)
+    counts = dict.fromkeys((s.value for s in Status), 0)
+    # not dict(rows): a Result has .keys() (its column names), so dict() takes it for a mapping and fails
+    for status, count in rows:
+        counts[status] = count
+    return counts
 
 
 def refresh_overdue_metric() -> None:

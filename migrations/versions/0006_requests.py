@@ -32,6 +32,8 @@ def upgrade() -> None:
     sa.Column('received_at', governance.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('received_on', sa.Date(), nullable=False),
     sa.Column('confirm_by', sa.Date(), nullable=True),
+    sa.Column('confirmed_at', governance.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmation_method', sa.String(length=60), nullable=True),
     sa.Column('original_due_on', sa.Date(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('extensions', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),

@@ -115,6 +115,18 @@ def make_subject(app: Flask) -> Callable[..., uuid.UUID]:
 
 
 @pytest.fixture
+def staff_client(app: Flask, login_staff, csrf_headers) -> Callable[[str], tuple[Any, dict[str, str]]]:
+    """A browser signed in as a staff member of `role` (with MFA), and the CSRF header its API writes need."""
+
+    def make(role: str) -> tuple[Any, dict[str, str]]:
+        browser = app.test_client()
+        login_staff(browser, role)
+        return browser, csrf_headers(browser)
+
+    return make
+
+
+@pytest.fixture
 def drain(app: Flask) -> Callable[[], int]:
     """Run every due job in this process (the real worker code), as often as needed."""
     from governance.jobs.worker import drain as drain_jobs

@@ -29,16 +29,6 @@ def subject_client(app, login_subject, csrf_headers):
     return make
 
 
-@pytest.fixture
-def staff_client(app, login_staff, csrf_headers):
-    def make(role: str):
-        browser = app.test_client()
-        login_staff(browser, role)
-        return browser, csrf_headers(browser)
-
-    return make
-
-
 def test_subject_files_and_duplicates_merge(make_subject, subject_client) -> None:
     alpha, bravo = make_subject("alpha", events=0), make_subject("bravo", events=0)
     browser, csrf = subject_client(alpha)

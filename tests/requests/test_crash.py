@@ -185,3 +185,48 @@ def test_erasure_survives_a_killed_worker(
     )
     assert [(d.processor, d.status) for d in claims.downstream] == [(str(processor_id), "confirmed")]
     assert vault.get_subject(session, bravo).status == "active"
+
+
+@pytest.mark.parametrize("point", ["erasure:shredded", "erasure:certificate_signed", "erasure:local_committed"])
+def test_erasure_without_processors_is_one_transaction(
+    app, session: Session, make_subject, database_url: str, instance_dir: Path, point: str
+) -> None:
+    """With no processor to wait for, both steps commit together: a crash before the commit leaves nothing
+    done (a live subject, no certificate), a crash after it leaves the request closed; resuming finishes."""
+    from governance.vault import service as vault
+
+    alpha = make_subject("alpha", events=20)
+    with transaction(session):
+        filed = service.file_request(
+            session,
+            subject_id=alpha,
+            kind="erasure",
+            actor=subject_principal(alpha),
+            source="subject",
+            verification_method="session",
+        )
+    request_id = filed.request.id
+
+    def all_or_nothing() -> None:
+        session.expire_all()
+        row = session.get(DataSubjectRequest, request_id)
+        if point == "erasure:local_committed":
+            assert (row.status, row.step) == ("partially_completed", "done")
+            assert row.certificate is not None
+        else:
+            assert (row.status, row.step, row.certificate) == ("in_progress", "queued", None)
+            assert vault.get_subject(session, alpha).status == "active"
+            assert _count(session, "requests.erasure.performed") == 0
+        session.rollback()
+
+    _crash_then_resume(database_url, instance_dir, point, all_or_nothing)
+
+    session.expire_all()
+    assert service.get_request(session, request_id).status == "partially_completed"
+    for action in ("requests.erasure.performed", "requests.certificate.issued", "requests.request.partially_completed"):
+        assert _count(session, action, request_id) == 1
+    assert _count(session, "vault.subject.shred") == 1
+    verify_certificate(
+        service.certificate_of(session, request_id),
+        [app.extensions["governance.keys"].public_key(service.CERTIFICATE_KEY)],
+    )

@@ -180,6 +180,7 @@ def test_erasure_end_to_end(app, erasure_app, session: Session, make_subject, pr
     assert actions == [
         "requests.request.received",
         "requests.request.verified",
+        "requests.request.confirmed",  # the subject sees it in the dashboard at once
         "requests.request.in_progress",
         "requests.erasure.performed",
         "requests.certificate.issued",

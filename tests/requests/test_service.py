@@ -55,6 +55,7 @@ def test_subject_export_request_is_verified_started_and_queued(session: Session,
     assert _actions(session, view.id) == [
         "requests.request.received",
         "requests.request.verified",
+        "requests.request.confirmed",  # the subject sees it in the dashboard at once
         "requests.request.in_progress",
     ]
 
@@ -280,3 +281,21 @@ def test_concurrent_duplicate_filing_merges(app, make_subject) -> None:
     two.join(10)
     assert results["second"].merged
     assert results["second"].request.id == results["first"].request.id
+
+
+def test_count_by_status_lists_every_status(session: Session, make_subject) -> None:
+    """The web console called this and got a TypeError: dict() took the SQL result for a mapping (it has
+    .keys(), the column names) and tried to index it by them."""
+    subjects = [make_subject(events=0) for _ in range(3)]
+    assert service.count_by_status(session) == dict.fromkeys(
+        ["received", "verified", "in_progress", "completed", "partially_completed", "rejected"], 0
+    )
+    session.rollback()  # SQLite: end the read transaction before writing
+    waiting = _file(session, subjects[0], "access", actor=SUPPORT, source="staff", verification_method=None)
+    _file(session, subjects[1], "access", actor=SUPPORT, source="staff", verification_method=None)
+    _file(session, subjects[2], "erasure")
+    with transaction(session):
+        service.reject_request(session, waiting.request.id, code="excessive", actor=DPO)
+    counts = service.count_by_status(session)
+    assert (counts["received"], counts["in_progress"], counts["rejected"], counts["completed"]) == (1, 1, 1, 0)
+    assert sum(counts.get(s, 0) for s in ("received", "verified", "in_progress")) == 2  # as the console sums
