@@ -77,7 +77,10 @@ class Event(Base):
 
     __table_args__ = (
         UniqueConstraint("subject_id", "event_id"),
-        Index("ix_vault_events_subject_id_occurred_at", "subject_id", "occurred_at"),
+        # (subject, category, time): the release and DP reads ask for chunks of subjects and a few categories;
+        # without the category here SQLite (no statistics) planned them on (category, occurred_at) and scanned
+        # every event of those categories per chunk. Per-subject reads use its leading column.
+        Index("ix_vault_events_subject_id_category_occurred_at", "subject_id", "category", "occurred_at"),
         Index("ix_vault_events_category_occurred_at", "category", "occurred_at"),
     )
 

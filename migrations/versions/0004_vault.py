@@ -90,7 +90,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vault_events")),
         sa.UniqueConstraint("subject_id", "event_id", name=op.f("uq_vault_events_subject_id_event_id")),
     )
-    op.create_index("ix_vault_events_subject_id_occurred_at", "vault_events", ["subject_id", "occurred_at"])
+    op.create_index(
+        "ix_vault_events_subject_id_category_occurred_at", "vault_events", ["subject_id", "category", "occurred_at"]
+    )
     op.create_index("ix_vault_events_category_occurred_at", "vault_events", ["category", "occurred_at"])
     op.create_table(
         "vault_tombstones",
@@ -136,7 +138,7 @@ def downgrade() -> None:
     op.drop_table("vault_master_keys")
     op.drop_table("vault_tombstones")
     op.drop_index("ix_vault_events_category_occurred_at", table_name="vault_events")
-    op.drop_index("ix_vault_events_subject_id_occurred_at", table_name="vault_events")
+    op.drop_index("ix_vault_events_subject_id_category_occurred_at", table_name="vault_events")
     op.drop_table("vault_events")
     op.drop_index(op.f("ix_vault_profile_fields_updated_at"), table_name="vault_profile_fields")
     op.drop_table("vault_profile_fields")
