@@ -739,7 +739,30 @@ def _dialect_insert(session: Session) -> Any:
     return insert
 
 
-def _lock_states(session: Session, subject_id: uuid.UUID, keys: Iterable[str], now: dt.datetime) -> dict[str, Any]:
+@dataclass(slots=True)
+class _StateRow:
+    """A locked `consent_state` row as plain values (the write path uses Core: an ORM object per row cost more
+    CPU than the statements)."""
+
+    subject_id: uuid.UUID
+    purpose: str
+    decision: str | None
+    decided_at: dt.datetime | None
+    decided_seq: int
+    notice_version: int | None
+    objected: bool
+    objection_at: dt.datetime | None
+    objection_seq: int
+    last_seq: int
+    updated_at: dt.datetime
+
+
+_STATE_FIELDS = tuple(_StateRow.__dataclass_fields__)
+
+
+def _lock_states(
+    session: Session, subject_id: uuid.UUID, keys: Iterable[str], now: dt.datetime
+) -> dict[str, _StateRow]:
     """The state rows of (subject, purposes), created if absent and locked, in ONE statement.
 
     `INSERT … ON CONFLICT DO UPDATE … RETURNING` creates missing rows and row-locks existing ones (PostgreSQL
@@ -749,7 +772,8 @@ def _lock_states(session: Session, subject_id: uuid.UUID, keys: Iterable[str], n
     """
     ordered = sorted(set(keys))
     insert = _dialect_insert(session)
-    stmt = insert(ConsentState).values(
+    t = _state_table
+    stmt = insert(t).values(
         [
             {
                 "subject_id": subject_id,
@@ -764,14 +788,30 @@ def _lock_states(session: Session, subject_id: uuid.UUID, keys: Iterable[str], n
         ]
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=[ConsentState.subject_id, ConsentState.purpose],
-        set_={"last_seq": ConsentState.last_seq},  # unchanged: the update is only there to lock the row
-    ).returning(ConsentState)
-    rows = session.scalars(stmt, execution_options={"populate_existing": True})
-    return {row.purpose: row for row in rows}
+        index_elements=[t.c.subject_id, t.c.purpose],
+        set_={"last_seq": t.c.last_seq},  # unchanged: the update is only there to lock the row
+    ).returning(*(t.c[name] for name in _STATE_FIELDS))
+    return {row.purpose: _StateRow(*row) for row in session.execute(stmt)}
 
 
-def _to_logic(row: ConsentState) -> logic.ConsentState:
+_STATE_MAPPER = sa.inspect(ConsentState)
+
+
+def _save_states(session: Session, rows: Iterable[_StateRow]) -> None:
+    """Write locked state rows back (Core), and expire any ORM copy of them this session holds."""
+    t = _state_table.c
+    stmt = sa.update(_state_table).where(
+        t.subject_id == sa.bindparam("k_subject"), t.purpose == sa.bindparam("k_purpose")
+    )
+    for row in rows:
+        values = {name: getattr(row, name) for name in _STATE_FIELDS if name not in ("subject_id", "purpose")}
+        session.execute(stmt.values(**values), {"k_subject": row.subject_id, "k_purpose": row.purpose})
+        cached = session.identity_map.get(_STATE_MAPPER.identity_key_from_primary_key((row.subject_id, row.purpose)))
+        if cached is not None:
+            session.expire(cached)
+
+
+def _to_logic(row: _StateRow) -> logic.ConsentState:
     return logic.ConsentState(
         decision=Decision(row.decision) if row.decision else None,
         decided_at=row.decided_at,
@@ -805,6 +845,7 @@ def _record(
     _publish_signing_key(session, signer, now)
     rows = _lock_states(session, subject_id, (p.purpose.key for p in planned), now)
     issued: list[Receipt] = []
+    events: list[dict[str, Any]] = []
     for plan in planned:
         row = rows[plan.purpose.key]
         seq = row.last_seq + 1
@@ -830,27 +871,27 @@ def _record(
         )
         body = build_receipt(facts, catalog.controller, issued_at=now)
         token = sign_receipt(body, signer.key, kid=signer.kid)
-        session.add(
-            ConsentEvent(
-                id=event_id,
-                subject_id=subject_id,
-                purpose=plan.purpose.key,
-                seq=seq,
-                decision=plan.decision.value,
-                collected_at=plan.collected_at,
-                recorded_at=now,
-                notice_version=plan.notice_version,
-                notice_sha256=notice.sha256,
-                method=method,
-                jurisdiction=jurisdiction,
-                actor_kind=ref.kind,
-                actor_id=str(ref.id)[:128],
-                superseded=superseded,
-                evidence=evidence,
-                import_id=import_ref[0] if import_ref else None,
-                import_row=import_ref[1] if import_ref else None,
-                receipt_jws=token,
-            )
+        events.append(
+            {
+                "id": event_id,
+                "subject_id": subject_id,
+                "purpose": plan.purpose.key,
+                "seq": seq,
+                "decision": plan.decision.value,
+                "collected_at": plan.collected_at,
+                "recorded_at": now,
+                "notice_version": plan.notice_version,
+                "notice_sha256": notice.sha256,
+                "method": method,
+                "jurisdiction": jurisdiction,
+                "actor_kind": ref.kind,
+                "actor_id": str(ref.id)[:128],
+                "superseded": superseded,
+                "evidence": evidence,
+                "import_id": import_ref[0] if import_ref else None,
+                "import_row": import_ref[1] if import_ref else None,
+                "receipt_jws": token,
+            }
         )
         row.last_seq = seq
         row.decision = new_state.decision.value if new_state.decision else None
@@ -877,6 +918,8 @@ def _record(
             },
         )
         issued.append(Receipt(event_id, plan.purpose.key, plan.decision.value, superseded, body, token))
+    session.execute(sa.insert(ConsentEvent.__table__), events)
+    _save_states(session, (rows[key] for key in dict.fromkeys(p.purpose.key for p in planned)))
     session.flush()
     _notify_stops(session, subject_id, issued, now)
     return issued
