@@ -10,6 +10,10 @@ periodic job ``audit.seal`` does; after the writers stop, the time until the las
 too (``sealed_per_second`` counts from the first write to the last entry sealed). Finally the whole log is
 verified (no gaps, every entry sealed, roots match the signed checkpoints).
 
+Because the machine may be shared, each run also reports the CPU one change costs (the writer processes, the
+sealer process, and the PostgreSQL backends of the bench database read from /proc when the server is local) and
+the rate that cost allows on the machine's cores (``cpu_bound_ceiling_per_second``).
+
     python bench/audit_throughput.py [--postgres URL] [--writers 1,8,32] [--changes N] [--quick]
 
 Creates a fresh database next to ``--postgres`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test)

@@ -124,6 +124,15 @@ def load_database(url: str, size: int, checkpoints: list[Checkpoint]) -> None:
     engine.dispose()
 
 
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by one PostgreSQL backend (local server, readable /proc), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(fn: Any) -> dict[str, Any]:
     load = os.getloadavg()[0]
     cpu, wall = time.process_time(), time.perf_counter()
@@ -187,13 +196,22 @@ def main() -> None:
             config = service.AuditConfig(origin=ORIGIN, public_keys=((KEY_NAME, key.public_key()),))
             engine = make_engine(url, poolclass=sa.pool.NullPool)
 
+            server_cpu: list[float | None] = []
+
             def database() -> None:
                 with Session(engine) as session:
+                    pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+                    before = backend_cpu(pid)
                     report = service.verify(session, config)
+                    after = backend_cpu(pid)
+                    server_cpu.append(None if before is None or after is None else round(after - before, 2))
                 if not (report.ok and report.verified_entries == size):
                     raise SystemExit(report.message)
 
-            result["database"] = best([timed(database) for _ in range(args.repeat)], size)
+            runs = [timed(database) for _ in range(args.repeat)]
+            for run, cpu in zip(runs, server_cpu, strict=True):
+                run["server_cpu_seconds"] = cpu
+            result["database"] = best(runs, size)
             result["database"]["server"] = f"PostgreSQL {'.'.join(map(str, engine.dialect.server_version_info))}"
             engine.dispose()
         finally:
