@@ -157,6 +157,9 @@ def ingest_mixed_events(body: MixedEventBatchBody) -> dict[str, Any]:
     groups: dict[uuid.UUID, list[tuple[int, dict[str, Any]]]] = {}
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(body.events):
+        if not isinstance(raw, dict):
+            rejected.append(_rejection(index, {}, "invalid_event", "an event must be an object"))
+            continue
         try:
             subject_id = uuid.UUID(str(raw.get("subject_id")))
         except ValueError:

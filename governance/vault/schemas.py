@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from governance.api import ResponseModel, StrictModel
 
@@ -79,12 +79,20 @@ class EventIn(BaseModel):
     context: dict[str, str | float] | None = Field(default=None, description="time_of_day, device, ...")
 
 
+# The list is taken as it is (pydantic only checks it is a list of at most 10,000): the service judges each event
+# alone and reports a non-object by index. Validating `list[dict[str, Any]]` here copied every event dict (about
+# 30 ms per 10,000 events, a sixth of the route's overhead over the service).
+_EVENT_LIST = WithJsonSchema({"type": "array", "items": {"type": "object"}, "maxItems": MAX_EVENTS})
+
+
 class EventBatchBody(StrictModel):
-    events: list[dict[str, Any]] = Field(max_length=MAX_EVENTS, description="up to 10,000 events shaped like EventIn")
+    events: Annotated[list[Any], _EVENT_LIST] = Field(
+        max_length=MAX_EVENTS, description="up to 10,000 events shaped like EventIn"
+    )
 
 
 class MixedEventBatchBody(StrictModel):
-    events: list[dict[str, Any]] = Field(
+    events: Annotated[list[Any], _EVENT_LIST] = Field(
         max_length=MAX_EVENTS, description="up to 10,000 events shaped like EventIn, each with its subject_id"
     )
 

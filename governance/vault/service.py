@@ -934,6 +934,9 @@ def iter_release_rows(
         yield from _release_batch(session, batch, field_names, category_names, since, until)
 
 
+_SCAN_JSON = json.JSONDecoder().scan_once
+
+
 def _raw_time(value: Any) -> dt.datetime:
     """A stored UTC time as read without SQLAlchemy's per-row processing: SQLite's naive ISO text, or the
     driver's aware datetime (PostgreSQL)."""
@@ -1036,7 +1039,7 @@ def _release_batch(
     events: dict[uuid.UUID, list[EventView]] = {sid: [] for sid in active}
     if categories:
         query = _release_event_query(chunk, categories, since, until)
-        loads = json.loads
+        scan = _SCAN_JSON
         current: Any = None
         target: list[EventView] = []
         cipher: SubjectCipher | None = None
@@ -1050,7 +1053,9 @@ def _release_batch(
                 cipher_key = (raw_subject, version)
                 cipher = cipher_of(raw_subject, version, master_version, wrapped)
             assert cipher is not None
-            payload = loads(_decrypt(cipher, "event:" + event_id, blob))
+            # our own payload (it authenticated): one JSON object, read by the C scanner without json.loads'
+            # encoding detection and trailing-whitespace checks (about 3x faster per event)
+            payload = scan(_decrypt(cipher, "event:" + event_id, blob).decode("utf-8"), 0)[0]
             target.append(
                 EventView(event_id, category, _raw_time(occurred_at), payload["i"], payload["v"], payload["c"])
             )

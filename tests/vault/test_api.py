@@ -180,6 +180,16 @@ def test_event_intake_checks_lawful_basis(app: Flask, client: FlaskClient, produ
     too_many = client.post(url, json={"events": [event(i) for i in range(10_001)]}, headers=product)
     assert too_many.status_code == 422
 
+    odd = client.post(url, json={"events": [42, event(700), "x"]}, headers=product).get_json()
+    assert odd["accepted"] == 1  # a non-object is rejected by index, not the whole batch
+    assert [(r["index"], r["error"]) for r in odd["rejected"]] == [(0, "invalid_event"), (2, "invalid_event")]
+    mixed = client.post(
+        "/api/v1/events", json={"events": [None, {**event(701), "subject_id": subject_id}]}, headers=product
+    )
+    assert mixed.status_code == 200
+    assert mixed.get_json()["accepted"] == 1
+    assert mixed.get_json()["rejected"][0]["index"] == 0
+
     assert (
         client.post(f"/api/v1/subjects/{uuid.uuid4()}/events", json={"events": batch}, headers=product).status_code
         == 404
