@@ -89,10 +89,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from governance import cli
 
     cli.init_app(app)
+    _exempt_probes_from_rate_limits(app)
     for endpoint in list(app.view_functions):
         if endpoint == "static" or endpoint.endswith(".static"):
             mark_public(app, endpoint, "static assets (stylesheets, scripts, images) hold no data")
     return app
+
+
+PROBE_ENDPOINTS = ("health.healthz", "health.readyz", "health.metrics")
+
+
+def _exempt_probes_from_rate_limits(app: Flask) -> None:
+    """Liveness, readiness and metrics are polled by the platform from a few addresses: never rate-limit them."""
+    for limiter in app.extensions.get("limiter", ()):
+        for endpoint in PROBE_ENDPOINTS:
+            limiter.exempt(app.view_functions[endpoint])
 
 
 REQUEST_SCOPED_G = (

@@ -130,3 +130,24 @@ def test_a_signed_out_subject_is_sent_to_the_front_page_not_the_staff_sign_in(cl
     assert response.headers["Location"].endswith("/")
     staff = client.get("/console", headers={"Accept": "text/html"})
     assert "/login" in staff.headers["Location"]
+
+
+def test_probes_are_never_rate_limited_but_the_api_is(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(RATELIMIT_DEFAULT="3/minute")
+    client = app.test_client()
+    assert all(client.get("/healthz").status_code == 200 for _ in range(6))
+    statuses = [client.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000").status_code for _ in range(6)]
+    assert statuses[:3] == [401, 401, 401]
+    assert 429 in statuses[3:]
+
+
+def test_query_model_schemas_are_built_once() -> None:
+    from governance.api import StrictModel
+
+    class Probe(StrictModel):
+        name: str
+
+    first = Probe.model_json_schema()
+    first["mutated"] = True
+    assert "mutated" not in Probe.model_json_schema()
+    assert Probe.model_json_schema() == Probe.model_json_schema()

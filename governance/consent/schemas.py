@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -51,23 +50,9 @@ class PermissionOut(BaseModel):
     reason: str
 
 
-_SCHEMA_CACHE: dict[type, dict[str, Any]] = {}
-
-
 class CheckQuery(StrictModel):
     subject: uuid.UUID
     purpose: str = Field(min_length=1, max_length=100)
-
-    @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """flask-openapi3 regenerates a query model's JSON schema on every request (to find list fields): about
-        a third of the check's own CPU time. The default-arguments schema is computed once per class."""
-        if args or kwargs:
-            return super().model_json_schema(*args, **kwargs)
-        cached = _SCHEMA_CACHE.get(cls)
-        if cached is None:
-            cached = _SCHEMA_CACHE[cls] = super().model_json_schema()
-        return copy.deepcopy(cached)
 
 
 class CheckOut(PermissionOut):
