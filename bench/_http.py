@@ -51,6 +51,28 @@ def flask_cli(env: Mapping[str, str], *args: str) -> str:
 
 
 @contextmanager
+def fresh_database(server_url: str | None, *, prefix: str) -> Iterator[str | None]:
+    """A fresh PostgreSQL database on `server_url`'s server, dropped afterwards; None (SQLite) without a URL."""
+    if not server_url:
+        yield None
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(sa.make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
 def temporary_instance() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="gov-bench-") as tmp:
         yield Path(tmp)
