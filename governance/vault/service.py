@@ -1006,7 +1006,7 @@ def _release_batch(
             if wrapped is None or master_version is None:
                 raise VaultIntegrityError("A stored value has no data key.")
             try:
-                cipher = envelope.cipher(WrappedKey(ids[raw_subject], version, master_version, wrapped))
+                cipher = envelope.cipher(WrappedKey(ids[raw_subject], version, master_version, wrapped), remember=False)
             except KeyProviderError:
                 raise VaultIntegrityError("A data key could not be unwrapped.") from None
             ciphers[(raw_subject, version)] = cipher
@@ -1033,7 +1033,7 @@ def _release_batch(
             )
             .where(ProfileFieldValue.subject_id.in_(chunk), ProfileFieldValue.name.in_(fields))
         )
-        for raw_subject, name, blob, version, master_version, wrapped in session.execute(query):
+        for raw_subject, name, blob, version, master_version, wrapped in session.connection().execute(query):
             cipher = cipher_of(raw_subject, version, master_version, wrapped)
             profiles[ids[raw_subject]][name] = _decrypt(cipher, name, blob).decode("utf-8")
     events: dict[uuid.UUID, list[EventView]] = {sid: [] for sid in active}
@@ -1044,9 +1044,17 @@ def _release_batch(
         target: list[EventView] = []
         cipher: SubjectCipher | None = None
         cipher_key: tuple[Any, int] | None = None
-        for raw_subject, event_id, category, occurred_at, blob, version, master_version, wrapped in session.execute(
-            query
-        ):
+        # Core execution on the session's connection (same transaction): no ORM row loading per event
+        for (
+            raw_subject,
+            event_id,
+            category,
+            occurred_at,
+            blob,
+            version,
+            master_version,
+            wrapped,
+        ) in session.connection().execute(query):
             if raw_subject != current:
                 current, target = raw_subject, events[ids[raw_subject]]
             if cipher_key != (raw_subject, version):
@@ -1055,7 +1063,10 @@ def _release_batch(
             assert cipher is not None
             # our own payload (it authenticated): one JSON object, read by the C scanner without json.loads'
             # encoding detection and trailing-whitespace checks (about 3x faster per event)
-            payload = scan(_decrypt(cipher, "event:" + event_id, blob).decode("utf-8"), 0)[0]
+            try:
+                payload = scan(cipher.decrypt_event(event_id, blob).decode("utf-8"), 0)[0]
+            except DecryptionError:
+                raise VaultIntegrityError("A stored value failed its integrity check.") from None
             target.append(
                 EventView(event_id, category, _raw_time(occurred_at), payload["i"], payload["v"], payload["c"])
             )

@@ -345,3 +345,24 @@ def test_release_reads_use_the_subject_index(session: Session, backend: str) -> 
     if backend == "sqlite":
         assert "ix_vault_events_subject_id_category_occurred_at" in plan
     assert "ix_vault_events_category_occurred_at" not in plan
+
+
+def test_release_reads_detect_moved_event_ciphertexts(session: Session, make_subject: MakeSubject) -> None:
+    alice, bob = make_subject(), make_subject()
+    with transaction(session):
+        for n, subject_id in enumerate((alice, bob)):
+            service.ingest_events(session, subject_id, [event(n)], actor=ACTOR, lawful_categories={"view"})
+    with transaction(session):
+        # Bob's event ciphertext copied onto Alice's event (another subject's key and another event id)
+        theirs = session.scalar(sa.select(Event).where(Event.subject_id == bob))
+        session.scalar(sa.select(Event).where(Event.subject_id == alice)).ciphertext = theirs.ciphertext
+
+    def read(ids: list[uuid.UUID]) -> list[service.SubjectRows]:
+        return list(
+            service.iter_release_rows(session, ids, fields=[], event_categories=["view"], since=None, until=None)
+        )
+
+    assert len(read([bob])[0].events) == 1
+    with pytest.raises(VaultIntegrityError):
+        read([alice, bob])
+    session.rollback()
