@@ -113,24 +113,26 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
     if bundles_deleted:
         deleted.append("export_bundles")
     kept_events = int(report.get("events_kept") or 0)
-    result = {
+    kept: list[dict[str, Any]] = [
+        {
+            "category": e.category,
+            "basis": e.basis,
+            "reason": e.reason,
+            "retain_until": _years_later(row.received_on, e.retain_for.years).isoformat(),
+        }
+        for e in exceptions
+        if held.get(e.category)
+    ]
+    counts = {
+        "fields_destroyed": int(report.get("fields_destroyed") or 0),
+        "events_destroyed": int(report.get("events_destroyed") or 0),
+        "events_kept": kept_events,
+        "keys_destroyed": int(report.get("keys_destroyed") or 0),
+    }
+    result: dict[str, Any] = {
         "deleted": deleted,
-        "kept": [
-            {
-                "category": e.category,
-                "basis": e.basis,
-                "reason": e.reason,
-                "retain_until": _years_later(row.received_on, e.retain_for.years).isoformat(),
-            }
-            for e in exceptions
-            if held.get(e.category)
-        ],
-        "counts": {
-            "fields_destroyed": int(report.get("fields_destroyed") or 0),
-            "events_destroyed": int(report.get("events_destroyed") or 0),
-            "events_kept": kept_events,
-            "keys_destroyed": int(report.get("keys_destroyed") or 0),
-        },
+        "kept": kept,
+        "counts": counts,
         "consents_withdrawn": int(withdrawn),
         "deliveries": [str(d) for d in delivery_ids],
         "models_flagged": int(flagged),
@@ -144,11 +146,11 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
         target=_target(row),
         details={
             "subject_id": str(row.subject_id),
-            "kept_categories": sorted(k["category"] for k in result["kept"]),
+            "kept_categories": sorted(k["category"] for k in kept),
             "consents_withdrawn": int(withdrawn),
             "processors_notified": len(delivery_ids),
             "models_flagged": int(flagged),
-            **result["counts"],
+            **counts,
         },
     )
     row.result = result
