@@ -202,6 +202,8 @@ def test_overdue_requests_are_highlighted_first(app, client, make_subject, login
     assert 'class="is-overdue"' in html
     assert "badge--bad" in html  # "overdue" as text too, not only colour
     assert 'id="audit-alarm"' not in html
+    overview = client.get("/console").get_data(as_text=True)
+    assert re.search(r'>Open requests</h2>\s*<p class="stat">1</p>', overview)
 
 
 def test_refused_extension_is_explained_on_the_page(app, client, make_subject, login_staff):
