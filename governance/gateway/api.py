@@ -27,7 +27,9 @@ from governance.gateway.schemas import (
     DownloadQuery,
     DPQueryBody,
     DPQueryOut,
+    DPQueryPreviewBody,
     LinkOut,
+    PreviewOut,
     ReleaseOut,
     ReleasePath,
 )
@@ -160,11 +162,8 @@ def download_dataset(path: ReleasePath, query: DownloadQuery) -> Response:
     return response
 
 
-@bp.post("/dp/queries", responses={201: DPQueryOut})
-@requires("dpquery.run")
-def run_dp_query(body: DPQueryBody) -> Response:
-    client = _client(current_principal())
-    query = dpqueries.DPQueryRequest(
+def _dp_request(body: DPQueryBody) -> dpqueries.DPQueryRequest:
+    return dpqueries.DPQueryRequest(
         purpose=body.purpose,
         statistic=body.statistic,
         epsilon=body.epsilon,
@@ -175,6 +174,25 @@ def run_dp_query(body: DPQueryBody) -> Response:
         bins=body.bins,
         quantiles=tuple(body.quantiles),
     )
+
+
+@bp.post("/dp/queries/preview", responses={200: PreviewOut})
+@requires("dpquery.run")
+def preview_dp_query(body: DPQueryPreviewBody) -> Response:
+    """What the query would charge, the budget left before and after, and its expected accuracy; free."""
+    client = _client(current_principal())
+    with transaction(get_session()) as session:
+        preview = dpqueries.preview_dp_query(
+            session, client=client, query=_dp_request(body), assumed_rows=body.assumed_rows
+        )
+    return _json(preview.as_dict())
+
+
+@bp.post("/dp/queries", responses={201: DPQueryOut})
+@requires("dpquery.run")
+def run_dp_query(body: DPQueryBody) -> Response:
+    client = _client(current_principal())
+    query = _dp_request(body)
     get_session().commit()  # end the request's own transaction: the query runs in short sessions of its own
     record = dpqueries.run_dp_query(get_db().session, client=client, query=query)
     out = {

@@ -1,14 +1,32 @@
-"""Differentially private statistics with diffprivlib, with per-subject contribution bounding.
+"""Differentially private statistics whose guarantee holds per *person*, with diffprivlib's mechanisms.
 
-The caller gives the bounds (never derived from the data: diffprivlib's ``PrivacyLeakWarning`` is raised as
-an error) and a cap of N rows per subject. Each subject's rows are sampled down to N and clipped to the
-bounds, and diffprivlib runs with epsilon / N per row, so by group privacy the guarantee is epsilon per
-*person*. All the mechanisms used are pure epsilon-DP (delta = 0). diffprivlib is imported only when a query
-runs.
+Unit of privacy: one person. Neighbouring datasets: one person's rows, any number from 0 up to the bound N
+(``max_rows_per_subject``), added or removed. Every statistic is computed from exact quantities over the
+bounded contributions (each person's rows sampled down to N, each value clipped to the caller's bounds), each
+perturbed by a mechanism whose sensitivity is the most one such person can change it:
+
+- count of rows: N (geometric);
+- sum: N * max(|lower|, |upper|) (Laplace);
+- mean: a noisy sum of values centred on the middle of the bounds (sensitivity N * (upper - lower) / 2) and a
+  noisy row count (N), epsilon / 2 each; the mean is their ratio, clipped to the bounds. A noisy count below 1
+  gives an empty answer (``value`` null): post-processing of DP outputs, still charged;
+- variance: noisy count, centred sum and centred sum of squares, epsilon / 3 each;
+- histogram: one count per bin; one person moves the vector by at most N in L1, so each bin gets geometric
+  noise of scale N / epsilon;
+- quantiles: diffprivlib's exponential mechanism (add/remove-one-row sensitivity 1) at epsilon / N per row,
+  hence epsilon per person by group privacy.
+
+Nothing depends on the data's row count being fixed (the flaw of diffprivlib's replace-one mean, whose
+sensitivity (upper - lower) / n assumes n is public). :func:`noise_plan` lists every noisy quantity with its
+exact value, sensitivity and epsilon share; :func:`run_query` adds exactly that noise, and the tests compute the
+worst-case privacy loss from the plan over enumerated neighbouring datasets. Bounds come from the caller, never
+the data (diffprivlib's ``PrivacyLeakWarning`` is an error). All mechanisms are pure epsilon-DP (delta = 0).
+diffprivlib is imported only when a query runs.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,21 +40,26 @@ __all__ = [
     "DPQuery",
     "DPQueryError",
     "DPResult",
+    "NoisyQuantity",
     "bound_contributions",
+    "expected_accuracy",
     "guard_privacy_leaks",
+    "noise_plan",
     "run_query",
 ]
 
 Statistic = Literal["count", "sum", "mean", "variance", "histogram", "quantiles"]
 STATISTICS: tuple[str, ...] = ("count", "sum", "mean", "variance", "histogram", "quantiles")
 MECHANISMS = {
-    "count": "geometric, diffprivlib.mechanisms.Geometric",
-    "sum": "laplace, diffprivlib.mechanisms.Laplace",
-    "mean": "laplace (truncated), diffprivlib.tools.mean",
-    "variance": "laplace (bounded domain), diffprivlib.tools.var",
-    "histogram": "geometric (truncated) per bin, diffprivlib.tools.histogram",
-    "quantiles": "exponential, diffprivlib.tools.quantile",
+    "count": "geometric (sensitivity N), diffprivlib.mechanisms.Geometric",
+    "sum": "laplace (sensitivity N*max(|lower|,|upper|)), diffprivlib.mechanisms.Laplace",
+    "mean": "laplace centred sum / geometric count, epsilon/2 each, diffprivlib.mechanisms",
+    "variance": "laplace centred sums of values and squares / geometric count, epsilon/3 each",
+    "histogram": "geometric per bin (L1 sensitivity N), diffprivlib.mechanisms.Geometric",
+    "quantiles": "exponential, diffprivlib.tools.quantile at epsilon/N per row (group privacy)",
 }
+NEIGHBOURING = "one person's rows (0 to max_rows_per_subject) added or removed"
+Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 
 
 class DPQueryError(ValueError):
@@ -76,6 +99,26 @@ class DPQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class NoisyQuantity:
+    """One exact quantity and the noise added to it: ``scale = sensitivity / epsilon``.
+
+    ``sensitivity`` is the largest change of ``true_value`` when one person (0..N rows) is added or removed.
+    The privacy loss of releasing all quantities of a plan between two neighbouring datasets is exactly
+    ``sum(epsilon * |difference| / sensitivity)`` (Laplace and two-sided geometric alike).
+    """
+
+    name: str
+    true_value: float
+    sensitivity: float
+    epsilon: float
+    mechanism: Literal["laplace", "geometric"]
+
+    @property
+    def scale(self) -> float:
+        return self.sensitivity / self.epsilon
+
+
+@dataclass(frozen=True, slots=True)
 class DPResult:
     statistic: str
     value: Any
@@ -85,6 +128,7 @@ class DPResult:
     bounds: tuple[float, float] | None
     max_rows_per_subject: int
     epsilon_per_row: float
+    empty: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +141,8 @@ class DPResult:
             "max_rows_per_subject": self.max_rows_per_subject,
             "epsilon_per_row": self.epsilon_per_row,
             "unit_of_privacy": "subject",
+            "neighbouring": NEIGHBOURING,
+            "empty": self.empty,
         }
 
 
@@ -106,16 +152,76 @@ def bound_contributions(
     max_rows: int,
     bounds: tuple[float, float] | None,
     rng: random.Random,
-) -> list[float]:
-    """At most ``max_rows`` values per subject (a uniform sample if more), clipped to ``bounds``."""
-    out: list[float] = []
+) -> list[list[float]]:
+    """Per subject, at most ``max_rows`` values (a uniform sample if more), clipped to ``bounds``."""
+    out: list[list[float]] = []
     for values in values_by_subject:
         chosen = values if len(values) <= max_rows else rng.sample(list(values), max_rows)
         if bounds is None:
-            out.extend(float(v) for v in chosen)
+            out.append([float(v) for v in chosen])
         else:
             lower, upper = bounds
-            out.extend(min(max(float(v), lower), upper) for v in chosen)
+            out.append([min(max(float(v), lower), upper) for v in chosen])
+    return out
+
+
+def _histogram_counts(rows: list[float], bins: int, bounds: tuple[float, float]) -> list[int]:
+    lower, upper = bounds
+    width = (upper - lower) / bins
+    counts = [0] * bins
+    for value in rows:
+        index = min(int((value - lower) / width), bins - 1)  # the upper bound falls in the last bin
+        counts[index] += 1
+    return counts
+
+
+def noise_plan(query: DPQuery, contributions: Sequence[Sequence[float]]) -> list[NoisyQuantity]:
+    """Every noisy quantity ``run_query`` releases for ``query`` over bounded ``contributions`` (empty for
+    quantiles, which use the exponential mechanism instead). Pure; the privacy tests enumerate it."""
+    n_max = query.max_rows_per_subject
+    eps = float(query.epsilon)
+    rows = [v for person in contributions for v in person]
+    if query.statistic == "count":
+        return [NoisyQuantity("count", float(len(rows)), n_max, eps, "geometric")]
+    assert query.bounds is not None
+    lower, upper = query.bounds
+    if query.statistic == "sum":
+        return [NoisyQuantity("sum", math.fsum(rows), n_max * max(abs(lower), abs(upper)), eps, "laplace")]
+    middle, half = (lower + upper) / 2, (upper - lower) / 2
+    if query.statistic == "mean":
+        return [
+            NoisyQuantity("centred_sum", math.fsum(v - middle for v in rows), n_max * half, eps / 2, "laplace"),
+            NoisyQuantity("count", float(len(rows)), n_max, eps / 2, "geometric"),
+        ]
+    if query.statistic == "variance":
+        return [
+            NoisyQuantity("centred_sum", math.fsum(v - middle for v in rows), n_max * half, eps / 3, "laplace"),
+            NoisyQuantity(
+                "centred_sum_of_squares",
+                math.fsum((v - middle) ** 2 for v in rows),
+                n_max * half**2,
+                eps / 3,
+                "laplace",
+            ),
+            NoisyQuantity("count", float(len(rows)), n_max, eps / 3, "geometric"),
+        ]
+    if query.statistic == "histogram":
+        counts = _histogram_counts(rows, query.bins, query.bounds)
+        return [NoisyQuantity(f"bin_{i}", float(c), n_max, eps, "geometric") for i, c in enumerate(counts)]
+    return []
+
+
+def _noisy(quantities: list[NoisyQuantity], random_state: Any) -> dict[str, float]:
+    from diffprivlib.mechanisms import Geometric, Laplace
+
+    out: dict[str, float] = {}
+    for q in quantities:
+        if q.mechanism == "geometric":
+            mech = Geometric(epsilon=q.epsilon, sensitivity=int(q.sensitivity), random_state=random_state)
+            out[q.name] = float(mech.randomise(int(q.true_value)))
+        else:
+            mech = Laplace(epsilon=q.epsilon, sensitivity=q.sensitivity, random_state=random_state)
+            out[q.name] = float(mech.randomise(q.true_value))
     return out
 
 
@@ -138,24 +244,22 @@ def run_query(
     *,
     random_state: int | None = None,
 ) -> DPResult:
-    """Runs ``query`` over the subjects' values; raises :class:`DPQueryError` for invalid queries or leaks."""
+    """Runs ``query`` over the subjects' values; raises :class:`DPQueryError` only for invalid queries (never
+    for anything the data decides: an empty population gets a noisy, possibly empty, answer)."""
     query.validate()
-    import numpy as np
-    from diffprivlib import tools
-    from diffprivlib.accountant import BudgetAccountant
+    from diffprivlib.utils import check_random_state
 
     rng = random.Random(random_state)  # noqa: S311 - sampling rows, not a secret
-    data = np.asarray(
-        bound_contributions(values_by_subject, max_rows=query.max_rows_per_subject, bounds=query.bounds, rng=rng),
-        dtype=float,
+    contributions = bound_contributions(
+        values_by_subject, max_rows=query.max_rows_per_subject, bounds=query.bounds, rng=rng
     )
-    epsilon_row = float(query.epsilon) / query.max_rows_per_subject
-    accountant = BudgetAccountant()  # private to this call: the ledger, not diffprivlib, keeps the budget
-    common: dict[str, Any] = {"epsilon": epsilon_row, "random_state": random_state, "accountant": accountant}
-    if query.statistic in ("mean", "variance", "quantiles") and data.size == 0:
-        raise DPQueryError("no rows to compute this statistic over")
+    # one generator for every mechanism of the query (a fixed int seed per mechanism would correlate the noise)
+    state = check_random_state(random_state, secure=True)
     with guard_privacy_leaks():
-        value = _compute(tools, np, query, data, common)
+        if query.statistic == "quantiles":
+            value, empty = _quantiles(query, contributions, random_state), False
+        else:
+            value, empty = _finish(query, _noisy(noise_plan(query, contributions), state))
     return DPResult(
         statistic=query.statistic,
         value=value,
@@ -164,32 +268,97 @@ def run_query(
         mechanism=MECHANISMS[query.statistic],
         bounds=query.bounds,
         max_rows_per_subject=query.max_rows_per_subject,
-        epsilon_per_row=epsilon_row,
+        epsilon_per_row=float(query.epsilon) / query.max_rows_per_subject,
+        empty=empty,
     )
 
 
-def _compute(tools: Any, np: Any, query: DPQuery, data: Any, common: dict[str, Any]) -> Any:
-    from diffprivlib.mechanisms import Geometric, Laplace
-
-    epsilon, random_state = common["epsilon"], common["random_state"]
+def _finish(query: DPQuery, noisy: dict[str, float]) -> tuple[Any, bool]:
+    """Post-processing of the noisy quantities only (never of the data): the released value."""
     if query.statistic == "count":
-        # not tools.count_nonzero: it truncates at the true count, which biases it and reveals that count
-        noisy = Geometric(epsilon=epsilon, sensitivity=1, random_state=random_state).randomise(int(data.size))
-        return max(int(noisy), 0)
-    bounds = query.bounds
-    assert bounds is not None
+        return max(int(noisy["count"]), 0), False
     if query.statistic == "sum":
-        # not tools.sum: it truncates to [lower*n, upper*n] with the true n. Adding or removing one row moves
-        # the sum by at most max(|lower|, |upper|).
-        sensitivity = max(abs(bounds[0]), abs(bounds[1]))
-        mechanism = Laplace(epsilon=epsilon, sensitivity=sensitivity, random_state=random_state)
-        return float(mechanism.randomise(float(data.sum())))
-    if query.statistic == "mean":
-        return float(tools.mean(data, bounds=bounds, **common))
-    if query.statistic == "variance":
-        return float(tools.var(data, bounds=bounds, **common))
+        return noisy["sum"], False
+    assert query.bounds is not None
+    lower, upper = query.bounds
+    middle, half = (lower + upper) / 2, (upper - lower) / 2
     if query.statistic == "histogram":
-        counts, edges = tools.histogram(data, bins=query.bins, range=bounds, **common)
-        return {"counts": [int(c) for c in counts], "edges": [float(e) for e in edges]}
-    values = tools.quantile(data, list(query.quantiles), bounds=bounds, **common)
+        counts = [max(int(noisy[f"bin_{i}"]), 0) for i in range(query.bins)]
+        width = (upper - lower) / query.bins
+        edges = [lower + i * width for i in range(query.bins)] + [float(upper)]
+        return {"counts": counts, "edges": edges}, False
+    count = noisy["count"]
+    if count < 1:
+        return None, True
+    mean_offset = min(max(noisy["centred_sum"] / count, -half), half)
+    if query.statistic == "mean":
+        return middle + mean_offset, False
+    variance = noisy["centred_sum_of_squares"] / count - mean_offset**2
+    return min(max(variance, 0.0), half**2), False
+
+
+def _quantiles(query: DPQuery, contributions: list[list[float]], random_state: int | None) -> dict[str, Any]:
+    import numpy as np
+    from diffprivlib import tools
+    from diffprivlib.accountant import BudgetAccountant
+
+    data = np.asarray([v for person in contributions for v in person], dtype=float)
+    epsilon_row = float(query.epsilon) / query.max_rows_per_subject
+    # on no rows the exponential mechanism draws uniformly within the bounds: a DP answer, not an error
+    values = tools.quantile(
+        data,
+        list(query.quantiles),
+        epsilon=epsilon_row,
+        bounds=query.bounds,
+        random_state=random_state,  # None: diffprivlib's mechanism then draws from `secrets`
+        accountant=BudgetAccountant(),  # private to this call: the ledger, not diffprivlib, keeps the budget
+    )
     return {"quantiles": list(query.quantiles), "values": [float(v) for v in np.atleast_1d(values)]}
+
+
+def _ci95_laplace(scale: float) -> float:
+    return scale * math.log(20)  # P(|Lap(b)| > t) = exp(-t / b) = 0.05
+
+
+def _ci95_geometric(scale: float) -> float:
+    alpha = math.exp(-1 / scale)
+    # two-sided geometric: P(|X| >= t) = 2 alpha^t / (1 + alpha)
+    return float(max(math.ceil(math.log(0.05 * (1 + alpha) / 2) / math.log(alpha)), 0))
+
+
+def expected_accuracy(query: DPQuery, *, assumed_rows: int | None = None) -> dict[str, Any]:
+    """The noise ``query`` will add, from public parameters only (no data): each quantity's noise standard
+    deviation and 95% interval half-width, and for mean and variance the value's approximate 95% half-width
+    at a caller-assumed row count (their error depends on the row count, which is private)."""
+    query.validate()
+    stand_in = [[query.bounds[0] if query.bounds else 1.0]]  # values do not change sensitivities or epsilons
+    components = []
+    for q in noise_plan(query, stand_in):
+        std = (
+            q.scale * math.sqrt(2)
+            if q.mechanism == "laplace"
+            else math.sqrt(2 * math.exp(-1 / q.scale)) / (1 - math.exp(-1 / q.scale))
+        )
+        half = _ci95_laplace(q.scale) if q.mechanism == "laplace" else _ci95_geometric(q.scale)
+        name = "each_bin" if q.name.startswith("bin_") else q.name
+        if name == "each_bin" and any(c["name"] == name for c in components):
+            continue
+        components.append(
+            {"name": name, "mechanism": q.mechanism, "scale": q.scale, "noise_std": std, "ci95_half_width": half}
+        )
+    out: dict[str, Any] = {"components": components, "value_ci95_half_width": None, "assumed_rows": assumed_rows}
+    if query.statistic in ("count", "sum"):
+        out["value_ci95_half_width"] = components[0]["ci95_half_width"]
+    elif query.statistic == "histogram":
+        out["value_ci95_half_width"] = components[0]["ci95_half_width"]  # per bin
+    elif query.statistic in ("mean", "variance") and assumed_rows and query.bounds:
+        half = (query.bounds[1] - query.bounds[0]) / 2
+        by_name = {c["name"]: c for c in components}
+        # delta method at the assumed count: error(mean) ~ sum_noise / n (the count's noise is second order)
+        width = Z95 * by_name["centred_sum"]["noise_std"] / assumed_rows
+        if query.statistic == "variance":
+            width = Z95 * by_name["centred_sum_of_squares"]["noise_std"] / assumed_rows + 2 * half * width
+        out["value_ci95_half_width"] = min(width, half if query.statistic == "mean" else half**2)
+    elif query.statistic == "quantiles":
+        out["note"] = "exponential mechanism: its error depends on the data's spread; none is promised"
+    return out

@@ -1,7 +1,11 @@
-"""DP statistics queries as a service: policy check, budget reservation, the query, commit or refund, audit.
+"""DP statistics queries as a service: policy check, budget reservation, the query, commit, audit; previews.
 
-The three steps commit separately (reserve; compute; commit or refund) so that a crash mid-query leaves the
-budget reserved — counted as spent — never under-counted.
+The three steps commit separately (reserve; compute; commit) so that a crash mid-query leaves the budget
+reserved — counted as spent — never under-counted. No free answers: everything that can be refused is refused
+before the reservation, from the query and policy alone. Once data has been read nothing is refunded: what
+the data decides (no rows, one row, an exception while reading) is answered by the DP result (possibly a
+noisy empty one) or, for an unexpected failure, charged in full, since the failure itself could depend on
+the data.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from governance.access.principals import Principal
 from governance.db import transaction, utcnow
 from governance.gateway.budget import delta_to_units, epsilon_to_micro
 from governance.gateway.errors import DPQueryRejectedError, SpecNotAllowedError
-from governance.gateway.ledger import commit_budget, refund_budget, reserve_budget
+from governance.gateway.ledger import commit_budget, reserve_budget
 from governance.gateway.models import DPQueryRecord
+from governance.gateway.preview import Preview, preview_spend
 
-__all__ = ["DPQueryRequest", "run_dp_query"]
+__all__ = ["DPQueryRequest", "preview_dp_query", "run_dp_query"]
 
 _CHUNK = 2000
 
@@ -136,20 +141,10 @@ def collect_values(
                 yield values
 
 
-def run_dp_query(
-    session_factory: Callable[[], Session],
-    *,
-    client: Principal,
-    query: DPQueryRequest,
-    random_state: int | None = None,
-) -> DPQueryRecord:
-    """Check, reserve, compute, then commit (or refund on failure); each step audited in its own transaction.
+def _dp_query(query: DPQueryRequest) -> Any:
+    """The pure query, validated (raises `DPQueryRejectedError`: data-independent, nothing is spent)."""
+    from governance.gateway.dp import DPQuery, DPQueryError
 
-    Raises `SpecNotAllowedError`, `DPQueryRejectedError`, `BudgetExhaustedError` (nothing spent then).
-    """
-    from governance.gateway.dp import DPQuery, DPQueryError, run_query
-
-    _check(client, query)
     dp_query = DPQuery(
         statistic=query.statistic,  # type: ignore[arg-type]
         epsilon=query.epsilon,
@@ -162,6 +157,51 @@ def run_dp_query(
         dp_query.validate()
     except DPQueryError as exc:
         raise DPQueryRejectedError(str(exc)) from exc
+    return dp_query
+
+
+def preview_dp_query(
+    session: Session, *, client: Principal, query: DPQueryRequest, assumed_rows: int | None = None
+) -> Preview:
+    """What ``query`` would charge, the budget left before and after, and its expected accuracy (from the
+    query's parameters only; mean and variance at the caller's ``assumed_rows``). Reads no personal data,
+    reserves nothing; audited in the caller's transaction. Raises what `run_dp_query` raises before spending
+    (except `BudgetExhaustedError`: the preview says ``allowed: false`` instead)."""
+    from governance.gateway.dp import NEIGHBOURING, expected_accuracy
+
+    _check(client, query)
+    dp_query = _dp_query(query)
+    return preview_spend(
+        session,
+        actor=client,
+        kind="dp_query",
+        purpose=query.purpose,
+        client_id=client.id,
+        epsilon=query.epsilon,
+        delta=Decimal(0),
+        accuracy={"statistic": query.statistic, **expected_accuracy(dp_query, assumed_rows=assumed_rows)},
+        unit_of_privacy="subject",
+        neighbouring=NEIGHBOURING,
+    )
+
+
+def run_dp_query(
+    session_factory: Callable[[], Session],
+    *,
+    client: Principal,
+    query: DPQueryRequest,
+    random_state: int | None = None,
+) -> DPQueryRecord:
+    """Check, reserve, compute, then commit; each step audited in its own transaction.
+
+    Raises `SpecNotAllowedError`, `DPQueryRejectedError`, `BudgetExhaustedError` before anything is spent.
+    After the reservation, the answer is always a charged DP result; an unexpected failure is charged in full
+    (audited `gateway.dpquery.failed`) and re-raised.
+    """
+    from governance.gateway.dp import run_query
+
+    _check(client, query)
+    dp_query = _dp_query(query)
     query_id = uuid.uuid4()
     with transaction(session_factory()) as session:
         reservation_id = reserve_budget(
@@ -177,18 +217,17 @@ def run_dp_query(
     try:
         now = utcnow()
         result = run_query(dp_query, collect_values(session_factory, query, now=now), random_state=random_state)
-    except BaseException as exc:
+    except BaseException:
+        # never a refund once data was read: a refund would tell the caller something about the data for free
         with transaction(session_factory()) as session:
-            refund_budget(session, reservation_id, actor=client)
+            commit_budget(session, reservation_id, epsilon_spent=query.epsilon, delta_spent=Decimal(0), actor=client)
             audit.record(
                 session,
                 actor=client,
                 action="gateway.dpquery.failed",
                 target=("dp_query", query_id),
-                details={"purpose": query.purpose, "statistic": query.statistic},
+                details={"purpose": query.purpose, "statistic": query.statistic, "charged": True},
             )
-        if isinstance(exc, DPQueryError):
-            raise DPQueryRejectedError(str(exc)) from exc
         raise
     with transaction(session_factory()) as session:
         commit_budget(session, reservation_id, epsilon_spent=result.epsilon, delta_spent=result.delta, actor=client)

@@ -92,13 +92,15 @@ class BudgetAccount(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     purpose: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(String(128), default="")
+    # first day of the budget window (ISO date) when policy refreshes the budget per window; '' = one window
+    window_start: Mapped[str] = mapped_column(String(10), default="", server_default="")
     pure_epsilon_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     pure_epsilon_sq: Mapped[int] = mapped_column(BigInteger, default=0)
     approx_epsilon_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     delta_units: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("purpose", "client_id"),)
+    __table_args__ = (UniqueConstraint("purpose", "client_id", "window_start"),)
 
 
 class BudgetReservation(Base):
@@ -110,6 +112,7 @@ class BudgetReservation(Base):
     purpose: Mapped[str] = mapped_column(String(64), index=True)
     client_id: Mapped[str] = mapped_column(String(128), index=True)
     charges_client_share: Mapped[bool] = mapped_column(default=False)
+    window_start: Mapped[str] = mapped_column(String(10), default="", server_default="")  # the window charged
     state: Mapped[str] = mapped_column(String(16), default="reserved")
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     delta_units: Mapped[int] = mapped_column(BigInteger)

@@ -56,8 +56,14 @@ class LDiversity(_Frozen):
     l: int = Field(ge=2, le=100)  # noqa: E741 - the literature's letter
 
 
+BudgetWindow = Literal["none", "day", "week", "month"]
+
+
 class PurposeAdditions(_Frozen):
     l_diversity: LDiversity | None = None
+    # the purpose's budget (and its clients' shares) starts afresh each window; the loss over T windows is the
+    # sum of the per-window losses (docs/gateway.md)
+    budget_window: BudgetWindow = "none"
 
 
 class Accounting(_Frozen):
@@ -95,6 +101,10 @@ class GatewayPolicyFile(_Frozen):
 
     def generalization_rules(self) -> tuple[GeneralizationRule, ...]:
         return tuple(rule.to_rule(column) for column, rule in self.quasi_identifiers.items())
+
+    def budget_window(self, purpose: str) -> BudgetWindow:
+        additions = self.purposes.get(purpose)
+        return additions.budget_window if additions is not None else "none"
 
     def client_grant(self, client_id: str, purpose: str) -> ClientGrant | None:
         return self.clients.get(client_id, {}).get(purpose)

@@ -90,6 +90,25 @@ class DPQueryBody(StrictModel):
         return value
 
 
+class DPQueryPreviewBody(DPQueryBody):
+    """A DP query to preview: nothing is read or spent. ``assumed_rows`` (public, the caller's own guess) sizes
+    the expected error of a mean or variance, which depends on the private row count."""
+
+    assumed_rows: int | None = Field(default=None, ge=1, le=10**12)
+
+
+class PreviewOut(BaseModel):
+    kind: str
+    purpose: str
+    epsilon: str
+    delta: str
+    budget: dict[str, Any]
+    expected_accuracy: dict[str, Any]
+    unit_of_privacy: str
+    neighbouring: str
+    cost: str
+
+
 class DPQueryOut(BaseModel):
     query_id: uuid.UUID
     purpose: str

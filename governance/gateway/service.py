@@ -30,20 +30,25 @@ from governance.gateway.errors import (
     SpecNotAllowedError,
 )
 from governance.gateway.ledger import (  # re-exported: the contract names them on this module
+    BudgetPreview,
     BudgetView,
     budget_status,
     commit_budget,
+    preview_budget,
     refund_budget,
     reserve_budget,
 )
 from governance.gateway.models import DownloadLink, Release, ReleaseSubject
 from governance.gateway.policy import GatewayPolicyFile, load_gateway_policy
+from governance.gateway.preview import Preview, preview_spend
 from governance.settings import PROJECT_ROOT
 
 __all__ = [
+    "BudgetPreview",
     "BudgetView",
     "DatasetBuild",
     "DatasetSpec",
+    "Preview",
     "ReleaseSummary",
     "budget_status",
     "build_dataset",
@@ -51,6 +56,8 @@ __all__ = [
     "commit_budget",
     "create_download_link",
     "get_release",
+    "preview_budget",
+    "preview_spend",
     "refund_budget",
     "releases_including",
     "request_release",

@@ -51,7 +51,8 @@ def test_invalid_queries_are_refused(query):
 def test_contributions_are_bounded_per_subject_and_clipped():
     rng = random.Random(0)
     bounded = bound_contributions([[1000.0] * 50, [-5.0], [3.0, 4.0]], max_rows=2, bounds=(0, 10), rng=rng)
-    assert sorted(bounded) == [0.0, 3.0, 4.0, 10.0, 10.0]
+    assert sorted(v for person in bounded for v in person) == [0.0, 3.0, 4.0, 10.0, 10.0]
+    assert [len(person) for person in bounded] == [2, 1, 2]
 
 
 def test_epsilon_is_split_over_the_rows_a_subject_may_contribute():
