@@ -20,6 +20,7 @@ from governance.errors import ForbiddenError
 from governance.gateway import dpqueries, service
 from governance.gateway.errors import SpecNotAllowedError
 from governance.gateway.models import Release
+from governance.gateway.modes import mode_info, mode_of
 from governance.gateway.schemas import (
     BudgetOut,
     BudgetPath,
@@ -73,12 +74,15 @@ def _release_out(release: Release, *, with_manifest: bool = True) -> dict[str, A
     if release.job_id and release.status in ("queued", "running"):
         job = get_job(get_session(), release.job_id)
         progress = {k: getattr(job, k, None) for k in ("status", "progress_done", "progress_total", "progress_message")}
+    info = mode_info(mode_of(release.spec))
     return ReleaseOut(
         release_id=release.id,
         status=release.status,
         purpose=release.purpose,
         format=release.format,
         pseudonyms=release.pseudonym_mode,
+        mode=info.mode.value,
+        data_classification=info.data_classification,
         job_id=release.job_id,
         created_at=release.created_at,
         completed_at=release.completed_at,

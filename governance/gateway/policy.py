@@ -49,6 +49,8 @@ class BudgetShare(_Frozen):
 class ClientGrant(_Frozen):
     stable_pseudonyms: bool = False
     budget: BudgetShare | None = None
+    # may receive row-level pseudonymized personal data for this purpose (where the purpose says `granted`)
+    pseudonymized_personal_data: bool = False
 
 
 class LDiversity(_Frozen):
@@ -64,6 +66,9 @@ class PurposeAdditions(_Frozen):
     # the purpose's budget (and its clients' shares) starts afresh each window; the loss over T windows is the
     # sum of the per-window losses (docs/gateway.md)
     budget_window: BudgetWindow = "none"
+    # Which clients may receive row-level pseudonymized personal data (mode pseudonymized_rows) for this
+    # purpose: none (the default), every client registered for the purpose, or only clients granted it below.
+    pseudonymized_personal_data: Literal["none", "registered_clients", "granted_clients"] = "none"
 
 
 class Accounting(_Frozen):
@@ -108,6 +113,15 @@ class GatewayPolicyFile(_Frozen):
 
     def client_grant(self, client_id: str, purpose: str) -> ClientGrant | None:
         return self.clients.get(client_id, {}).get(purpose)
+
+    def permits_pseudonymized_data(self, client_id: str, purpose: str) -> bool:
+        """Whether `client_id` may receive row-level pseudonymized personal data for `purpose`."""
+        additions = self.purposes.get(purpose)
+        allowed = additions.pseudonymized_personal_data if additions else "none"
+        if allowed == "registered_clients":
+            return True
+        grant = self.client_grant(client_id, purpose)
+        return allowed == "granted_clients" and grant is not None and grant.pseudonymized_personal_data
 
 
 def load_gateway_policy(path: Path) -> GatewayPolicyFile:

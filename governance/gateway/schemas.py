@@ -23,6 +23,11 @@ class DatasetSpecBody(StrictModel):
     until: dt.datetime | None = None
     format: Literal["jsonl", "csv", "parquet"] = "jsonl"
     pseudonyms: Literal["per_release", "stable"] = "per_release"
+    mode: Literal["pseudonymized_rows", "dp_synthetic"] = Field(
+        default="pseudonymized_rows",
+        description="pseudonymized_rows: row-level pseudonymized personal data (k per person); "
+        "dp_synthetic: synthetic rows from a differentially private generator",
+    )
 
     @field_validator("since", "until")
     @classmethod
@@ -50,6 +55,8 @@ class ReleaseOut(ResponseModel):
     purpose: str
     format: str
     pseudonyms: str
+    mode: str
+    data_classification: str
     job_id: uuid.UUID | None
     created_at: dt.datetime
     completed_at: dt.datetime | None = None

@@ -39,6 +39,7 @@ from governance.gateway.ledger import (  # re-exported: the contract names them 
     reserve_budget,
 )
 from governance.gateway.models import DownloadLink, Release, ReleaseSubject
+from governance.gateway.modes import REQUESTABLE_MODES, ModeInfo, ReleaseMode, mode_info, mode_of
 from governance.gateway.policy import GatewayPolicyFile, load_gateway_policy
 from governance.gateway.preview import Preview, preview_spend
 from governance.settings import PROJECT_ROOT
@@ -59,6 +60,7 @@ __all__ = [
     "preview_budget",
     "preview_spend",
     "refund_budget",
+    "release_mode_info",
     "releases_including",
     "request_release",
     "reserve_budget",
@@ -101,6 +103,7 @@ class DatasetSpec:
     until: dt.datetime | None = None
     format: str = "jsonl"
     pseudonyms: str = "per_release"
+    mode: str = ReleaseMode.PSEUDONYMIZED_ROWS.value
 
     @classmethod
     def of(cls, value: DatasetSpec | Mapping[str, Any]) -> DatasetSpec:
@@ -122,6 +125,7 @@ class DatasetSpec:
             "until": self.until.isoformat() if self.until else None,
             "format": self.format,
             "pseudonyms": self.pseudonyms,
+            "mode": self.mode,
         }
 
 
@@ -185,12 +189,38 @@ def check_spec(purpose: str, client: _ClientLike, spec: DatasetSpec | Mapping[st
         grant = policy.client_grant(client.id, purpose)
         if found.gateway is None or not found.gateway.stable_pseudonyms or not (grant and grant.stable_pseudonyms):
             problems.append(_not_allowed("pseudonyms", "stable", "stable_pseudonyms_not_granted"))
+    problems.extend(_mode_problems(spec, client, purpose, policy))
     if not spec.profile_fields and not spec.event_categories:
         problems.append(_not_allowed("spec", "empty", "nothing_requested"))
     if spec.since and spec.until and spec.since >= spec.until:
         problems.append(_not_allowed("window", "since/until", "empty_time_window"))
     if problems:
         raise SpecNotAllowedError(problems)
+
+
+def _mode_problems(
+    spec: DatasetSpec, client: _ClientLike, purpose: str, policy: GatewayPolicyFile
+) -> list[dict[str, str]]:
+    """Row-level pseudonymized data goes only to purposes (and clients) whose policy permits personal data."""
+    try:
+        mode = ReleaseMode(spec.mode)
+    except ValueError:
+        return [_not_allowed("mode", spec.mode, "unknown_mode")]
+    if mode is ReleaseMode.PSEUDONYMIZED_ROWS and not policy.permits_pseudonymized_data(client.id, purpose):
+        return [_not_allowed("mode", mode.value, "pseudonymized_personal_data_not_permitted")]
+    if mode is ReleaseMode.DP_SYNTHETIC and mode.value not in _MODE_BUILDERS:
+        return [_not_allowed("mode", mode.value, "mode_not_available")]
+    return []
+
+
+# Builders of modes other than pseudonymized rows (and training input), by mode value; a mode module registers
+# itself here (see `register_mode_builder`).
+_MODE_BUILDERS: dict[str, Callable[..., DatasetBuild]] = {}
+
+
+def register_mode_builder(mode: ReleaseMode, builder: Callable[..., DatasetBuild]) -> None:
+    """Register how releases of `mode` are built (same keyword arguments as `build_dataset`)."""
+    _MODE_BUILDERS[mode.value] = builder
 
 
 # --- building a dataset --------------------------------------------------------------------------------------
@@ -293,6 +323,18 @@ def build_dataset(
     from governance.vault import service as vault
 
     spec = DatasetSpec.of(spec)
+    builder = _MODE_BUILDERS.get(spec.mode)
+    if builder is not None:
+        return builder(
+            session,
+            purpose=purpose,
+            client_id=client_id,
+            spec=spec,
+            as_of=as_of,
+            output_dir=output_dir,
+            session_factory=session_factory,
+            progress=progress,
+        )
     moment = as_of or utcnow()
     policy = gateway_policy()
     catalog = vault.categories()
@@ -359,7 +401,7 @@ def build_dataset(
             on_released_subjects=lineage.extend,
             progress=progress,
         )
-    manifest = figures.as_manifest()
+    manifest = {"release_mode": mode_info(spec.mode).as_manifest(), **figures.as_manifest()}
     manifest["pseudonyms"] = {
         "mode": spec.pseudonyms,
         "key": "fresh random key, discarded after the build"
@@ -426,6 +468,8 @@ def request_release(session: Session, *, client: Principal, spec: DatasetSpec | 
     from governance.jobs import enqueue
 
     spec = DatasetSpec.of(spec)
+    if spec.mode not in REQUESTABLE_MODES:
+        raise SpecNotAllowedError([_not_allowed("mode", spec.mode, "not_requestable")])
     check_spec(spec.purpose, client, spec)
     from governance.consent import service as consent
 
@@ -451,9 +495,14 @@ def request_release(session: Session, *, client: Principal, spec: DatasetSpec | 
         actor=client,
         action="gateway.release.requested",
         target=("release", release.id),
-        details={"purpose": spec.purpose, "format": spec.format, "pseudonyms": spec.pseudonyms},
+        details={"purpose": spec.purpose, "format": spec.format, "pseudonyms": spec.pseudonyms, "mode": spec.mode},
     )
     return release
+
+
+def release_mode_info(release: Release) -> ModeInfo:
+    """What kind of data a release is (its mode's label, classification and guarantee)."""
+    return mode_info(mode_of(release.spec))
 
 
 def get_release(session: Session, release_id: uuid.UUID, *, client_id: str | None = None) -> Release:

@@ -35,6 +35,7 @@ class DatasetSpecIn(StrictModel):
             "until": self.until,
             "format": "jsonl",
             "pseudonyms": "per_release",
+            "mode": "training_input",  # read inside the service by the DP training job, never released
         }
 
 

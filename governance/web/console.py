@@ -847,7 +847,9 @@ def console_releases() -> str:
     releases = []
     for release_id in reversed(release_ids[-100:]):
         release = gateway.get_release(session, release_id)
+        mode = gateway.release_mode_info(release)
         facts = [
+            ("Kind of data", mode.label),
             ("Status", release.status),
             ("Format", release.format),
             ("Pseudonyms", release.pseudonym_mode),
@@ -869,6 +871,8 @@ def console_releases() -> str:
                 "people": release.subjects_released or 0,
                 "suppressed": release.rows_suppressed or 0,
                 "title": f"Release {str(release.id)[:8]}",
+                "data_classification": mode.data_classification,
+                "kind_of_data": mode.label,
                 "purpose": release.purpose,
                 "client": release.client_id,
                 "at": release.created_at,

@@ -601,14 +601,24 @@ def dashboard_certificate_json(request_id: str) -> ResponseReturnValue:
 
 def _release_protections(release: Any) -> list[str]:
     """What protected the person in a dataset release, from the release's own record and manifest."""
-    out = []
+    from governance.gateway import service as gateway
+
+    mode = gateway.release_mode_info(release)
+    out = [mode.label]
     if release.pseudonym_mode == "stable":
         out.append("Pseudonymized (identifiers replaced by a code that stays the same for this recipient)")
     elif release.pseudonym_mode:
         out.append("Pseudonymized (identifiers replaced by codes used in this dataset only)")
-    if release.k_achieved:
+    per_person = ((release.manifest or {}).get("k_anonymity") or {}).get("unit") == "person"
+    if release.k_achieved and per_person:
         out.append(
-            f"k-anonymity: you look the same as at least {release.k_achieved - 1} other people "
+            f"k-anonymity: everything this dataset holds about you on age, place, device and dates is shared by "
+            f"at least {release.k_achieved - 1} other people (k = {release.k_achieved}, required "
+            f"{release.k_required}); the recorded activity itself (items, values) is not anonymous"
+        )
+    elif release.k_achieved:
+        out.append(
+            f"k-anonymity: each row looks the same as rows of at least {release.k_achieved - 1} other people "
             f"(k = {release.k_achieved}, required {release.k_required})"
         )
     elif release.k_required:
@@ -616,7 +626,8 @@ def _release_protections(release: Any) -> list[str]:
     diversity = (release.manifest or {}).get("l_diversity") or {}
     if diversity.get("l_achieved"):
         out.append(f"l-diversity of {present.humanize(diversity['attribute'])} (l = {diversity['l_achieved']})")
-    out.append("No differential privacy: a dataset holds coarsened rows, not noisy statistics")
+    if mode.personal_data:
+        out.append("No differential privacy: a dataset holds coarsened rows, not noisy statistics")
     return out
 
 

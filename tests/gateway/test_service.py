@@ -68,6 +68,7 @@ def test_spec_asking_for_what_the_purpose_does_not_allow_is_refused_with_the_lis
         ("purchase", "not_allowed_for_purpose"),
         ("query", "not_releasable"),
         ("stable", "stable_pseudonyms_not_granted"),
+        ("pseudonymized_rows", "pseudonymized_personal_data_not_permitted"),  # only intent-classifier has it
     }
     assert refused.value.status == 403
 
@@ -84,6 +85,7 @@ def test_direct_identifiers_are_never_released_even_where_the_purpose_uses_them(
         ("email", "direct_identifier"),
         ("phone", "direct_identifier"),
         ("postal_address", "direct_identifier"),
+        ("pseudonymized_rows", "pseudonymized_personal_data_not_permitted"),  # fraud_prevention: DP statistics only
     }
 
 
