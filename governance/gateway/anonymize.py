@@ -9,13 +9,15 @@ counts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import pickle
+import secrets
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,14 @@ from governance.gateway.generalize import Generalizer
 from governance.gateway.kanon import AnonymityRequirement, ClassCounter
 from governance.gateway.writers import Column, open_writer, sha256_file
 
-__all__ = ["PSEUDONYM_COLUMN", "ReleaseFigures", "SubjectRecord", "write_release"]
+__all__ = [
+    "PSEUDONYM_COLUMN",
+    "IdentifyingFieldError",
+    "PersonLevel",
+    "ReleaseFigures",
+    "SubjectRecord",
+    "write_release",
+]
 
 PSEUDONYM_COLUMN = "subject"
 _SPILL_BATCH = 2_000  # subjects per pickled chunk
@@ -65,6 +74,13 @@ class ReleaseFigures:
     generalization: dict[str, dict[str, Any]] = field(default_factory=dict)
     checksum_sha256: str = ""
     bytes: int = 0
+    k_unit: str = "row_class"
+    row_class_k_achieved: int | None = None
+    quasi_identifiers_found: list[str] = field(default_factory=list)
+    identifying_power: dict[str, Any] | None = None
+    footprints: int | None = None
+    footprints_released: int | None = None
+    joint_prior_subjects: int = 0
 
     def as_manifest(self) -> dict[str, Any]:
         return {
@@ -79,12 +95,8 @@ class ReleaseFigures:
                 "classes": self.classes,
                 "classes_released": self.classes_released,
             },
-            "k_anonymity": {
-                "k_required": self.k_required,
-                "k_achieved": self.k_achieved,
-                "unit": "distinct subjects per quasi-identifier combination",
-                "quasi_identifiers": self.quasi_identifiers,
-            },
+            "k_anonymity": self._k_manifest(),
+            "identifying_power": self.identifying_power,
             "l_diversity": None
             if self.l_required is None
             else {
@@ -96,6 +108,58 @@ class ReleaseFigures:
             "checksum_sha256": self.checksum_sha256,
             "bytes": self.bytes,
         }
+
+    def _k_manifest(self) -> dict[str, Any]:
+        if self.k_unit != "person":
+            return {
+                "k_required": self.k_required,
+                "k_achieved": self.k_achieved,
+                "unit": "distinct subjects per quasi-identifier combination",
+                "quasi_identifiers": self.quasi_identifiers,
+            }
+        return {
+            "k_required": self.k_required,
+            "k_achieved": self.k_achieved,
+            "unit": "person",
+            "footprint": "the set of a person's generalized quasi-identifier combinations over all their released "
+            "rows (profile and event quasi-identifiers together), joined with their footprints in earlier "
+            "releases this one can be joined with",
+            "quasi_identifiers": self.quasi_identifiers,
+            "quasi_identifiers_found_in_data": self.quasi_identifiers_found,
+            "footprints": self.footprints,
+            "footprints_released": self.footprints_released,
+            "people_suppressed": self.subjects_in - self.subjects_released,
+            "row_class_k_achieved": self.row_class_k_achieved,
+            "people_in_earlier_joinable_releases": self.joint_prior_subjects,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLevel:
+    """Options of k per person (mode pseudonymized_rows): the identifying-power check of released fields and the
+    footprints of earlier releases this one is measured together with.
+
+    ``candidates``: released columns that are not declared quasi-identifiers but may act as one (profile fields,
+    event category and context keys); each is measured on the population and, beyond the thresholds, counted
+    as a quasi-identifier (or the release is refused). ``content``: columns measured and reported but never
+    counted (items, values: what the person did; the release is personal data because of them).
+    ``prior``: per subject, the joint footprint key of the earlier joinable releases (absent: not in them).
+    """
+
+    candidates: Sequence[str] = ()
+    content: Sequence[str] = ()
+    max_conditional_entropy_bits: float = 1.0
+    max_newly_singled_out_fraction: float = 0.0
+    refuse_identifying: bool = False
+    prior: Mapping[uuid.UUID, bytes] = field(default_factory=dict)
+
+
+class IdentifyingFieldError(ValueError):
+    """A released field narrows people down beyond the policy's threshold and the policy says to refuse."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(f"fields identify people beyond the policy threshold: {', '.join(fields)}")
+        self.fields = fields
 
 
 def write_release(
@@ -110,17 +174,24 @@ def write_release(
     fmt: str,
     forbidden_columns: frozenset[str] = frozenset(),
     on_released_subjects: Callable[[list[uuid.UUID]], None] | None = None,
+    on_footprints: Callable[[list[tuple[uuid.UUID, bytes]]], None] | None = None,
     progress: Callable[[int, str], None] | None = None,
     batch_rows: int = 10_000,
     max_classes_in_memory: int = 1_000_000,
+    person_level: PersonLevel | None = None,
 ) -> ReleaseFigures:
     """Writes a k-anonymous release of ``records`` to ``path`` and returns its figures.
 
     The pseudonym column comes first, then ``profile_columns``, then ``event_columns``. ``on_released_subjects``
-    receives, in batches, the ids of subjects with at least one released row (the lineage). Raises
-    ``ValueError`` if a column is forbidden (a direct identifier), repeated, or named like the pseudonym column.
+    receives, in batches, the ids of subjects with at least one released row (the lineage). Without
+    ``person_level``, k holds per row class (distinct subjects per quasi-identifier combination). With it, k
+    holds per person: every released person's footprint (the set of their released quasi-identifier
+    combinations, joined with their footprints in ``person_level.prior``) is shared by at least k released
+    people, and ``on_footprints`` receives each released person's footprint digest. Raises ``ValueError`` if
+    a column is forbidden (a direct identifier), repeated, or named like the pseudonym column, and
+    ``IdentifyingFieldError`` when the policy refuses identifying fields.
     """
-    layout = _Layout.build(profile_columns, event_columns, generalizer, requirement, forbidden_columns)
+    layout = _Layout.build(profile_columns, event_columns, generalizer, requirement, forbidden_columns, person_level)
     figures = ReleaseFigures(
         format=fmt,
         columns=[c.name for c in layout.out_columns],
@@ -129,17 +200,49 @@ def write_release(
         sensitive_attribute=requirement.sensitive,
         quasi_identifiers=layout.qi_names,
         generalization=generalizer.describe(layout.names),
+        k_unit="person" if person_level is not None else "row_class",
     )
     fd, spill_name = tempfile.mkstemp(prefix="gateway-release-", suffix=".spill", dir=path.parent)
     os.close(fd)
     spill_path = Path(spill_name)
     try:
+        measure = _Measurement(layout, requirement.k) if person_level is not None else None
+        _pass_one(records, layout, pseudonymize, measure, spill_path, figures, progress, fmt)
+        counted = list(range(len(layout.qi_names)))
+        if measure is not None and person_level is not None:
+            figures.identifying_power, flagged = measure.report(person_level)
+            if flagged and person_level.refuse_identifying:
+                raise IdentifyingFieldError(flagged)
+            figures.quasi_identifiers_found = flagged
+            figures.quasi_identifiers = layout.qi_names + flagged
+            counted += [len(layout.qi_names) + layout.candidate_names.index(n) for n in flagged]
         with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
-            _pass_one(records, layout, pseudonymize, counter, spill_path, figures, progress, fmt)
+            _count_classes(spill_path, counted, counter)
             summary = counter.finish()
             figures.classes, figures.classes_released = summary.classes, summary.classes_released
             figures.k_achieved, figures.l_achieved = summary.k_achieved, summary.l_achieved
-            _pass_two(spill_path, counter, layout, path, fmt, figures, on_released_subjects, progress, batch_rows)
+            figures.row_class_k_achieved = summary.k_achieved
+            people = None
+            if person_level is not None:
+                people = _Footprints(requirement, person_level.prior)
+                _measure_people(spill_path, counted, counter, people)
+                figures.k_achieved, figures.l_achieved = people.k_achieved(), people.l_achieved()
+                figures.footprints, figures.footprints_released = people.groups(), people.groups_released()
+                figures.joint_prior_subjects = sum(1 for _ in person_level.prior)
+            _pass_two(
+                spill_path,
+                counted,
+                counter,
+                people,
+                layout,
+                path,
+                fmt,
+                figures,
+                on_released_subjects,
+                on_footprints,
+                progress,
+                batch_rows,
+            )
     finally:
         spill_path.unlink(missing_ok=True)
     figures.rows_suppressed = figures.rows_in - figures.rows_released
@@ -160,6 +263,15 @@ class _Layout:
     qi_positions: list[int]  # positions in the output row (the pseudonym is position 0)
     sensitive_position: int | None
     per_event: bool
+    candidate_names: list[str] = field(default_factory=list)
+    candidate_positions: list[int] = field(default_factory=list)
+    content_names: list[str] = field(default_factory=list)
+    content_positions: list[int] = field(default_factory=list)
+
+    @property
+    def wide_positions(self) -> list[int]:
+        """Positions kept in a row's class combination: declared quasi-identifiers, then candidates."""
+        return self.qi_positions + self.candidate_positions
 
     @classmethod
     def build(
@@ -169,6 +281,7 @@ class _Layout:
         generalizer: Generalizer,
         requirement: AnonymityRequirement,
         forbidden: frozenset[str],
+        person_level: PersonLevel | None = None,
     ) -> _Layout:
         columns = [*profile_columns, *event_columns]
         names = [c.name for c in columns]
@@ -181,6 +294,9 @@ class _Layout:
         qi_names = generalizer.quasi_identifiers(names)
         functions = generalizer.functions(names)
         steps = list(zip(names, functions, strict=True))
+        skip = {*qi_names, requirement.sensitive}
+        candidates = [n for n in (person_level.candidates if person_level else ()) if n in names and n not in skip]
+        content = [n for n in (person_level.content if person_level else ()) if n in names and n not in skip]
         return cls(
             names=names,
             out_columns=[
@@ -193,6 +309,10 @@ class _Layout:
             qi_positions=[i + 1 for i, n in enumerate(names) if n in qi_names],
             sensitive_position=names.index(requirement.sensitive) + 1 if requirement.sensitive else None,
             per_event=bool(event_columns),
+            candidate_names=candidates,
+            candidate_positions=[names.index(n) + 1 for n in candidates],
+            content_names=content,
+            content_positions=[names.index(n) + 1 for n in content],
         )
 
 
@@ -252,23 +372,29 @@ def _pass_one(
     records: Iterable[SubjectRecord],
     layout: _Layout,
     pseudonymize: Callable[[uuid.UUID], str],
-    counter: ClassCounter,
+    measure: _Measurement | None,
     spill_path: Path,
     figures: ReleaseFigures,
     progress: Callable[[int, str], None] | None,
     fmt: str,
 ) -> None:
-    """Generalize, pseudonymize, count classes, and spill chunks of (class list, encoded rows per subject)."""
+    """Generalize, pseudonymize, measure, and spill chunks of (combinations, rows per subject).
+
+    A row's combination holds the declared quasi-identifiers and the candidate columns (so a candidate found to
+    identify people can be counted afterwards without reading the source again)."""
     profile_steps = layout.profile_steps
     event_funcs = [f for _, f in layout.event_steps]
     head_width = len(profile_steps) + 1
-    head_qi = [i for i in layout.qi_positions if i < head_width]
-    event_qi = [i - head_width for i in layout.qi_positions if i >= head_width]
+    wide = layout.wide_positions
+    head_qi = [i for i in wide if i < head_width]
+    event_qi = [i - head_width for i in wide if i >= head_width]
+    order = sorted(range(len(wide)), key=lambda j: (wide[j] >= head_width, j))  # head parts first, then body
+    reorder = [order.index(j) for j in range(len(wide))] if order != sorted(order) else None
     sensitive = layout.sensitive_position
     encoder = _TextEncoder(fmt, [c.name for c in layout.out_columns], head_width) if fmt != "parquet" else None
     combos: list[tuple[Any, ...]] = []
     index: dict[tuple[Any, ...], int] = {}
-    subjects: list[tuple[bytes, list[int], list[Any]]] = []
+    subjects: list[tuple[bytes, list[int], list[Any], list[Any] | None]] = []
 
     def flush(spill: Any) -> None:
         pickle.dump((combos, subjects), spill, protocol=pickle.HIGHEST_PROTOCOL)
@@ -300,14 +426,13 @@ def _pass_one(
             figures.rows_in += len(rows)
             if not rows:
                 continue
-            classes: dict[tuple[Any, ...], set[Any] | None] = {}
-            for combo, body in zip(combos_of, bodies, strict=True):
-                held = classes.get(combo)
-                if held is None:
-                    held = classes[combo] = set()
-                if sensitive is not None:
-                    held.add(head[sensitive] if sensitive < head_width else body[sensitive - head_width])
-            counter.add_subject(classes)
+            if reorder is not None:  # back into the order of `wide` (declared quasi-identifiers first)
+                combos_of = [tuple([c[r] for r in reorder]) for c in combos_of]
+            values = None
+            if sensitive is not None:
+                values = [head[sensitive] if sensitive < head_width else b[sensitive - head_width] for b in bodies]
+            if measure is not None:
+                measure.add(combos_of, [head + b for b in bodies])
             idxs = []
             for combo in combos_of:
                 at = index.get(combo)
@@ -315,7 +440,7 @@ def _pass_one(
                     at = index[combo] = len(combos)
                     combos.append(combo)
                 idxs.append(at)
-            subjects.append((record.subject_id.bytes, idxs, rows))
+            subjects.append((record.subject_id.bytes, idxs, rows, values))
             if len(subjects) >= _SPILL_BATCH:
                 flush(spill)
                 combos, index, subjects = [], {}, []
@@ -325,53 +450,228 @@ def _pass_one(
             flush(spill)
 
 
+def _spilled(spill_path: Path) -> Iterator[tuple[list[tuple[Any, ...]], list[Any]]]:
+    with spill_path.open("rb") as spill:
+        while True:
+            try:
+                yield pickle.load(spill)  # noqa: S301 - our own temporary file, written in pass one
+            except EOFError:
+                return
+
+
+def _project(combos: list[tuple[Any, ...]], counted: list[int]) -> list[tuple[Any, ...]]:
+    return [tuple([c[i] for i in counted]) for c in combos]
+
+
+def _count_classes(spill_path: Path, counted: list[int], counter: ClassCounter) -> None:
+    """Row classes over the counted quasi-identifiers: distinct subjects (and sensitive values) per class."""
+    for combos, subjects in _spilled(spill_path):
+        projected = _project(combos, counted)
+        for _subject, idxs, _rows, values in subjects:
+            classes: dict[tuple[Any, ...], set[Any] | None] = {}
+            for n, at in enumerate(idxs):
+                held = classes.get(projected[at])
+                if held is None:
+                    held = classes[projected[at]] = set()
+                if values is not None:
+                    held.add(values[n])
+            counter.add_subject(classes)
+
+
+class _Measurement:
+    """Identifying power of released fields on the population, person by person: for each measured column, how
+    many people end up in groups smaller than k once the column's values (the set of a person's values) join
+    their declared quasi-identifier footprint, and the entropy of the column given that footprint."""
+
+    def __init__(self, layout: _Layout, k: int) -> None:
+        self.k = k
+        self.people = 0
+        self.declared = len(layout.qi_names)
+        self.names = layout.candidate_names + layout.content_names
+        self.kinds = ["candidate"] * len(layout.candidate_names) + ["content"] * len(layout.content_names)
+        self.positions = layout.candidate_positions + layout.content_positions
+        self.base: dict[int, int] = {}
+        self.joint: list[dict[tuple[int, int], int]] = [{} for _ in self.names]
+        self.values: list[dict[int, int]] = [{} for _ in self.names]
+
+    def add(self, combos: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+        self.people += 1
+        footprint = hash(frozenset([c[: self.declared] for c in combos]))
+        self.base[footprint] = self.base.get(footprint, 0) + 1
+        for j, position in enumerate(self.positions):
+            value = hash(frozenset([r[position] for r in rows]))
+            pair = (footprint, value)
+            self.joint[j][pair] = self.joint[j].get(pair, 0) + 1
+            self.values[j][value] = self.values[j].get(value, 0) + 1
+
+    def report(self, options: PersonLevel) -> tuple[dict[str, Any], list[str]]:
+        n, k = self.people, self.k
+        below = sum(c for c in self.base.values() if c < k)
+        fields: dict[str, Any] = {}
+        flagged = []
+        for j, name in enumerate(self.names):
+            with_field = sum(c for c in self.joint[j].values() if c < k)
+            entropy = -sum(c / n * math.log2(c / n) for c in self.values[j].values()) if n else 0.0
+            conditional = 0.0
+            for (footprint, _value), c in self.joint[j].items():
+                conditional += c / n * math.log2(self.base[footprint] / c)
+            newly = with_field - below
+            identifying = self.kinds[j] == "candidate" and (
+                (n and newly / n > options.max_newly_singled_out_fraction)
+                or conditional > options.max_conditional_entropy_bits
+            )
+            fields[name] = {
+                "kind": self.kinds[j],
+                "distinct_values": len(self.values[j]),
+                "entropy_bits": round(entropy, 4),
+                "conditional_entropy_bits": round(abs(conditional), 4),
+                "people_below_k_with_field": with_field,
+                "people_newly_below_k": newly,
+                "counted_as_quasi_identifier": bool(identifying),
+            }
+            if identifying:
+                flagged.append(name)
+        report = {
+            "method": "per person over the release's population before suppression: a field's value is the set "
+            "of the person's values; 'below k' = in a group of fewer than k people sharing the declared "
+            "quasi-identifier footprint and the field's value; conditional entropy H(field | declared footprint)",
+            "people": n,
+            "k": k,
+            "people_below_k_on_declared_quasi_identifiers": below,
+            "thresholds": {
+                "max_newly_singled_out_fraction": options.max_newly_singled_out_fraction,
+                "max_conditional_entropy_bits": options.max_conditional_entropy_bits,
+                "action": "refuse" if options.refuse_identifying else "count_as_quasi_identifier",
+            },
+            "content_note": "content fields (what a person did) are measured and reported, never counted: k does "
+            "not cover them, which is why a row-level release is pseudonymized personal data",
+            "fields": fields,
+        }
+        return report, flagged
+
+
+class _Footprints:
+    """k per person: counts people per footprint (their set of released row classes, joined with their
+    footprints in earlier joinable releases) and decides which people are released."""
+
+    def __init__(self, requirement: AnonymityRequirement, prior: Mapping[uuid.UUID, bytes]) -> None:
+        self.k, self.l_cap = requirement.k, requirement.l or 0
+        self.prior = prior
+        self._key = secrets.token_bytes(32)  # digests are comparable within this release only; never stored
+        self.counts: dict[bytes, int] = {}
+        self.values: dict[bytes, set[int]] = {}
+        self.keys: list[bytes | None] = []
+        self.digests: list[bytes | None] = []
+
+    def add(self, subject: uuid.UUID, classes: set[tuple[Any, ...]], values: frozenset[Any] | None) -> None:
+        if not classes:
+            self.keys.append(None)
+            self.digests.append(None)
+            return
+        text = "\n".join(sorted(json.dumps(c, default=str, separators=(",", ":")) for c in classes))
+        digest = hashlib.blake2b(text.encode(), key=self._key, digest_size=16).digest()
+        group = self.prior.get(subject, b"") + b"|" + digest
+        self.keys.append(group)
+        self.digests.append(digest)
+        self.counts[group] = self.counts.get(group, 0) + 1
+        if self.l_cap and values is not None:
+            held = self.values.setdefault(group, set())
+            if len(held) < self.l_cap:
+                held.add(hash(values))
+
+    def _released(self, group: bytes) -> bool:
+        if self.counts[group] < self.k:
+            return False
+        return not self.l_cap or len(self.values.get(group, ())) >= self.l_cap
+
+    def released(self, at: int) -> bytes | None:
+        """The footprint digest of the `at`-th person in spill order if they are released, else None."""
+        group = self.keys[at]
+        return self.digests[at] if group is not None and self._released(group) else None
+
+    def groups(self) -> int:
+        return len(self.counts)
+
+    def groups_released(self) -> int:
+        return sum(1 for g in self.counts if self._released(g))
+
+    def k_achieved(self) -> int | None:
+        return min((c for g, c in self.counts.items() if self._released(g)), default=None)
+
+    def l_achieved(self) -> int | None:
+        if not self.l_cap:
+            return None
+        return min((len(self.values.get(g, ())) for g in self.counts if self._released(g)), default=None)
+
+
+def _measure_people(spill_path: Path, counted: list[int], counter: ClassCounter, people: _Footprints) -> None:
+    """Each person's footprint over the rows that survive row-class suppression."""
+    for combos, subjects in _spilled(spill_path):
+        projected = _project(combos, counted)
+        verdicts = [counter.released(c) for c in projected]
+        for subject_bytes, idxs, _rows, values in subjects:
+            kept = [n for n, at in enumerate(idxs) if verdicts[at]]
+            sensitive = frozenset(values[n] for n in kept) if values is not None else None
+            people.add(uuid.UUID(bytes=subject_bytes), {projected[idxs[n]] for n in kept}, sensitive)
+
+
 def _pass_two(
     spill_path: Path,
+    counted: list[int],
     counter: ClassCounter,
+    people: _Footprints | None,
     layout: _Layout,
     path: Path,
     fmt: str,
     figures: ReleaseFigures,
     on_released_subjects: Callable[[list[uuid.UUID]], None] | None,
+    on_footprints: Callable[[list[tuple[uuid.UUID, bytes]]], None] | None,
     progress: Callable[[int, str], None] | None,
     batch_rows: int,
 ) -> None:
-    """Stream the spill, keep rows of released classes, write them in batches, report the lineage."""
+    """Stream the spill, keep rows of released classes (of released people), write them in batches, report the
+    lineage (and the released people's footprint digests)."""
     released = counter.released
     verdicts: dict[tuple[Any, ...], bool] = {}
     writer = open_writer(path, fmt, layout.out_columns)
     text = fmt != "parquet"
+    person = 0
     try:
         batch: list[Any] = []
-        with spill_path.open("rb") as spill:
-            while True:
-                try:
-                    combos, subjects = pickle.load(spill)  # noqa: S301 - our own temporary file, written above
-                except EOFError:
-                    break
-                keep = []
-                for combo in combos:
-                    verdict = verdicts.get(combo)
-                    if verdict is None:
-                        verdict = released(combo)
-                        if len(verdicts) < 500_000:
-                            verdicts[combo] = verdict
-                    keep.append(verdict)
-                included: list[uuid.UUID] = []
-                for subject_bytes, idxs, rows in subjects:
-                    kept = [row for at, row in zip(idxs, rows, strict=True) if keep[at]]
-                    if kept:
-                        included.append(uuid.UUID(bytes=subject_bytes))
-                        figures.rows_released += len(kept)
-                        batch.extend(kept)
-                    if len(batch) >= batch_rows:
-                        writer.write_encoded(batch) if text else writer.write_rows(batch)
-                        batch = []
-                figures.subjects_released += len(included)
-                if included and on_released_subjects:
-                    on_released_subjects(included)
-                if progress:
-                    progress(figures.subjects_released, "write")
+        for combos, subjects in _spilled(spill_path):
+            keep = []
+            for combo in _project(combos, counted):
+                verdict = verdicts.get(combo)
+                if verdict is None:
+                    verdict = released(combo)
+                    if len(verdicts) < 500_000:
+                        verdicts[combo] = verdict
+                keep.append(verdict)
+            included: list[uuid.UUID] = []
+            footprints: list[tuple[uuid.UUID, bytes]] = []
+            for subject_bytes, idxs, rows, _values in subjects:
+                digest = people.released(person) if people is not None else None
+                person += 1
+                if people is not None and digest is None:
+                    continue
+                kept = [row for at, row in zip(idxs, rows, strict=True) if keep[at]]
+                if kept:
+                    subject = uuid.UUID(bytes=subject_bytes)
+                    included.append(subject)
+                    if digest is not None:
+                        footprints.append((subject, digest))
+                    figures.rows_released += len(kept)
+                    batch.extend(kept)
+                if len(batch) >= batch_rows:
+                    writer.write_encoded(batch) if text else writer.write_rows(batch)
+                    batch = []
+            figures.subjects_released += len(included)
+            if included and on_released_subjects:
+                on_released_subjects(included)
+            if footprints and on_footprints:
+                on_footprints(footprints)
+            if progress:
+                progress(figures.subjects_released, "write")
         if batch:
             writer.write_encoded(batch) if text else writer.write_rows(batch)
     finally:

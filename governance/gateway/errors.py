@@ -78,3 +78,24 @@ class LinkExpiredError(GoneError):
 
 class DPQueryRejectedError(DomainError):
     status, code = 422, "invalid_query"
+
+
+class JoinableReleaseInProgressError(ConflictError):
+    """An earlier release to the same client that this one can be joined with is still being built: the two must
+    be measured together, so this one waits (ask again when the earlier one is ready)."""
+
+    code = "joinable_release_in_progress"
+    default_message = (
+        "An earlier release to this client that can be joined with this one is still being built; "
+        "ask again when it is ready."
+    )
+
+
+class IdentifyingFieldsRefusedError(ForbiddenError):
+    """A released field narrows people down beyond the policy's threshold and policy says to refuse."""
+
+    code = "identifying_fields"
+    default_message = "A released field identifies people beyond the policy's threshold (see the manifest rules)."
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        super().__init__(self.default_message, extra={"fields": list(fields)})

@@ -63,6 +63,10 @@ class ReleaseSubject(Base):
         ForeignKey("gateway_releases.id", ondelete="CASCADE"), primary_key=True
     )
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # the person's footprint in this release as an opaque digest (keyed with a per-release key that is thrown
+    # away): equal digests = same footprint; lets a later joinable release be measured together with this one.
+    # NULL for releases built before footprints were kept (a joinable release treats those people as unique).
+    footprint: Mapped[bytes | None] = mapped_column(LargeBinary(16))
 
     __table_args__ = (Index("ix_gateway_release_subjects_subject_id", "subject_id"),)
 

@@ -81,6 +81,15 @@ class DPQueryLimits(_Frozen):
     max_rows_per_subject: int = Field(default=100, ge=1, le=1000)
 
 
+class IdentifyingPower(_Frozen):
+    """When a released field that is not a declared quasi-identifier is counted as one (rows mode): measured on
+    the release's population, per person, against the declared quasi-identifiers."""
+
+    max_newly_singled_out_fraction: float = Field(default=0.0, ge=0, le=1)
+    max_conditional_entropy_bits: float = Field(default=1.0, ge=0, le=64)
+    action: Literal["count_as_quasi_identifier", "refuse"] = "count_as_quasi_identifier"
+
+
 class GatewayPolicyFile(_Frozen):
     """The shape of `policies/gateway.yaml`."""
 
@@ -88,6 +97,7 @@ class GatewayPolicyFile(_Frozen):
     default_k: int = Field(default=10, ge=2, le=10_000)
     quasi_identifiers: dict[Name, QuasiIdentifierRule]
     released_event_context: tuple[Name, ...] = ()
+    identifying_power: IdentifyingPower = IdentifyingPower()
     accounting: Accounting = Accounting()
     dp_queries: DPQueryLimits = DPQueryLimits()
     purposes: dict[Name, PurposeAdditions] = Field(default_factory=dict)

@@ -24,6 +24,8 @@ from governance import audit
 from governance.access.principals import ActorRef, Principal
 from governance.db import utcnow
 from governance.gateway.errors import (
+    IdentifyingFieldsRefusedError,
+    JoinableReleaseInProgressError,
     LinkExpiredError,
     ReleaseNotFoundError,
     ReleaseNotReadyError,
@@ -57,6 +59,7 @@ __all__ = [
     "commit_budget",
     "create_download_link",
     "get_release",
+    "joinable_releases",
     "preview_budget",
     "preview_spend",
     "refund_budget",
@@ -237,6 +240,7 @@ class DatasetBuild:
     subject_ids: list[uuid.UUID] = field(default_factory=list)
     consent_snapshot_at: dt.datetime | None = None
     pseudonym_mode: str = "per_release"
+    footprints: dict[uuid.UUID, bytes] = field(default_factory=dict)  # released people's footprint digests
 
     @property
     def rows(self) -> int:
@@ -307,6 +311,7 @@ def build_dataset(
     output_dir: Path | None = None,
     session_factory: Callable[[], Session] | None = None,
     progress: Callable[[int, str], None] | None = None,
+    release_id: uuid.UUID | None = None,
 ) -> DatasetBuild:
     """Build the consent-filtered, minimized, pseudonymized, generalized, k-anonymous dataset for `spec`.
 
@@ -314,9 +319,13 @@ def build_dataset(
     data is read (a withdrawal or objection meanwhile takes effect), erased ones skipped. Reads go through
     `session`, or, with `session_factory`, through one short session per chunk (long builds must not hold
     SQLite's write lock). The caller is expected to have run `check_spec`. Writes nothing to the database.
+
+    Mode `pseudonymized_rows`: k per person, measured together with the client's earlier releases this one can
+    be joined with (`release_id`: the release being built, excluded from them); raises
+    `JoinableReleaseInProgressError` while one of those is still being built.
     """
     from governance.consent import service as consent
-    from governance.gateway.anonymize import SubjectRecord, write_release
+    from governance.gateway.anonymize import IdentifyingFieldError, PersonLevel, SubjectRecord, write_release
     from governance.gateway.generalize import Generalizer
     from governance.gateway.kanon import AnonymityRequirement
     from governance.gateway.writers import Column
@@ -358,6 +367,28 @@ def build_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"dataset-{uuid.uuid4().hex}.{spec.format}"
     lineage: list[uuid.UUID] = []
+    footprints: dict[uuid.UUID, bytes] = {}
+    person_level = None
+    joint: list[dict[str, str]] = []
+    if spec.mode == ReleaseMode.PSEUDONYMIZED_ROWS:
+        reader = session_factory() if session_factory else session
+        try:
+            joined = joinable_releases(reader, client_id=client_id, spec=spec, exclude=release_id)
+            prior = _prior_footprints(reader, [r for r, _ in joined])
+        finally:
+            if session_factory:
+                reader.close()
+        joint = [{"release_id": str(r.id), "joinable_by": why} for r, why in joined]
+        check = policy.identifying_power
+        declared = set(policy.quasi_identifiers)
+        person_level = PersonLevel(
+            candidates=[n for n in [*spec.profile_fields, *event_names] if n not in declared and n not in CONTENT],
+            content=[n for n in event_names if n in CONTENT],
+            max_conditional_entropy_bits=check.max_conditional_entropy_bits,
+            max_newly_singled_out_fraction=check.max_newly_singled_out_fraction,
+            refuse_identifying=check.action == "refuse",
+            prior=prior,
+        )
 
     def records(spill: Any) -> Iterator[SubjectRecord]:
         for chunk in _read_ids(spill, _CHUNK):
@@ -388,19 +419,25 @@ def build_dataset(
                 _spill_permitted(snapshot, purpose, moment, spill)
         else:
             _spill_permitted(session, purpose, moment, spill)
-        figures = write_release(
-            records(spill),
-            profile_columns=profile_columns,
-            event_columns=event_columns,
-            generalizer=generalizer,
-            requirement=requirement,
-            pseudonymize=_pseudonymizer(purpose, client_id, spec.pseudonyms),
-            path=path,
-            fmt=spec.format,
-            forbidden_columns=catalog.direct_identifiers,
-            on_released_subjects=lineage.extend,
-            progress=progress,
-        )
+        try:
+            figures = write_release(
+                records(spill),
+                profile_columns=profile_columns,
+                event_columns=event_columns,
+                generalizer=generalizer,
+                requirement=requirement,
+                pseudonymize=_pseudonymizer(purpose, client_id, spec.pseudonyms),
+                path=path,
+                fmt=spec.format,
+                forbidden_columns=catalog.direct_identifiers,
+                on_released_subjects=lineage.extend,
+                on_footprints=footprints.update,
+                progress=progress,
+                person_level=person_level,
+            )
+        except IdentifyingFieldError as exc:
+            path.unlink(missing_ok=True)
+            raise IdentifyingFieldsRefusedError(exc.fields) from None
     manifest = {"release_mode": mode_info(spec.mode).as_manifest(), **figures.as_manifest()}
     manifest["pseudonyms"] = {
         "mode": spec.pseudonyms,
@@ -408,6 +445,13 @@ def build_dataset(
         if spec.pseudonyms == "per_release"
         else "stable key for this client and purpose",
     }
+    if person_level is not None:
+        manifest["joint_measurement"] = {
+            "rule": "measured together with every earlier release to this client that shares stable pseudonyms "
+            "(same purpose) or can be joined on event content (a shared item or value field, overlapping event "
+            "categories and time windows), and with the releases those join in turn",
+            "releases": joint,
+        }
     if diversity and requirement.l is None:
         manifest["l_diversity"] = {"attribute": diversity.attribute, "applied": False, "reason": "not released"}
     return DatasetBuild(
@@ -418,7 +462,85 @@ def build_dataset(
         subject_ids=lineage,
         consent_snapshot_at=moment,
         pseudonym_mode=spec.pseudonyms,
+        footprints=footprints,
     )
+
+
+CONTENT = ("item", "value")  # what a person did: measured and reported, never a quasi-identifier
+_BUILDING = ("queued", "running")
+_BUILT = ("ready", "expired")  # an expired release's file is gone from here, not from the client
+
+
+def _overlap(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two specs' time windows overlap (open ends overlap everything)."""
+    a_since, a_until, b_since, b_until = (a.get("since"), a.get("until"), b.get("since"), b.get("until"))
+    parse = dt.datetime.fromisoformat
+    if a_since and b_until and parse(a_since) >= parse(b_until):
+        return False
+    return not (b_since and a_until and parse(b_since) >= parse(a_until))
+
+
+def joinable_by(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
+    """How two row-level releases to one client can be joined person by person, or None.
+
+    Stable pseudonyms are shared within one (client, purpose); event rows with a shared content field (item or
+    value) over overlapping categories and windows link people whatever the pseudonyms."""
+    rows = ReleaseMode.PSEUDONYMIZED_ROWS
+    if mode_of(dict(a)) != rows or mode_of(dict(b)) != rows:
+        return None
+    if a.get("pseudonyms") == "stable" == b.get("pseudonyms") and a.get("purpose") == b.get("purpose"):
+        return "stable_pseudonyms"
+    shared_content = set(a.get("event_fields") or ()) & set(b.get("event_fields") or ()) & set(CONTENT)
+    shared_categories = set(a.get("event_categories") or ()) & set(b.get("event_categories") or ())
+    if shared_content and shared_categories and _overlap(a, b):
+        return "event_content"
+    return None
+
+
+def joinable_releases(
+    session: Session, *, client_id: str, spec: DatasetSpec, exclude: uuid.UUID | None = None
+) -> list[tuple[Release, str]]:
+    """The client's built releases that `spec` joins, directly or through each other (oldest first), with how.
+
+    Raises `JoinableReleaseInProgressError` when one of them is still being built (requested before this one)."""
+    query = sa.select(Release).where(Release.client_id == client_id).order_by(Release.created_at, Release.id)
+    earlier = [r for r in session.scalars(query) if r.id != exclude and r.status in (*_BUILDING, *_BUILT)]
+    if exclude is not None:
+        own = session.get(Release, exclude)
+        if own is not None:
+            earlier = [r for r in earlier if (r.created_at, str(r.id)) < (own.created_at, str(own.id))]
+    found: list[tuple[Release, str]] = []
+    frontier: list[Mapping[str, Any]] = [spec.as_dict()]
+    remaining = list(earlier)
+    while frontier:
+        current = frontier.pop()
+        for release in list(remaining):
+            why = joinable_by(current, release.spec)
+            if why is None:
+                continue
+            if release.status in _BUILDING:
+                raise JoinableReleaseInProgressError()
+            remaining.remove(release)
+            found.append((release, why))
+            frontier.append(release.spec)
+    return sorted(found, key=lambda pair: (pair[0].created_at, str(pair[0].id)))
+
+
+def _prior_footprints(session: Session, releases: list[Release]) -> dict[uuid.UUID, bytes]:
+    """Per subject, the joint key of their footprints in `releases` (a release built before footprints were kept
+    makes each of its people unique: they cannot be measured, so they are treated as singled out)."""
+    prior: dict[uuid.UUID, bytearray] = {}
+    for index, release in enumerate(releases):
+        rows = session.execute(
+            sa.select(ReleaseSubject.subject_id, ReleaseSubject.footprint).where(
+                ReleaseSubject.release_id == release.id
+            )
+        )
+        tag = index.to_bytes(4, "big")
+        for subject_id, footprint in rows:
+            part = footprint if footprint is not None else b"unmeasured:" + subject_id.bytes
+            prior.setdefault(subject_id, bytearray()).extend(tag + part)
+    return {subject: bytes(key) for subject, key in prior.items()}
 
 
 # --- releases ------------------------------------------------------------------------------------------------
@@ -471,6 +593,8 @@ def request_release(session: Session, *, client: Principal, spec: DatasetSpec | 
     if spec.mode not in REQUESTABLE_MODES:
         raise SpecNotAllowedError([_not_allowed("mode", spec.mode, "not_requestable")])
     check_spec(spec.purpose, client, spec)
+    if spec.mode == ReleaseMode.PSEUDONYMIZED_ROWS:
+        joinable_releases(session, client_id=client.id, spec=spec)  # raises while a joinable one is building
     from governance.consent import service as consent
 
     block = consent.purposes()[spec.purpose].gateway
@@ -517,10 +641,14 @@ def complete_release(session: Session, release: Release, build: DatasetBuild, fi
     """Store the manifest and lineage of a built release and mark it ready (audited). Idempotent."""
     session.execute(sa.delete(ReleaseSubject).where(ReleaseSubject.release_id == release.id))
     ids = build.subject_ids
+    footprints = build.footprints
     for start in range(0, len(ids), 5000):
         session.execute(
             sa.insert(ReleaseSubject),
-            [{"release_id": release.id, "subject_id": s} for s in ids[start : start + 5000]],
+            [
+                {"release_id": release.id, "subject_id": s, "footprint": footprints.get(s)}
+                for s in ids[start : start + 5000]
+            ],
         )
     counts = build.manifest["counts"]
     release.status = "ready"

@@ -55,6 +55,7 @@ def build_release(ctx: JobContext) -> dict[str, Any]:
                 output_dir=service.releases_dir(),
                 session_factory=ctx.session,
                 progress=progress,
+                release_id=release_id,
             )
     except DomainError as exc:  # not retried: the release fails with the error's code
         with transaction(ctx.session()) as session:
