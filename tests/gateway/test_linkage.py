@@ -298,3 +298,31 @@ def test_a_joinable_release_still_being_built_makes_the_next_one_wait(app, sessi
         service.request_release(
             session, client=client_principal("another-client"), spec={**spec, "pseudonyms": "per_release"}
         )
+
+
+# --- the demo population, where the findings were made ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_demo_population_language_and_active_days_findings(app, session, tmp_path):
+    """On the demo data (300 people, seed 7): language stands in for country, and a person's active days single
+    them out. Neither may give anyone a group below k in a released file."""
+    from governance.demo import load_demo
+
+    load_demo(app, subjects=300, seed=7)
+    client = "demo-recommender"
+    result = build(session, tmp_path, {"profile_fields": ["birth_date", "language"]}, client_id=client)
+    checked = result.manifest["identifying_power"]
+    assert checked["fields"]["language"]["counted_as_quasi_identifier"] is True
+    assert checked["fields"]["language"]["people_newly_below_k"] > checked["people"] // 2  # 125 of 129 here
+    frame = pd.DataFrame(released(result))
+    if len(frame):  # with language counted most groups are below k: often nobody is left
+        assert pycanon_k(frame, ["birth_date", "language"]) >= K
+    events = build(session, tmp_path, EVENT_SPEC, client_id=client)
+    days: dict[str, set[str]] = defaultdict(set)
+    for row in released(events):
+        days[row["subject"]].add(row["occurred_at"])
+    for active in days.values():
+        known = set(sorted(active)[:4])
+        assert sum(1 for theirs in days.values() if known <= theirs) >= K
+    assert events.manifest["k_anonymity"]["people_suppressed"] > 0
