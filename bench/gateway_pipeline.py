@@ -46,7 +46,7 @@ def records(subjects: int, per: int):
 
 
 def main() -> None:
-    from governance.gateway.anonymize import write_release
+    from governance.gateway.anonymize import PersonLevel, write_release
     from governance.gateway.generalize import Generalizer
     from governance.gateway.kanon import AnonymityRequirement
     from governance.gateway.policy import load_gateway_policy
@@ -54,6 +54,10 @@ def main() -> None:
     from governance.gateway.writers import Column
 
     quick = "--quick" in sys.argv
+    # --person-level: k per person (mode pseudonymized_rows), with the identifying-power check of `category`
+    person_level = (
+        PersonLevel(candidates=["category"], content=["item", "value"]) if "--person-level" in sys.argv else None
+    )
     fmt = sys.argv[sys.argv.index("--format") + 1] if "--format" in sys.argv else "jsonl"
     subjects, per = (10_000, 10) if quick else (100_000, 10)
     policy = load_gateway_policy(Path(__file__).resolve().parent.parent / "policies" / "gateway.yaml")
@@ -72,6 +76,7 @@ def main() -> None:
             pseudonymize=Pseudonymizer.for_release(),
             path=Path(tmp) / f"release.{fmt}",
             fmt=fmt,
+            person_level=person_level,
         )
         total, total_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     print(
@@ -82,6 +87,7 @@ def main() -> None:
                 "events": subjects * per,
                 "format": fmt,
                 "k": 10,
+                "k_unit": figures.k_unit,
                 "pipeline_seconds": round(total - generation, 2),
                 "pipeline_cpu_seconds": round(total_cpu - generation_cpu, 2),
                 "including_generation_seconds": round(total, 2),
@@ -91,6 +97,7 @@ def main() -> None:
                 "rows_suppressed": figures.rows_suppressed,
                 "classes": figures.classes,
                 "k_achieved": figures.k_achieved,
+                "subjects_released": figures.subjects_released,
                 "bytes": figures.bytes,
             }
         )
