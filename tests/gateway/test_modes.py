@@ -1,6 +1,8 @@
 """Release modes say what a release is: row-level releases are pseudonymized personal data, labelled so in the
 manifest, the API, the console and the person's page, and only for purposes and clients whose policy permits it."""
 
+import uuid
+
 import pytest
 
 from governance.gateway import service
@@ -35,6 +37,19 @@ def test_a_row_level_release_is_labelled_pseudonymized_personal_data_in_api_and_
     assert stated["data_classification"] == "pseudonymized_personal_data"
     assert stated["personal_data"] is True
     assert stated["not_covered"]
+    # the person's "how my data is used" page leads with what kind of data the release is
+    from governance.gateway.models import Release
+    from governance.web.dashboard import _release_protections
+
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        try:
+            release = session.get(Release, uuid.UUID(shown["release_id"]))
+            protections = _release_protections(release)
+        finally:
+            session.close()
+    assert protections[0] == "Pseudonymized personal data (row level, not anonymous)"
+    assert any("everything this dataset holds about you" in p for p in protections)
 
 
 def test_row_level_data_only_for_purposes_and_clients_whose_policy_permits_it(app, client, bearer):
