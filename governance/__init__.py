@@ -12,7 +12,7 @@ from flask_openapi3 import Info, OpenAPI
 from flask_wtf.csrf import CSRFProtect
 
 from governance import api, db, errors, observability
-from governance.access.decorators import enforce, mark_public
+from governance.access.decorators import check_route_declarations, enforce, mark_public
 from governance.keys import KeyStore
 from governance.policyfiles import policy_version
 from governance.settings import PROJECT_ROOT, Settings
@@ -93,6 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for endpoint in list(app.view_functions):
         if endpoint == "static" or endpoint.endswith(".static"):
             mark_public(app, endpoint, "static assets (stylesheets, scripts, images) hold no data")
+    check_route_declarations(app)  # a route the policy schema cannot authorize stops start-up, not a request
     return app
 
 

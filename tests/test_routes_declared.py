@@ -26,3 +26,47 @@ def test_an_undeclared_route_is_refused(make_app) -> None:  # type: ignore[no-un
     response = app.test_client().get("/undeclared", headers={"Accept": "application/json"})
     assert response.status_code == 403
     assert response.json["error"] == "undeclared_route"
+
+
+def test_every_declared_action_and_resource_type_fits_the_policy_schema(app: Flask) -> None:
+    """The start-up check passes for the shipped routes (it ran inside create_app) and names no route."""
+    from governance.access.decorators import check_route_declarations
+
+    check_route_declarations(app)
+    engine = app.extensions["governance.access.policy_engine"]
+    for rule in app.url_map.iter_rules():
+        declaration = declaration_for_endpoint(app, rule.endpoint)
+        if declaration is None or declaration.public_reason is not None:
+            continue
+        assert declaration.resource_types, rule.endpoint
+        for resource_type in declaration.resource_types:
+            assert engine.applies_to(declaration.action, resource_type), (rule.endpoint, resource_type)
+
+
+def test_a_route_whose_action_does_not_apply_to_its_resource_stops_start_up(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Finding 18.1 as a class: a mismatch between a route and the Cedar schema fails create_app, not a request."""
+    import pytest
+
+    from governance.access.decorators import RouteDeclarationError, check_route_declarations, requires, resource_of
+
+    app = make_app()
+
+    @resource_of("Subject")
+    def a_subject(_args: dict) -> object:  # type: ignore[type-arg]
+        raise AssertionError("never called at start-up")
+
+    @app.post("/mismatched/<subject_id>")
+    @requires("keys.read", resource=a_subject)
+    def mismatched(subject_id: str) -> str:
+        return "never served"
+
+    @app.post("/unknown-action")
+    @requires("keys.shred")
+    def unknown_action() -> str:
+        return "never served"
+
+    with pytest.raises(RouteDeclarationError) as raised:
+        check_route_declarations(app)
+    assert "mismatched" in str(raised.value)
+    assert "'keys.read' does not apply to Subject" in str(raised.value)
+    assert "unknown_action" in str(raised.value)

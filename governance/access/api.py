@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask import session as cookie
 
 from governance.access import accounts, authn, credentials, sessions
-from governance.access.decorators import current_principal, public, requires
+from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
 from governance.access.principals import Principal, Resource
 from governance.db import get_session, transaction
@@ -117,6 +117,7 @@ def start_dashboard(token: str) -> Response | tuple[str, int]:
     return response
 
 
+@resource_of("Subject")
 def _own_subject(_args: dict[str, Any]) -> Resource:
     subject_id = current_principal().subject_id
     return Resource.subject(subject_id) if subject_id else Resource(type="Subject", id="none")
@@ -215,6 +216,7 @@ def login_totp() -> Any:
     return redirect(_safe_next())
 
 
+@resource_of("StaffAccount")
 def _own_account(_args: dict[str, Any]) -> Resource:
     return Resource(type="StaffAccount", id=current_principal().id)
 

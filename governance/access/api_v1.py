@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from governance.access import accounts, sessions, tokens
-from governance.access.decorators import current_principal, requires
+from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Resource
 from governance.access.schemas import (
     BreakGlassList,
@@ -33,14 +33,22 @@ bp = api_blueprint("access", description="Dashboard links, staff accounts, servi
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+@resource_of("Subject")
 def _subject(args: dict[str, Any]) -> Resource:
     return Resource.subject(args["subject_id"])
 
 
+@resource_of("StaffAccount")
 def _staff(args: dict[str, Any]) -> Resource:
     return Resource(type="StaffAccount", id=str(args["staff_id"]))
 
 
+@resource_of("AuditLog")
+def _break_glass_log(_args: dict[str, Any]) -> Resource:
+    return Resource(type="AuditLog", id="break-glass")
+
+
+@resource_of("ClientApp")
 def _client(args: dict[str, Any]) -> Resource:
     return Resource(type="ClientApp", id=str(args["client_id"]))
 
@@ -145,7 +153,7 @@ def deactivate_client(path: ClientPath) -> Any:
 
 
 @bp.get("/access/break-glass", responses={200: BreakGlassList})
-@requires("audit.read", resource=lambda _args: Resource(type="AuditLog", id="break-glass"))
+@requires("audit.read", resource=_break_glass_log)
 def list_break_glass() -> Any:
     """Break-glass reads with their written reasons (the audit log holds only their ids)."""
     items = [

@@ -20,9 +20,17 @@ from governance.errors import AuthenticationRequiredError, ForbiddenError
 
 F = TypeVar("F", bound=Callable[..., Any])
 ResourceFactory = Callable[[dict[str, Any]], Resource]
+R = TypeVar("R", bound=ResourceFactory)
 
 ACTION_ATTR = "_governance_action"
 PUBLIC_ATTR = "_governance_public"
+RESOURCE_TYPES_ATTR = "_governance_resource_types"
+SYSTEM_ONLY = ("System",)
+
+
+class RouteDeclarationError(RuntimeError):
+    """A route declares an action or resource type the Cedar schema does not allow together: every request to
+    it would fail, so the service refuses to start (`check_route_declarations`)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,25 @@ class Declaration:
     action: str | None
     resource: ResourceFactory | None
     public_reason: str | None
+
+    @property
+    def resource_types(self) -> tuple[str, ...]:
+        """The Cedar resource types the route's factory may return ("System" without a factory)."""
+        if self.resource is None:
+            return SYSTEM_ONLY
+        return tuple(getattr(self.resource, RESOURCE_TYPES_ATTR, ()))
+
+
+def resource_of(*types: str) -> Callable[[R], R]:
+    """Declare the Cedar resource types a resource factory returns; start-up checks each against the action."""
+    if not types:
+        raise ValueError("a resource factory must name the resource types it returns")
+
+    def decorator(factory: R) -> R:
+        setattr(factory, RESOURCE_TYPES_ATTR, tuple(types))
+        return factory
+
+    return decorator
 
 
 def requires(action: str, *, resource: ResourceFactory | None = None) -> Callable[[F], F]:
@@ -116,6 +143,8 @@ def enforce() -> Response | None:
     if principal.kind == "anonymous":
         return _unauthenticated()
     resource = declaration.resource(request.view_args or {}) if declaration.resource else Resource.system()
+    if resource.type not in declaration.resource_types:
+        raise RouteDeclarationError(f"{request.endpoint} built a {resource.type} resource it did not declare")
     g.resource = resource
     service.authorize(principal, declaration.action or "", resource)
     return None
@@ -124,3 +153,28 @@ def enforce() -> Response | None:
 def mark_public(app: Flask, endpoint: str, reason: str) -> None:
     """Declare a route registered by a library (static files, the OpenAPI document) as public."""
     app.extensions.setdefault("governance.public_endpoints", {})[endpoint] = reason
+
+
+def check_route_declarations(app: Flask) -> None:
+    """Every route's action, and every resource type its factory may return, must fit the Cedar schema.
+
+    Called at the end of `create_app`: a mismatch would make every request to the route fail, so it stops
+    the service instead. Raises RouteDeclarationError naming each route at fault.
+    """
+    from governance.access.service import ENGINE_KEY
+
+    engine = app.extensions[ENGINE_KEY]
+    problems: list[str] = []
+    for endpoint in sorted(app.view_functions):
+        declaration = declaration_for_endpoint(app, endpoint)
+        if declaration is None or declaration.public_reason is not None:
+            continue  # undeclared routes are refused at request time and by tests/test_routes_declared.py
+        types = declaration.resource_types
+        if not types:
+            problems.append(f"{endpoint}: its resource factory declares no type (use @resource_of)")
+            continue
+        for resource_type in types:
+            if not engine.applies_to(declaration.action or "", resource_type):
+                problems.append(f"{endpoint}: action {declaration.action!r} does not apply to {resource_type}")
+    if problems:
+        raise RouteDeclarationError("routes that the policy schema cannot authorize: " + "; ".join(problems))

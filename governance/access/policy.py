@@ -178,6 +178,23 @@ class PolicyEngine:
         policies = tuple(sorted(annotations.get(pid, pid) for pid in result.diagnostics.reasons))
         return Decision(allowed=result.allowed, policies=policies)
 
+    def applies_to(self, action: str, resource_type: str) -> bool:
+        """Whether the schema lets `action` be asked on a `resource_type` (checked for every route at start-up)."""
+        if action not in self.actions:
+            return False
+        request = {
+            "principal": {"type": "Anonymous", "id": "route-check"},
+            "action": {"type": "Action", "id": action},
+            "resource": {"type": resource_type, "id": "route-check"},
+            "context": {},
+        }
+        entities = [
+            {"uid": request["principal"], "attrs": {}, "parents": []},
+            {"uid": request["resource"], "attrs": {}, "parents": []},
+        ]
+        result = cedarpy.is_authorized(request, self._policies, entities, schema=self._schema)
+        return result.decision is not cedarpy.Decision.NoDecision
+
     def is_allowed(
         self,
         principal: Principal,

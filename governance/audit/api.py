@@ -8,7 +8,7 @@ from typing import Any, Literal
 from flask import Response, stream_with_context
 from pydantic import BaseModel, Field
 
-from governance.access.decorators import requires
+from governance.access.decorators import requires, resource_of
 from governance.access.principals import Resource
 from governance.api import StrictModel, api_blueprint
 from governance.audit import service
@@ -17,6 +17,11 @@ from governance.db import get_db, get_session
 
 bp = api_blueprint("audit", description="Tamper-evident audit log: verify, search, export")
 AUDIT_LOG = Resource(type="AuditLog", id="log")
+
+
+@resource_of("AuditLog")
+def _audit_log(_args: dict[str, Any]) -> Resource:
+    return AUDIT_LOG
 
 
 class SearchQuery(StrictModel):
@@ -70,7 +75,7 @@ def _seal(config: service.AuditConfig, *, force_checkpoint: bool) -> None:
 
 
 @bp.get("/audit/verify")
-@requires("audit.verify", resource=lambda _args: AUDIT_LOG)
+@requires("audit.verify", resource=_audit_log)
 def verify_log():
     """Seal what is pending, then verify the whole log against itself and the signed checkpoints."""
     config = service.current_config()
@@ -80,14 +85,14 @@ def verify_log():
 
 
 @bp.get("/audit/entries", responses={200: SearchPage})
-@requires("audit.read", resource=lambda _args: AUDIT_LOG)
+@requires("audit.read", resource=_audit_log)
 def search_entries(query: SearchQuery):
     entries, next_after = service.search(get_session(), _filters(query), after=query.after, limit=query.limit)
     return {"entries": entries, "next_after": next_after}, 200
 
 
 @bp.get("/audit/checkpoints")
-@requires("audit.read", resource=lambda _args: AUDIT_LOG)
+@requires("audit.read", resource=_audit_log)
 def list_checkpoints():
     config = service.current_config()
     notes = [cp.to_text() for cp in service.checkpoints(get_session())]
@@ -102,7 +107,7 @@ def get_db_keys_pem() -> str:
 
 
 @bp.get("/audit/export")
-@requires("audit.export", resource=lambda _args: AUDIT_LOG)
+@requires("audit.export", resource=_audit_log)
 def export_entries(query: ExportQuery):
     """Stream the log (scope=full) or the matching entries with inclusion proofs (scope=filtered), anchored to
     a checkpoint signed just before the export starts."""
@@ -129,7 +134,7 @@ def export_entries(query: ExportQuery):
 
 
 @bp.get("/audit/proofs/consistency")
-@requires("audit.verify", resource=lambda _args: AUDIT_LOG)
+@requires("audit.verify", resource=_audit_log)
 def prove_consistency(query: ConsistencyQuery):
     """RFC 9162 consistency proof from an earlier tree size (an auditor's saved checkpoint) to a signed
     checkpoint (by default one signed now, after sealing what is pending). Verify it offline with
@@ -142,7 +147,7 @@ def prove_consistency(query: ConsistencyQuery):
 
 
 @bp.get("/audit/proofs/inclusion")
-@requires("audit.verify", resource=lambda _args: AUDIT_LOG)
+@requires("audit.verify", resource=_audit_log)
 def prove_inclusion(query: InclusionQuery):
     """RFC 9162 inclusion proof of one entry in a signed checkpoint (by default one signed now)."""
     config = service.current_config()

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, abort, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from governance.access.decorators import current_principal, public, requires
+from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.api import api_blueprint
 from governance.consent import imports, processors, service
@@ -41,6 +41,7 @@ bp = api_blueprint("consent", description="Consent decisions, receipts, checks, 
 public_bp = api_blueprint("consent_public", tag="consent", description="Purposes, notices and receipt keys")
 
 
+@resource_of("Subject")
 def _subject_resource(view_args: dict[str, Any]) -> Resource:
     try:
         return Resource.subject(uuid.UUID(str(view_args.get("subject_id"))))
@@ -48,6 +49,7 @@ def _subject_resource(view_args: dict[str, Any]) -> Resource:
         return Resource(type="Subject", id="invalid")
 
 
+@resource_of("Subject")
 def _checked_subject_resource(_view_args: dict[str, Any]) -> Resource:
     """The check endpoint names its subject in the query string; a subject session may check only itself."""
     try:

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, jsonify, send_file, url_for
 
 from governance import audit
-from governance.access.decorators import current_principal, public, requires
+from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.api import api_blueprint
 from governance.db import get_db, get_session, transaction
@@ -44,6 +44,7 @@ def _json(data: Any, status: int = 200) -> Response:
     return response
 
 
+@resource_of("Dataset")
 def _dataset_resource(view_args: dict[str, Any]) -> Resource:
     """The release as an access resource (its owner client and purpose); unknown ids deny like foreign ones."""
     try:
@@ -56,6 +57,7 @@ def _dataset_resource(view_args: dict[str, Any]) -> Resource:
     return Resource(type="Dataset", id=str(release.id), purpose=release.purpose, owner_client_id=release.client_id)
 
 
+@resource_of("Budget")
 def _budget_resource(view_args: dict[str, Any]) -> Resource:
     purpose = str(view_args.get("purpose", ""))[:64]
     return Resource(type="Budget", id=purpose, purpose=purpose)

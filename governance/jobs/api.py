@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from governance.access.decorators import requires
+from governance.access.decorators import requires, resource_of
 from governance.access.principals import Resource
 from governance.api import ResponseModel, api_blueprint
 from governance.db import get_session
@@ -36,6 +36,7 @@ class JobOut(ResponseModel):
     finished_at: datetime | None
 
 
+@resource_of("Job")
 def job_resource(view_args: dict[str, Any]) -> Resource:
     """A job belongs to whoever created it (`client:<id>`, `subject:<uuid>`, `staff:<id>`)."""
     try:

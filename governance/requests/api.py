@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app
 from pydantic import BaseModel, Field
 
-from governance.access.decorators import current_principal, public, requires
+from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.api import ResponseModel, StrictModel, api_blueprint
 from governance.db import get_session, transaction
@@ -127,6 +127,7 @@ def _filed_by(principal: Principal) -> str:
     return f"{principal.kind}:{principal.id}"
 
 
+@resource_of("Request")
 def request_resource(view_args: dict[str, Any]) -> Resource:
     """A request belongs to its subject (and, for the product backend, to the client that filed it)."""
     try:
@@ -146,6 +147,7 @@ def request_resource(view_args: dict[str, Any]) -> Resource:
     )
 
 
+@resource_of("Subject", "Request")
 def own_requests(_view_args: dict[str, Any]) -> Resource:
     """The collection of requests: a subject session reaches its own; others the whole collection."""
     principal = current_principal()
@@ -154,6 +156,7 @@ def own_requests(_view_args: dict[str, Any]) -> Resource:
     return Resource(type="Request")
 
 
+@resource_of("Request")
 def link_resource(view_args: dict[str, Any]) -> Resource:
     found = service.link_request(get_session(), str(view_args.get("token", "")))
     if found is None:

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from governance.access import service as access_service
-from governance.access.decorators import current_principal, public, requires
+from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Resource
 from governance.api import api_blueprint
 from governance.db import get_session, transaction
@@ -30,6 +30,7 @@ from governance.training.schemas import (
 bp = api_blueprint("training", description="Differentially private training jobs, models and privacy reports")
 
 
+@resource_of("TrainingJob")
 def _job_resource(view_args: dict[str, Any]) -> Resource:
     """The job as a policy resource (its owner and purpose); an unknown or malformed id owns nothing."""
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from governance.access.decorators import current_principal, requires
+from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.access.service import allowed, authorize
 from governance.api import api_blueprint
@@ -40,6 +40,7 @@ from governance.vault.schemas import (
 bp = api_blueprint("vault", description="Data subjects, encrypted profiles and behaviour events, keys")
 
 
+@resource_of("Subject")
 def subject_resource(view_args: dict[str, Any]) -> Resource:
     try:
         return Resource.subject(uuid.UUID(str(view_args.get("subject_id"))))

@@ -15,7 +15,7 @@ from typing import Any, cast
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from governance.access.decorators import current_principal, requires
+from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, ValidationFailedError
@@ -25,14 +25,17 @@ from governance.web.blueprint import bp
 VERIFY_CACHE = "governance.web.verification"
 
 
+@resource_of("Console")
 def console_resource(_args: dict[str, Any]) -> Resource:
     return Resource(type="Console", id="console")
 
 
+@resource_of("AuditLog")
 def audit_log(_args: dict[str, Any]) -> Resource:
     return Resource(type="AuditLog", id="log")
 
 
+@resource_of("Request")
 def a_request(args: dict[str, Any]) -> Resource:
     try:
         request_id = uuid.UUID(str(args.get("request_id")))

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from governance.access.decorators import current_principal, requires
+from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
@@ -33,6 +33,7 @@ VERIFIED_BY_SESSION = "dashboard_link"
 # --- resources ---------------------------------------------------------------------------------------------
 
 
+@resource_of("Subject")
 def own_subject(_args: dict[str, Any]) -> Resource:
     """The data subject of the current dashboard session (nobody else's data is ever reachable here)."""
     subject_id = current_principal().subject_id
@@ -41,6 +42,7 @@ def own_subject(_args: dict[str, Any]) -> Resource:
     return Resource.subject(subject_id)
 
 
+@resource_of("Request")
 def own_request(args: dict[str, Any]) -> Resource:
     """A request of the session's subject; an unknown or foreign id gives a resource the policy refuses (404)."""
     from governance.requests import service as requests

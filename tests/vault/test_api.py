@@ -216,6 +216,26 @@ def test_key_status_and_rotation_routes(
     assert support.post("/api/v1/keys/rotate", headers=csrf_headers(support)).status_code == 403
 
 
+def test_one_subjects_data_key_rotates_through_the_api(
+    app: Flask, client: FlaskClient, product: dict[str, str], login_staff: Callable[..., uuid.UUID], csrf_headers: Any
+) -> None:
+    """Finding 18.1: the route passed a Subject to an action the schema declared for KeyRing/System only, so
+    every call (and OPTIONS on the path) answered 500."""
+    subject_id = _create(client, product)
+    admin = app.test_client()
+    login_staff(admin, "admin")
+    rotated = admin.post(f"/api/v1/subjects/{subject_id}/keys/rotate", headers=csrf_headers(admin))
+    assert rotated.status_code == 200, rotated.get_json()
+    assert rotated.get_json()["subject_id"] == str(subject_id)
+    path = f"/api/v1/subjects/{subject_id}/keys/rotate"
+    assert admin.open(path, method="OPTIONS").status_code < 500
+    assert client.open(path, method="OPTIONS", headers=product).status_code < 500
+    support = app.test_client()
+    login_staff(support, "support")
+    refused = support.post(f"/api/v1/subjects/{subject_id}/keys/rotate", headers=csrf_headers(support))
+    assert refused.status_code == 403
+
+
 def test_mixed_batch_for_many_subjects(client: FlaskClient, product: dict[str, str]) -> None:
     first, second, erased = (_create(client, product, ref=f"user-{n}") for n in range(3))
     from tests.vault.conftest import ACTOR
