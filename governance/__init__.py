@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     observability.init_app(app)  # request id next, so every later hook and log line has it
     db.init_app(app, settings.database_url)
     errors.init_app(app)
+    app.before_request(api.refuse_control_characters)  # before enforce: resource factories read the URL
     app.before_request(enforce)
     csrf.init_app(app)
     app.before_request(_csrf_check)

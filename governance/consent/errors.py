@@ -13,9 +13,9 @@ class UnknownPurposeError(ValidationFailedError):
     code = "unknown_purpose"
 
     def __init__(self, purpose: str, valid: Iterable[str]) -> None:
-        shown = purpose if len(purpose) <= 64 else purpose[:64] + "…"
+        del purpose  # the client's text: never echoed (docs/api.md); the valid keys say what to send instead
         super().__init__(
-            f"Unknown purpose '{shown}'.",
+            "Unknown purpose: see valid_purposes.",
             fields={"purpose": "unknown purpose"},
             extra={"valid_purposes": sorted(valid)},
         )

@@ -41,7 +41,7 @@ class ReleasePath(BaseModel):
     release_id: uuid.UUID
 
 
-class DownloadQuery(BaseModel):
+class DownloadQuery(StrictModel):
     token: str = Field(min_length=20, max_length=100)
 
 

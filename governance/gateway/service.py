@@ -151,43 +151,46 @@ def check_spec(purpose: str, client: _ClientLike, spec: DatasetSpec | Mapping[st
     policy = gateway_policy()
     problems: list[dict[str, str]] = []
     found = consent.purposes().get(purpose)
+    # A name the catalog does not know is the client's text: it is named by position, never echoed.
     if spec.purpose != purpose:
-        problems.append(_not_allowed("purpose", spec.purpose, "spec_for_another_purpose"))
+        problems.append(_not_allowed("purpose", "purpose", "spec_for_another_purpose"))
     if found is None:
-        raise SpecNotAllowedError([_not_allowed("purpose", purpose, "unknown_purpose")])
+        raise SpecNotAllowedError([_not_allowed("purpose", "purpose", "unknown_purpose")])
     if purpose not in client.purposes:
         problems.append(_not_allowed("purpose", purpose, "client_not_registered_for_purpose"))
     if found.gateway is None:
         problems.append(_not_allowed("purpose", purpose, "purpose_allows_no_releases"))
-    for name in spec.profile_fields:
+    for index, name in enumerate(spec.profile_fields):
         if name in catalog.direct_identifiers:
             problems.append(_not_allowed("profile_field", name, "direct_identifier"))
         elif name not in catalog.field_names:
-            problems.append(_not_allowed("profile_field", name, "unknown_field"))
+            problems.append(_not_allowed("profile_field", f"profile_fields[{index}]", "unknown_field"))
         elif name not in found.profile_fields:
             problems.append(_not_allowed("profile_field", name, "not_allowed_for_purpose"))
         elif name in catalog.quasi_identifiers and name not in policy.quasi_identifiers:
             problems.append(_not_allowed("profile_field", name, "quasi_identifier_without_generalization"))
     context_keys: set[str] = set()
-    for name in spec.event_categories:
+    for index, name in enumerate(spec.event_categories):
         if name not in catalog.event_category_names:
-            problems.append(_not_allowed("event_category", name, "unknown_category"))
+            problems.append(_not_allowed("event_category", f"event_categories[{index}]", "unknown_category"))
         elif name not in found.event_categories:
             problems.append(_not_allowed("event_category", name, "not_allowed_for_purpose"))
         else:
             context_keys |= catalog.event_categories[name].context_keys
     releasable_context = context_keys & set(policy.released_event_context)
-    for name in spec.event_fields if spec.event_categories else ():
+    for index, name in enumerate(spec.event_fields if spec.event_categories else ()):
         if name in EVENT_BASE_FIELDS:
             continue
         if name in catalog.direct_identifiers:
             problems.append(_not_allowed("event_field", name, "direct_identifier"))
         elif name not in releasable_context:
-            problems.append(_not_allowed("event_field", name, "not_releasable"))
+            known = any(name in rule.context_keys for rule in catalog.event_categories.values())
+            shown = name if known or name in catalog.field_names else f"event_fields[{index}]"
+            problems.append(_not_allowed("event_field", shown, "not_releasable"))
     if spec.format not in FORMATS:
-        problems.append(_not_allowed("format", spec.format, "unknown_format"))
+        problems.append(_not_allowed("format", "format", "unknown_format"))
     if spec.pseudonyms not in PSEUDONYM_MODES:
-        problems.append(_not_allowed("pseudonyms", spec.pseudonyms, "unknown_mode"))
+        problems.append(_not_allowed("pseudonyms", "pseudonyms", "unknown_mode"))
     elif spec.pseudonyms == "stable":
         grant = policy.client_grant(client.id, purpose)
         if found.gateway is None or not found.gateway.stable_pseudonyms or not (grant and grant.stable_pseudonyms):

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from governance import inputs
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
@@ -275,10 +276,12 @@ def _normalize_profile(
         raise ProfileInvalidError(fields={"profile": "must be an object of field names to values"})
     problems: dict[str, str] = {}
     normalized: dict[str, str | None] = {}
+    unknown = 0
     for name, value in fields.items():
         spec = catalog.profile_fields.get(name)
         if spec is None:
-            problems[str(name)[:64]] = "unknown field"
+            unknown += 1  # the name is the client's text: named by position, never echoed (docs/api.md)
+            problems[f"(unknown {unknown})"] = "unknown field"
             continue
         if value is None:
             if allow_delete:
@@ -592,18 +595,11 @@ class _Invalid(Exception):
 
 
 def _parse_time(value: Any) -> dt.datetime:
-    if isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value)  # Python 3.11 reads "Z" and offsets
-        except ValueError:
-            raise _Invalid("invalid_event", "occurred_at must be an ISO 8601 date-time") from None
-    elif isinstance(value, dt.datetime):
-        moment = value
-    else:
-        raise _Invalid("invalid_event", "occurred_at must be an ISO 8601 date-time")
-    if moment.tzinfo is None:
-        raise _Invalid("invalid_event", "occurred_at must carry a time zone (for example Z)")
-    return moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
+    """The shared timestamp rule (governance.inputs): ISO 8601 with a time zone, inside the calendar."""
+    try:
+        return inputs.parse_timestamp(value)
+    except ValueError as exc:
+        raise _Invalid("invalid_event", f"occurred_at {exc}") from None
 
 
 _EVENT_KEYS = frozenset({"event_id", "category", "occurred_at", "item_id", "value", "context"})
@@ -657,8 +653,8 @@ def _validate_event(
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise _Invalid("invalid_event", "an event must be an object")
     if not raw.keys() <= _EVENT_KEYS:
-        unknown = ", ".join(sorted(map(str, set(raw) - _EVENT_KEYS)))[:200]
-        raise _Invalid("invalid_event", f"unknown event attributes: {unknown}")
+        # the attribute names are the client's text: say how many, never which
+        raise _Invalid("invalid_event", f"{len(set(raw) - _EVENT_KEYS)} unknown event attribute(s)")
     event_id = raw.get("event_id")
     if type(event_id) is not str or not _EVENT_ID.match(event_id):
         raise _Invalid("invalid_event", "event_id must be 1-128 printable ASCII characters")

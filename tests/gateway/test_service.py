@@ -64,7 +64,7 @@ def test_spec_asking_for_what_the_purpose_does_not_allow_is_refused_with_the_lis
         )
     assert reasons(refused) == {
         ("postal_code", "not_allowed_for_purpose"),
-        ("shoe_size", "unknown_field"),
+        ("profile_fields[2]", "unknown_field"),  # an unknown name is the client's text: named by position
         ("purchase", "not_allowed_for_purpose"),
         ("query", "not_releasable"),
         ("stable", "stable_pseudonyms_not_granted"),
