@@ -66,6 +66,7 @@ def _audit_refusal(response: Response, endpoint: str) -> Response:
                 action="access.token.refused",
                 target=("client", client_id[:64]) if client_id else None,
                 details={"endpoint": endpoint, "error": str(error)[:40]},
+                redact=True,  # the client id is the caller's text
             )
     response.headers["Cache-Control"] = "no-store"
     return response

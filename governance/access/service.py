@@ -152,7 +152,10 @@ def _record_outside_request(
 
                 grant_id = accounts.store_break_glass_reason(session, principal, resource, reason)
                 details["break_glass_id"] = str(grant_id)
-            audit.record(session, actor=principal, action=audit_action, target=target, details=details)
+            # a refusal's target id comes from the URL: redacted if it looks like personal data, never dropped
+            audit.record(
+                session, actor=principal, action=audit_action, target=target, details=details, redact=reason is None
+            )
     except Exception:
         # The decision stands either way; a failing audit write is an operational alarm, not a reason to
         # turn a denial into an allow or a break-glass read into a silent one.

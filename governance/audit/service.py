@@ -135,6 +135,58 @@ def _check_details(value: Any, path: str = "details") -> None:
 
 
 _INSERT_ENTRY = sa.insert(AuditEntry.__table__).inline()
+REDACTED_PREFIX = "redacted:"
+_REDACTION_INFO = b"governance audit redaction v1"
+
+
+def _redaction_key() -> bytes:
+    """A key for the keyed hashes that stand in for refused values, derived from the app's session secret (no
+    extra secret to provision); outside an app, a per-process random key (the hashes then only correlate within
+    the process)."""
+    cached = _REDACTION_KEY.get("key")
+    if cached is None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        secret = current_app.config.get("SECRET_KEY") if has_app_context() else None
+        material = secret if isinstance(secret, bytes) and secret else uuid.uuid4().bytes * 2
+        cached = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_REDACTION_INFO).derive(material)
+        if has_app_context():
+            _REDACTION_KEY["key"] = cached
+    return cached
+
+
+_REDACTION_KEY: dict[str, bytes] = {}
+
+
+def redacted(value: str) -> str:
+    """The stand-in for a value that looks like personal data: a keyed hash, so repeated probes with the same
+    value can be told apart from different ones, without the value being recoverable."""
+    import hmac
+
+    digest = hmac.new(_redaction_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return REDACTED_PREFIX + digest[:24]
+
+
+def _redact_text(value: str) -> str:
+    try:
+        _check_text(value, "value")
+    except AuditDetailsError:
+        return redacted(value)
+    return value
+
+
+def _redact_details(value: Any) -> Any:
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            (key if type(key) is str and _KEY.match(key) else "redacted_key"): _redact_details(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact_details(item) for item in value]
+    return value
 
 
 def record(
@@ -144,17 +196,26 @@ def record(
     action: str,
     target: Target,
     details: dict[str, Any] | None = None,
+    redact: bool = False,
 ) -> None:
     """Add one audit entry in `session`'s transaction; it commits (or rolls back) with the change it records.
 
     `details` must hold no personal data: internal ids, counts and enumerated values only. Raises
     AuditDetailsError (and so refuses the caller's whole transaction) for e-mail- or phone-like text, free text
     over 200 characters, or values without a canonical form.
+
+    `redact=True` is for refusals, whose ids and values come from the client (a URL id, a purpose): a refusal
+    must always leave a trail, so each value that looks like personal data is replaced by `redacted(value)`
+    (a keyed hash) instead of refusing the entry.
     """
     ref = actor.ref if isinstance(actor, Principal) else actor
     if not _ACTION.match(action):
         raise AuditDetailsError("audit action names read domain.thing.verb")
     actor_id, target_id = str(ref.id), (str(target[1]) if target else None)
+    if redact:
+        actor_id = _redact_text(actor_id)
+        target_id = _redact_text(target_id) if target_id is not None else None
+        details = _redact_details(details or {})
     _check_text(actor_id, "actor id")
     if target_id is not None:
         _check_text(target_id, "target id")

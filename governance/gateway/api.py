@@ -115,6 +115,7 @@ def request_dataset(body: DatasetSpecBody) -> Response:
                 action="gateway.release.refused",
                 target=("purpose", body.purpose),
                 details={"not_allowed": len(exc.extra["not_allowed"])},
+                redact=True,  # the purpose is the client's text
             )
         raise
     return _json(out, 202)
