@@ -69,6 +69,9 @@ class Base(DeclarativeBase):
     }
 
 
+READ_ONLY_OPTION = "governance_read_only"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned per backend. SQLite: WAL, foreign keys, and `BEGIN IMMEDIATE` so that concurrent writers
     queue on the busy timeout instead of failing on a read-to-write lock upgrade."""
@@ -91,7 +94,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only connection (`Database.read_only`) begins deferred: in WAL mode it reads a snapshot and
+            # never waits on the write lock; everything else queues for the lock up front.
+            read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     # No pre-ping: it costs a round trip on every checkout (~18% of a short transaction). Connections are
@@ -115,6 +121,28 @@ class Database:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    @contextmanager
+    def read_only_session(self) -> Iterator[Session]:
+        """A session over `read_only()`: for scrape-time and probe reads that must not queue behind writers."""
+        with self.read_only() as conn, Session(bind=conn) as session:
+            yield session
+
+    @contextmanager
+    def read_only(self) -> Iterator[sa.Connection]:
+        """A connection for reads that must not wait on writers (readiness, metrics): on SQLite its transaction
+        is deferred (a WAL snapshot, no write lock); on PostgreSQL it is READ ONLY. Writing through it fails."""
+        with self.engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            elif self.dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+            try:
+                yield conn
+            finally:
+                if self.dialect == "sqlite":
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA query_only = OFF")  # the pooled connection writes again
 
     @property
     def dialect(self) -> str:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from prometheus_client import Gauge
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from governance.access.decorators import public
 from governance.db import get_db
 from governance.migrations_support import current_revision, head_revision
 
+log = logging.getLogger("governance.health")
 bp = Blueprint("health", __name__)
 ReadyCheck = Callable[[], tuple[bool, str]]
 
@@ -30,13 +33,21 @@ def healthz() -> Response:
     return jsonify({"status": "ok"})
 
 
+def _is_busy(exc: Exception) -> bool:
+    """SQLite's "database is locked": the database answered, a writer holds the lock."""
+    return isinstance(exc, OperationalError) and "locked" in str(getattr(exc, "orig", exc)).lower()
+
+
 def _database_check() -> tuple[bool, str]:
     db = get_db()
     try:
-        with db.engine.connect() as conn:
+        # read-only and deferred: readiness never queues behind the service's own writes
+        with db.read_only() as conn:
             conn.execute(text("SELECT 1"))
             current = current_revision(conn)
     except Exception as exc:
+        if _is_busy(exc):
+            return True, "reachable, busy with a write"
         return False, f"database unreachable ({type(exc).__name__})"
     head = head_revision()
     if current != head:
@@ -77,9 +88,12 @@ def metrics() -> Response:
     from governance.jobs.service import queue_depth
 
     for collector in current_app.extensions.get("governance.metric_refreshers", []):
-        collector()
+        try:
+            collector()
+        except Exception as exc:  # a gauge left stale is better than a failed scrape; /readyz reports the database
+            log.warning("metric refresh failed", extra={"error_type": type(exc).__name__})
     try:
-        with get_db().session() as session:
+        with get_db().read_only_session() as session:  # never waits on a writer
             depth = queue_depth(session)
         for status in ("queued", "running", "succeeded", "failed", "cancelled"):
             JOB_QUEUE.labels(status).set(depth.get(status, 0))

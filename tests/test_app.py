@@ -151,3 +151,37 @@ def test_query_model_schemas_are_built_once() -> None:
     first["mutated"] = True
     assert "mutated" not in Probe.model_json_schema()
     assert Probe.model_json_schema() == Probe.model_json_schema()
+
+
+def test_readyz_stays_ready_while_another_connection_holds_the_write_lock(app: Flask, backend: str) -> None:
+    """Finding 18.10: every SQLite transaction was BEGIN IMMEDIATE, so the readiness read queued behind the
+    service's own writer for the busy timeout and then answered 503 "database unreachable". A real second
+    connection holds the write lock (SQLite) or an EXCLUSIVE table lock (PostgreSQL) while readiness is asked."""
+    import sqlalchemy as sa
+
+    from governance.db import make_engine
+
+    writer_engine = make_engine(app.extensions["governance.db"].url, poolclass=sa.pool.NullPool)
+    try:
+        with writer_engine.connect() as writer:
+            writer.begin()  # BEGIN IMMEDIATE on SQLite: the write lock is held from here
+            if backend == "sqlite":
+                writer.exec_driver_sql("CREATE TABLE readiness_probe_writer (x INTEGER)")
+            else:
+                writer.exec_driver_sql("LOCK TABLE alembic_version IN EXCLUSIVE MODE")
+            response = app.test_client().get("/readyz")
+            metrics = app.test_client().get("/metrics")
+            writer.rollback()
+    finally:
+        writer_engine.dispose()
+    assert response.status_code == 200, response.json
+    assert response.json["checks"]["database"]["ok"] is True
+    assert metrics.status_code == 200
+
+
+def test_a_read_only_connection_cannot_write(app: Flask) -> None:
+    import pytest
+    import sqlalchemy as sa
+
+    with pytest.raises(sa.exc.DBAPIError), app.extensions["governance.db"].read_only() as conn:
+        conn.exec_driver_sql("CREATE TABLE should_not_exist (x INTEGER)")

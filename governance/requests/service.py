@@ -592,5 +592,5 @@ def refresh_overdue_metric() -> None:
     """Scrape-time refresh of `governance_requests_overdue` (the DPO's alert rule fires on it)."""
     from governance.db import get_db
 
-    with get_db().session() as session:
+    with get_db().read_only_session() as session:  # a scrape never waits on the service's writes
         overdue(session)
