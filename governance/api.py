@@ -167,6 +167,7 @@ _FIXED_MESSAGES = frozenset(
         "Value error, " + inputs.RANGE_MESSAGE,
         "Value error, " + inputs.INTEGER_MESSAGE,
         "Value error, must be a finite number",
+        "Value error, " + inputs.WINDOW_MESSAGE,
     }
 )
 

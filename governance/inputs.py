@@ -126,3 +126,17 @@ def parse_timestamp(value: Any) -> dt.datetime:
     if not EARLIEST <= moment <= LATEST:
         raise ValueError(RANGE_MESSAGE)
     return moment
+
+
+# The window of data a release or a training job may ask for: events before the Unix epoch or after 2100 do not
+# exist in this service, and a bound out there only makes the job's date arithmetic fail later.
+WINDOW_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+WINDOW_LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+WINDOW_MESSAGE = "must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
+
+
+def check_data_window(moment: dt.datetime | None) -> dt.datetime | None:
+    """`moment` (aware) if it lies in the window of data a job may ask for; raises ValueError otherwise."""
+    if moment is not None and not WINDOW_EARLIEST <= moment <= WINDOW_LATEST:
+        raise ValueError(WINDOW_MESSAGE)
+    return moment

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from governance import inputs
 from governance.api import ResponseModel, StrictModel
 
 Name = str
@@ -31,10 +32,9 @@ class DatasetSpecBody(StrictModel):
 
     @field_validator("since", "until")
     @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a timezone (for example Z)")
-        return value
+    def _in_window(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """ISO 8601 with a zone is the shared rule (StrictModel); the range is the gateway's."""
+        return inputs.check_data_window(value)
 
 
 class ReleasePath(BaseModel):

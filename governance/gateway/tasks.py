@@ -8,7 +8,7 @@ from flask import current_app
 
 from governance.db import transaction
 from governance.errors import DomainError
-from governance.jobs import JobContext, register, register_periodic
+from governance.jobs import JobContext, PermanentJobError, register, register_periodic
 
 EXPIRE_EVERY_SECONDS = 3600
 MAX_ATTEMPTS = 3
@@ -35,17 +35,17 @@ def build_release(ctx: JobContext) -> dict[str, Any]:
     release_id = service.uuid.UUID(ctx.payload["release_id"])
     with transaction(ctx.session()) as session:
         release = session.get(Release, release_id)
-        if release is None or release.status in ("ready", "expired"):
+        if release is None or release.status in ("ready", "expired", "failed"):
             return {"release_id": str(release_id), "skipped": True}
         release.status = "running"
-        spec = service.DatasetSpec.of(release.spec | _parse_times(release.spec))
-        client_id, purpose = release.client_id, release.purpose
+        stored_spec, client_id, purpose = dict(release.spec), release.client_id, release.purpose
     ctx.progress(0, None, "selecting permitted subjects")
 
     def progress(done: int, phase: str) -> None:
         ctx.progress(done, None, f"{phase}: {done} subjects")
 
     try:
+        spec = _spec_of(stored_spec)
         with ctx.session() as session:
             build = service.build_dataset(
                 session,
@@ -74,7 +74,15 @@ def build_release(ctx: JobContext) -> dict[str, Any]:
     return {"release_id": str(release_id), "rows": build.rows, "subjects": len(build.subject_ids)}
 
 
-def _parse_times(spec: dict[str, Any]) -> dict[str, Any]:
-    import datetime as dt
+def _spec_of(stored: dict[str, Any]) -> Any:
+    """The stored spec as a DatasetSpec; one that cannot be read (or whose window is outside the data) fails
+    the release once with `invalid_spec` instead of crashing every retry."""
+    from governance import inputs
+    from governance.gateway import service
 
-    return {k: dt.datetime.fromisoformat(spec[k]) if spec.get(k) else None for k in ("since", "until")}
+    try:
+        times = {k: inputs.check_data_window(inputs.parse_timestamp(stored[k])) if stored.get(k) else None
+                 for k in ("since", "until")}  # fmt: skip
+        return service.DatasetSpec.of(stored | times)
+    except (TypeError, ValueError) as exc:
+        raise PermanentJobError("The stored dataset spec cannot be read.", code="invalid_spec") from exc

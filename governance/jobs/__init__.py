@@ -4,12 +4,13 @@ from flask import Flask
 
 from governance.jobs.registry import register, register_periodic
 from governance.jobs.service import JobView, enqueue, get_job, request_cancel
-from governance.jobs.worker import JobCancelledError, JobContext
+from governance.jobs.worker import JobCancelledError, JobContext, PermanentJobError
 
 __all__ = [
     "JobCancelledError",
     "JobContext",
     "JobView",
+    "PermanentJobError",
     "enqueue",
     "get_job",
     "init_app",

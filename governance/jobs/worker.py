@@ -28,6 +28,14 @@ log = logging.getLogger("governance.jobs")
 JOBS_FINISHED = Counter("governance_jobs_finished_total", "Job attempts by kind and outcome", ["kind", "outcome"])
 
 
+class PermanentJobError(DomainError):
+    """A job that cannot succeed for a domain reason (its input is invalid, what it works on is gone): it fails
+    once with the stable `code` and is never retried. Any DomainError a handler raises is treated so; this class
+    is for handlers that turn a data error (a ValueError from a stored spec) into one."""
+
+    status, code, default_message = 422, "job_input_invalid", "The job's input cannot be processed."
+
+
 class JobCancelledError(Exception):
     """Raised by a handler (or `JobContext.check_cancelled`) to stop a job whose cancellation was requested."""
 

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from governance import inputs
 from governance.api import ResponseModel, StrictModel
 
 ModelKind = Literal["classifier", "recommender", "dpl_logistic", "dpl_naive_bayes"]
@@ -21,6 +22,11 @@ class DatasetSpecIn(StrictModel):
     event_categories: list[str] = Field(default_factory=list, max_length=50)
     since: datetime | None = None
     until: datetime | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_window(cls, value: datetime | None) -> datetime | None:
+        return inputs.check_data_window(value)
 
     def as_gateway_spec(self, *, purpose: str, kind: str) -> dict[str, Any]:
         """The gateway's DatasetSpec (governance.gateway.service). Only the event fields the model needs are
