@@ -98,3 +98,61 @@ def test_canary_personal_data_never_leaks(app: Flask, client: FlaskClient, beare
         rows = conn.execute(text("SELECT * FROM audit_entries")).all()
     assert rows, "the flow wrote no audit entries"
     _assert_clean("\n".join(repr(tuple(row)) for row in rows), "the audit log")
+
+
+def test_canaries_in_paths_queries_and_field_names_never_come_back(  # type: ignore[no-untyped-def]
+    app: Flask, client: FlaskClient, bearer, login_staff, csrf_headers, captured_logs: _Capture
+) -> None:
+    """Issue 18: error bodies echoed unknown JSON keys, unknown profile field names, unknown purposes and spec
+    items; refusals with personal-looking URL ids were not audited. Canaries go into every such place: path ids,
+    query parameter names and values, body keys, purposes and spec items; none may come back or be stored."""
+    backend = bearer(
+        {"subjects:write", "events:write", "consents:write", "consents:read", "requests:write", "datasets:request"},
+        {"personalized_recommendations"},
+    )
+    bodies: list[str] = []
+
+    def call(method: str, path: str, *, headers: dict[str, str] | None = None, via=client, **kwargs):  # type: ignore[no-untyped-def]
+        response = via.open(path, method=method, headers=headers if headers is not None else backend, **kwargs)
+        assert response.status_code < 500, (method, path, response.status_code)
+        if response.status_code >= 400:
+            bodies.append(response.get_data(as_text=True))
+        return response
+
+    created = call("POST", "/api/v1/subjects", json={"external_ref": "leak-2"})
+    subject_id = created.json["id"]
+    idem = {**backend, "Idempotency-Key": "leak-test-1"}
+    for canary in (CANARY_EMAIL, CANARY_PHONE, CANARY_NAME):
+        call("GET", f"/api/v1/subjects/{canary}")
+        call("GET", f"/api/v1/subjects/{canary}/events")
+        call("GET", f"/api/v1/requests/{canary}")
+        call("GET", f"/api/v1/datasets/{canary}")
+        call("GET", f"/api/v1/purposes?{canary}=1")
+        call("GET", f"/api/v1/subjects/{subject_id}/events?since={canary}")
+        call("GET", f"/api/v1/subjects/{subject_id}/events?{canary}=x")
+        call("GET", f"/api/v1/consents/check?subject={canary}&purpose={canary}")
+        call("POST", "/api/v1/subjects", json={"external_ref": "leak-3", canary: 1})
+        call("POST", "/api/v1/subjects", json={"external_ref": "leak-4", "profile": {canary: "x"}})
+        call("PATCH", f"/api/v1/subjects/{subject_id}/profile", json={"fields": {canary: "x"}})
+        decision = {"purpose": canary, "decision": "granted"}
+        call("POST", f"/api/v1/subjects/{subject_id}/consents", json={"decisions": [decision]}, headers=idem)
+        call("POST", "/api/v1/datasets", json={"purpose": canary})
+        call("POST", "/api/v1/datasets", json={"purpose": "personalized_recommendations", "profile_fields": [canary]})
+        call("POST", "/api/v1/datasets", json={"purpose": "personalized_recommendations", "event_categories": [canary]})
+        event = {"event_id": "e1", "category": "view", "item_id": "i", "occurred_at": "2026-01-01T00:00:00Z", canary: 1}
+        call("POST", f"/api/v1/subjects/{subject_id}/events", json={"events": [event]})
+    support = app.test_client()
+    login_staff(support, "support")
+    for canary in (CANARY_EMAIL, CANARY_PHONE):
+        call("DELETE", f"/api/v1/access/clients/{canary}", headers=csrf_headers(support), via=support)
+        call("GET", f"/api/v1/audit/entries?target_id={canary}", headers={}, via=support)
+
+    for body in bodies:
+        _assert_clean(body, "an API error body")
+    _assert_clean("\n".join(captured_logs.lines), "the logs")
+    engine = app.extensions["governance.db"].engine
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM audit_entries")).all()
+        denied = conn.execute(text("SELECT count(*) FROM audit_entries WHERE action = 'access.denied'")).scalar()
+    assert denied >= 2, "refusals with personal-looking ids must be audited (redacted), not dropped"
+    _assert_clean("\n".join(repr(tuple(row)) for row in rows), "the audit log")

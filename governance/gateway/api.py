@@ -98,6 +98,14 @@ def _release_out(release: Release, *, with_manifest: bool = True) -> dict[str, A
     ).model_dump(mode="json")
 
 
+def _known_purpose_or_redacted(purpose: str) -> str:
+    """A refused request names a purpose of the client's choosing: only a catalogue key is kept in clear."""
+    from governance.audit.service import redacted
+    from governance.consent.service import purposes
+
+    return purpose if purpose in purposes() else redacted(purpose)
+
+
 @bp.post("/datasets", responses={202: ReleaseOut})
 @requires("dataset.request")
 def request_dataset(body: DatasetSpecBody) -> Response:
@@ -113,7 +121,7 @@ def request_dataset(body: DatasetSpecBody) -> Response:
                 session,
                 actor=client,
                 action="gateway.release.refused",
-                target=("purpose", body.purpose),
+                target=("purpose", _known_purpose_or_redacted(body.purpose)),
                 details={"not_allowed": len(exc.extra["not_allowed"])},
                 redact=True,  # the purpose is the client's text
             )
