@@ -326,3 +326,25 @@ def test_the_demo_population_language_and_active_days_findings(app, session, tmp
         known = set(sorted(active)[:4])
         assert sum(1 for theirs in days.values() if known <= theirs) >= K
     assert events.manifest["k_anonymity"]["people_suppressed"] > 0
+
+
+def test_people_of_an_earlier_release_without_footprints_are_left_out_of_a_joinable_one(app):
+    """Releases built before footprints were kept cannot be measured: their people count as unique."""
+    import sqlalchemy as sa
+
+    from governance.gateway.models import ReleaseSubject
+
+    plant(app, split_population())
+    _m, first, first_id = request_and_build(
+        app, STABLE_CLIENT, {"profile_fields": ["birth_date"], "pseudonyms": "stable"}
+    )
+    with app.extensions["governance.db"].session() as session, transaction(session):
+        session.execute(sa.update(ReleaseSubject).where(ReleaseSubject.release_id == first_id).values(footprint=None))
+    plant(app, [{"profile": profile(), "days": [0]} for _ in range(12)])  # newcomers, in no earlier release
+    manifest, second, _ = request_and_build(
+        app, STABLE_CLIENT, {"profile_fields": ["postal_code"], "pseudonyms": "stable"}
+    )
+    assert len(first) == 40
+    assert not {r["subject"] for r in first} & {r["subject"] for r in second}
+    assert len(second) == 12
+    assert manifest["k_anonymity"]["people_in_earlier_joinable_releases"] == 40
