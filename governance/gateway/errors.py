@@ -98,4 +98,4 @@ class IdentifyingFieldsRefusedError(ForbiddenError):
     default_message = "A released field identifies people beyond the policy's threshold (see the manifest rules)."
 
     def __init__(self, fields: Sequence[str]) -> None:
-        super().__init__(self.default_message, extra={"fields": list(fields)})
+        super().__init__(self.default_message, extra={"identifying_fields": list(fields)})

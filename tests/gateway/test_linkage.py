@@ -198,7 +198,7 @@ def test_policy_can_refuse_a_release_with_an_identifying_field(app, session, tmp
             build(session, tmp_path, {"profile_fields": ["birth_date", "language"]})
     finally:
         app.extensions[service.POLICY_EXTENSION] = policy
-    assert refused.value.extra["fields"] == ["language"]
+    assert refused.value.extra["identifying_fields"] == ["language"]
 
 
 # --- joinable releases ---------------------------------------------------------------------------------------
