@@ -8,6 +8,7 @@ never share state. The schema is built by the real Alembic migrations. Each test
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,8 +145,12 @@ def truncate_all(engine: sa.Engine) -> None:
 
 @pytest.fixture
 def app(base_app: Flask) -> Iterator[Flask]:
-    """The session's app over empty tables."""
+    """The session's app over empty tables (and an empty published audit checkpoint directory: it belongs to
+    the log the tables held)."""
+    from governance.audit.service import publish_dir_setting
+
     truncate_all(base_app.extensions["governance.db"].engine)
+    shutil.rmtree(publish_dir_setting(base_app.extensions["governance.settings"]), ignore_errors=True)
     return base_app
 
 

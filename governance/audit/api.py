@@ -115,13 +115,13 @@ def export_entries(query: ExportQuery):
     _seal(config, force_checkpoint=True)
     session = get_db().session()
     filters = None if query.scope == "full" else _filters(query)
-    header, cps, consistency, entries = service.export_parts(session, filters, config)
+    header, cps, consistency, entries, records = service.export_parts(session, filters, config)
     writer = jsonl_lines if query.format == "jsonl" else csv_lines
     mimetype = "application/x-ndjson" if query.format == "jsonl" else "text/csv"
 
     def generate():
         try:
-            yield from writer(header, cps, consistency, entries)
+            yield from writer(header, cps, consistency, entries, records)
         finally:
             session.close()
 

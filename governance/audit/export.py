@@ -80,11 +80,15 @@ def jsonl_lines(
     checkpoints: Sequence[Checkpoint],
     consistency: Iterable[tuple[int, int, Sequence[bytes]]],
     entries: Iterable[ExportEntry],
+    records: Iterable[Mapping[str, Any]] = (),
 ) -> Iterator[str]:
-    """The export as JSON Lines, one string per line (each ending in a newline)."""
+    """The export as JSON Lines, one string per line (each ending in a newline). `records` are the
+    ``published``, ``cosigned`` and ``break`` records, written after the checkpoints."""
     yield _dumps(_header_dict(header)) + "\n"
     for checkpoint in checkpoints:
         yield _dumps({"kind": "checkpoint", "size": checkpoint.size, "text": checkpoint.to_text()}) + "\n"
+    for record in records:
+        yield _dumps(dict(record)) + "\n"
     for old, new, path in consistency:
         yield _dumps({"kind": "consistency", "from": old, "to": new, "path": [p.hex() for p in path]}) + "\n"
     count = 0
@@ -110,13 +114,17 @@ def csv_lines(
     checkpoints: Sequence[Checkpoint],
     consistency: Iterable[tuple[int, int, Sequence[bytes]]],
     entries: Iterable[ExportEntry],
+    records: Iterable[Mapping[str, Any]] = (),
 ) -> Iterator[str]:
     """The same export as CSV: a ``kind`` column says which columns a row uses. ``entry_json`` holds the
-    canonical entry (what is hashed); the other entry columns repeat it for spreadsheets."""
+    canonical entry (what is hashed); the other entry columns repeat it for spreadsheets. The ``published``,
+    ``cosigned`` and ``break`` records keep their JSON form in ``entry_json``."""
     yield _csv_row({column: column for column in CSV_COLUMNS})
     yield _csv_row({"kind": "header", "entry_json": _dumps(_header_dict(header))})
     for checkpoint in checkpoints:
         yield _csv_row({"kind": "checkpoint", "proof_size": checkpoint.size, "checkpoint": checkpoint.to_text()})
+    for record in records:
+        yield _csv_row({"kind": record["kind"], "entry_json": _dumps(dict(record))})
     for old, new, path in consistency:
         yield _csv_row(
             {"kind": "consistency", "proof_size": f"{old}-{new}", "proof_path": " ".join(p.hex() for p in path)}

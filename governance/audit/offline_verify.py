@@ -32,6 +32,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 EXPORT_FORMAT = "governance-audit-export/1"
+PUBLISHED_FORMAT = "governance-audit-published/1"
 _SIG_PREFIX = "\u2014 "
 _ENTRY_PREFIX = b'{"kind":"entry","leaf_hash":"'
 _sha256 = hashlib.sha256
@@ -130,6 +132,73 @@ def _verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, path: list
     return sn == 0 and fr == root_m and sr == root_n
 
 
+EMPTY_ROOT = _sha256(b"").digest()
+verify_consistency = _verify_consistency  # the witness uses the same check
+
+
+# --- witness cosignatures (C2SP tlog-cosignature v1, Ed25519) ---------------------------------------------
+
+
+def cosignature_key_id(name: str, key: Ed25519PublicKey) -> bytes:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _sha256(name.encode() + b"\n\x04" + raw).digest()[:4]
+
+
+def cosignature_message(body: str, timestamp: int) -> bytes:
+    """What a v1 cosignature signs: two header lines, then the checkpoint body (with its final newline)."""
+    return f"cosignature/v1\ntime {timestamp}\n".encode() + body.encode()
+
+
+@dataclass(frozen=True)
+class WitnessKey:
+    name: str
+    key_id: bytes
+    public_key: Ed25519PublicKey
+
+
+def parse_vkey(text: str) -> WitnessKey:
+    """A witness verifier key ``<name>+<key id hex>+<base64(0x04 || Ed25519 public key)>``."""
+    name, _, rest = text.strip().partition("+")
+    key_id_hex, _, material_text = rest.partition("+")
+    try:
+        material = base64.b64decode(material_text, validate=True)
+        key_id = bytes.fromhex(key_id_hex)
+    except (ValueError, binascii.Error) as exc:
+        raise UnusableInput("unreadable witness key") from exc
+    if not name or len(material) != 33 or material[0] != 4 or len(key_id) != 4:
+        raise UnusableInput("a witness key is name+keyid+base64(0x04 || 32-byte Ed25519 key)")
+    key = Ed25519PublicKey.from_public_bytes(material[1:])
+    if cosignature_key_id(name, key) != key_id:
+        raise UnusableInput("the witness key id does not match its name and key")
+    return WitnessKey(name, key_id, key)
+
+
+def verify_cosignature(text: str, witness: WitnessKey) -> int | None:
+    """The timestamp of `witness`'s valid cosignature on the note `text`, None when it carries none; raises
+    VerificationFailed when a line by that witness does not verify."""
+    body, sep, signatures = text.partition("\n\n")
+    if not sep:
+        return None
+    for line in signatures.split("\n"):
+        if not line.startswith(_SIG_PREFIX + witness.name + " "):
+            continue
+        try:
+            blob = base64.b64decode(line.rpartition(" ")[2], validate=True)
+        except (ValueError, binascii.Error):
+            continue
+        if len(blob) != 4 + 8 + 64 or blob[:4] != witness.key_id:
+            continue
+        timestamp = int.from_bytes(blob[4:12], "big")
+        try:
+            witness.public_key.verify(blob[12:], cosignature_message(body + "\n", timestamp))
+        except InvalidSignature as exc:
+            raise VerificationFailed(
+                "witness_cosignature_invalid", None, f"bad cosignature by {witness.name} on a checkpoint"
+            ) from exc
+        return timestamp
+    return None
+
+
 # --- checkpoints (C2SP signed note) -----------------------------------------------------------------------
 
 
@@ -196,6 +265,16 @@ class Record:
         return self.data.get("entry")
 
 
+def _fold(nodes: list[bytes]) -> bytes:
+    """The root of a tree from its frontier (maximal perfect subtrees, left to right)."""
+    if not nodes:
+        return EMPTY_ROOT
+    digest = nodes[-1]
+    for left in reversed(nodes[:-1]):
+        digest = _node(left, digest)
+    return digest
+
+
 def _canonical(entry: Any) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
@@ -256,7 +335,7 @@ def _read_csv(path: str) -> Iterator[Record]:
                 sizes = row["proof_size"].split("-")
                 path = row["proof_path"].split()
                 yield Record("consistency", {"from": int(sizes[0]), "to": int(sizes[1]), "path": path})
-            elif kind in ("header", "end"):
+            elif kind in ("header", "end", "published", "cosigned", "break"):
                 yield Record(kind, json.loads(row["entry_json"] or "{}"))
 
 
@@ -272,6 +351,8 @@ class Report:
     checkpoints: int
     unanchored_entries: int
     failure: dict[str, Any] | None
+    published_checkpoints: int = 0
+    witnessed: dict[str, int] | None = None  # witness name -> the largest tree size it cosigned
 
     def message(self) -> str:
         if self.failure:
@@ -282,6 +363,10 @@ class Report:
             return f"FAILED{where}: {self.failure['reason']} ({self.failure['detail']})"
         text = f"OK: verified {self.verified_entries} of {self.entries} exported entries against "
         text += f"{self.checkpoints} signed checkpoints"
+        if self.published_checkpoints:
+            text += f" ({self.published_checkpoints} published outside the database)"
+        for name, size in sorted((self.witnessed or {}).items()):
+            text += f"; witness {name} cosigned size {size}"
         if self.unanchored_entries:
             text += f"; {self.unanchored_entries} entries after the newest checkpoint are not covered"
         return text
@@ -293,15 +378,57 @@ class _Verifier:
         self.checkpoints: dict[int, Checkpoint] = {}
         self.entries = 0
         self.verified = 0
+        self.segments: list[tuple[int, int, bytes]] = []  # published leaf hashes [start, end), authenticated
+        self.published = 0
+        self.witnesses: list[WitnessKey] = []
+        self.witnessed: dict[str, int] = {}
+        self.breaks: list[dict[str, Any]] = []
 
-    def add_checkpoint(self, text: str) -> None:
+    def add_checkpoint(self, text: str) -> Checkpoint:
         checkpoint = parse_and_verify_checkpoint(text, self.keys)
+        for witness in self.witnesses:
+            if verify_cosignature(text, witness) is not None:
+                self.witnessed[witness.name] = max(self.witnessed.get(witness.name, 0), checkpoint.size)
         if self.origin is not None and checkpoint.origin != self.origin:
             raise VerificationFailed("checkpoint_unknown_key", None, "a checkpoint names another log")
         known = self.checkpoints.get(checkpoint.size)
         if known is not None and known.root != checkpoint.root:
             raise VerificationFailed("checkpoint_fork", None, f"two signed roots for size {checkpoint.size}")
         self.checkpoints[checkpoint.size] = checkpoint
+        return checkpoint
+
+    def add_published(self, files: list[dict[str, Any]]) -> None:
+        """Published checkpoint files (the operator's append-only directory, or an export's ``published``
+        records): each note is a checkpoint; leaves chained from the previous file's frontier that give the
+        signed root are kept to name the exact position of a later change."""
+        frontiers: dict[int, list[bytes]] = {0: []}
+        parsed = []
+        for data in files:
+            try:
+                if data.get("format") != PUBLISHED_FORMAT:
+                    raise ValueError("format")
+                size, start = int(data["size"]), int(data["from"])
+                nodes = [bytes.fromhex(node) for node in data["frontier"]]
+                leaves = base64.b64decode(data["leaves"], validate=True)
+                note = str(data["note"])
+            except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+                raise UnusableInput("an unreadable published checkpoint") from exc
+            parsed.append((size, start, nodes, leaves, note))
+        for size, start, nodes, leaves, note in sorted(parsed, key=lambda item: item[0]):
+            checkpoint = self.add_checkpoint(note)
+            if checkpoint.size != size or _fold(nodes) != checkpoint.root or len(nodes) != size.bit_count():
+                raise VerificationFailed("published_checkpoint_invalid", None, f"published file {size} is inconsistent")
+            self.published += 1
+            frontiers[size] = nodes
+            base = frontiers.get(start)
+            if base is None or len(leaves) != 32 * (size - start):
+                continue
+            frontier = _Frontier()
+            frontier.size, frontier.nodes = start, list(base)
+            for offset in range(0, len(leaves), 32):
+                frontier.append(leaves[offset : offset + 32])
+            if frontier.root() == checkpoint.root:
+                self.segments.append((start, size, leaves))
 
     def leaf(self, record: Record, position: int | None) -> bytes:
         if record.seq is None:
@@ -329,9 +456,14 @@ class _Verifier:
         The hot loop takes a raw service-written line, checks that its top-level seq (the last ``,"seq":`` key:
         in sorted canonical form only target, time and v follow it, and no string can hold an unescaped quote)
         is the position, hashes the canonical bytes as they are and compares with the stated hash. Anything
-        else (another layout, a mismatch) goes through the full parse below, which names the failure."""
+        else (another layout, a mismatch) goes through the full parse below, which names the failure. Where a
+        published checkpoint holds the leaf hashes, each recomputed hash must also equal the published one:
+        that names the exact position of a change even when every stated hash was recomputed."""
         sizes = [*sorted(self.checkpoints), -1]
         next_cp, target = 0, sizes[0]
+        segments = [*sorted(self.segments), (-1, -1, b"")]
+        next_segment = 0
+        low, high, published = segments[0]
         frontier = _Frontier()
         append, sha256 = frontier.append, _sha256
         count = 0
@@ -341,12 +473,20 @@ class _Verifier:
                 self._check_root(frontier, target)
                 next_cp += 1
                 target = sizes[next_cp]
+            while high != -1 and count >= high:
+                next_segment += 1
+                low, high, published = segments[next_segment]
             if type(item) is bytes:
                 data = item[103:-1]
                 at = data.rfind(b',"seq":')
                 if at > 0 and data.startswith(b"%d," % count, at + 7):
                     digest = sha256(b"\x00" + data).digest()
                     if digest.hex().encode() == item[29:93]:
+                        if low <= count < high and published[32 * (count - low) : 32 * (count - low + 1)] != digest:
+                            self.entries = count
+                            raise VerificationFailed(
+                                "published_leaf_mismatch", count, "the entry differs from the published leaf hash"
+                            )
                         append(digest)
                         count += 1
                         continue
@@ -357,6 +497,8 @@ class _Verifier:
             if seq != count:
                 reason = "sequence_gap" if seq > count else "sequence_repeat"
                 raise VerificationFailed(reason, count, f"expected seq {count}, found {seq}")
+            if low <= count < high and published[32 * (count - low) : 32 * (count - low + 1)] != digest:
+                raise VerificationFailed("published_leaf_mismatch", count, "the entry differs from its published hash")
             append(digest)
             count += 1
         self.entries = count
@@ -433,10 +575,38 @@ class _Counter:
                 self.end = record.data.get("entries")
 
 
+def read_published_dir(directory: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The published checkpoint files and the witness-cosigned notes of an operator's checkpoint directory."""
+    files, cosigned = [], []
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        raise UnusableInput(f"cannot read the published directory {directory}") from exc
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.startswith("checkpoint-") and name.endswith(".json"):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    files.append(json.load(handle))
+            except (OSError, ValueError) as exc:
+                raise UnusableInput(f"unreadable published file {name}") from exc
+        elif name.startswith("checkpoint-") and ".witness-" in name and name.endswith(".txt"):
+            with open(path, encoding="utf-8") as handle:
+                cosigned.append(handle.read())
+    return files, cosigned
+
+
 def verify_export(
-    path: str, public_keys: list[tuple[str, Ed25519PublicKey]], *, extra_checkpoints: list[str] = ()
+    path: str,
+    public_keys: list[tuple[str, Ed25519PublicKey]],
+    *,
+    extra_checkpoints: list[str] = (),
+    published_dir: str | None = None,
+    witness_keys: list[WitnessKey] = (),
 ) -> Report:
-    """Verify one export file (JSON Lines or CSV) with the given trusted (name, key) pairs."""
+    """Verify one export file (JSON Lines or CSV) with the given trusted (name, key) pairs, against the
+    checkpoints the auditor kept (`extra_checkpoints`), the operator's published checkpoint directory and the
+    witnesses whose cosignature is required (`witness_keys`)."""
     reader = _read_csv if path.endswith(".csv") else _read_jsonl
     keys = {_key_hash(name, key): (name, key) for name, key in public_keys}
     records = reader(path)
@@ -445,10 +615,13 @@ def verify_export(
         raise UnusableInput(f"not a {EXPORT_FORMAT} file")
     scope = str(header.data.get("scope"))
     verifier = _Verifier(keys, header.data.get("origin"))
+    verifier.witnesses = list(witness_keys)
     counted = _Counter()
     try:
-        # checkpoints and consistency proofs come first in an export; entries stream after them
+        # checkpoints, published records, breaks and consistency proofs come first; entries stream after them
         consistency: list[dict[str, Any]] = []
+        published: list[dict[str, Any]] = []
+        cosigned: list[str] = []
         first_entry: Record | bytes | None = None
         for record in records:
             if type(record) is bytes or record.kind == "entry":
@@ -458,21 +631,48 @@ def verify_export(
                 verifier.add_checkpoint(record.data["text"])
             elif record.kind == "consistency":
                 consistency.append(record.data)
-        for text in extra_checkpoints:
+            elif record.kind == "published":
+                published.append(record.data["file"])
+            elif record.kind == "cosigned":
+                cosigned.append(record.data["text"])
+            elif record.kind == "break":
+                verifier.breaks.append(record.data)
+        if published_dir is not None:
+            files, notes = read_published_dir(published_dir)
+            published += files
+            cosigned += notes
+        verifier.add_published(published)
+        for text in [*extra_checkpoints, *cosigned]:
             verifier.add_checkpoint(text)
-        verifier.consistency(consistency, required=scope != "full")
+        if scope != "full":
+            verifier.consistency(consistency, required=True)
         stream = counted.entries(first_entry, records)
         if scope == "full":
             verifier.full(stream)
+            verifier.consistency(consistency, required=False)  # implied by the roots; checked after the entries
         else:
             verifier.filtered(stream)
         if counted.end != counted.count:
             raise UnusableInput("the export is incomplete (no matching end record)")
+        if verifier.breaks:
+            first = verifier.breaks[0]
+            raise VerificationFailed(
+                str(first.get("reason", "log_break")), first.get("position"), str(first.get("detail", "")), None
+            )
+        for witness in verifier.witnesses:
+            if witness.name not in verifier.witnessed:
+                raise VerificationFailed("witness_cosignature_missing", None, f"nothing cosigned by {witness.name}")
     except VerificationFailed as exc:
         failure = {"reason": exc.reason, "position": exc.position, "detail": exc.detail, "range_end": exc.range_end}
-        return Report(False, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), 0, failure)
+        return Report(
+            False, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), 0, failure,
+            verifier.published, dict(verifier.witnessed),
+        )  # fmt: skip
     unanchored = verifier.entries - verifier.verified
-    return Report(True, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), unanchored, None)
+    return Report(
+        True, scope, verifier.entries, verifier.verified, len(verifier.checkpoints), unanchored, None,
+        verifier.published, dict(verifier.witnessed),
+    )  # fmt: skip
 
 
 # --- single proofs (consistency from a saved checkpoint, inclusion of one entry) ------------------------------
@@ -608,6 +808,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public-key", action="append", required=True, help="PEM file; repeat after rotations")
     parser.add_argument("--key-name", default="governance-audit", help="the key name in the checkpoints")
     parser.add_argument("--checkpoint", action="append", default=[], help="a checkpoint you saved earlier")
+    parser.add_argument("--published-dir", help="a copy of the operator's published checkpoint directory")
+    parser.add_argument(
+        "--witness-key", action="append", default=[], help="a witness vkey whose cosignature is required; repeat"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     if (args.export is None) == (args.proof is None):
@@ -622,7 +826,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.proof is not None:
             report: Report | ProofReport = verify_proof(args.proof, keys, saved_checkpoints=saved)
         else:
-            report = verify_export(args.export, keys, extra_checkpoints=saved)
+            report = verify_export(
+                args.export,
+                keys,
+                extra_checkpoints=saved,
+                published_dir=args.published_dir,
+                witness_keys=[parse_vkey(text) for text in args.witness_key],
+            )
     except (UnusableInput, OSError) as exc:
         print(f"unusable input: {exc}", file=sys.stderr)
         return 2

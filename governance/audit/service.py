@@ -20,7 +20,8 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy.orm import Session
 
 from governance.access.principals import ActorRef, Principal
-from governance.audit import merkle
+from governance.audit import anchors, merkle
 from governance.audit.canonical import (
     CanonicalizationError,
     build_entry,
@@ -38,11 +39,13 @@ from governance.audit.canonical import (
     format_time,
     to_typed,
 )
-from governance.audit.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from governance.audit.checkpoint import Checkpoint, CheckpointError, parse_checkpoint, sign_checkpoint
 from governance.audit.errors import AuditDetailsError, AuditFilterError, AuditProofError, CheckpointNotFoundError
 from governance.audit.export import ExportEntry, ExportHeader
 from governance.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from governance.audit.verifier import VerifyReport, verify_leaves
+from governance.audit.offline_verify import VerificationFailed, WitnessKey, parse_vkey, verify_cosignature
+from governance.audit.publish import PublishedFileError, leaf_segments
+from governance.audit.verifier import LOG_TRUNCATED, PUBLISHED_CHECKPOINT_INVALID, Failure, VerifyReport, verify_leaves
 from governance.db import utcnow
 
 __all__ = [
@@ -79,6 +82,15 @@ class AuditConfig:
     checkpoint_seconds: float = 60.0
     signing_key: Ed25519PrivateKey | None = None
     public_keys: tuple[tuple[str, Ed25519PublicKey], ...] = ()
+    publish_dir: Path | None = None  # the append-only published checkpoint directory (docs/audit.md)
+    witness_url: str | None = None
+    witness: WitnessKey | None = None  # the witness's verifier key
+    witness_timeout: float = 10.0
+
+
+def publish_dir_setting(settings: Any) -> Path:
+    """`GOVERNANCE_AUDIT_PUBLISH_DIR`, by default `<instance folder>/audit-published`."""
+    return Path(settings.get("AUDIT_PUBLISH_DIR") or settings.instance_path / "audit-published")
 
 
 def current_config() -> AuditConfig:
@@ -86,12 +98,17 @@ def current_config() -> AuditConfig:
     settings = current_app.extensions["governance.settings"]
     keys = current_app.extensions["governance.keys"]
     key = keys.signing_key(SIGNING_KEY)
+    vkey = settings.get("AUDIT_WITNESS_KEY")
     return AuditConfig(
         origin=settings.get("AUDIT_ORIGIN", "governance/audit") or "governance/audit",
         checkpoint_every=settings.get_int("AUDIT_CHECKPOINT_EVERY", 1000),
         checkpoint_seconds=settings.get_float("AUDIT_CHECKPOINT_SECONDS", 60.0),
         signing_key=key,
         public_keys=((KEY_NAME, key.public_key()),),
+        publish_dir=publish_dir_setting(settings),
+        witness_url=settings.get("AUDIT_WITNESS_URL") or None,
+        witness=parse_vkey(vkey) if vkey else None,
+        witness_timeout=settings.get_float("AUDIT_WITNESS_TIMEOUT_SECONDS", 10.0),
     )
 
 
@@ -291,6 +308,8 @@ class SealResult:
     sealed: int
     size: int
     checkpoint: Checkpoint | None
+    publications: list[Any] = field(default_factory=list)  # PublishedCheckpoint files to write after commit
+    refused: str | None = None  # why the sealer refused to sign (anchors.Refusal reason)
 
 
 def typed_entry(row: Any) -> dict[str, Any]:
@@ -359,7 +378,20 @@ def seal_pending(
     due = pending >= config.checkpoint_every or (
         pending > 0 and (elapsed is None or elapsed >= config.checkpoint_seconds)
     )
+    publications: list[Any] = []
     if config.signing_key is not None and (due or (force_checkpoint and pending > 0)):
+        session.flush()
+        # sign only a tree that extends the newest checkpoint published outside the database
+        trusted = anchors.extend_published(session, config, head.size, head.root)
+        if isinstance(trusted, anchors.Refusal):
+            anchors.record_alarm(
+                session,
+                "audit.checkpoint.refused",
+                {"reason": trusted.reason, "published_size": trusted.published_size},
+                dedupe=head.root.hex() if trusted.reason == anchors.PUBLISHED_UNREADABLE else "",
+            )
+            session.flush()
+            return SealResult(len(rows), head.size, None, [], trusted.reason)
         checkpoint = sign_checkpoint(
             config.signing_key, key_name=KEY_NAME, origin=config.origin, size=head.size, root=head.root, time=now
         )
@@ -373,8 +405,9 @@ def seal_pending(
             )
         )
         head.checkpoint_size, head.checkpoint_at = head.size, now
+        publications = anchors.publications(trusted, checkpoint)
     session.flush()
-    return SealResult(len(rows), head.size, checkpoint)
+    return SealResult(len(rows), head.size, checkpoint, publications)
 
 
 _CONTENT_COLUMNS = tuple(
@@ -440,15 +473,20 @@ def _store_positions(session: Session, positions: list[tuple[int, int, bytes]]) 
 
 
 def seal_all(session_factory: Any, config: AuditConfig, *, force_checkpoint: bool = False) -> SealResult:
-    """Seal every pending entry in batches, each in its own transaction (for jobs and the CLI)."""
-    total, result = 0, SealResult(0, 0, None)
+    """Seal every pending entry in batches, each in its own transaction (for jobs and the CLI). After each
+    commit the new checkpoints are published outside the database and the newest is sent to the witness."""
+    total, result, newest = 0, SealResult(0, 0, None), None
     while True:
         with session_factory() as session:
             result = seal_pending(session, config, force_checkpoint=force_checkpoint)
             session.commit()
+        anchors.publish(config, result.publications)
+        newest = result.checkpoint or newest
         total += result.sealed
         if result.sealed == 0 or result.sealed < 20_000:
-            return SealResult(total, result.size, result.checkpoint)
+            if newest is not None:
+                anchors.cosign(session_factory, config, newest)
+            return SealResult(total, result.size, newest, refused=result.refused)
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -551,13 +589,50 @@ def _leaf_inputs(session: Session, *, batch: int = 10_000) -> Iterator[tuple[int
         yield row.seq, data, row.leaf_hash
 
 
+def _anchored_checkpoints(session: Session, config: AuditConfig) -> tuple[list[Checkpoint], Any, dict[str, Any]]:
+    """The checkpoints verify and export check against: the published ones (outside the database), the
+    witness-cosigned ones, and the database's own (a database checkpoint adds nothing an attacker could use:
+    it is signed with a key outside the database; deleting it is what the published copies catch).
+    Returns (checkpoints, published files, facts for the report). Raises PublishedFileError."""
+    published, cosigned = anchors.trusted_checkpoints(config)
+    by_text: dict[str, Checkpoint] = {}
+    for cp in checkpoints(session):
+        by_text[cp.to_text()] = cp
+    for item in published:
+        by_text[item.checkpoint.to_text()] = item.checkpoint
+    witnessed_size = None
+    for cp, text in cosigned:
+        by_text[cp.to_text()] = cp
+        if config.witness is not None and verify_cosignature(text, config.witness) is not None:
+            witnessed_size = max(witnessed_size or 0, cp.size)
+    db_sizes = {cp.size for cp in checkpoints(session)}
+    published_sizes = {item.size for item in published}
+    facts = {
+        "published_checkpoints": len(published),
+        "published_size": max(published_sizes, default=None),
+        "witnessed_size": witnessed_size,
+        "unpublished_checkpoints": len(db_sizes - published_sizes),
+        "trust_anchor": "published" if published else "database",
+    }
+    return sorted(by_text.values(), key=lambda cp: (cp.size, cp.time)), published, facts
+
+
 def verify(session: Session, config: AuditConfig | None = None) -> VerifyReport:
-    """Check the whole sealed log against itself and the signed checkpoints (`VerifyReport`, never raises)."""
+    """Check the whole sealed log against itself and the signed checkpoints, the published ones (outside the
+    database) first among them (`VerifyReport`, never raises for a bad log)."""
     config = config or current_config()
-    cps = checkpoints(session)
-    report = verify_leaves(_leaf_inputs(session), cps, config.public_keys, origin=config.origin)
+    try:
+        cps, published, facts = _anchored_checkpoints(session, config)
+    except (PublishedFileError, OSError, CheckpointError) as exc:
+        failure = Failure(PUBLISHED_CHECKPOINT_INVALID, None, f"a published checkpoint does not verify ({exc})")
+        return VerifyReport(False, 0, 0, 0, None, None, None, 0, None, failure)
+    except VerificationFailed as exc:
+        return VerifyReport(False, 0, 0, 0, None, None, None, 0, None, Failure(exc.reason, None, exc.detail))
+    segments = list(leaf_segments(published))
+    report = verify_leaves(_leaf_inputs(session), cps, config.public_keys, origin=config.origin, published=segments)
     unsealed = session.scalar(sa.select(sa.func.count()).where(AuditEntry.seq.is_(None))) or 0
     report.extra["unsealed_entries"] = unsealed
+    report.extra.update(facts)
     return report
 
 
@@ -622,12 +697,22 @@ def search(
 
 
 class _DbNodes:
-    """Perfect subtree hashes computed from the sealed leaf hashes (read once, for building many proofs)."""
+    """Perfect subtree hashes computed from the sealed leaf hashes (read once, for building many proofs).
+
+    `complete` is False when the stored log has a gap or ends before `size` (`break_at` is the first missing
+    position): no proof to a checkpoint of `size` can be built then, and the export says so."""
 
     def __init__(self, session: Session, size: int) -> None:
-        leaves = session.scalars(
-            sa.select(AuditEntry.leaf_hash).where(AuditEntry.seq < size).order_by(AuditEntry.seq)
-        ).all()
+        c = AuditEntry.__table__.c
+        leaves, self.break_at, self.break_reason = [], None, LOG_TRUNCATED
+        for seq, leaf in session.execute(sa.select(c.seq, c.leaf_hash).where(c.seq < size).order_by(c.seq)):
+            if seq != len(leaves) or leaf is None:
+                self.break_at, self.break_reason = len(leaves), "sequence_gap"
+                break
+            leaves.append(leaf)
+        if self.break_at is None and len(leaves) < size:
+            self.break_at = len(leaves)
+        self.complete = self.break_at is None
         self.tree = merkle.InMemoryTree(leaves)
 
     def node(self, level: int, index: int) -> bytes:
@@ -636,15 +721,33 @@ class _DbNodes:
 
 def export_parts(
     session: Session, filters: SearchFilters | None, config: AuditConfig
-) -> tuple[ExportHeader, list[Checkpoint], list[tuple[int, int, Sequence[bytes]]], Iterator[ExportEntry]]:
-    """The pieces of an export up to the newest checkpoint: full (filters None) or filtered with proofs."""
-    cps = checkpoints(session)
-    size = cps[-1].size if cps else 0
+) -> tuple[ExportHeader, list[Checkpoint], list[tuple[int, int, Sequence[bytes]]], Iterator[ExportEntry], list[dict]]:
+    """The pieces of an export up to the newest checkpoint (the database's or a published one): full (filters
+    None) or filtered with proofs, plus the records of what is anchored outside the database (published files,
+    witness-cosigned notes) and of a break: when the stored log has a gap or ends before the newest
+    checkpoint, what is there is exported without the proofs that cannot be built, and a ``break`` record
+    names the first missing position (the offline verifier reports it)."""
+    records: list[dict] = []
+    try:
+        cps, published, _facts = _anchored_checkpoints(session, config)
+        for item in published:
+            records.append({"kind": "published", "file": json.loads(item.to_json())})
+        for _cp, text in anchors.trusted_checkpoints(config)[1]:
+            records.append({"kind": "cosigned", "text": text})
+    except (PublishedFileError, OSError, CheckpointError, VerificationFailed):
+        cps = checkpoints(session)
+        records.append({"kind": "break", "reason": PUBLISHED_CHECKPOINT_INVALID, "position": None,
+                        "detail": "a published checkpoint does not verify"})  # fmt: skip
+    size = max((cp.size for cp in cps), default=0)
     nodes = _DbNodes(session, size) if size else None
     consistency = []
-    if nodes is not None:
-        for old, new in itertools.pairwise(cps):
-            consistency.append((old.size, new.size, merkle.consistency_proof(nodes, old.size, new.size)))
+    if nodes is not None and not nodes.complete:
+        detail = f"the stored log has no entry at {nodes.break_at}; signed checkpoints cover {size}"
+        records.append({"kind": "break", "reason": nodes.break_reason, "position": nodes.break_at, "detail": detail})
+    elif nodes is not None:
+        sizes = sorted({cp.size for cp in cps})
+        for old, new in itertools.pairwise(sizes):
+            consistency.append((old, new, merkle.consistency_proof(nodes, old, new)))
     scope = "full" if filters is None else "filtered"
     header = ExportHeader(config.origin, scope, size, utcnow().isoformat(), filters.as_dict() if filters else {})
 
@@ -661,11 +764,14 @@ def export_parts(
             if not rows:
                 return
             for row in rows:
-                proof = merkle.inclusion_proof(nodes, row.seq, size)
-                yield ExportEntry(typed_entry(row), row.leaf_hash, size, proof)
+                if nodes.complete:
+                    proof = merkle.inclusion_proof(nodes, row.seq, size)
+                    yield ExportEntry(typed_entry(row), row.leaf_hash, size, proof)
+                else:  # no proof can be built over a broken log: the entry as stored, and the break record
+                    yield ExportEntry(typed_entry(row), row.leaf_hash)
             last = rows[-1].seq
 
-    return header, cps, consistency, entries()
+    return header, cps, consistency, entries(), records
 
 
 # --- proofs for auditors -------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ MALFORMED_ENTRY = "malformed_entry"  # the entry cannot be canonicalized or has 
 CHECKPOINT_ROOT_MISMATCH = "checkpoint_root_mismatch"  # entries before the checkpoint differ from what was signed
 CHECKPOINT_FORK = "checkpoint_fork"  # two signed checkpoints of one size disagree: the signer forked
 LOG_TRUNCATED = "log_truncated"  # a checkpoint covers entries the log no longer has
+PUBLISHED_LEAF_MISMATCH = "published_leaf_mismatch"  # the entry differs from the leaf published outside the db
+PUBLISHED_CHECKPOINT_INVALID = "published_checkpoint_invalid"  # a published file does not verify
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +128,16 @@ def verify_leaves(
     public_keys: Mapping[str, Ed25519PublicKey] | Sequence[tuple[str, Ed25519PublicKey]],
     *,
     origin: str | None = None,
+    published: Iterable[tuple[int, bytes]] = (),
 ) -> VerifyReport:
     """The verifier's core: ``leaves`` are (seq, canonical entry bytes, stored leaf hash) in log order; seq None
     means the entry has no integer seq, bytes None that it has no canonical form.
 
     Every leaf hash is recomputed from the bytes (a stored hash is only compared, never trusted) and the tree
     root is recomputed at every checkpoint size. The loop does one SHA-256 per entry plus the amortized one
-    node hash of the frontier, and nothing else per entry."""
+    node hash of the frontier, and nothing else per entry. ``published`` are (start, concatenated leaf hashes)
+    intervals authenticated outside the database (`publish.leaf_segments`): a recomputed leaf that differs
+    from the published one is named at its exact position (`published_leaf_mismatch`)."""
     ordered = sorted(checkpoints, key=lambda cp: (cp.size, cp.time))
     state = _State()
     for index, checkpoint in enumerate(ordered):
@@ -149,9 +154,13 @@ def verify_leaves(
     sizes = [cp.size for cp in ordered] + [-1]
     next_cp = 0
     next_size = sizes[0]
+    segments = [(start, start + len(blob) // 32, blob) for start, blob in sorted(published)] + [(-1, -1, b"")]
+    next_segment = 0
+    low, high, expected = segments[0]
     count = 0
     for seq, data, stored in leaves:
         while count == next_size:
+            state.entries = count
             failure = state.check(ordered[next_cp], next_cp, frontier)
             if failure:
                 return state.report(failure)
@@ -170,6 +179,12 @@ def verify_leaves(
         if stored is not None and stored != computed:
             state.entries = count
             return state.report(Failure(LEAF_HASH_MISMATCH, count, "content does not match its stored hash"))
+        while high != -1 and count >= high:
+            next_segment += 1
+            low, high, expected = segments[next_segment]
+        if low <= count < high and expected[32 * (count - low) : 32 * (count - low + 1)] != computed:
+            state.entries = count
+            return state.report(Failure(PUBLISHED_LEAF_MISMATCH, count, "the entry differs from its published hash"))
         append(computed)
         count += 1
     state.entries = count
