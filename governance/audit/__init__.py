@@ -90,6 +90,46 @@ def init_app(app: Flask) -> None:
         with get_db().session() as session:
             _emit(lambda: service.inclusion_proof(session, config, seq, tree_size), output)
 
+    @audit_cli.command("witness")
+    @click.option("--key-file", required=True, help="the witness's own Ed25519 key (PEM); created if absent")
+    @click.option("--state-file", required=True, help="where the witness keeps the last checkpoint it cosigned")
+    @click.option("--log-public-key", multiple=True, help="the log's checkpoint key (PEM); default: this app's")
+    @click.option("--name", default="witness.governance.local/w1", help="the witness's key name")
+    @click.option("--listen", default="127.0.0.1:8710", help="HOST:PORT (port 0 picks a free one)")
+    def witness_command(
+        key_file: str, state_file: str, log_public_key: tuple[str, ...], name: str, listen: str
+    ) -> None:
+        """Run a tlog-witness that cosigns checkpoints after checking consistency (run it on another host or
+        account than the service: its key and state file must be out of reach of the service's database)."""
+        import tempfile
+        from pathlib import Path
+
+        from flask import current_app
+
+        from governance.audit import service, witness
+
+        config = service.current_config()
+        keys = list(log_public_key)
+        if not keys:  # this app's checkpoint key, written out so the witness loads it like any other
+            pem = current_app.extensions["governance.keys"].public_key_pem(service.SIGNING_KEY)
+            handle = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)  # noqa: SIM115
+            handle.write(pem)
+            handle.close()
+            keys = [handle.name]
+        try:
+            witness.run(
+                key_file=key_file,
+                state_file=state_file,
+                log_public_keys=keys,
+                log_key_name=service.KEY_NAME,
+                origin=config.origin,
+                name=name,
+                listen=listen,
+            )
+        finally:
+            if not log_public_key:
+                Path(keys[0]).unlink(missing_ok=True)
+
     @audit_cli.command("verify")
     @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
     def verify_command(as_json: bool) -> None:

@@ -54,6 +54,7 @@ class Refusal:
     reason: str
     published_size: int
     database_size: int
+    published_root: str = ""  # hex; tells one refusal condition from another for the once-only alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +85,13 @@ def extend_published(session: Session, config: AuditConfig, head_size: int, head
     except (PublishedFileError, OSError):
         return Refusal(PUBLISHED_UNREADABLE, -1, head_size)
     base_size = base.size if base else 0
+    root_hex = base.checkpoint.root.hex() if base else ""
     if head_size < base_size:
-        return Refusal(DATABASE_SHORTER, base_size, head_size)
+        return Refusal(DATABASE_SHORTER, base_size, head_size, root_hex)
     c = AuditEntry.__table__.c
     leaves = list(session.scalars(sa.select(c.leaf_hash).where(c.seq >= base_size, c.seq < head_size).order_by(c.seq)))
     if len(leaves) != head_size - base_size or any(leaf is None or len(leaf) != 32 for leaf in leaves):
-        return Refusal(DATABASE_SHORTER, base_size, head_size)
+        return Refusal(DATABASE_SHORTER, base_size, head_size, root_hex)
     query = sa.select(AuditCheckpoint.size, AuditCheckpoint.note).where(
         AuditCheckpoint.size > base_size, AuditCheckpoint.size <= head_size
     )
@@ -103,11 +105,11 @@ def extend_published(session: Session, config: AuditConfig, head_size: int, head
         if note is not None:
             checkpoint = parse_checkpoint(note)
             if checkpoint.root != frontier.root():
-                return Refusal(DATABASE_CHECKPOINT_DIFFERS, base_size, head_size)
+                return Refusal(DATABASE_CHECKPOINT_DIFFERS, base_size, head_size, root_hex)
             unpublished.append((checkpoint, start, frontier.copy()))
             start = frontier.size
     if frontier.root() != head_root:
-        return Refusal(DATABASE_ROOT_DIFFERS, base_size, head_size)
+        return Refusal(DATABASE_ROOT_DIFFERS, base_size, head_size, root_hex)
     return TrustedTree(base, frontier, leaves, unpublished)
 
 
@@ -238,14 +240,13 @@ def record_alarm(session: Session, action: str, details: dict[str, Any], dedupe:
 
 def trusted_checkpoints(config: AuditConfig) -> tuple[list[PublishedCheckpoint], list[tuple[Checkpoint, str]]]:
     """The published checkpoints (verified) and the witness-cosigned notes (checkpoint, note text) of the
-    directory. Raises PublishedFileError when a published file does not verify."""
+    directory, by any witness. Raises PublishedFileError when a published file does not verify."""
     publisher = _publisher(config)
     if publisher is None:
         return [], []
     published = publisher.load_all(config.public_keys, config.origin)
     cosigned = []
-    for _size, witness, path in publisher.witnessed():
-        if config.witness is not None and witness == config.witness.key_id.hex():
-            text = path.read_text(encoding="utf-8")
-            cosigned.append((parse_checkpoint(text), text))
+    for _size, _witness, path in publisher.witnessed():  # every witness's: verifiers pick the ones they trust
+        text = path.read_text(encoding="utf-8")
+        cosigned.append((parse_checkpoint(text), text))
     return published, cosigned

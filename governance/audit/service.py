@@ -388,7 +388,7 @@ def seal_pending(
                 session,
                 "audit.checkpoint.refused",
                 {"reason": trusted.reason, "published_size": trusted.published_size},
-                dedupe=head.root.hex() if trusted.reason == anchors.PUBLISHED_UNREADABLE else "",
+                dedupe=trusted.published_root or head.root.hex(),
             )
             session.flush()
             return SealResult(len(rows), head.size, None, [], trusted.reason)
