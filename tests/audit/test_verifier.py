@@ -195,3 +195,37 @@ def test_malformed_entries_are_reported_not_raised():
     assert verify(entries).failure.reason == verifier.MALFORMED_ENTRY
     entries[3] = ({"no": "seq"}, entries[3][1])
     assert verify(entries).failure.position == 3
+
+
+def published_segments(log=LOG) -> list[tuple[int, bytes]]:
+    """The leaf hashes of every checkpoint interval, as the published directory holds them."""
+    segments, start = [], 0
+    for checkpoint in log.checkpoints:
+        segments.append((start, b"".join(digest for _, digest in log.entries[start : checkpoint.size])))
+        start = checkpoint.size
+    return segments
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_with_published_leaves_every_recomputed_change_is_named_exactly(op):
+    """Issue 19, finding 6: with the leaf hashes published outside the database, a recomputed insert, delete,
+    swap or edit is named at its first changed position, not only within a checkpoint interval."""
+    segments = published_segments()
+    for i in range(SIZE):
+        entries, first_change = tamper(op, i)
+        report = verifier.verify_leaves(_leaves(recompute(entries)), LOG.checkpoints, LOG.public_keys,
+                                        published=segments)  # fmt: skip
+        assert not report.ok, (op, i)
+        cut = op == "truncate" or (op == "delete" and i == SIZE - 1)  # deleting the last entry is a truncation
+        expected = verifier.LOG_TRUNCATED if cut else verifier.PUBLISHED_LEAF_MISMATCH
+        if op == "swap" and entries[first_change][0]["details"] == LOG.entries[first_change][0]["details"]:
+            continue  # a swap of identical neighbours changes nothing
+        assert (report.failure.reason, report.failure.position) == (expected, first_change), (op, i, report.message)
+        assert report.unanchored_entries == report.entries - report.verified_entries >= 0
+
+
+def _leaves(entries):
+    from governance.audit.canonical import canonical_bytes
+
+    for entry, stored in entries:
+        yield entry["seq"], canonical_bytes(entry), stored
