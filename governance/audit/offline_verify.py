@@ -17,6 +17,11 @@ What it checks (see docs/audit.md, "Verifying offline"):
 4. the consistency proofs between consecutive checkpoints: each older tree is a prefix of the newer one;
 5. with ``--proof``: a consistency proof from a checkpoint the auditor saved earlier (``--checkpoint``) to a newly
    signed one, or an inclusion proof of one entry in a signed checkpoint.
+6. with ``--published-dir`` (a copy of the operator's published checkpoint directory) and the export's own
+   ``published`` records: each published checkpoint's signature, frontier and leaf hashes; each exported entry's
+   recomputed leaf hash must equal the published one (the exact position of a recomputed change);
+7. with ``--witness-key VKEY``: the witness's C2SP tlog-cosignature v1 on at least one checkpoint, and every
+   cosignature line of that witness must verify.
 
 Exit status 0 when everything verifies, 1 when something does not (the first failure is printed with its
 position and reason code), 2 for unusable input. ``--json`` prints the report as one JSON object.
