@@ -348,3 +348,58 @@ def test_people_of_an_earlier_release_without_footprints_are_left_out_of_a_joina
     assert not {r["subject"] for r in first} & {r["subject"] for r in second}
     assert len(second) == 12
     assert manifest["k_anonymity"]["people_in_earlier_joinable_releases"] == 40
+
+
+def test_l_diversity_holds_per_person_on_person_level_records(tmp_path):
+    """With l-diversity on, each footprint group needs l distinct per-person sets of sensitive values (pycanon's
+    l on person-level records, the person's set of intents as the sensitive value)."""
+    from governance.gateway.anonymize import PersonLevel, SubjectRecord, write_release
+    from governance.gateway.generalize import GeneralizationRule, Generalizer
+    from governance.gateway.kanon import AnonymityRequirement
+    from governance.gateway.pseudonyms import Pseudonymizer
+    from governance.gateway.writers import Column
+
+    rng = random.Random(2)
+    records = []
+    for n in range(90):
+        # three groups by country; every FR person asked about billing and order status: their row class has two
+        # intents (row-level l = 2), but everyone in it has the same set, so knowing someone is in it tells all
+        country = ["DE", "NL", "FR"][n % 3]
+        choices = ["billing", "order_status", "return_item"]
+        intents = choices[:2] if country == "FR" else rng.sample(choices, 2)
+        events = [("chat_intent", "2026-01-05T09:00:00", intent) for intent in intents]
+        records.append(SubjectRecord(uuid.UUID(int=rng.getrandbits(128)), {"country": country}, events))
+    path = tmp_path / "release.csv"
+    figures = write_release(
+        records,
+        profile_columns=[Column("country")],
+        event_columns=[Column("category"), Column("occurred_at"), Column("intent")],
+        generalizer=Generalizer(
+            (GeneralizationRule("country", "country"), GeneralizationRule("occurred_at", "timestamp")),
+            as_of=dt.date(2026, 6, 1),
+        ),
+        requirement=AnonymityRequirement(k=5, l=2, sensitive="intent"),
+        pseudonymize=Pseudonymizer.for_release(),
+        path=path,
+        fmt="csv",
+        person_level=PersonLevel(candidates=["category"]),
+    )
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    people: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        person = people.setdefault(row["subject"], {"combos": set(), "intents": set()})
+        person["combos"].add((row["country"], row["occurred_at"]))
+        person["intents"].add(row["intent"])
+    frame = pd.DataFrame(
+        {
+            "footprint": ["|".join(map(repr, sorted(p["combos"]))) for p in people.values()],
+            "intents": [",".join(sorted(p["intents"])) for p in people.values()],
+        }
+    )
+    assert "FR" not in {row["country"] for row in rows}  # one shared set of intents: person-level l = 1
+    assert figures.row_class_k_achieved == 30  # the FR row class passed row-level k and l
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert anonymity.l_diversity(frame, ["footprint"], ["intents"]) >= 2
+    assert pycanon_k(frame, ["footprint"]) == figures.k_achieved >= 5
+    assert figures.l_achieved == 2
