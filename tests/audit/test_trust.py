@@ -407,3 +407,20 @@ def test_record_alarm_and_refusal_hold_no_personal_data(app):
     service.seal_all(app.extensions["governance.db"].session, config(app), force_checkpoint=True)
     [details] = alarms(app)
     assert set(details) == {"reason", "published_size"}
+
+
+def test_the_witness_runs_copied_out_next_to_the_offline_verifier(tmp_path):
+    """Like the offline verifier, the witness needs only the standard library and cryptography."""
+    import shutil
+
+    from governance.audit import witness
+
+    shutil.copy(witness.__file__, tmp_path / "witness.py")
+    shutil.copy(offline_verify.__file__, tmp_path / "offline_verify.py")
+    # the repository is installed in this virtualenv: block it, as on an auditor's machine
+    runner = ("import runpy, sys; sys.modules['governance'] = None; sys.path.insert(0, '.');"
+              " sys.argv = ['witness.py', '--help']; runpy.run_path('witness.py', run_name='__main__')")  # fmt: skip
+    result = subprocess.run([sys.executable, "-I", "-c", runner], capture_output=True, text=True, check=False,
+                            cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "--state-file" in result.stdout
