@@ -698,8 +698,19 @@ def _validate_event(
         raise _Invalid("invalid_event", "context must be an object")
     if category not in lawful:
         raise _Invalid("no_lawful_basis", "no purpose the subject permits covers this category")
-    payload = _JSON.encode({"i": item_id, "v": value, "c": context or {}}).encode("utf-8")
+    # the client's id travels encrypted with the event; the column holds only its keyed hash (`stored_event_id`)
+    payload = _JSON.encode({"e": event_id, "i": item_id, "v": value, "c": context or {}}).encode("utf-8")
     return event_id, rule.name, occurred_at, payload
+
+
+STORED_EVENT_ID_PREFIX = "h:"
+
+
+def stored_event_id(blind_index: Any, subject_id: uuid.UUID, event_id: str) -> str:
+    """The form an event id is stored in: a keyed hash (the blind-index key, per subject), so that nothing a
+    client chose survives an erasure in clear, while a retried batch still finds its events (idempotency)."""
+    digest = blind_index.compute("event_id", f"{subject_id}:{event_id}")
+    return STORED_EVENT_ID_PREFIX + digest.hex()
 
 
 _INTAKE_COLUMNS = ("subject_id", "event_id", "category", "occurred_at", "received_at", "key_version", "ciphertext")
@@ -789,6 +800,7 @@ def ingest_events(
     seen: set[str] = set()
     by_category: Counter[str] = Counter()
     encrypt, version, sid = cipher.encrypt, cipher.version, subject.id
+    blind_index = runtime.blind_index
     for index, raw in enumerate(events):
         try:
             event_id, category, occurred_at, payload = _validate_event(rules, raw, lawful_categories, latest)
@@ -801,8 +813,15 @@ def ingest_events(
             report.duplicates += 1
             continue
         seen.add(event_id)
-        rows.append((sid, event_id, category, occurred_at, now, version, encrypt("event:" + event_id, payload)))
+        stored = stored_event_id(blind_index, sid, event_id)
+        rows.append((sid, stored, category, occurred_at, now, version, encrypt("event:" + stored, payload)))
         by_category[category] += 1
+    legacy = _stored_in_clear(session, sid, seen) if seen else 0
+    if legacy:  # events stored before ids were hashed count as duplicates too
+        clear = {row[1]: row for row in rows}
+        rows = [row for key, row in clear.items() if key not in legacy]
+        report.duplicates += len(clear) - len(rows)
+        by_category = Counter(row[2] for row in rows)
     inserted = _insert_ignoring_duplicates(session, rows)
     if inserted < len(rows):  # some were stored before: count per category from what is now new
         by_category = _new_categories(session, sid, rows, now)
@@ -826,6 +845,20 @@ def ingest_events(
     return report
 
 
+def _stored_in_clear(session: Session, subject_id: uuid.UUID, client_ids: set[str]) -> set[str]:
+    """Stored ids (hashed) of this batch's events that an older version stored with the client's id in clear.
+    Returns the hashed forms, so the caller can drop those rows as duplicates."""
+    found: set[str] = set()
+    ids = sorted(client_ids)
+    blind_index = get_runtime().blind_index
+    for start in range(0, len(ids), _CHUNK):
+        query = select(Event.event_id).where(
+            Event.subject_id == subject_id, Event.event_id.in_(ids[start : start + _CHUNK])
+        )
+        found.update(stored_event_id(blind_index, subject_id, event_id) for event_id in session.scalars(query))
+    return found
+
+
 def _new_categories(session: Session, subject_id: uuid.UUID, rows: list[tuple[Any, ...]], now: dt.datetime):
     """Per-category counts of the rows this call stored (those with its `received_at`)."""
     ids = [row[1] for row in rows]
@@ -844,7 +877,8 @@ def _new_categories(session: Session, subject_id: uuid.UUID, rows: list[tuple[An
 
 def _event_view(cipher: SubjectCipher, row: Any) -> EventView:
     payload = json.loads(_decrypt(cipher, "event:" + row.event_id, row.ciphertext))
-    return EventView(row.event_id, row.category, row.occurred_at, payload["i"], payload["v"], payload["c"])
+    client_id = payload.get("e", row.event_id)  # rows stored before ids were hashed hold it in the column
+    return EventView(client_id, row.category, row.occurred_at, payload["i"], payload["v"], payload["c"])
 
 
 def _event_query(
@@ -1063,8 +1097,9 @@ def _release_batch(
                 payload = scan(cipher.decrypt_event(event_id, blob).decode("utf-8"), 0)[0]
             except DecryptionError:
                 raise VaultIntegrityError("A stored value failed its integrity check.") from None
+            client_id = payload.get("e", event_id)  # rows stored before ids were hashed hold it in the column
             target.append(
-                EventView(event_id, category, _raw_time(occurred_at), payload["i"], payload["v"], payload["c"])
+                EventView(client_id, category, _raw_time(occurred_at), payload["i"], payload["v"], payload["c"])
             )
     seen: set[uuid.UUID] = set()
     for subject_id in subject_ids:

@@ -155,3 +155,46 @@ def test_keep_categories_keeps_only_those_under_a_fresh_key(session: Session, ma
     assert {e.category for e in kept} == {"purchase"}
     assert {e.key_version for e in kept} == {2}
     assert session.scalar(sa.select(sa.func.count()).select_from(ProfileFieldValue)) == 0
+
+
+def test_client_chosen_event_ids_never_stay_in_clear(app: Flask, session: Session, make_subject: MakeSubject) -> None:
+    """Issue 18.13: an event kept under a retention exception kept its client-chosen `event_id` in clear after
+    erasure. Ids are stored as keyed hashes (blind-index key): a database dump holds no client id, before or
+    after erasure, while reads return the client's id and a retried batch is still recognised."""
+    from tests.conftest import dump_all_rows
+
+    subject_id = make_subject()
+    chosen = "order-canary-7731-for-jane"
+    purchase = {**event(1, "purchase", value=10.0), "event_id": chosen}
+    with transaction(session):
+        first = service.ingest_events(session, subject_id, [purchase], actor=ACTOR, lawful_categories={"purchase"})
+    assert first.accepted == 1
+    engine = app.extensions["governance.db"].engine
+    assert chosen not in dump_all_rows(engine)
+    with transaction(session):
+        views = list(service.iter_events(session, subject_id))
+    assert [v.event_id for v in views] == [chosen]
+    with transaction(session):
+        again = service.ingest_events(session, subject_id, [purchase], actor=ACTOR, lawful_categories={"purchase"})
+    assert (again.accepted, again.duplicates) == (0, 1)
+    with transaction(session):
+        report = service.shred_subject(
+            session, subject_id, actor=ACTOR, reason="erasure; invoices kept", keep_categories={"purchase"}
+        )
+    assert report.events_kept == 1
+    assert chosen not in dump_all_rows(engine)
+
+
+def test_events_stored_with_clear_ids_by_an_older_version_still_count_as_duplicates(
+    session: Session, make_subject: MakeSubject
+) -> None:
+    subject_id = make_subject()
+    with transaction(session):
+        service.ingest_events(session, subject_id, [event(1)], actor=ACTOR, lawful_categories=ALL_EVENT_CATEGORIES)
+    with transaction(session):  # what a row written before the ids were hashed looks like
+        session.execute(sa.update(Event).where(Event.subject_id == subject_id).values(event_id="evt-1"))
+    with transaction(session):
+        again = service.ingest_events(
+            session, subject_id, [event(1), event(2)], actor=ACTOR, lawful_categories=ALL_EVENT_CATEGORIES
+        )
+    assert (again.accepted, again.duplicates) == (1, 1)
