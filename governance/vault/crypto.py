@@ -16,13 +16,13 @@ Nothing here logs, and no exception message carries key material or plaintext.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -205,4 +205,14 @@ class BlindIndex:
 
     def compute(self, purpose: str, normalized_value: str) -> bytes:
         message = purpose.encode("utf-8") + b"\x00" + normalized_value.encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        return hmac.digest(self._key, message, "sha256")  # the one-shot C path: same value as hmac.new(...)
+
+    def hasher(self, purpose: str, prefix: str) -> Callable[[str], bytes]:
+        """`compute(purpose, prefix + value)` for many values sharing a prefix (event ids of one subject)."""
+        head = purpose.encode("utf-8") + b"\x00" + prefix.encode("utf-8")
+        key = self._key
+
+        def compute(value: str) -> bytes:
+            return hmac.digest(key, head + value.encode("utf-8"), "sha256")
+
+        return compute

@@ -14,7 +14,7 @@ import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -706,11 +706,15 @@ def _validate_event(
 STORED_EVENT_ID_PREFIX = "h:"
 
 
-def stored_event_id(blind_index: Any, subject_id: uuid.UUID, event_id: str) -> str:
-    """The form an event id is stored in: a keyed hash (the blind-index key, per subject), so that nothing a
-    client chose survives an erasure in clear, while a retried batch still finds its events (idempotency)."""
-    digest = blind_index.compute("event_id", f"{subject_id}:{event_id}")
-    return STORED_EVENT_ID_PREFIX + digest.hex()
+def stored_event_ids(blind_index: Any, subject_id: uuid.UUID) -> Callable[[str], str]:
+    """The form a subject's event ids are stored in: a keyed hash (the blind-index key, per subject), so that
+    nothing a client chose survives an erasure in clear, while a retried batch still finds its events."""
+    compute = blind_index.hasher("event_id", f"{subject_id}:")
+
+    def stored(event_id: str) -> str:
+        return STORED_EVENT_ID_PREFIX + compute(event_id).hex()
+
+    return stored
 
 
 _INTAKE_COLUMNS = ("subject_id", "event_id", "category", "occurred_at", "received_at", "key_version", "ciphertext")
@@ -800,7 +804,7 @@ def ingest_events(
     seen: set[str] = set()
     by_category: Counter[str] = Counter()
     encrypt, version, sid = cipher.encrypt, cipher.version, subject.id
-    blind_index = runtime.blind_index
+    stored_id = stored_event_ids(runtime.blind_index, sid)
     for index, raw in enumerate(events):
         try:
             event_id, category, occurred_at, payload = _validate_event(rules, raw, lawful_categories, latest)
@@ -813,7 +817,7 @@ def ingest_events(
             report.duplicates += 1
             continue
         seen.add(event_id)
-        stored = stored_event_id(blind_index, sid, event_id)
+        stored = stored_id(event_id)
         rows.append((sid, stored, category, occurred_at, now, version, encrypt("event:" + stored, payload)))
         by_category[category] += 1
     legacy = _stored_in_clear(session, sid, seen) if seen else 0
@@ -845,17 +849,39 @@ def ingest_events(
     return report
 
 
+# Per database: whether rows with client ids in clear (written before ids were hashed) may exist. New rows are
+# always hashed, so once a database has none it never has any again; the scan runs once per process.
+_CLEAR_IDS_MAY_EXIST: dict[str, bool] = {}
+
+
+def forget_clear_id_check() -> None:
+    """Run the one-time scan for ids stored in clear again (tests that write such rows by hand)."""
+    _CLEAR_IDS_MAY_EXIST.clear()
+
+
+def _clear_ids_may_exist(session: Session) -> bool:
+    url = str(session.get_bind().url)
+    known = _CLEAR_IDS_MAY_EXIST.get(url)
+    if known is None:
+        prefix = STORED_EVENT_ID_PREFIX + "%"
+        known = session.scalar(select(Event.id).where(Event.event_id.not_like(prefix)).limit(1)) is not None
+        _CLEAR_IDS_MAY_EXIST[url] = known
+    return known
+
+
 def _stored_in_clear(session: Session, subject_id: uuid.UUID, client_ids: set[str]) -> set[str]:
     """Stored ids (hashed) of this batch's events that an older version stored with the client's id in clear.
     Returns the hashed forms, so the caller can drop those rows as duplicates."""
+    if not _clear_ids_may_exist(session):
+        return set()
     found: set[str] = set()
     ids = sorted(client_ids)
-    blind_index = get_runtime().blind_index
+    stored = stored_event_ids(get_runtime().blind_index, subject_id)
     for start in range(0, len(ids), _CHUNK):
         query = select(Event.event_id).where(
             Event.subject_id == subject_id, Event.event_id.in_(ids[start : start + _CHUNK])
         )
-        found.update(stored_event_id(blind_index, subject_id, event_id) for event_id in session.scalars(query))
+        found.update(stored(event_id) for event_id in session.scalars(query))
     return found
 
 

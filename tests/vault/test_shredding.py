@@ -193,6 +193,7 @@ def test_events_stored_with_clear_ids_by_an_older_version_still_count_as_duplica
         service.ingest_events(session, subject_id, [event(1)], actor=ACTOR, lawful_categories=ALL_EVENT_CATEGORIES)
     with transaction(session):  # what a row written before the ids were hashed looks like
         session.execute(sa.update(Event).where(Event.subject_id == subject_id).values(event_id="evt-1"))
+    service.forget_clear_id_check()
     with transaction(session):
         again = service.ingest_events(
             session, subject_id, [event(1), event(2)], actor=ACTOR, lawful_categories=ALL_EVENT_CATEGORIES
