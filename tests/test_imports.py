@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ["torch", "opacus", "sklearn", "diffprivlib", "pandas", "pyarrow", "scipy"]
+HEAVY = ["torch", "opacus", "sklearn", "diffprivlib", "pandas", "pyarrow", "scipy", "opendp", "polars", "jax", "mbi"]
 
 
 def test_creating_the_app_imports_no_heavy_library(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Load and validate `policies/gateway.yaml` (a bad file stops start-up), register the API and job handlers."""
-    from governance.gateway import tasks
+    from governance.gateway import synthetic_release, tasks
     from governance.gateway.api import bp
     from governance.gateway.policy import load_gateway_policy
     from governance.gateway.service import POLICY_EXTENSION
@@ -13,4 +13,5 @@ def init_app(app: Flask) -> None:
     settings = app.extensions["governance.settings"]
     app.extensions[POLICY_EXTENSION] = load_gateway_policy(settings.policies_dir / "gateway.yaml")
     tasks.register_schedules()
+    synthetic_release.register_job()
     app.register_api(bp)

@@ -17,7 +17,7 @@ from governance.access.principals import Principal, Resource
 from governance.api import api_blueprint
 from governance.db import get_db, get_session, transaction
 from governance.errors import ForbiddenError
-from governance.gateway import dpqueries, service
+from governance.gateway import dpqueries, service, synthetic_release
 from governance.gateway.errors import SpecNotAllowedError
 from governance.gateway.models import Release
 from governance.gateway.modes import mode_info, mode_of
@@ -33,6 +33,8 @@ from governance.gateway.schemas import (
     PreviewOut,
     ReleaseOut,
     ReleasePath,
+    SyntheticPreviewOut,
+    SyntheticSpecBody,
 )
 
 bp = api_blueprint("gateway", description="Dataset releases for models, DP statistics and privacy budgets")
@@ -127,6 +129,44 @@ def request_dataset(body: DatasetSpecBody) -> Response:
             )
         raise
     return _json(out, 202)
+
+
+def _refused(session: Any, client: Principal, purpose: str, exc: SpecNotAllowedError, mode: str) -> None:
+    with transaction(session):  # the refusal is audited too, in its own transaction
+        audit.record(
+            session,
+            actor=client,
+            action="gateway.release.refused",
+            target=("purpose", purpose),
+            details={"not_allowed": len(exc.extra["not_allowed"]), "mode": mode},
+        )
+
+
+@bp.post("/datasets/synthetic", responses={202: ReleaseOut})
+@requires("dataset.request")
+def request_synthetic_dataset(body: SyntheticSpecBody) -> Response:
+    """A DP synthetic release: its (epsilon, delta) is reserved now (409 `budget_exhausted` if it does not fit)
+    and charged as the generator accounts it when the job completes."""
+    client = _client(current_principal())
+    session = get_session()
+    try:
+        with transaction(session):
+            release = synthetic_release.request_synthetic_release(session, client=client, spec=body.model_dump())
+            out = _release_out(release)
+    except SpecNotAllowedError as exc:
+        _refused(session, client, body.purpose, exc, synthetic_release.MODE)
+        raise
+    return _json(out, 202)
+
+
+@bp.post("/datasets/synthetic/preview", responses={200: SyntheticPreviewOut})
+@requires("dataset.request")
+def preview_synthetic_dataset(body: SyntheticSpecBody) -> Response:
+    """Dry run: the epsilon and delta the release would charge and the budget left, at no cost."""
+    client = _client(current_principal())
+    with transaction(get_session()) as session:  # read-only
+        out = synthetic_release.preview_synthetic(session, client=client, spec=body.model_dump())
+    return _json(SyntheticPreviewOut(**out).model_dump(mode="json"))
 
 
 @bp.get("/datasets/<release_id>", responses={200: ReleaseOut})

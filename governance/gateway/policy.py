@@ -8,6 +8,7 @@ budget shares and stable-pseudonym grants, the accounting method and query limit
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from governance.gateway.generalize import RULE_KINDS, RULE_OPTIONS, GeneralizationRule
 
-__all__ = ["ClientGrant", "GatewayPolicyFile", "QuasiIdentifierRule", "load_gateway_policy"]
+__all__ = [
+    "ClientGrant",
+    "GatewayPolicyFile",
+    "QuasiIdentifierRule",
+    "SyntheticField",
+    "SyntheticPolicy",
+    "load_gateway_policy",
+]
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -90,6 +98,37 @@ class IdentifyingPower(_Frozen):
     action: Literal["count_as_quasi_identifier", "refuse"] = "count_as_quasi_identifier"
 
 
+class SyntheticField(_Frozen):
+    """The public domain of one profile field in a DP synthetic release: its categories, declared here and never
+    read from the data (values outside them become null)."""
+
+    keys: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = Field(
+        min_length=1, max_length=300
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SyntheticField:
+        if len(set(self.keys)) != len(self.keys):
+            raise ValueError("keys must be distinct")
+        return self
+
+
+class SyntheticPolicy(_Frozen):
+    """DP synthetic releases (governance.gateway.synthetic): limits and the public domain of each column."""
+
+    max_epsilon: Decimal = Field(default=Decimal("4.0"), gt=0, le=10)
+    default_delta: Decimal = Field(default=Decimal("1e-7"), gt=0, le=Decimal("0.0001"))
+    event_count_cuts: tuple[int, ...] = (1, 3, 10, 30)
+    profile_fields: dict[Name, SyntheticField] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cuts_increase(self) -> SyntheticPolicy:
+        cuts = self.event_count_cuts
+        if not cuts or cuts[0] < 1 or any(b <= a for a, b in itertools.pairwise(cuts)):
+            raise ValueError("event_count_cuts must be increasing integers from 1")
+        return self
+
+
 class GatewayPolicyFile(_Frozen):
     """The shape of `policies/gateway.yaml`."""
 
@@ -104,6 +143,7 @@ class GatewayPolicyFile(_Frozen):
     clients: dict[ClientId, dict[Name, ClientGrant]] = Field(default_factory=dict)
     release_download_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     release_file_retention_days: int = Field(default=7, ge=1, le=366)
+    synthetic: SyntheticPolicy = SyntheticPolicy()
 
     @model_validator(mode="after")
     def _rules_bind(self) -> GatewayPolicyFile:

@@ -127,3 +127,38 @@ class DPQueryOut(BaseModel):
 class BudgetOut(BaseModel):
     purpose: dict[str, Any]
     client: dict[str, Any] | None = None
+
+
+class SyntheticSpecBody(StrictModel):
+    """A DP synthetic release (mode `dp_synthetic`): one synthetic row per synthetic person, with the asked profile
+    fields (their public categories) and, per event category, a bucketed event count."""
+
+    purpose: str = Field(min_length=2, max_length=64)
+    profile_fields: list[str] = Field(default_factory=list, max_length=20)
+    event_categories: list[str] = Field(default_factory=list, max_length=20)
+    epsilon: Decimal = Field(gt=0, le=10, max_digits=12, decimal_places=6)
+    delta: Decimal | None = Field(default=None, gt=0, lt=Decimal("0.001"), max_digits=20, decimal_places=15)
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    format: Literal["jsonl", "csv", "parquet"] = "csv"
+    utility_target: str | None = Field(default=None, max_length=80)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a timezone (for example Z)")
+        return value
+
+
+class SyntheticPreviewOut(BaseModel):
+    mode: str
+    dry_run: bool
+    purpose: str
+    epsilon: str
+    delta: str
+    accounting: str
+    unit_of_privacy: str
+    fits_budget: bool
+    budget: dict[str, Any]
+    columns: list[str]
