@@ -33,7 +33,6 @@ from governance.gateway.schemas import (
     PreviewOut,
     ReleaseOut,
     ReleasePath,
-    SyntheticPreviewOut,
     SyntheticSpecBody,
 )
 
@@ -159,14 +158,14 @@ def request_synthetic_dataset(body: SyntheticSpecBody) -> Response:
     return _json(out, 202)
 
 
-@bp.post("/datasets/synthetic/preview", responses={200: SyntheticPreviewOut})
+@bp.post("/datasets/synthetic/preview", responses={200: PreviewOut})
 @requires("dataset.request")
 def preview_synthetic_dataset(body: SyntheticSpecBody) -> Response:
     """Dry run: the epsilon and delta the release would charge and the budget left, at no cost."""
     client = _client(current_principal())
-    with transaction(get_session()) as session:  # read-only
+    with transaction(get_session()) as session:  # reads the budget and audits the preview; spends nothing
         out = synthetic_release.preview_synthetic(session, client=client, spec=body.model_dump())
-    return _json(SyntheticPreviewOut(**out).model_dump(mode="json"))
+    return _json(PreviewOut(**out).model_dump(mode="json"))
 
 
 @bp.get("/datasets/<release_id>", responses={200: ReleaseOut})

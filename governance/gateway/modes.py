@@ -72,9 +72,18 @@ MODES: dict[ReleaseMode, ModeInfo] = {
         data_classification="dp_synthetic_data",
         personal_data=False,
         label="Synthetic data from a differentially private generator",
-        unit_of_privacy="one person: all their rows, bounded before synthesis",
-        guarantee="(epsilon, delta)-differential privacy of the generator, charged to the purpose's budget",
-        not_covered=("population-level facts the synthetic data is meant to keep",),
+        unit_of_privacy="one person: one bounded row per person (their profile fields in public categories and "
+        "bucketed, top-coded event counts), added or removed",
+        guarantee="(epsilon, delta)-differential privacy of the generator (OpenDP's MST; OpenDP's own zCDP "
+        "accounting converted at delta), charged to the purpose's budget",
+        not_covered=(
+            "the public domain: categories, age bands and count buckets are declared in policies/gateway.yaml",
+            "the utility report: computed on the real data, rounded to 0.01, not differentially private",
+            "lineage and audit: the service records who was in the input (for the people's own dashboards, "
+            "export and erasure); clients never see it",
+            "population-level facts the synthetic data is meant to keep (a strong correlation is a correlation)",
+            "events outside the released categories and time window, and anything released by other means",
+        ),
     ),
     ReleaseMode.TRAINING_INPUT: ModeInfo(
         mode=ReleaseMode.TRAINING_INPUT,

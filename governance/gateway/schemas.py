@@ -149,16 +149,3 @@ class SyntheticSpecBody(StrictModel):
         if value is not None and value.tzinfo is None:
             raise ValueError("give a timezone (for example Z)")
         return value
-
-
-class SyntheticPreviewOut(BaseModel):
-    mode: str
-    dry_run: bool
-    purpose: str
-    epsilon: str
-    delta: str
-    accounting: str
-    unit_of_privacy: str
-    fits_budget: bool
-    budget: dict[str, Any]
-    columns: list[str]

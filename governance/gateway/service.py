@@ -215,7 +215,8 @@ def _mode_problems(
     if mode is ReleaseMode.PSEUDONYMIZED_ROWS and not policy.permits_pseudonymized_data(client.id, purpose):
         return [_not_allowed("mode", mode.value, "pseudonymized_personal_data_not_permitted")]
     if mode is ReleaseMode.DP_SYNTHETIC and mode.value not in _MODE_BUILDERS:
-        return [_not_allowed("mode", mode.value, "mode_not_available")]
+        # its spec carries epsilon and delta: POST /api/v1/datasets/synthetic (governance.gateway.synthetic_release)
+        return [_not_allowed("mode", mode.value, "use_synthetic_endpoint")]
     return []
 
 

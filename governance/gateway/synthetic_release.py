@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.access.principals import ActorRef, Principal
 from governance.db import utcnow
-from governance.gateway.budget import Spend, delta_from_units, epsilon_from_micro
+from governance.gateway.budget import delta_from_units, epsilon_from_micro
 from governance.gateway.errors import SpecNotAllowedError
-from governance.gateway.ledger import budget_status, commit_budget, refund_budget, reserve_budget
+from governance.gateway.ledger import commit_budget, refund_budget, reserve_budget
 from governance.gateway.models import BudgetReservation, Release, ReleaseSubject
+from governance.gateway.modes import ReleaseMode, mode_info
 
 __all__ = [
     "MODE",
@@ -41,7 +42,7 @@ __all__ = [
     "request_synthetic_release",
 ]
 
-MODE = "dp_synthetic"
+MODE = ReleaseMode.DP_SYNTHETIC.value
 RESERVATION_REASON = "dp_synthetic"
 _CHUNK = 2000
 _SYSTEM = ActorRef("system", "gateway")
@@ -55,14 +56,7 @@ COVERS = [
     "the synthetic rows and their number, against anyone, whatever they know about the other people",
     "each person's profile fields in the release and how many events of each released category they had",
 ]
-DOES_NOT_COVER = [
-    "the public domain: the categories, age bands and count buckets are declared in policies/gateway.yaml",
-    "the utility report: computed on the real data, rounded to 0.01, not differentially private",
-    "lineage and audit: the service records who was in the input (for the people's own dashboards, export and "
-    "erasure); clients never see it",
-    "population-level facts that the synthetic data is meant to reveal (a strong correlation is a correlation)",
-    "events outside the released categories and time window, and anything released by other means",
-]
+DOES_NOT_COVER = list(mode_info(ReleaseMode.DP_SYNTHETIC).not_covered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,34 +173,34 @@ def check_synthetic_spec(client: Principal, spec: SyntheticSpec) -> None:
 
 
 def preview_synthetic(session: Session, *, client: Principal, spec: SyntheticSpec | Mapping[str, Any]) -> dict:
-    """What the release would charge and what would remain, at no cost: nothing is reserved, read or stored.
+    """What the release would charge and what would remain, at no cost: nothing is reserved, read or stored
+    (the preview itself is audited, through the gateway's shared `preview_spend`).
 
     The charge is the requested epsilon (in the ledger's micro-units): the job picks the largest rho whose
-    OpenDP conversion stays within it, and commits OpenDP's figure for the measurement it ran.
+    OpenDP conversion stays within it, and commits OpenDP's figure for the measurement it ran. The expected
+    accuracy is not computed before the run (it needs the generator; the manifest's utility report gives it).
     """
+    from governance.gateway.preview import preview_spend
+
     spec = SyntheticSpec.of(spec)
     check_synthetic_spec(client, spec)
-    spend = Spend.of(spec.epsilon, spec.delta_or_default)
-    epsilon, delta = epsilon_from_micro(spend.epsilon_micro), delta_from_units(spend.delta_units)
-    views = [budget_status(session, spec.purpose)]
-    client_view = budget_status(session, spec.purpose, client.id)
-    if client_view.client_id is not None:
-        views.append(client_view)
-    # an (epsilon, delta) spend adds to both bounds of the ledger's composition, so it fits when it is within
-    # what remains of every budget it draws on
-    fits = all(epsilon <= v.epsilon_remaining and delta <= v.delta_remaining for v in views)
-    return {
-        "mode": MODE,
-        "dry_run": True,
-        "purpose": spec.purpose,
-        "epsilon": format(epsilon, "f"),
-        "delta": format(delta, "f"),
-        "accounting": "zCDP rho converted to (epsilon, delta) by OpenDP; charged as an (epsilon, delta) spend",
-        "unit_of_privacy": UNIT_OF_PRIVACY,
-        "fits_budget": fits,
-        "budget": {"purpose": views[0].as_dict(), "client": views[1].as_dict() if len(views) > 1 else None},
-        "columns": spec.column_names(),
-    }
+    preview = preview_spend(
+        session,
+        actor=client,
+        kind="synthetic",
+        purpose=spec.purpose,
+        client_id=client.id,
+        epsilon=spec.epsilon,
+        delta=spec.delta_or_default,
+        accuracy={
+            "measured": "1- and 2-way marginals with Gaussian noise (OpenDP's MST)",
+            "expected_error": "reported after the run in the manifest's utility report",
+            "columns": spec.column_names(),
+        },
+        unit_of_privacy=UNIT_OF_PRIVACY,
+        neighbouring=NEIGHBOURING,
+    )
+    return preview.as_dict()
 
 
 # --- request -------------------------------------------------------------------------------------------------
@@ -381,6 +375,7 @@ def build_synthetic(
     policy = gateway_policy().synthetic
     manifest = {
         "mode": MODE,
+        "release_mode": mode_info(ReleaseMode.DP_SYNTHETIC).as_manifest(),
         "anonymity": "differentially private synthetic data: no row stands for a real person",
         "privacy": {
             "epsilon": repr(result.epsilon),

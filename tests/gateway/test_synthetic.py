@@ -235,6 +235,9 @@ def test_a_synthetic_release_end_to_end_is_charged_what_the_generator_accounts(a
     assert shown["status"] == "ready", shown.get("error_code")
     manifest = shown["manifest"]
     assert manifest["mode"] == "dp_synthetic"
+    assert shown["mode"] == "dp_synthetic"
+    assert shown["data_classification"] == "dp_synthetic_data"
+    assert manifest["release_mode"]["personal_data"] is False
     privacy = manifest["privacy"]
     assert privacy["unit_of_privacy"] == "person"
     assert privacy["neighbouring_relation"]
@@ -279,7 +282,7 @@ def test_a_release_beyond_the_budget_is_refused_and_nothing_is_stored(app, clien
     before = session.scalar(sa.select(sa.func.count()).select_from(Release))
     session.rollback()  # end the read (SQLite's writer lock is taken at BEGIN by the requests below)
     preview = client.post("/api/v1/datasets/synthetic/preview", json=big, headers=trainer).get_json()
-    assert preview["fits_budget"] is False
+    assert preview["budget"]["allowed"] is False
     refused = client.post("/api/v1/datasets/synthetic", json=big, headers=trainer)
     assert refused.status_code == 409
     assert refused.get_json()["error"] == "budget_exhausted"
@@ -293,14 +296,25 @@ def test_a_preview_says_what_would_be_charged_and_costs_nothing(client, trainer)
     response = client.post("/api/v1/datasets/synthetic/preview", json={**SPEC, "epsilon": "0.75"}, headers=trainer)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert body["dry_run"] is True
-    assert body["mode"] == "dp_synthetic"
+    assert body["kind"] == "synthetic"
+    assert body["cost"] == "0"
     assert body["epsilon"] == "0.75"
-    assert body["delta"] == "0.0000001"
-    assert body["fits_budget"] is True
-    assert body["budget"]["purpose"]["epsilon_remaining"] == before["epsilon_remaining"]
+    assert Decimal(body["delta"]) == Decimal("1e-7")
+    assert body["unit_of_privacy"] == "person"
+    assert body["budget"]["allowed"] is True
+    assert Decimal(body["budget"]["epsilon_remaining_before"]) == Decimal(before["epsilon_remaining"])
+    assert Decimal(body["budget"]["epsilon_remaining_after"]) == Decimal(before["epsilon_remaining"]) - Decimal("0.75")
     after = client.get(f"/api/v1/budgets/{PURPOSE}", headers=trainer).get_json()["purpose"]
     assert after == before
+
+
+def test_asking_for_dp_synthetic_through_the_row_release_route_points_to_its_own(client, trainer):
+    body = {"purpose": PURPOSE, "profile_fields": ["birth_date", "country"], "mode": "dp_synthetic"}
+    response = client.post("/api/v1/datasets", json=body, headers=trainer)
+    assert response.status_code == 403
+    assert ("dp_synthetic", "use_synthetic_endpoint") in {
+        (i["name"], i["reason"]) for i in response.get_json()["not_allowed"]
+    }
 
 
 @pytest.mark.parametrize(
