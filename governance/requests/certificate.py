@@ -69,6 +69,12 @@ class CertificateClaims(_Claims):
     consents_withdrawn: int
     downstream: list[DownstreamConfirmation]
     models_flagged: int
+    backups_unreadable_by: str | None = Field(
+        default=None,
+        description="ISO date (UTC) by the end of which nothing of the person decrypts from any database backup: "
+        "the master-key version that wrapped their key is destroyed by then. Null when the key provider is "
+        "rotated by the operator rather than by the service.",
+    )
     tombstone: str = Field(description="What remains: the subject id, erasure date and this audit trail.")
 
 
@@ -122,6 +128,7 @@ def build_claims(
     consents_withdrawn: int,
     downstream: Iterable[Mapping[str, Any]],
     models_flagged: int,
+    backups_unreadable_by: str | None = None,
 ) -> CertificateClaims:
     """The claims in canonical order (sorted lists): re-issuing after a crash signs the same content."""
     return CertificateClaims(
@@ -140,5 +147,6 @@ def build_claims(
             (DownstreamConfirmation.model_validate(dict(d)) for d in downstream), key=lambda d: d.processor
         ),
         models_flagged=models_flagged,
+        backups_unreadable_by=backups_unreadable_by,
         tombstone="The subject id, the erasure date and the audit trail of this request are kept as proof.",
     )

@@ -28,7 +28,7 @@ from governance.requests.crashpoints import crash_point
 from governance.requests.errors import (
     RequestNotFoundError,
 )
-from governance.requests.exports import _delete_bundles
+from governance.requests.exports import _delete_bundles, _delete_links_of_subject
 from governance.requests.lifecycle import (
     ItemOutcome,
     Status,
@@ -109,6 +109,8 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
     flagged = training.flag_models_for_subject(session, row.subject_id, reason="erased")
     crash_point("erasure:models_flagged")
     bundles_deleted = _delete_bundles(session, row.subject_id, now=now, reason="subject_erased")
+    _delete_links_of_subject(session, row.subject_id)
+    backups_by = vault.backups_unreadable_by(session, report.get("erased_at") or now)
     deleted = ["profile", "data_keys", *(f"events:{c}" for c in sorted(held) if c not in keep)]
     if bundles_deleted:
         deleted.append("export_bundles")
@@ -137,6 +139,8 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
         "deliveries": [str(d) for d in delivery_ids],
         "models_flagged": int(flagged),
         "local_done_at": now.isoformat(),
+        # fixed at erasure (the key epoch in force then), so that a certificate re-issued later says the same
+        "backups_unreadable_by": backups_by.isoformat() if backups_by else None,
     }
     # the entry goes in before the row changes: the request's UPDATE is flushed once, later (commit or step 2)
     audit.record(
@@ -217,6 +221,7 @@ def _certify(session: Session, row: DataSubjectRequest, *, now: datetime, force:
         consents_withdrawn=row.result["consents_withdrawn"],
         downstream=downstream,
         models_flagged=row.result["models_flagged"],
+        backups_unreadable_by=row.result.get("backups_unreadable_by"),
     )
     certificate = certificates.sign_certificate(claims, keys.signing_key(CERTIFICATE_KEY))
     crash_point("erasure:certificate_signed")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from governance import audit
@@ -325,6 +325,14 @@ def _delete_bundles(session: Session, subject_id: uuid.UUID, *, now: datetime, r
         .with_for_update()
     ).all()
     return _delete(session, live, now=now, reason=reason)
+
+
+def _delete_links_of_subject(session: Session, subject_id: uuid.UUID) -> int:
+    """Delete every download-link row of a subject's bundles, live or already purged (erasure: the token
+    hashes and the sessions that used them go too; the bundle rows stay as proof, without content or key)."""
+    bundles = select(ExportBundle.id).where(ExportBundle.subject_id == subject_id).scalar_subquery()
+    result = session.execute(delete(DownloadLink).where(DownloadLink.bundle_id.in_(bundles)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _delete(session: Session, found_bundles: Iterable[ExportBundle], *, now: datetime, reason: str) -> int:

@@ -7,7 +7,10 @@
 - The data key is stored only wrapped (`Envelope.wrap`) by a `KeyProvider` master-key version; the wrapping
   also authenticates the subject id and the data-key version.
 - Unwrapped keys live only in memory, in a bounded cache of ready `SubjectCipher`s (one `AESGCM` object per
-  key), which keeps the hot path at one urandom, one AES-GCM call and one concatenation per field.
+  key), which keeps the hot path at one urandom, one AES-GCM call and one concatenation per field. Entries
+  have a bounded lifetime (`cache_seconds`): a thread per process drops them when it is over, so a key
+  destroyed by another process (erasure, data-key rotation) leaves this process's memory within
+  `cache_seconds + SWEEP_SECONDS` even if this process never touches that subject again.
 - Blind indexes (`BlindIndex`) are HMAC-SHA-256 with a key of their own over a normalized value.
 
 Ciphertext layout: ``b"\\x01" || nonce(12) || AES-GCM ciphertext+tag``.
@@ -16,11 +19,14 @@ Nothing here logs, and no exception message carries key material or plaintext.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
 import threading
+import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +51,8 @@ FORMAT_V1 = b"\x01"
 _MIN_BLOB = 1 + NONCE_BYTES + 16
 _FIELD_AAD_PREFIX = b"governance.vault.field.v1\x00"
 _WRAP_AAD_PREFIX = b"governance.vault.datakey.v1\x00"
+DEFAULT_CACHE_SECONDS = 60.0
+SWEEP_SECONDS = 5.0  # how often the sweeper looks; an expired entry lives at most this much longer
 
 
 class DecryptionError(Exception):
@@ -119,20 +127,29 @@ def _wrap_context(subject_id: uuid.UUID, version: int) -> bytes:
 
 
 class Envelope:
-    """Wraps and unwraps data keys through a `KeyProvider`, caching ready ciphers (bounded, oldest out first).
+    """Wraps and unwraps data keys through a `KeyProvider`, caching ready ciphers (bounded in number, oldest
+    out first, and in lifetime).
 
     The cache key is (subject id, data-key version): re-wrapping under a new master version does not change
     the data key, so a cached cipher stays valid through master rotation. `forget` drops a subject
-    (shredding).
+    (shredding). Every entry is dropped `cache_seconds` after it was unwrapped (by the process's sweeper
+    thread, not on the hot path), which bounds how long a key destroyed elsewhere stays in this process.
     """
 
-    def __init__(self, provider: KeyProvider, *, cache_size: int = 20_000) -> None:
+    def __init__(
+        self, provider: KeyProvider, *, cache_size: int = 20_000, cache_seconds: float = DEFAULT_CACHE_SECONDS
+    ) -> None:
+        if cache_seconds <= 0:
+            raise ValueError("cache_seconds must be positive")
         self.provider = provider
         # OrderedDict: evicting the oldest is O(1) (`next(iter(dict))` after many deletions at the front of a
         # plain dict walks the deleted slots, which made a 100,000-subject read spend seconds evicting)
         self._cache: OrderedDict[tuple[uuid.UUID, int], SubjectCipher] = OrderedDict()
+        self._born: dict[tuple[uuid.UUID, int], float] = {}  # monotonic time each entry was unwrapped
         self._cache_size = cache_size
+        self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        _sweeper.watch(self)
 
     def wrap(
         self, subject_id: uuid.UUID, version: int, data_key: bytes, master_version: int | None = None
@@ -170,26 +187,101 @@ class Envelope:
             self._remember(cipher)
         return cipher
 
+    def cached(self, subject_id: uuid.UUID) -> bool:
+        """Whether any data key of this subject is held unwrapped in this process (tests, diagnostics)."""
+        return any(k[0] == subject_id for k in list(self._cache))
+
     def _remember(self, cipher: SubjectCipher) -> None:
+        cache_key = (cipher.subject_id, cipher.version)
         with self._lock:
-            self._cache[(cipher.subject_id, cipher.version)] = cipher
+            self._cache[cache_key] = cipher
+            self._cache.move_to_end(cache_key)  # entries stay in unwrap order, so expiry sweeps from the front
+            self._born[cache_key] = time.monotonic()
             while len(self._cache) > self._cache_size:  # evict the oldest unwrapped key first (O(1))
-                self._cache.popitem(last=False)
+                evicted, _ = self._cache.popitem(last=False)
+                self._born.pop(evicted, None)
+
+    def expire(self, now: float | None = None) -> int:
+        """Drop the entries unwrapped more than `cache_seconds` ago; returns how many (the sweeper calls it)."""
+        cutoff = (time.monotonic() if now is None else now) - self.cache_seconds
+        dropped = 0
+        with self._lock:
+            while self._cache:
+                oldest = next(iter(self._cache))
+                if self._born.get(oldest, 0.0) > cutoff:
+                    break
+                del self._cache[oldest]
+                self._born.pop(oldest, None)
+                dropped += 1
+        return dropped
 
     def forget(self, subject_id: uuid.UUID) -> None:
         """Drop every cached cipher of a subject (after shredding or data-key rotation)."""
         with self._lock:
             for cache_key in [k for k in self._cache if k[0] == subject_id]:
                 del self._cache[cache_key]
+                self._born.pop(cache_key, None)
 
     def forget_version(self, subject_id: uuid.UUID, version: int) -> None:
         """Drop one cached data-key version (after per-subject data-key rotation destroyed it)."""
         with self._lock:
             self._cache.pop((subject_id, version), None)
+            self._born.pop((subject_id, version), None)
 
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._born.clear()
+
+
+class _Sweeper:
+    """One daemon thread per process that expires every live envelope's cache entries and lets key providers
+    that can pick up destroyed versions (`refresh()`) do so, every `SWEEP_SECONDS`.
+
+    Started lazily, and again in a forked child (gunicorn workers fork from a master that may have started
+    it; threads do not survive a fork)."""
+
+    def __init__(self) -> None:
+        self._envelopes: weakref.WeakSet[Envelope] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._pid = 0
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        if len(self._envelopes):
+            self._start()
+
+    def watch(self, envelope: Envelope) -> None:
+        with self._lock:
+            self._envelopes.add(envelope)
+        self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+        threading.Thread(target=self._run, name="vault-key-cache-sweeper", daemon=True).start()
+
+    def sweep(self) -> None:
+        for envelope in list(self._envelopes):
+            envelope.expire()
+            refresh = getattr(envelope.provider, "refresh", None)
+            if refresh is not None:
+                # an unreadable key file is reported by the readiness check, not by this thread
+                with contextlib.suppress(Exception):
+                    refresh()
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            time.sleep(SWEEP_SECONDS)
+            self.sweep()
+
+
+_sweeper = _Sweeper()
 
 
 class BlindIndex:

@@ -7,8 +7,17 @@ Master rotation, step by step (reads and writes continue throughout):
 2. The job runs `rewrap_all`: batches (`rewrap_batch`, in key order with a cursor) re-wrap data keys still
    under an older version and commit. Readers holding an old wrapped key still unwrap it (the old version
    stays available).
-3. `finish_master_rotation` marks each `retiring` version that no data key uses any more `retired`; the caller
-   then asks the provider to destroy it (`retire_provider_versions`), after the commit.
+3. `finish_master_rotation` marks each `retiring` version that no data key uses any more `retired`, with
+   `destroy_after` = now + the backup retention: a backup taken while the version was in use holds data keys
+   wrapped with it and must stay restorable until it expires.
+4. `destroy_expired_versions` destroys (in the provider, then in the database) every retired version whose
+   `destroy_after` has passed.
+
+Key epochs (`run_key_epoch`, the hourly job `vault.key_epoch`): when the active version is older than the
+epoch length, a rotation opens a new epoch (steps 1-3, inline and resumable), and step 4 runs every time.
+A person erased at X had their data key wrapped only by versions in use up to X; the last of them is
+retired by X + epoch (+ the job's delay) and destroyed backup-retention later, so every backup is
+unreadable for them by `service.backups_unreadable_by(X)`.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from governance.vault.service import _decrypt, _load_subject, _unwrap, active_ma
 
 Actor = Principal | ActorRef
 REWRAP_JOB = "vault.rotate_master_key"
+EPOCH_ACTOR = Principal.system("vault")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,8 @@ def key_status(session: Session) -> dict[str, Any]:
             "data_keys": counts.get(row.version, 0),
             "created_at": row.created_at,
             "retired_at": row.retired_at,
+            "destroy_after": row.destroy_after,
+            "destroyed_at": row.destroyed_at,
         }
         for row in session.scalars(select(MasterKeyVersion).order_by(MasterKeyVersion.version))
     ]
@@ -82,7 +94,32 @@ def key_status(session: Session) -> dict[str, Any]:
         _rotation_view(row)
         for row in session.scalars(select(KeyRotation).order_by(KeyRotation.started_at.desc()).limit(10))
     ]
-    return {"versions": versions, "rotations": rotations}
+    return {"versions": versions, "rotations": rotations, "epochs": epoch_status(session)}
+
+
+def epoch_status(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
+    """The key schedule in force and whether it is kept: when the next epoch opens, whether that is overdue
+    (the hourly job is not running, or the provider cannot add versions), and versions past their
+    destruction date that are still held (an operator must remove them from a read-only provider)."""
+    now = now or utcnow()
+    schedule = get_runtime().schedule
+    active = session.scalar(select(MasterKeyVersion).where(MasterKeyVersion.state == "active"))
+    next_epoch = active.created_at + schedule.epoch if active is not None else None
+    undestroyed = session.scalars(
+        select(MasterKeyVersion.version).where(
+            MasterKeyVersion.state == "retired",
+            MasterKeyVersion.destroyed_at.is_(None),
+            MasterKeyVersion.destroy_after <= now - schedule.margin,
+        )
+    ).all()
+    return {
+        "epoch_days": schedule.epoch.total_seconds() / 86400,
+        "backup_retention_days": schedule.backup_retention.total_seconds() / 86400,
+        "automatic": bool(get_runtime().provider.epochs_automatic),
+        "next_epoch_at": next_epoch,
+        "epoch_overdue": next_epoch is not None and now > next_epoch + schedule.margin,
+        "destruction_overdue": list(undestroyed),
+    }
 
 
 def get_rotation(session: Session, rotation_id: uuid.UUID) -> RotationView:
@@ -92,13 +129,16 @@ def get_rotation(session: Session, rotation_id: uuid.UUID) -> RotationView:
     return _rotation_view(row)
 
 
-def start_master_rotation(session: Session, *, actor: Actor, enqueue_job: bool = True) -> RotationView:
+def start_master_rotation(
+    session: Session, *, actor: Actor, enqueue_job: bool = True, now: datetime | None = None
+) -> RotationView:
     """Add a master-key version, make it active, and (by default) enqueue the resumable re-wrap job.
 
     Raises `KeyRotationError` while another rotation is running, or when the provider can neither create a
     version nor offers one newer than the active one (environment provider: deploy the new version first).
     """
     runtime = get_runtime()
+    now = now or utcnow()
     current = active_master_version(session)
     running = session.scalar(select(KeyRotation.id).where(KeyRotation.status == "running"))
     if running is not None:
@@ -117,9 +157,11 @@ def start_master_rotation(session: Session, *, actor: Actor, enqueue_job: bool =
         query = query.with_for_update()
     for row in session.scalars(query):
         row.state = "retiring"
-    session.add(MasterKeyVersion(version=target, provider=provider.name, state="active"))
+    session.add(MasterKeyVersion(version=target, provider=provider.name, state="active", created_at=now))
     total = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.master_version != target)) or 0
-    rotation = KeyRotation(id=uuid.uuid4(), target_version=target, status="running", total=total, done=0)
+    rotation = KeyRotation(
+        id=uuid.uuid4(), target_version=target, status="running", total=total, done=0, started_at=now
+    )
     session.add(rotation)
     session.flush()
     if enqueue_job:
@@ -237,12 +279,16 @@ def _older_versions(session: Session, target: int) -> list[int]:
     return list(session.scalars(select(MasterKeyVersion.version).where(MasterKeyVersion.version != target)))
 
 
-def finish_master_rotation(session: Session, rotation_id: uuid.UUID, *, actor: Actor) -> RotationView:
-    """Retire every `retiring` master version no data key uses any more and close the rotation.
+def finish_master_rotation(
+    session: Session, rotation_id: uuid.UUID, *, actor: Actor, now: datetime | None = None
+) -> RotationView:
+    """Retire every `retiring` master version no data key uses any more and close the rotation. A retired
+    version's key material is kept until `destroy_after` = now + backup retention (`destroy_expired_versions`).
 
     Raises `KeyRotationError` if data keys still use an older version (run `rewrap_all` first).
     """
-    rotation = session.get(KeyRotation, rotation_id)
+    now = now or utcnow()
+    rotation = session.get(KeyRotation, rotation_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if rotation is None:
         raise KeyRotationError("No such rotation.", code="rotation_not_found", status=404)
     if rotation.status == "done":
@@ -256,10 +302,11 @@ def finish_master_rotation(session: Session, rotation_id: uuid.UUID, *, actor: A
         if in_use:
             raise KeyRotationError(f"{in_use} data keys still use master-key version {row.version}.")
         row.state = "retired"
-        row.retired_at = utcnow()
+        row.retired_at = now
+        row.destroy_after = now + get_runtime().schedule.backup_retention
         retired.append(row.version)
     rotation.status = "done"
-    rotation.finished_at = utcnow()
+    rotation.finished_at = now
     rotation.done = rotation.total
     rotation.retired_versions = retired
     record(
@@ -273,29 +320,96 @@ def finish_master_rotation(session: Session, rotation_id: uuid.UUID, *, actor: A
     return _rotation_view(rotation)
 
 
-def retire_provider_versions(versions: list[int]) -> list[int]:
-    """Ask the provider to destroy retired versions (after the retirement committed). Returns those it did;
-    read-only providers (environment) leave it to the operator."""
+def destroy_expired_versions(session: Session, *, actor: Actor, now: datetime | None = None) -> list[int]:
+    """Destroy every retired master version whose `destroy_after` has passed: in the provider first (the
+    key material leaves the key file), then recorded (`destroyed_at`, audit `vault.keys.version_destroy`) in
+    the caller's transaction. A provider that cannot destroy (environment variables) leaves the version
+    recorded as not destroyed; `epoch_status` reports it as overdue for the operator. Returns the versions
+    destroyed. Safe to repeat: destroying a version the provider no longer has is a no-op."""
+    now = now or utcnow()
+    query = select(MasterKeyVersion).where(
+        MasterKeyVersion.state == "retired",
+        MasterKeyVersion.destroyed_at.is_(None),
+        MasterKeyVersion.destroy_after <= now,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
     provider = get_runtime().provider
-    done = []
-    for version in versions:
+    destroyed: list[int] = []
+    for row in session.scalars(query.order_by(MasterKeyVersion.version)):
+        in_use = data_keys_under(session, row.version)
+        if in_use:  # cannot happen through this code; never destroy what a live key needs
+            raise VaultIntegrityError(f"{in_use} data keys still use retired master-key version {row.version}.")
         try:
-            provider.retire_version(version)
-            done.append(version)
+            provider.retire_version(row.version)
         except KeyProviderError:
             continue
-    return done
+        row.destroyed_at = now
+        destroyed.append(row.version)
+        record(
+            session,
+            actor=actor,
+            action="vault.keys.version_destroy",
+            target=("master_key", str(row.version)),
+            details={"version": row.version},
+        )
+    session.flush()
+    return destroyed
 
 
-def run_master_rotation(session: Session, *, actor: Actor, batch_size: int = 2000) -> RotationView:
-    """The whole rotation inline (CLI `--wait` without a worker, tests, benchmarks); commits per batch."""
+def run_master_rotation(
+    session: Session, *, actor: Actor, batch_size: int = 2000, now: datetime | None = None
+) -> RotationView:
+    """The whole rotation inline (CLI `--wait` without a worker, tests, benchmarks); commits per batch. The
+    old version is retired, and destroyed only after the backup retention (`destroy_expired_versions`)."""
     with session.begin():
-        rotation = start_master_rotation(session, actor=actor, enqueue_job=False)
+        rotation = start_master_rotation(session, actor=actor, enqueue_job=False, now=now)
     rewrap_all(session, rotation.id, batch_size=batch_size)
     with session.begin():
-        view = finish_master_rotation(session, rotation.id, actor=actor)
-    retire_provider_versions(view.retired_versions)
-    return view
+        return finish_master_rotation(session, rotation.id, actor=actor, now=now)
+
+
+def run_key_epoch(
+    session: Session, *, now: datetime | None = None, actor: Actor = EPOCH_ACTOR, batch_size: int = 2000
+) -> dict[str, Any]:
+    """One run of the key schedule (the hourly job; tests pass `now`). Commits as it goes:
+
+    1. destroy the retired versions whose backup retention is over;
+    2. when the active version is older than the epoch, open a new epoch: a rotation re-wraps every data key
+       under a new version and retires the old one (kept for the backup retention). A rotation this job
+       started and did not finish (a crash) is resumed; one started by an operator (with its own job) is
+       left to that job.
+    """
+    now = now or utcnow()
+    schedule = get_runtime().schedule
+    with session.begin():
+        destroyed = destroy_expired_versions(session, actor=actor, now=now)
+    outcome: dict[str, Any] = {"destroyed_versions": destroyed, "opened_version": None, "rewrapped": 0}
+    with session.begin():
+        running = session.scalars(select(KeyRotation).where(KeyRotation.status == "running")).first()
+        if running is not None and running.job_id is not None:
+            outcome["waiting_for_rotation"] = str(running.id)
+            return outcome
+        if running is None:
+            active = session.scalar(select(MasterKeyVersion).where(MasterKeyVersion.state == "active"))
+            if active is not None and now < active.created_at + schedule.epoch:
+                return outcome
+            if active is None:
+                active_master_version(session)  # a fresh database: register the provider's version, epoch 1
+                return outcome
+            try:
+                rotation_id = start_master_rotation(session, actor=actor, enqueue_job=False, now=now).id
+            except KeyRotationError:  # a read-only provider offers no new version: the operator's turn
+                outcome["epoch_overdue"] = True
+                return outcome
+        else:
+            rotation_id = running.id
+    outcome["rewrapped"] = rewrap_all(session, rotation_id, batch_size=batch_size)
+    with session.begin():
+        view = finish_master_rotation(session, rotation_id, actor=actor, now=now)
+    outcome["opened_version"] = view.target_version
+    outcome["retired_versions"] = view.retired_versions
+    return outcome
 
 
 def rotate_data_key(session: Session, subject_id: uuid.UUID, *, actor: Actor) -> int:

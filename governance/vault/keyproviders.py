@@ -59,6 +59,9 @@ class KeyProvider(Protocol):
     """The interface a master-key backend implements. Versions are positive integers, higher is newer."""
 
     name: str
+    # True when `add_version` and `retire_version` really create and destroy key material, so that the
+    # vault's key epochs (docs/vault.md, "Backups") can run unattended; False when an operator does both
+    epochs_automatic: bool
 
     def versions(self) -> Sequence[int]:
         """All versions whose key material is available (active and not yet retired), ascending."""
@@ -131,6 +134,7 @@ class StaticKeyProvider(_AesGcmKeyring):
     """Keys given in memory (tests, benchmarks, tooling). Supports adding and retiring versions."""
 
     name = "static"
+    epochs_automatic = True
 
     def __init__(self, keys: Mapping[int, bytes], active: int | None = None) -> None:
         super().__init__()
@@ -169,6 +173,7 @@ class EnvKeyProvider(_AesGcmKeyring):
     """
 
     name = "env"
+    epochs_automatic = False
 
     def __init__(self, environ: Mapping[str, str] | None = None, *, variable: str = "GOVERNANCE_MASTER_KEYS"):
         super().__init__()
@@ -205,17 +210,21 @@ class EnvKeyProvider(_AesGcmKeyring):
 class FileKeyProvider(_AesGcmKeyring):
     """Master keys in a JSON file: `{"active": 2, "keys": {"1": "<base64>", "2": "<base64>"}}`, mode 0600.
 
-    The file is re-read when it changes on disk (another process rotated), so every worker sees new versions
-    without a restart. Writes are atomic (temp file + rename).
+    The file is re-read when it changes on disk (another process rotated or destroyed a version), so every
+    worker sees new versions without a restart, and forgets destroyed ones at its next `refresh()` (the
+    vault's cache sweeper calls it every few seconds). Writes are atomic (temp file + fsync + rename + fsync
+    of the directory): a destroyed version's key is in no file a reader can open, and a crash leaves either
+    the old file or the new one.
     """
 
     name = "file"
+    epochs_automatic = True
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
         super().__init__()
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._mtime_ns = -1
+        self._stamp: tuple[int, int, int] = (-1, -1, -1)
         self._active = 0
         if not self.path.exists():
             if not create:
@@ -225,10 +234,12 @@ class FileKeyProvider(_AesGcmKeyring):
 
     def _reload(self, *, force: bool = False) -> None:
         try:
-            mtime = self.path.stat().st_mtime_ns
+            stat = self.path.stat()
         except OSError:
             raise KeyProviderError(f"master key file {self.path} cannot be read") from None
-        if not force and mtime == self._mtime_ns:
+        # every write is a new file (rename), so the inode tells a change apart even within one mtime tick
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if not force and stamp == self._stamp:
             return
         with self._lock:
             try:
@@ -242,7 +253,7 @@ class FileKeyProvider(_AesGcmKeyring):
             self._set_keys(keys)
             self._keys = keys
             self._active = active
-            self._mtime_ns = mtime
+            self._stamp = stamp
 
     def _write(self, keys: Mapping[int, bytes], *, active: int) -> None:
         document = {
@@ -261,6 +272,15 @@ class FileKeyProvider(_AesGcmKeyring):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself is durable: a destroyed key does not come back after a crash
+        finally:
+            os.close(directory)
+
+    def refresh(self) -> None:
+        """Re-read the file if it changed (drops versions another process destroyed from this one's memory)."""
+        self._reload()
 
     def versions(self) -> Sequence[int]:
         self._reload()
@@ -290,9 +310,12 @@ class FileKeyProvider(_AesGcmKeyring):
         return version
 
     def retire_version(self, version: int) -> None:
+        """Remove the version's key material from the file (atomically); a no-op if it is already gone."""
         self._reload()
         if version == self._active:
             raise KeyProviderError("the active master key version cannot be retired")
+        if version not in self._keys:
+            return
         keys = {v: k for v, k in self._keys.items() if v != version}
         self._write(keys, active=self._active)
         self._reload(force=True)

@@ -103,7 +103,9 @@ class MasterKeyVersion(Base):
     """A master-key version known to the vault. The key material lives in the key provider, never here.
 
     state: active (new data keys are wrapped with it; exactly one), retiring (data keys still use it while a
-    rotation re-wraps them), retired (nothing uses it; the provider may destroy it).
+    rotation re-wraps them), retired (no live data key uses it). A retired version's key material is kept until
+    `destroy_after` (retirement + backup retention: backups taken while it was in use must stay restorable),
+    then destroyed in the provider (`destroyed_at`).
     """
 
     __tablename__ = "vault_master_keys"
@@ -113,6 +115,8 @@ class MasterKeyVersion(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column()
+    destroy_after: Mapped[datetime | None] = mapped_column()
+    destroyed_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (sa.CheckConstraint("state IN ('active', 'retiring', 'retired')", name="state"),)
 

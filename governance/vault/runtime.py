@@ -4,7 +4,8 @@ blind-index key and the category catalog. Built once per app by `init_app`; serv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,11 +20,28 @@ EXTENSION = "governance.vault"
 DEFAULT_CATEGORIES = PROJECT_ROOT / "policies" / "categories.yaml"
 
 
+DEFAULT_EPOCH_DAYS = 7
+DEFAULT_BACKUP_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class KeySchedule:
+    """Master-key epochs: a new master version every `epoch`; a retired version's key material is kept for
+    `backup_retention` (the operator's backup retention), then destroyed. A person erased at time X is
+    unreadable in every backup by X + epoch + backup_retention + `margin` (docs/vault.md, "Backups")."""
+
+    epoch: timedelta = timedelta(days=DEFAULT_EPOCH_DAYS)
+    backup_retention: timedelta = timedelta(days=DEFAULT_BACKUP_RETENTION_DAYS)
+    # the epoch job runs hourly: one late run opening the epoch, the re-wrap, one late run destroying
+    margin: timedelta = timedelta(days=1)
+
+
 @dataclass
 class VaultRuntime:
     envelope: Envelope
     blind_index: BlindIndex
     catalog: CategoryCatalog
+    schedule: KeySchedule = field(default_factory=KeySchedule)
 
     @property
     def provider(self) -> KeyProvider:
@@ -77,4 +95,17 @@ def build_runtime(app: Flask) -> VaultRuntime:
     blind_index = BlindIndex(keystore.secret("vault_blind_index"))
     catalog = cached_catalog(settings.policies_dir / "categories.yaml")
     cache_size = settings.get_int("VAULT_KEY_CACHE_SIZE", 20_000)
-    return VaultRuntime(Envelope(provider, cache_size=cache_size), blind_index, catalog)
+    cache_seconds = settings.get_float("VAULT_KEY_CACHE_SECONDS", 60.0)
+    if cache_seconds <= 0:
+        raise ConfigError("GOVERNANCE_VAULT_KEY_CACHE_SECONDS must be positive")
+    envelope = Envelope(provider, cache_size=cache_size, cache_seconds=cache_seconds)
+    return VaultRuntime(envelope, blind_index, catalog, key_schedule(settings))
+
+
+def key_schedule(settings: Settings) -> KeySchedule:
+    """`GOVERNANCE_VAULT_KEY_EPOCH_DAYS` (7) and `GOVERNANCE_BACKUP_RETENTION_DAYS` (30), both at least 1."""
+    epoch = settings.get_float("VAULT_KEY_EPOCH_DAYS", DEFAULT_EPOCH_DAYS)
+    retention = settings.get_float("BACKUP_RETENTION_DAYS", DEFAULT_BACKUP_RETENTION_DAYS)
+    if epoch < 1 or retention < 1:
+        raise ConfigError("GOVERNANCE_VAULT_KEY_EPOCH_DAYS and GOVERNANCE_BACKUP_RETENTION_DAYS must be at least 1")
+    return KeySchedule(epoch=timedelta(days=epoch), backup_retention=timedelta(days=retention))

@@ -50,6 +50,7 @@ __all__ = [
     "SubjectRows",
     "SubjectView",
     "all_active_subject_ids",
+    "backups_unreadable_by",
     "categories",
     "create_subject",
     "create_subjects",
@@ -173,6 +174,23 @@ def active_master_version(session: Session) -> int:
             )
         )
     raise VaultIntegrityError("No active master-key version is recorded.")
+
+
+def backups_unreadable_by(session: Session, erased_at: dt.datetime) -> dt.date | None:
+    """The day (UTC) by the end of which a person erased at `erased_at` is unreadable in every backup.
+
+    Their data key was wrapped only by master versions in use up to `erased_at`; the latest of them (the
+    active one) is retired when the next epoch opens (its start + epoch length, or at once if that is past)
+    and destroyed a backup retention later; `margin` covers the hourly job and the re-wrap. None when the
+    key provider does not rotate by itself (environment variables): the bound then depends on the operator.
+    """
+    runtime = get_runtime()
+    if not runtime.provider.epochs_automatic:
+        return None
+    schedule = runtime.schedule
+    active = session.scalar(select(MasterKeyVersion.created_at).where(MasterKeyVersion.state == "active"))
+    epoch_ends = max((active or erased_at) + schedule.epoch, erased_at)
+    return (epoch_ends + schedule.backup_retention + schedule.margin).astimezone(dt.UTC).date()
 
 
 def rowcount(result: Any) -> int:

@@ -1,4 +1,5 @@
-"""The vault's job handlers: master-key re-wrap (resumable, with progress) and the daily retention run."""
+"""The vault's job handlers: master-key re-wrap (resumable, with progress), the hourly key epoch (new master
+version per epoch, destruction of versions past the backup retention) and the daily retention run."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from governance.access.principals import Principal
 from governance.jobs import JobContext, register, register_periodic
 
 REWRAP_JOB = "vault.rotate_master_key"
+EPOCH_JOB = "vault.key_epoch"
+EPOCH_CHECK_SECONDS = 3600  # KeySchedule.margin (one day) covers a late run of this
 RETENTION_JOB = "vault.retention"
 SYSTEM = Principal.system("vault")
 
 
 @register(REWRAP_JOB, lease_seconds=300, max_attempts=10)
 def rotate_master_key(ctx: JobContext) -> dict[str, Any]:
-    """Re-wrap data keys in committed batches until none is left under an old version, then retire it.
+    """Re-wrap data keys in committed batches until none is left under an old version, then retire it (its
+    key material is destroyed by `vault.key_epoch` once the backup retention is over).
 
     Idempotent: after a crash the next attempt carries on from what is committed.
     """
@@ -35,9 +39,21 @@ def rotate_master_key(ctx: JobContext) -> dict[str, Any]:
         done = keymanagement.rewrap_all(session, rotation_id, batch_size=batch_size, on_batch=report)
         with session.begin():
             view = keymanagement.finish_master_rotation(session, rotation_id, actor=SYSTEM)
-        destroyed = keymanagement.retire_provider_versions(view.retired_versions)
         ctx.progress(view.total, view.total, "done")
-        return {"rewrapped": done, "retired_versions": view.retired_versions, "provider_destroyed": destroyed}
+        return {"rewrapped": done, "retired_versions": view.retired_versions}
+    finally:
+        session.close()
+
+
+@register(EPOCH_JOB, lease_seconds=900, max_attempts=10)
+def key_epoch(ctx: JobContext) -> dict[str, Any]:
+    """Open a new master-key epoch when the active version is older than the epoch length (re-wrapping every
+    data key, resumable) and destroy retired versions whose backup retention is over."""
+    from governance.vault import keymanagement
+
+    session = ctx.session()
+    try:
+        return keymanagement.run_key_epoch(session, actor=SYSTEM)
     finally:
         session.close()
 
@@ -62,3 +78,4 @@ def apply_retention(ctx: JobContext) -> dict[str, Any]:
 
 def register_schedules() -> None:
     register_periodic(RETENTION_JOB, every_seconds=24 * 3600)
+    register_periodic(EPOCH_JOB, every_seconds=EPOCH_CHECK_SECONDS)

@@ -54,7 +54,13 @@ def test_rotation_job_rewraps_everything_and_retires_the_old_version(
     states = _versions(session)
     assert all(states[v] == "retired" for v in old)
     assert rotation.target_version in get_runtime().provider.versions()
-    assert not set(old) & set(get_runtime().provider.versions())  # destroyed in the key file
+    # kept for the backup retention (backups taken before the rotation must stay restorable), then destroyed
+    assert set(old) <= set(get_runtime().provider.versions())
+    retention = get_runtime().schedule.backup_retention
+    for version in old:
+        row = session.get(MasterKeyVersion, version)
+        assert row.destroyed_at is None
+        assert row.destroy_after == row.retired_at + retention
     get_runtime().envelope.clear()  # prove the values unwrap through the new version, not from the cache
     for subject_id in ids:
         assert service.read_profile(session, subject_id, actor=ACTOR, view="masked")["fields"]["phone"] == "******42"
