@@ -241,3 +241,26 @@ def test_erasure_runs_once_even_if_the_job_runs_again(app, erasure_app, session:
         select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "vault.subject.shred")
     )
     assert count == 1
+
+
+def test_certificate_states_when_backups_become_unreadable(app, erasure_app, session: Session, make_subject) -> None:
+    """The certificate names the day by whose end no backup yields the person: the end of the key epoch in force
+    at the erasure plus the backup retention (plus one day for the hourly key job)."""
+    from sqlalchemy import select as sa_select
+
+    from governance.vault.models import MasterKeyVersion
+    from governance.vault.runtime import get_runtime
+
+    alpha = make_subject("alpha", events=3)
+    view = _erase(session, alpha, erasure_app)
+    claims = verify_certificate(
+        service.certificate_of(session, view.id),
+        [app.extensions["governance.keys"].public_key(service.CERTIFICATE_KEY)],
+    )
+    schedule = get_runtime().schedule
+    epoch_started = session.scalar(sa_select(MasterKeyVersion.created_at).where(MasterKeyVersion.state == "active"))
+    expected = epoch_started + schedule.epoch + schedule.backup_retention + schedule.margin
+    assert claims.backups_unreadable_by == expected.date().isoformat()
+    erased_on = claims.completed_at.date()
+    assert 0 < (expected.date() - erased_on).days <= (schedule.epoch + schedule.backup_retention).days + 1
+    assert view.result["backups_unreadable_by"] == claims.backups_unreadable_by

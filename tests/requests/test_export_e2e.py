@@ -12,14 +12,14 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance.db import transaction, utcnow
 from governance.requests import service
 from governance.requests.bundle_schema import ExportDocument
 from governance.requests.errors import DownloadLinkGoneError, RequestNotFoundError
-from governance.requests.models import ExportBundle
+from governance.requests.models import DownloadLink, ExportBundle
 from tests.conftest import dump_all_rows
 from tests.requests.conftest import SYSTEM, subject_principal
 
@@ -165,10 +165,12 @@ def test_erasure_deletes_the_subjects_export_bundles(app, make_app, session: Ses
     from governance.jobs.worker import drain as drain_jobs
 
     alpha = make_subject("alpha", events=3)
+    bravo = make_subject("bravo", events=3)
     view = _export(session, alpha, drain)
+    bravo_view = _export(session, bravo, drain)
     owner = subject_principal(alpha, "sess-owner")
-    with transaction(session):
-        token, _ = service.issue_download_link(session, view.id, actor=owner)
+    token, _ = _download(session, view.id, owner)  # used once: the link row records the session
+    _download(session, bravo_view.id, subject_principal(bravo, "sess-owner"))
     with transaction(session):
         erasure = service.file_request(
             session, subject_id=alpha, kind="erasure", actor=owner, source="subject", verification_method="session"
@@ -177,8 +179,12 @@ def test_erasure_deletes_the_subjects_export_bundles(app, make_app, session: Ses
     while drain_jobs(quick):
         pass
     session.expire_all()
-    stored = session.scalars(select(ExportBundle)).one()
+    stored = session.scalars(select(ExportBundle).where(ExportBundle.subject_id == alpha)).one()
     assert (stored.sealed, stored.wrapped_key) == (None, None)
     assert "export_bundles" in service.get_request(session, erasure.request.id).result["deleted"]
-    with pytest.raises(DownloadLinkGoneError), transaction(session):
+    # the link rows (token hash, the session that used it) are deleted, not just expired; others stay
+    links = session.scalars(select(DownloadLink.bundle_id)).all()
+    assert links == [session.scalars(select(ExportBundle.id).where(ExportBundle.subject_id == bravo)).one()]
+    assert session.scalar(select(func.count()).select_from(DownloadLink)) == 1
+    with pytest.raises(RequestNotFoundError), transaction(session):
         service.open_download(session, token, actor=owner)
