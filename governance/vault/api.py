@@ -248,7 +248,8 @@ def key_status() -> dict[str, Any]:
     with transaction(get_session()) as session:
         status = keymanagement.key_status(session)
     rotations = [_dump(RotationOut, rotation) for rotation in status["rotations"]]
-    return KeyStatusOut.model_validate({"versions": status["versions"], "rotations": rotations}).model_dump(mode="json")
+    body = {"versions": status["versions"], "rotations": rotations, "epochs": status["epochs"]}
+    return KeyStatusOut.model_validate(body).model_dump(mode="json")
 
 
 @bp.post("/keys/rotate", responses={202: RotationOut})

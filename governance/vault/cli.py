@@ -28,7 +28,24 @@ def status_command() -> None:
     with _session() as session, session.begin():
         status = keymanagement.key_status(session)
     for version in status["versions"]:
-        click.echo(f"master key v{version['version']}: {version['state']}, {version['data_keys']} data keys")
+        line = f"master key v{version['version']}: {version['state']}, {version['data_keys']} data keys"
+        if version["destroyed_at"] is not None:
+            line += f", destroyed {version['destroyed_at']:%Y-%m-%d}"
+        elif version["destroy_after"] is not None:
+            line += f", kept for backups until {version['destroy_after']:%Y-%m-%d}"
+        click.echo(line)
+    epochs = status["epochs"]
+    next_epoch = epochs["next_epoch_at"]
+    click.echo(
+        f"key epochs: every {epochs['epoch_days']:g} days, backups kept {epochs['backup_retention_days']:g} days, "
+        f"next epoch {next_epoch:%Y-%m-%d %H:%M} UTC"
+        if next_epoch is not None
+        else "key epochs: no active master-key version recorded yet"
+        + (" (OVERDUE: is a job worker running?)" if epochs["epoch_overdue"] else "")
+        + ("" if epochs["automatic"] else " (provider rotated by the operator)")
+    )
+    for version in epochs["destruction_overdue"]:
+        click.echo(f"master key v{version}: past its destruction date and still held: remove it from the provider")
     for rotation in status["rotations"]:
         click.echo(
             f"rotation {rotation.id} -> v{rotation.target_version}: {rotation.status} "
@@ -42,7 +59,8 @@ def status_command() -> None:
 def rotate_command(wait: bool, batch_size: int) -> None:
     """Add a master-key version, make it active and re-wrap every data key (a resumable job with progress).
 
-    Reads and writes continue meanwhile; the old version is retired once no data key uses it. Without
+    Reads and writes continue meanwhile; the old version is retired once no data key uses it, and its key
+    material destroyed after the backup retention (GOVERNANCE_BACKUP_RETENTION_DAYS). Without
     --wait, a worker runs the job (`governance worker`); follow it with `governance keys status` or
     GET /api/v1/jobs/<job_id>.
     """

@@ -155,11 +155,25 @@ class KeyVersionOut(BaseModel):
     data_keys: int
     created_at: datetime
     retired_at: datetime | None
+    destroy_after: datetime | None = Field(
+        default=None, description="When a retired version's key material is destroyed (retired + backup retention)."
+    )
+    destroyed_at: datetime | None = Field(default=None, description="When the key provider destroyed it.")
+
+
+class KeyEpochsOut(BaseModel):
+    epoch_days: float
+    backup_retention_days: float
+    automatic: bool = Field(description="The provider creates and destroys versions itself (false: environment).")
+    next_epoch_at: datetime | None
+    epoch_overdue: bool = Field(description="The next epoch should have opened a day ago: is the job worker running?")
+    destruction_overdue: list[int] = Field(description="Retired versions past their destruction date still held.")
 
 
 class KeyStatusOut(BaseModel):
     versions: list[KeyVersionOut]
     rotations: list[RotationOut]
+    epochs: KeyEpochsOut
 
 
 class DataKeyRotatedOut(BaseModel):

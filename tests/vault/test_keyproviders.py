@@ -97,3 +97,38 @@ def test_file_provider_missing_or_corrupt_file(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"keys": {"1": "!!"}}))
     with pytest.raises(KeyProviderError, match=r"not a valid key file|not valid base64"):
         FileKeyProvider(bad)
+
+
+def test_file_provider_destroys_a_version_atomically(tmp_path) -> None:
+    """Retiring a version rewrites the key file without it (temp file + rename): the key material is in no
+    file of the key directory afterwards, another process's provider forgets it at its next refresh, and
+    destroying it again is a no-op."""
+    import base64
+    import json
+
+    from governance.vault.keyproviders import FileKeyProvider, KeyProviderError
+
+    path = tmp_path / "keys" / "vault-master.json"
+    provider = FileKeyProvider(path, create=True)
+    other_process = FileKeyProvider(path)
+    wrapped = provider.wrap(1, b"k" * 32, b"ctx")
+    old_key = json.loads(path.read_text())["keys"]["1"]
+    provider.add_version()
+    other_process.refresh()
+    assert other_process.unwrap(1, wrapped, b"ctx") == b"k" * 32
+    inode = path.stat().st_ino
+    provider.retire_version(1)
+    assert path.stat().st_ino != inode  # a new file renamed into place, never rewritten in place
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    for each in path.parent.iterdir():
+        assert old_key.encode() not in each.read_bytes()
+        assert base64.b64decode(old_key) not in each.read_bytes()
+    assert [p.name for p in path.parent.iterdir()] == ["vault-master.json"]
+    assert 1 in other_process._ciphers  # until it looks at the file again
+    other_process.refresh()
+    assert 1 not in other_process._ciphers
+    with pytest.raises(KeyProviderError):
+        other_process.unwrap(1, wrapped, b"ctx")
+    provider.retire_version(1)  # again: nothing to do
+    with pytest.raises(KeyProviderError):
+        provider.retire_version(provider.active_version())

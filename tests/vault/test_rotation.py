@@ -331,3 +331,56 @@ def test_rewrap_sweeps_keys_that_appear_behind_the_cursor(
     with transaction(session):
         keymanagement.finish_master_rotation(session, rotation.id, actor=ACTOR)
     assert _master_versions_in_use(session) == {rotation.target_version}
+
+
+def test_key_epoch_job_opens_an_epoch_and_destroys_versions_past_the_backup_retention(
+    app: Flask, session: Session, make_subject: MakeSubject
+) -> None:
+    """The hourly job (through the scheduler and a worker) rotates when the active version is older than the
+    epoch, and destroys a retired version in the key file once its backup retention is over, not before."""
+    from datetime import timedelta
+
+    from governance.db import utcnow
+    from governance.jobs.registry import periodic_specs
+    from governance.jobs.service import enqueue_periodic
+    from governance.vault.tasks import EPOCH_JOB
+
+    spec = next(s for s in periodic_specs() if s.kind == EPOCH_JOB)
+    assert spec.every_seconds == 3600
+    subject_id = make_subject()
+    schedule = get_runtime().schedule
+    first = session.scalar(sa.select(MasterKeyVersion).where(MasterKeyVersion.state == "active"))
+    first_version = first.version
+    first.created_at = utcnow() - schedule.epoch - timedelta(minutes=1)  # the epoch began a week ago
+    session.commit()
+
+    assert enqueue_periodic(session, EPOCH_JOB, spec.every_seconds, spec.payload)
+    assert drain(app, kinds=[EPOCH_JOB]) == 1
+    session.expire_all()
+    states = _versions(session)
+    assert states[first_version] == "retired"
+    (opened,) = [v for v, state in states.items() if state == "active"]
+    assert opened > first_version
+    assert _master_versions_in_use(session) == {opened}
+    assert first_version in get_runtime().provider.versions()  # kept: backups taken last week need it
+    retired = session.get(MasterKeyVersion, first_version)
+    assert retired.destroy_after is not None
+    assert retired.destroy_after > utcnow() + schedule.backup_retention - timedelta(minutes=5)
+
+    with transaction(session):  # the backup retention has passed
+        session.get(MasterKeyVersion, first_version).destroy_after = utcnow() - timedelta(minutes=1)
+    with transaction(session):
+        from governance.jobs.models import Job
+
+        session.execute(sa.delete(Job).where(Job.kind == EPOCH_JOB))  # a new slot
+    assert enqueue_periodic(session, EPOCH_JOB, spec.every_seconds, spec.payload)
+    assert drain(app, kinds=[EPOCH_JOB]) == 1
+    session.expire_all()
+    assert session.get(MasterKeyVersion, first_version).destroyed_at is not None
+    assert first_version not in get_runtime().provider.versions()
+    assert str(first_version) not in json.loads(get_runtime().provider.path.read_text())["keys"]
+    get_runtime().envelope.clear()
+    assert service.read_profile(session, subject_id, actor=ACTOR, view="masked")["fields"]["phone"] == "******42"
+    status = keymanagement.key_status(session)
+    assert status["epochs"]["epoch_overdue"] is False
+    assert status["epochs"]["destruction_overdue"] == []
