@@ -62,6 +62,14 @@ def staff(session: Session) -> list[dict[str, Any]]:
     ]
 
 
+def _destruction(version: dict[str, Any]) -> str:
+    if version.get("destroyed_at") is not None:
+        return f" · destroyed {version['destroyed_at']:%Y-%m-%d}"
+    if version.get("destroy_after") is not None:
+        return f" · kept for backups until {version['destroy_after']:%Y-%m-%d}"
+    return ""
+
+
 def key_status(session: Session) -> tuple[list[tuple[str, Any]], dict[str, Any] | None]:
     """Master-key versions and the latest rotation, as (facts, rotation) for the admin page."""
     from governance.vault import keymanagement
@@ -70,10 +78,16 @@ def key_status(session: Session) -> tuple[list[tuple[str, Any]], dict[str, Any] 
     facts: list[tuple[str, Any]] = [
         (
             f"Version {v['version']}",
-            f"{v['state']} · {v['provider']} · wraps {v['data_keys']} data key{'s' if v['data_keys'] != 1 else ''}",
+            f"{v['state']} · {v['provider']} · wraps {v['data_keys']} data key{'s' if v['data_keys'] != 1 else ''}"
+            + _destruction(v),
         )
         for v in status["versions"]
     ]
+    epochs = status["epochs"]
+    if epochs["next_epoch_at"] is not None:
+        overdue = " · OVERDUE" if epochs["epoch_overdue"] else ""
+        schedule = f"every {epochs['epoch_days']:g} days, backups kept {epochs['backup_retention_days']:g} days"
+        facts.append(("Key epochs", f"{schedule} · next {epochs['next_epoch_at']:%Y-%m-%d %H:%M} UTC{overdue}"))
     rotation = None
     if status["rotations"]:
         latest = status["rotations"][0]
