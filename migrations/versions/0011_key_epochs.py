@@ -5,7 +5,7 @@
 `destroyed_at` records that the provider destroyed it. Versions retired by earlier code were destroyed at once.
 
 Revision ID: key_epochs
-Revises: 0009
+Revises: budget_windows
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 from governance.db import UTCDateTime
 
 revision: str = "key_epochs"
-down_revision: str | None = "0009"
+down_revision: str | None = "budget_windows"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
