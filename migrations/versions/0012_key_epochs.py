@@ -5,7 +5,7 @@
 `destroyed_at` records that the provider destroyed it. Versions retired by earlier code were destroyed at once.
 
 Revision ID: key_epochs
-Revises: budget_windows
+Revises: release_footprints
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 from governance.db import UTCDateTime
 
 revision: str = "key_epochs"
-down_revision: str | None = "budget_windows"
+down_revision: str | None = "release_footprints"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
