@@ -22,14 +22,6 @@ __version__ = "0.1.0"
 # Registration order follows the dependency order of docs/contracts.md.
 DOMAINS = ("jobs", "audit", "access", "vault", "consent", "requests", "gateway", "training", "web")
 
-SECURITY_SCHEMES: dict[str, Any] = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "OAuth2 access token from POST /oauth/token",
-    },
-}
-
 csrf = CSRFProtect()
 
 
@@ -44,7 +36,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = OpenAPI(
         __name__,
         info=Info(title="Privacy and consent governance API", version=__version__),
-        security_schemes=SECURITY_SCHEMES,
         doc_prefix="/api",
         doc_url="/openapi.json",
         doc_ui=False,

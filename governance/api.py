@@ -102,19 +102,14 @@ class ErrorBody(BaseModel):
     request_id: str | None = None
 
 
-ERROR_RESPONSES: dict[Any, Any] = {
-    400: ErrorBody,
-    401: ErrorBody,
-    403: ErrorBody,
-    404: ErrorBody,
-    422: ErrorBody,
-}
+# Error responses every operation can give are added to the document by `governance.openapi` (from the route's
+# declaration and method); a route declares only its domain statuses, e.g. `responses={409: ErrorBody}`.
 
 
 def api_blueprint(name: str, *, tag: str | None = None, description: str = "") -> APIBlueprint:
     """A blueprint mounted under /api/v1 whose routes all appear in the OpenAPI document under one tag."""
     tags = [Tag(name=tag or name, description=description)]
-    return APIBlueprint(f"{name}_api", __name__, url_prefix=API_PREFIX, abp_tags=tags, abp_responses=ERROR_RESPONSES)
+    return APIBlueprint(f"{name}_api", __name__, url_prefix=API_PREFIX, abp_tags=tags)
 
 
 def _field_path(loc: tuple[Any, ...], positions: dict[str, int], *, unknown: bool = False) -> str:
@@ -325,3 +320,15 @@ def init_app(app: Flask) -> None:
     app.json = StrictJSONProvider(app)
     app.request_class = GovernanceRequest
     app.before_request(guard_request)
+
+
+def file_response(*media_types: str, description: str = "the file") -> dict[str, Any]:
+    """An OpenAPI response whose body is a file (not JSON), for `responses={200: file_response(...)}`."""
+    schema = {"type": "string", "format": "binary"}
+    return {"description": description, "content": {m: {"schema": dict(schema)} for m in media_types}}
+
+
+def json_object_response(*required: str, description: str = "OK") -> dict[str, Any]:
+    """An OpenAPI response with a free-form JSON object that has at least the `required` members."""
+    schema: dict[str, Any] = {"type": "object", "required": list(required)} if required else {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}

@@ -78,7 +78,9 @@ def openapi_document() -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cached = app.extensions.get("governance.openapi")
     if cached is None:
-        cached = app.extensions["governance.openapi"] = app.api_doc  # type: ignore[attr-defined]
+        from governance.openapi import build_document
+
+        cached = app.extensions["governance.openapi"] = build_document(app)
     return jsonify(cached)
 
 

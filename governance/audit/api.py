@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 
 from governance.access.decorators import requires, resource_of
 from governance.access.principals import Resource
-from governance.api import StrictModel, api_blueprint
+from governance.api import ErrorBody, StrictModel, api_blueprint, file_response, json_object_response
 from governance.audit import service
 from governance.audit.export import csv_lines, jsonl_lines
 from governance.db import get_db, get_session
 
 bp = api_blueprint("audit", description="Tamper-evident audit log: verify, search, export")
 AUDIT_LOG = Resource(type="AuditLog", id="log")
+PROOF = json_object_response("format", "kind", "origin", "path", "checkpoint")
 
 
 @resource_of("AuditLog")
@@ -74,7 +75,7 @@ def _seal(config: service.AuditConfig, *, force_checkpoint: bool) -> None:
     service.seal_all(get_db().session, config, force_checkpoint=force_checkpoint)
 
 
-@bp.get("/audit/verify")
+@bp.get("/audit/verify", responses={200: json_object_response("ok", "entries", "message")})
 @requires("audit.verify", resource=_audit_log)
 def verify_log():
     """Seal what is pending, then verify the whole log against itself and the signed checkpoints."""
@@ -91,7 +92,10 @@ def search_entries(query: SearchQuery):
     return {"entries": entries, "next_after": next_after}, 200
 
 
-@bp.get("/audit/checkpoints")
+@bp.get(
+    "/audit/checkpoints",
+    responses={200: json_object_response("origin", "key_name", "public_key_pem", "checkpoints")},
+)
 @requires("audit.read", resource=_audit_log)
 def list_checkpoints():
     config = service.current_config()
@@ -106,7 +110,7 @@ def get_db_keys_pem() -> str:
     return current_app.extensions["governance.keys"].public_key_pem(service.SIGNING_KEY)
 
 
-@bp.get("/audit/export")
+@bp.get("/audit/export", responses={200: file_response("application/x-ndjson", "text/csv")})
 @requires("audit.export", resource=_audit_log)
 def export_entries(query: ExportQuery):
     """Stream the log (scope=full) or the matching entries with inclusion proofs (scope=filtered), anchored to
@@ -133,7 +137,7 @@ def export_entries(query: ExportQuery):
     )
 
 
-@bp.get("/audit/proofs/consistency")
+@bp.get("/audit/proofs/consistency", responses={200: PROOF, 404: ErrorBody})
 @requires("audit.verify", resource=_audit_log)
 def prove_consistency(query: ConsistencyQuery):
     """RFC 9162 consistency proof from an earlier tree size (an auditor's saved checkpoint) to a signed
@@ -146,7 +150,7 @@ def prove_consistency(query: ConsistencyQuery):
         return service.consistency_proof(session, config, query.old_size, query.new_size), 200
 
 
-@bp.get("/audit/proofs/inclusion")
+@bp.get("/audit/proofs/inclusion", responses={200: PROOF, 404: ErrorBody})
 @requires("audit.verify", resource=_audit_log)
 def prove_inclusion(query: InclusionQuery):
     """RFC 9162 inclusion proof of one entry in a signed checkpoint (by default one signed now)."""

@@ -15,30 +15,49 @@ from sqlalchemy.exc import IntegrityError
 
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
-from governance.api import api_blueprint
+from governance.api import ErrorBody, api_blueprint
 from governance.consent import imports, processors, service
 from governance.consent.errors import InvalidDecisionError
 from governance.consent.receipts import InvalidReceiptError
 from governance.consent.schemas import (
     BulkCheckBody,
+    BulkCheckOut,
+    CheckOut,
     CheckQuery,
+    DeliveryList,
+    DeliveryOut,
     DeliveryPath,
+    HistoryOut,
     ImportBody,
+    ImportOut,
     ImportPath,
+    ImportRejectedOut,
+    JwkSet,
     NoticePath,
     ObjectionBody,
+    ObjectionOut,
     ProcessorBody,
+    ProcessorList,
+    ProcessorOut,
     ProcessorPath,
+    ProcessorSecretOut,
+    PurposeList,
+    ReceiptsOut,
     RecordDecisionsBody,
+    RecordedOut,
+    StateOut,
     SubjectPath,
     VerifyBody,
+    VerifyOut,
 )
 from governance.consent.state import Method
 from governance.db import get_session, transaction
 from governance.errors import ValidationFailedError
+from governance.openapi import idempotent_write
 
 bp = api_blueprint("consent", description="Consent decisions, receipts, checks, GPC, imports and processors")
 public_bp = api_blueprint("consent_public", tag="consent", description="Purposes, notices and receipt keys")
+NOTICE_TEXT = {"description": "the notice text", "content": {"text/markdown": {"schema": {"type": "string"}}}}
 
 
 @resource_of("Subject")
@@ -120,8 +139,12 @@ def _record(subject_id: uuid.UUID, body: RecordDecisionsBody, principal: Princip
     }
 
 
-@bp.post("/subjects/<subject_id>/consents")
+@bp.post(
+    "/subjects/<subject_id>/consents",
+    responses={200: RecordedOut, 201: RecordedOut, 409: ErrorBody},
+)
 @requires("consent.write", resource=_subject_resource)
+@idempotent_write
 def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
     """Record decisions collected from the subject. Clients send an `Idempotency-Key`; a replay with the same
     body returns the first response, a different body is 409. `Sec-GPC: 1` withdraws sale/sharing purposes."""
@@ -156,7 +179,7 @@ def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
     return abort(409)
 
 
-@bp.get("/subjects/<subject_id>/consents")
+@bp.get("/subjects/<subject_id>/consents", responses={200: StateOut})
 @requires("consent.read", resource=_subject_resource)
 def get_state(path: SubjectPath) -> Response:
     """Every purpose with the subject's current state (allowed, reason, needs renewed consent, expiry)."""
@@ -166,7 +189,7 @@ def get_state(path: SubjectPath) -> Response:
     return _json({"subject_id": str(path.subject_id), "purposes": json.loads(json.dumps(items, default=str))})
 
 
-@bp.get("/subjects/<subject_id>/consents/history")
+@bp.get("/subjects/<subject_id>/consents/history", responses={200: HistoryOut})
 @requires("consent.read", resource=_subject_resource)
 def get_history(path: SubjectPath) -> Response:
     with transaction(get_session()) as session:
@@ -175,7 +198,7 @@ def get_history(path: SubjectPath) -> Response:
     return _json({"subject_id": str(path.subject_id), "events": json.loads(json.dumps(events, default=str))})
 
 
-@bp.get("/subjects/<subject_id>/consents/receipts")
+@bp.get("/subjects/<subject_id>/consents/receipts", responses={200: ReceiptsOut})
 @requires("consent.read", resource=_subject_resource)
 def get_receipts(path: SubjectPath) -> Response:
     with transaction(get_session()) as session:
@@ -184,7 +207,7 @@ def get_receipts(path: SubjectPath) -> Response:
     return _json({"subject_id": str(path.subject_id), "receipts": items})
 
 
-@bp.post("/subjects/<subject_id>/consents/objections")
+@bp.post("/subjects/<subject_id>/consents/objections", responses={201: ObjectionOut})
 @requires("consent.write", resource=_subject_resource)
 def post_objection(path: SubjectPath, body: ObjectionBody) -> Response:
     """Object to (or lift an objection to) processing for purposes based on legitimate interest or consent."""
@@ -197,7 +220,7 @@ def post_objection(path: SubjectPath, body: ObjectionBody) -> Response:
     return _json({"subject_id": str(path.subject_id), "purposes": body.purposes, "objected": not body.lift}, 201)
 
 
-@bp.get("/consents/check")
+@bp.get("/consents/check", responses={200: CheckOut})
 @requires("consent.check", resource=_checked_subject_resource)
 def check(query: CheckQuery) -> Response:
     """May `purpose` use `subject`'s data now? Unknown purpose: 422 with the valid ones."""
@@ -216,7 +239,7 @@ def check(query: CheckQuery) -> Response:
     )
 
 
-@bp.post("/consents/check")
+@bp.post("/consents/check", responses={200: BulkCheckOut})
 @requires("consent.check")
 def check_bulk(body: BulkCheckBody) -> Response:
     """The check for up to 10,000 subjects at once."""
@@ -231,7 +254,7 @@ def check_bulk(body: BulkCheckBody) -> Response:
     )
 
 
-@bp.post("/consents/receipts/verify")
+@bp.post("/consents/receipts/verify", responses={200: VerifyOut})
 @requires("receipt.verify")
 def verify(body: VerifyBody) -> Response:
     """Check a receipt's signature, and whether its record is in the ledger and still the decision in force."""
@@ -243,7 +266,7 @@ def verify(body: VerifyBody) -> Response:
     return _json(result)
 
 
-@bp.post("/consents/imports")
+@bp.post("/consents/imports", responses={202: ImportOut, 422: ImportRejectedOut})
 @requires("consent.import")
 def start_import(body: ImportBody) -> Response:
     """Import decisions from another consent platform (CSV or JSON Lines). Validated whole first: a malformed
@@ -253,17 +276,20 @@ def start_import(body: ImportBody) -> Response:
         view = imports.start(
             session, content=body.content.encode(), fmt=body.format, source=body.source, actor=current_principal()
         )
-    return _json(view, 202 if view["status"] != "rejected" else 422)
+    if view["status"] == "rejected":
+        message = "The file was rejected as a whole; nothing was imported (see import.report)."
+        return _json({"error": "import_rejected", "message": message, "import": view}, 422)
+    return _json(view, 202)
 
 
-@bp.get("/consents/imports/<import_id>")
+@bp.get("/consents/imports/<import_id>", responses={200: ImportOut})
 @requires("consent.import")
 def get_import(path: ImportPath) -> Response:
     with transaction(get_session()) as session:
         return _json(imports.status(session, path.import_id))
 
 
-@bp.post("/consents/processors")
+@bp.post("/consents/processors", responses={201: ProcessorSecretOut, 409: ErrorBody})
 @requires("processor.manage")
 def create_processor(body: ProcessorBody) -> Response:
     """Register a downstream system; the response shows its webhook signing secret once."""
@@ -280,7 +306,7 @@ def create_processor(body: ProcessorBody) -> Response:
     return _json({**json.loads(json.dumps(asdict(view), default=str)), "secret": secret}, 201)
 
 
-@bp.get("/consents/processors")
+@bp.get("/consents/processors", responses={200: ProcessorList})
 @requires("processor.manage")
 def list_processors() -> Response:
     with transaction(get_session()) as session:
@@ -288,7 +314,7 @@ def list_processors() -> Response:
     return _json({"processors": json.loads(json.dumps(items, default=str))})
 
 
-@bp.post("/consents/processors/<processor_id>/rotate-secret")
+@bp.post("/consents/processors/<processor_id>/rotate-secret", responses={200: ProcessorSecretOut})
 @requires("processor.manage")
 def rotate_secret(path: ProcessorPath) -> Response:
     session = get_session()
@@ -297,7 +323,7 @@ def rotate_secret(path: ProcessorPath) -> Response:
     return _json({**json.loads(json.dumps(asdict(view), default=str)), "secret": secret})
 
 
-@bp.post("/consents/processors/<processor_id>/deactivate")
+@bp.post("/consents/processors/<processor_id>/deactivate", responses={200: ProcessorOut})
 @requires("processor.manage")
 def deactivate(path: ProcessorPath) -> Response:
     session = get_session()
@@ -306,7 +332,7 @@ def deactivate(path: ProcessorPath) -> Response:
     return _json(json.loads(json.dumps(asdict(view), default=str)))
 
 
-@bp.get("/consents/processors/<processor_id>/deliveries")
+@bp.get("/consents/processors/<processor_id>/deliveries", responses={200: DeliveryList})
 @requires("processor.manage")
 def list_deliveries(path: ProcessorPath) -> Response:
     with transaction(get_session()) as session:
@@ -314,7 +340,7 @@ def list_deliveries(path: ProcessorPath) -> Response:
     return _json({"deliveries": json.loads(json.dumps(items, default=str))})
 
 
-@bp.post("/consents/deliveries/<delivery_id>/redeliver")
+@bp.post("/consents/deliveries/<delivery_id>/redeliver", responses={200: DeliveryOut})
 @requires("processor.manage")
 def redeliver(path: DeliveryPath) -> Response:
     session = get_session()
@@ -326,7 +352,7 @@ def redeliver(path: DeliveryPath) -> Response:
 # --- public: what the purposes are, the notice texts, and the receipt verification keys ---------------------
 
 
-@public_bp.get("/purposes")
+@public_bp.get("/purposes", responses={200: PurposeList})
 @public("the purposes and their notices are the public privacy notice")
 def list_purposes() -> Response:
     items = []
@@ -353,7 +379,7 @@ def list_purposes() -> Response:
     return _json({"purposes": items})
 
 
-@public_bp.get("/purposes/<key>/notices/<int:version>")
+@public_bp.get("/purposes/<key>/notices/<int:version>", responses={200: NOTICE_TEXT})
 @public("published notice texts are public")
 def get_notice(path: NoticePath) -> Response:
     text = service.purposes().notice_text(path.key, path.version)
@@ -363,7 +389,7 @@ def get_notice(path: NoticePath) -> Response:
     return Response(text, mimetype="text/markdown")
 
 
-@public_bp.get("/consents/receipts/keys")
+@public_bp.get("/consents/receipts/keys", responses={200: JwkSet})
 @public("public keys for verifying consent receipts offline")
 def receipt_keys() -> Response:
     with transaction(get_session()) as session:

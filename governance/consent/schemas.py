@@ -134,3 +134,153 @@ class StatusOut(BaseModel):
     expires_at: datetime | None
     objected: bool
     sale_or_sharing: bool
+
+
+class PurposeStateOut(StatusOut):
+    description: str
+
+
+class StateOut(BaseModel):
+    subject_id: uuid.UUID
+    purposes: list[PurposeStateOut]
+
+
+class ConsentEventOut(BaseModel):
+    id: uuid.UUID
+    purpose: str
+    decision: str
+    seq: int
+    collected_at: datetime
+    recorded_at: datetime
+    notice_version: int
+    notice_sha256: str
+    method: str
+    jurisdiction: str
+    actor_kind: str
+    superseded: bool
+    evidence: dict[str, Any]
+
+
+class HistoryOut(BaseModel):
+    subject_id: uuid.UUID
+    events: list[ConsentEventOut]
+
+
+class ReceiptOut(BaseModel):
+    record_id: uuid.UUID
+    purpose: str
+    decision: str
+    superseded: bool
+    receipt: dict[str, Any] = Field(description="the signed receipt's claims")
+    jws: str = Field(description="the receipt as a compact JWS")
+
+
+class RecordedOut(BaseModel):
+    subject_id: uuid.UUID
+    receipts: list[ReceiptOut]
+    gpc_withdrawn: list[str]
+
+
+class ObjectionOut(BaseModel):
+    subject_id: uuid.UUID
+    purposes: list[str]
+    objected: bool
+
+
+class VerifyOut(BaseModel):
+    valid: bool
+    receipt: dict[str, Any] | None = None
+    in_ledger: bool | None = None
+    current: bool | None = None
+    error: str | None = Field(default=None, description="invalid_receipt when the signature does not verify")
+    message: str | None = None
+
+
+class ImportOut(BaseModel):
+    import_id: uuid.UUID
+    status: str
+    format: str
+    source: str
+    content_sha256: str | None
+    total_rows: int | None
+    imported_rows: int | None
+    rejected_rows: int | None
+    job_id: uuid.UUID | None
+    report: dict[str, Any] | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ImportRejectedOut(BaseModel):
+    """422: the file was rejected as a whole and nothing was imported (the shared error body, with the report)."""
+
+    error: str
+    message: str
+    fields: dict[str, str] | None = None
+    request_id: str | None = None
+    import_: ImportOut | None = Field(default=None, alias="import", description="the import and its report")
+
+
+class ProcessorOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    url: str
+    events: list[str]
+    purposes: list[str] | None
+    active: bool
+    secret_version: int
+    created_at: datetime
+
+
+class ProcessorSecretOut(ProcessorOut):
+    secret: str = Field(description="the webhook signing secret, shown once")
+
+
+class ProcessorList(BaseModel):
+    processors: list[ProcessorOut]
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    processor_id: uuid.UUID
+    event: str
+    subject_id: uuid.UUID
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+class NoticeOut(BaseModel):
+    version: int
+    sha256: str
+    published: str
+    renewal_from_version: int | None
+
+
+class PurposeOut(BaseModel):
+    key: str
+    title: str
+    description: str
+    legal_basis: str
+    profile_fields: list[str]
+    event_categories: list[str]
+    retention_days: int | None
+    sale_or_sharing: bool
+    max_consent_age_days: int | None
+    notice: NoticeOut
+
+
+class PurposeList(BaseModel):
+    purposes: list[PurposeOut]
+
+
+class JwkSet(BaseModel):
+    keys: list[dict[str, Any]]

@@ -14,7 +14,7 @@ from flask import Response, jsonify, send_file, url_for
 from governance import audit
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
-from governance.api import api_blueprint
+from governance.api import ErrorBody, api_blueprint, file_response
 from governance.db import get_db, get_session, transaction
 from governance.errors import ForbiddenError
 from governance.gateway import dpqueries, service, synthetic_release
@@ -35,6 +35,7 @@ from governance.gateway.schemas import (
     ReleasePath,
     SyntheticSpecBody,
 )
+from governance.gateway.writers import MEDIA_TYPES
 
 bp = api_blueprint("gateway", description="Dataset releases for models, DP statistics and privacy budgets")
 
@@ -193,14 +194,15 @@ def create_link(path: ReleasePath) -> Response:
     return _json(out.model_dump(mode="json"), 201)
 
 
-@bp.get("/datasets/<release_id>/download")
+@bp.get(
+    "/datasets/<release_id>/download",
+    responses={200: file_response(*MEDIA_TYPES.values()), 409: ErrorBody, 410: ErrorBody},
+)
 @public("possession of an unguessable, expiring link that opens one release (only its hash is stored)")
 def download_dataset(path: ReleasePath, query: DownloadQuery) -> Response:
     session = get_session()
     with transaction(session):
         release, file_path = service.resolve_download(session, path.release_id, query.token)
-    from governance.gateway.writers import MEDIA_TYPES
-
     response = send_file(
         file_path,
         mimetype=MEDIA_TYPES[release.format],

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
-from governance.api import ResponseModel, StrictModel, api_blueprint
+from governance.api import ErrorBody, ResponseModel, StrictModel, api_blueprint, file_response, json_object_response
 from governance.db import get_session, transaction
 from governance.errors import ForbiddenError, NotFoundError, ValidationFailedError
 from governance.requests import service
@@ -324,7 +324,7 @@ def issue_download_link(path: RequestPath) -> tuple[dict[str, Any], int]:
     return {"url": f"{base}/api/v1/requests/downloads/{token}", "expires_at": expires_at.isoformat()}, 201
 
 
-@bp.get("/requests/downloads/<token>")
+@bp.get("/requests/downloads/<token>", responses={200: file_response("application/zip"), 410: ErrorBody})
 @requires("dsr.download", resource=link_resource)
 def download(path: TokenPath) -> Response:
     """The export bundle (ZIP). 404 for another session's link, 410 once expired or deleted."""
@@ -346,13 +346,13 @@ def erasure_certificate(path: RequestPath) -> dict[str, Any]:
     return {"certificate": token, "jwks_url": f"{base}/api/v1/requests/certificate-keys"}
 
 
-@bp.get("/requests/certificate-keys")
+@bp.get("/requests/certificate-keys", responses={200: json_object_response("keys")})
 @public("public keys that verify erasure certificates; anyone holding a certificate may check it")
 def certificate_keys() -> dict[str, Any]:
     return service.certificate_jwks()
 
 
-@bp.get("/requests/export-schema")
+@bp.get("/requests/export-schema", responses={200: json_object_response()})
 @public("the JSON Schema of the export bundle is documentation and holds no data")
 def export_schema() -> dict[str, Any]:
     return json_schema()

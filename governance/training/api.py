@@ -14,7 +14,7 @@ from flask import Response, jsonify
 from governance.access import service as access_service
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Resource
-from governance.api import api_blueprint
+from governance.api import ErrorBody, api_blueprint, file_response, json_object_response
 from governance.db import get_session, transaction
 from governance.training import service
 from governance.training.models import TrainingJob
@@ -28,6 +28,7 @@ from governance.training.schemas import (
 )
 
 bp = api_blueprint("training", description="Differentially private training jobs, models and privacy reports")
+MODEL_CARD = json_object_response(description="the model card (privacy report, data, lineage flags)")
 
 
 @resource_of("TrainingJob")
@@ -92,7 +93,7 @@ def retrain(path: JobPath) -> tuple[dict[str, Any], int]:
     return _out(view), 202
 
 
-@bp.get("/training/jobs/<job_id>/model-card")
+@bp.get("/training/jobs/<job_id>/model-card", responses={200: MODEL_CARD, 409: ErrorBody})
 @requires("training.read", resource=_job_resource)
 def model_card(path: JobPath) -> Response:
     return jsonify(service.model_card(get_session(), path.job_id, actor=current_principal()))
@@ -106,7 +107,9 @@ def download_link(path: JobPath) -> tuple[dict[str, Any], int]:
     return DownloadLinkOut.model_validate(link).model_dump(mode="json"), 201
 
 
-@bp.get("/training/downloads/<token>/weights")
+@bp.get(
+    "/training/downloads/<token>/weights", responses={200: file_response("application/octet-stream"), 410: ErrorBody}
+)
 @public("an expiring link signed by the service, created by the client that owns the model")
 def download_weights(path: TokenPath) -> Response:
     with transaction(get_session()) as session:
@@ -117,7 +120,7 @@ def download_weights(path: TokenPath) -> Response:
     return response
 
 
-@bp.get("/training/downloads/<token>/model-card")
+@bp.get("/training/downloads/<token>/model-card", responses={200: MODEL_CARD, 410: ErrorBody})
 @public("an expiring link signed by the service, created by the client that owns the model")
 def download_model_card(path: TokenPath) -> Response:
     with transaction(get_session()) as session:
