@@ -30,7 +30,7 @@ class SearchQuery(StrictModel):
     until: dt.datetime | None = None
     actor_kind: str | None = Field(default=None, max_length=16)
     actor_id: str | None = Field(default=None, max_length=120)
-    action: str | None = Field(default=None, max_length=100, description="action name prefix")
+    action: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9_.]+$", description="action name prefix")
     target_kind: str | None = Field(default=None, max_length=40)
     target_id: str | None = Field(default=None, max_length=120)
     request_id: str | None = Field(default=None, max_length=64)

@@ -271,7 +271,7 @@ def get_request(path: RequestPath) -> dict[str, Any]:
     return _out(_load_visible(path.request_id))
 
 
-@bp.post("/requests/<request_id>/verify", responses={200: RequestOut})
+@bp.post("/requests/<request_id>/verify", responses={200: RequestOut, 409: ErrorBody})
 @requires("dsr.manage", resource=request_resource)
 def verify_request(path: RequestPath, body: VerifyBody) -> dict[str, Any]:
     """Staff record how they verified the requester's identity; the request starts."""
@@ -280,7 +280,7 @@ def verify_request(path: RequestPath, body: VerifyBody) -> dict[str, Any]:
     return _out(view)
 
 
-@bp.post("/requests/<request_id>/confirm", responses={200: RequestOut})
+@bp.post("/requests/<request_id>/confirm", responses={200: RequestOut, 409: ErrorBody})
 @requires("dsr.manage", resource=request_resource)
 def confirm_request(path: RequestPath, body: ConfirmBody) -> dict[str, Any]:
     """Staff record that they confirmed receipt to the requester (CCPA: within 10 business days)."""
@@ -289,7 +289,7 @@ def confirm_request(path: RequestPath, body: ConfirmBody) -> dict[str, Any]:
     return _out(view)
 
 
-@bp.post("/requests/<request_id>/extend", responses={200: RequestOut})
+@bp.post("/requests/<request_id>/extend", responses={200: RequestOut, 409: ErrorBody})
 @requires("dsr.manage", resource=request_resource)
 def extend_request(path: RequestPath, body: ExtendBody) -> dict[str, Any]:
     """Extend the deadline within the legal maximum, with the reason sent to the subject."""
@@ -305,7 +305,7 @@ def extend_request(path: RequestPath, body: ExtendBody) -> dict[str, Any]:
     return _out(view)
 
 
-@bp.post("/requests/<request_id>/reject", responses={200: RequestOut})
+@bp.post("/requests/<request_id>/reject", responses={200: RequestOut, 409: ErrorBody})
 @requires("dsr.manage", resource=request_resource)
 def reject_request(path: RequestPath, body: RejectBody) -> dict[str, Any]:
     with transaction() as session:
@@ -313,7 +313,7 @@ def reject_request(path: RequestPath, body: RejectBody) -> dict[str, Any]:
     return _out(view)
 
 
-@bp.post("/requests/<request_id>/download-links", responses={201: DownloadLinkOut})
+@bp.post("/requests/<request_id>/download-links", responses={201: DownloadLinkOut, 409: ErrorBody})
 @requires("dsr.download", resource=request_resource)
 def issue_download_link(path: RequestPath) -> tuple[dict[str, Any], int]:
     """A download link for a finished export, valid for minutes and for the first session that uses it."""
