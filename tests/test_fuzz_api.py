@@ -8,8 +8,8 @@ CSRF token). Then a stateful phase chains operations through the links schemathe
 does not list for the operation, any body or header that does not match the documented schema or media type.
 
 Bounded and reproducible: `derandomize=True` (the examples are a function of the test), and the example counts
-come from `GOVERNANCE_FUZZ_EXAMPLES` (per operation and caller, default 8) and `GOVERNANCE_FUZZ_STATEFUL`
-(scenarios per caller, default 15). Raise them locally for a deeper run; CI keeps the defaults.
+come from `GOVERNANCE_FUZZ_EXAMPLES` (per operation and generation mode, default 5) and `GOVERNANCE_FUZZ_STATEFUL`
+(scenarios per caller, default 10). Raise them locally for a deeper run; CI keeps the defaults.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from tests.fuzz_callers import KNOWN_OPEN, Callers
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = int(os.environ.get("GOVERNANCE_FUZZ_EXAMPLES", "8"))
-STATEFUL_SCENARIOS = int(os.environ.get("GOVERNANCE_FUZZ_STATEFUL", "15"))
+EXAMPLES = int(os.environ.get("GOVERNANCE_FUZZ_EXAMPLES", "5"))
+STATEFUL_SCENARIOS = int(os.environ.get("GOVERNANCE_FUZZ_STATEFUL", "10"))
 TIMINGS_FILE = os.environ.get("GOVERNANCE_FUZZ_TIMINGS", "")
 CHECKS = [
     not_a_server_error,
