@@ -47,7 +47,7 @@ def _public_operations(app: Flask) -> set[tuple[str, str]]:
 def _schema_of(document: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     content = response.get("content") or {}
     assert content, "no content"
-    media, body = next(iter(content.items()))
+    _media, body = next(iter(content.items()))
     schema = body.get("schema") or {}
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask import session as cookie
 
-from governance.access import accounts, authn, credentials, sessions, tokens
+from governance.access import accounts, authn, credentials, sessions
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
 from governance.access.principals import Principal, Resource
@@ -59,8 +59,6 @@ def _audit_refusal(response: Response, endpoint: str) -> Response:
 
         error = (response.get_json(silent=True) or {}).get("error", "error")
         client_id = request.authorization.username if request.authorization else request.form.get("client_id")
-        if client_id and not tokens.is_client_id(client_id):
-            client_id = "malformed"  # never the caller's text (it may be an email); the refusal is still audited
         with transaction(get_session()) as session:
             audit.record(
                 session,

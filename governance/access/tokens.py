@@ -41,11 +41,6 @@ _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
-def is_client_id(value: str) -> bool:
-    """Whether `value` has the syntax of a client id (so it may be recorded as one)."""
-    return bool(_CLIENT_ID.match(value))
-
-
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
