@@ -6,8 +6,8 @@ from the same sources the service enforces, so the document cannot drift from be
   client may perform the action, and the cookie session when staff or a data subject may; public routes
   declare `security: []`.
 - the error responses every operation can give (the shared `ErrorBody`), from what the request pipeline does:
-  401/403/404 for protected routes, 400/413/415 for writes, 422 for invalid parameters or bodies, 429 for rate
-  limits; domain statuses (409, 410...) are declared on the route itself (`responses={409: ErrorBody}`).
+  401/403/404 for protected routes, 400 for malformed input, 413/415 for writes, 422 for invalid parameters or
+  bodies, 429 for rate limits; domain statuses (409, 410...) are declared on the route itself (`responses={409: ErrorBody}`).
 - the `Idempotency-Key` header of routes marked with `idempotent_write`.
 - `/oauth/*` (Authlib, form-encoded) and the probes, which are not flask-openapi3 routes.
 """
@@ -83,7 +83,10 @@ def _error(description: str, headers: dict[str, Any] | None = None, ref: dict[st
 
 
 COMMON_ERRORS: dict[str, dict[str, Any]] = {
-    "400": _error("malformed JSON, duplicate keys, or a cookie-authenticated write without a valid CSRF token"),
+    "400": _error(
+        "invalid_character in the URL, query or body; malformed_json or duplicate_key; csrf_failed for a "
+        "cookie-authenticated write"
+    ),
     "401": _error("not authenticated (no, expired or revoked credentials)", _HEADERS_401),
     "403": _error("authenticated but not allowed"),
     "404": _error("no such resource, or one the caller may not see"),
@@ -144,15 +147,13 @@ def security_for(engine: Any, action: str) -> list[dict[str, list[str]]]:
 
 
 def _error_statuses(path: str, method: str, operation: dict[str, Any], protected: bool) -> list[str]:
-    statuses = ["422", "429"]
+    statuses = ["400", "422", "429"]  # 400: a control character in the URL or query (any operation)
     if protected:
         statuses += ["401", "403", "404"]
     elif "{" in path:
         statuses.append("404")
     if "{subject_id}" in path:
         statuses.append("410")  # the vault answers 410 for an erased subject
-    if method != "get":
-        statuses.append("400")
     if method in WRITE_METHODS:
         statuses += ["413", "415"]
     return statuses
