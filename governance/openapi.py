@@ -7,7 +7,8 @@ from the same sources the service enforces, so the document cannot drift from be
   declare `security: []`.
 - the error responses every operation can give (the shared `ErrorBody`), from what the request pipeline does:
   401/403/404 for protected routes, 400 for malformed input, 413/415 for writes, 422 for invalid parameters or
-  bodies, 429 for rate limits; domain statuses (409, 410...) are declared on the route itself (`responses={409: ErrorBody}`).
+  bodies, 429 for rate limits; domain statuses (409, 410...) are declared on the route itself
+  (`responses={409: ErrorBody}`).
 - the `Idempotency-Key` header of routes marked with `idempotent_write`.
 - `/oauth/*` (Authlib, form-encoded) and the probes, which are not flask-openapi3 routes.
 """
