@@ -11,12 +11,6 @@ from typing import Any
 from flask import Flask
 
 CALLERS = ("client", "subject", "dpo")
-# Failures already filed in issue 18 and being fixed in parallel; each line is removed with its fix. Nothing else is
-# tolerated: a failure on any other operation fails the run.
-KNOWN_OPEN = {
-    "POST /api/v1/subjects/{subject_id}/keys/rotate": "finding 1: keys.rotate is checked on a Subject resource",
-    "GET /readyz": "finding 10: readiness waits on SQLite's write lock and reports 503",
-}
 _CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

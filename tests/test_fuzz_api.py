@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import truncate_all
-from tests.fuzz_callers import KNOWN_OPEN, Callers
+from tests.fuzz_callers import Callers
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +87,6 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, callers: Callers, fail
             try:
                 case.call_and_validate(checks=CHECKS, **callers.call_kwargs(caller))
             except (Exception, BaseExceptionGroup) as exc:
-                if case.operation.label in KNOWN_OPEN:
-                    continue
                 failures.append(_failure(exc, caller, case))
                 details.setdefault(failures[-1], str(exc)[:3000])
 
@@ -132,11 +130,7 @@ def test_stateful(api_schema: Any, caller: str, callers: Callers) -> None:
             return callers.call_kwargs(caller)
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except (Exception, BaseExceptionGroup):
-                if case.operation.label not in KNOWN_OPEN:
-                    raise
+            case.validate_response(response, checks=CHECKS)
 
     run_state_machine_as_test(
         Scenario,
