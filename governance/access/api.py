@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask import session as cookie
 
-from governance.access import accounts, authn, credentials, sessions
+from governance.access import accounts, authn, credentials, redirects, sessions
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
 from governance.access.principals import Principal, Resource
@@ -42,8 +42,7 @@ def _policy() -> accounts.LockoutPolicy:
 
 
 def _safe_next(default: str = "/console") -> str:
-    target = request.args.get("next") or default
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return redirects.safe_next(request.args.get("next"), default)
 
 
 # ---- OAuth2 ----
