@@ -47,6 +47,14 @@ class Principal:
     def ref(self) -> ActorRef:
         return ActorRef(self.kind, self.id)
 
+    @property
+    def owner_label(self) -> str:
+        """Who owns what this principal starts, as `kind:id` (a job's `created_by`, read by `job.read`): what a
+        subject session starts belongs to its data subject, not to the session, which ends within hours."""
+        if self.kind == "subject" and self.subject_id is not None:
+            return f"subject:{self.subject_id}"
+        return f"{self.kind}:{self.id}"
+
     @classmethod
     def system(cls, component: str) -> Principal:
         return cls(kind="system", id=component)

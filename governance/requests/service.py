@@ -302,7 +302,7 @@ def _start(
             job_kind,
             {"request_id": str(row.id)},
             dedupe_key=f"{job_kind}:{row.id}",
-            created_by=f"{actor.kind}:{actor.id}",
+            created_by=actor.owner_label,
         )
         row.step = "queued"
         return

@@ -74,7 +74,7 @@ EXPECTED: dict[str, set[str]] = {
     "dsr.create": {"dpo", "support", "subject", "client", "internal"},
     "dsr.read": STAFF | {"subject", "client", "internal"},
     "dsr.manage": {"dpo", "internal"},
-    "dsr.download": {"dpo", "subject", "client", "internal"},
+    "dsr.download": {"dpo", "subject", "internal"},
     "audit.read": {"dpo", "auditor", "internal"},
     "audit.verify": {"admin", "dpo", "auditor", "internal"},
     "audit.export": {"dpo", "auditor", "internal"},

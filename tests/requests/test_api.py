@@ -300,7 +300,11 @@ def test_overdue_gauge_is_scraped(app, make_subject) -> None:
     assert 'governance_requests_overdue{jurisdiction="CCPA"} 0.0' in text
 
 
-def test_the_requesting_client_downloads_its_export_and_no_other_client_can(app, make_subject, bearer, drain) -> None:
+def test_a_client_that_filed_an_export_follows_it_but_never_downloads_it(
+    app, make_subject, bearer, subject_client, drain
+) -> None:
+    """Least privilege (issue 19, finding 2): the backend that files on the person's behalf gets the status;
+    the personal data goes to the person (or a DPO), never to the backend."""
     alpha = make_subject("alpha", events=3)
     client = app.test_client()
     backend = bearer(["requests:write"])
@@ -310,12 +314,36 @@ def test_the_requesting_client_downloads_its_export_and_no_other_client_can(app,
     assert filed.status_code == 201, filed.json
     request_id = filed.json["id"]
     drain()
-    other = bearer(["requests:write"])
-    assert client.post(f"{API}/{request_id}/download-links", headers=other).status_code == 404
-    link = client.post(f"{API}/{request_id}/download-links", headers=backend)
+    assert client.get(f"{API}/{request_id}", headers=backend).json["status"] == "completed"
+    refused = client.post(f"{API}/{request_id}/download-links", headers=backend)
+    assert (refused.status_code, refused.json["error"]) == (403, "forbidden")
+    assert client.post(f"{API}/{request_id}/download-links", headers=bearer(["requests:write"])).status_code in (
+        403,
+        404,
+    )
+    # The person downloads it; the link they get opens nothing for the backend either.
+    browser, csrf = subject_client(alpha)
+    link = browser.post(f"{API}/{request_id}/download-links", headers=csrf)
     assert link.status_code == 201, link.json
     path = link.json["url"].removeprefix("http://localhost")
-    assert client.get(path, headers=other).status_code == 404
-    download = client.get(path, headers=backend)
+    assert client.get(path, headers=backend).status_code in (403, 404)
+    download = browser.get(path)
     assert download.status_code == 200
     assert "export.json" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+
+
+def test_a_subject_reads_its_own_export_job_from_any_of_its_sessions(app, make_subject, subject_client) -> None:
+    """Issue 19, finding 9: the job belongs to the data subject, not to the session that filed the request."""
+    alpha, bravo = make_subject("alpha", events=2), make_subject("bravo", events=0)
+    browser, csrf = subject_client(alpha)
+    filed = browser.post(API, json={"kind": "access"}, headers=csrf)
+    assert filed.status_code == 201, filed.json
+    job_id = filed.json["job_id"]
+    assert job_id
+    own = browser.get(f"/api/v1/jobs/{job_id}")
+    assert own.status_code == 200, own.json
+    assert own.json["kind"] == "requests.export"
+    later_session, _ = subject_client(alpha)
+    assert later_session.get(f"/api/v1/jobs/{job_id}").status_code == 200
+    stranger, _ = subject_client(bravo)
+    assert stranger.get(f"/api/v1/jobs/{job_id}").status_code == 404
