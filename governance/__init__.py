@@ -123,11 +123,11 @@ def _csrf_check() -> None:
     ambient authority and are exempt."""
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return
-    if request.headers.get("Authorization"):
-        return
     from flask import current_app
 
     cookie = current_app.config["SESSION_COOKIE_NAME"]
     is_api = request.path.startswith(("/api/", "/oauth/"))
+    if is_api and request.headers.get("Authorization"):
+        return  # pages ignore bearer tokens (access.authn), so a header there exempts nothing
     if not is_api or cookie in request.cookies:
         csrf.protect()

@@ -70,3 +70,21 @@ def test_a_route_whose_action_does_not_apply_to_its_resource_stops_start_up(make
     assert "mismatched" in str(raised.value)
     assert "'keys.read' does not apply to Subject" in str(raised.value)
     assert "unknown_action" in str(raised.value)
+
+
+def test_every_route_is_in_the_route_table_of_docs_access_md(app: Flask) -> None:
+    """docs/access.md is the permission table: a new route (or a changed action) must be written there too.
+    Print the current table with `python scripts/route_table.py`."""
+    from governance.access.routetable import route_rows
+    from tests.access.access_doc import route_table
+
+    documented = route_table()
+    actual = {row.route: (row.action, row.interface) for row in route_rows(app)}
+    missing = sorted(f"{route} {actual[route]}" for route in set(actual) - set(documented))
+    stale = sorted(f"{route} {documented[route]}" for route in set(documented) - set(actual))
+    changed = sorted(
+        f"{route}: docs {documented[route]} != app {actual[route]}"
+        for route in set(actual) & set(documented)
+        if documented[route] != actual[route]
+    )
+    assert (missing, stale, changed) == ([], [], []), "docs/access.md's route table and the app disagree"

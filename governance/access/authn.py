@@ -1,6 +1,11 @@
 """Authentication: who is calling. Bearer tokens (OAuth2 clients), then the signed session cookie (a subject
 dashboard session or a staff session). Anything else is the anonymous principal.
 
+Bearer tokens count only on the machine interfaces (`/api/`, `/oauth/`). HTML pages (the console, the
+dashboard, the account pages) authenticate staff and subject sessions only: a client's token never opens a page,
+whatever its scopes, because a page's action is granted to people, and a scope that grants the same action over
+the API (say `dsr.read` for `requests:write`) is filtered there to the client's own items.
+
 Lookups run on a short connection of their own, so authentication holds no transaction open into the view.
 """
 
@@ -16,6 +21,12 @@ from governance.access.principals import Principal
 from governance.db import get_session
 
 COOKIE_KEY = "access"  # {"kind": "staff" | "subject", "token": "<random>"}
+MACHINE_PREFIXES = ("/api/", "/oauth/")
+
+
+def is_page(path: str) -> bool:
+    """True for HTML pages, where only staff and subject sessions authenticate."""
+    return not path.startswith(MACHINE_PREFIXES)
 
 
 def timeouts() -> sessions.Timeouts:
@@ -37,6 +48,9 @@ def resolve_principal(request: Request, *, required: bool) -> Principal:
 
 def _resolve(request: Request) -> Principal:
     header = request.headers.get("Authorization", "")
+    if header and is_page(request.path):
+        g.access_auth_error = "bearer_on_page"  # ignored here: only the session cookie counts on a page
+        header = ""
     if header:
         scheme, _, token = header.partition(" ")
         token = token.strip()

@@ -109,6 +109,11 @@ def current_principal() -> Principal:
 
 
 def _unauthenticated() -> Response | None:
+    if g.get("access_auth_error") == "bearer_on_page":  # a machine, not a browser: say so, do not redirect
+        raise AuthenticationRequiredError(
+            "Pages accept staff and subject sessions only; a bearer token is for the JSON API.",
+            code="bearer_not_accepted",
+        )
     if request.path.startswith(("/api/", "/oauth/")):
         challenge = 'Bearer realm="governance"'
         if g.get("access_auth_error") == "invalid_token":  # RFC 6750: a token was sent but is not valid
@@ -142,6 +147,8 @@ def enforce() -> Response | None:
     g.principal = principal
     if principal.kind == "anonymous":
         return _unauthenticated()
+    if principal.kind == "client" and authn.is_page(request.path):  # defence in depth: see authn
+        raise ForbiddenError("Pages are for staff and data subjects.", code="page_for_people_only")
     resource = declaration.resource(request.view_args or {}) if declaration.resource else Resource.system()
     if resource.type not in declaration.resource_types:
         raise RouteDeclarationError(f"{request.endpoint} built a {resource.type} resource it did not declare")
