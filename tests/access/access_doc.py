@@ -116,6 +116,4 @@ def expected_allowed(rule: ActionRule, principal: Principal, resource: Resource,
         return False
     if client.own and not client.scopes:  # "own tokens": only on an item that is the client's
         return resource.owner_client_id == principal.id
-    if client.own and not (resource.type == "System" or resource.owner_client_id == principal.id):
-        return False
-    return True
+    return not client.own or resource.type == "System" or resource.owner_client_id == principal.id

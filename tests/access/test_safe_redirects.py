@@ -82,9 +82,7 @@ def _stays_here(location: str) -> bool:
 def test_password_sign_in_never_redirects_off_site(make_staff, app: Flask, target: str) -> None:
     _, name, _ = make_staff("support", totp=False)
     client = app.test_client()
-    response = post_form(
-        client, f"/login?next={quote(target, safe='')}", {"username": name, "password": PASSWORD}
-    )
+    response = post_form(client, f"/login?next={quote(target, safe='')}", {"username": name, "password": PASSWORD})
     assert response.status_code == 302
     location = response.headers["Location"]
     assert _stays_here(location), location
