@@ -71,6 +71,14 @@ def address_key(address: str, pepper: bytes) -> str:
     return hmac.new(pepper, address.encode(), hashlib.sha256).hexdigest()
 
 
+def name_key(username: str, pepper: bytes) -> str:
+    """A keyed hash of a sign-in name as typed (normalized), existing or not: the password-stage lockout counts
+    per name, so an unknown name locks exactly like an account and the answer never tells which names exist.
+    Domain-separated from address keys (an address never contains NUL)."""
+    name = username.strip().lower()[:256]
+    return hmac.new(pepper, b"name\x00" + name.encode(), hashlib.sha256).hexdigest()
+
+
 def create_staff(
     session: Session,
     *,
@@ -138,6 +146,40 @@ def check_address(session: Session, address_hash: str) -> None:
         raise AccountLockedError(headers={"Retry-After": str(_retry_after(row.locked_until))})
 
 
+def _count_name_failure(
+    session: Session, *, name_hash: str, staff: StaffAccount | None, policy: LockoutPolicy, now: datetime
+) -> None:
+    """Password stage: consecutive failures per sign-in name, known or not, lock the name (and the account, if
+    there is one) after `account_failures`. Unknown names take the same path, writes and answers as accounts."""
+    row = session.get(LoginThrottle, name_hash)
+    if row is None:
+        row = LoginThrottle(address_hash=name_hash, failures=0, window_started_at=now)
+        session.add(row)
+    row.failures += 1
+    row.window_started_at = now  # the last failure: housekeeping forgets a name a day after it
+    if row.failures < policy.account_failures or _locked(row.locked_until):
+        return
+    row.locked_until, row.failures = now + policy.lock_for, 0
+    seconds = int(policy.lock_for.total_seconds())
+    if staff is not None:
+        staff.locked_until = row.locked_until
+        audit.record(
+            session,
+            actor=ActorRef("system", "access"),
+            action="access.staff.locked",
+            target=("staff", staff.id),
+            details={"seconds": seconds},
+        )
+    else:
+        audit.record(
+            session,
+            actor=ActorRef("system", "access"),
+            action="access.name.locked",
+            target=None,
+            details={"name_ref": name_hash[:16], "seconds": seconds},
+        )
+
+
 def record_failure(
     session: Session,
     *,
@@ -145,8 +187,10 @@ def record_failure(
     address_hash: str,
     policy: LockoutPolicy,
     stage: str,
+    name_hash: str | None = None,
 ) -> None:
-    """Count a failed attempt against the account and the address; lock either when over its limit."""
+    """Count a failed attempt against the address and either the sign-in name (`name_hash`: password stage)
+    or the account (second factor); lock each when over its limit."""
     now = utcnow()
     row = session.get(LoginThrottle, address_hash)
     if row is None:
@@ -172,7 +216,9 @@ def record_failure(
             target=None,
             details={"address_ref": address_hash[:16], "seconds": int(policy.lock_for.total_seconds())},
         )
-    if staff is not None:
+    if name_hash is not None:
+        _count_name_failure(session, name_hash=name_hash, staff=staff, policy=policy, now=now)
+    elif staff is not None:
         staff.failed_logins += 1
         if staff.failed_logins >= policy.account_failures and not _locked(staff.locked_until):
             staff.locked_until = now + policy.lock_for
@@ -187,30 +233,46 @@ def record_failure(
 
 
 def check_password(
-    session: Session, *, username: str, password: str, address_hash: str, policy: LockoutPolicy
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address_hash: str,
+    policy: LockoutPolicy,
+    name_hash: str | None = None,
 ) -> StaffAccount:
-    """First factor. Raises AccountLockedError (address or account locked) or SignInFailedError; the caller
-    commits either way so the failure counts."""
+    """First factor. Raises AccountLockedError (address, name or account locked) or SignInFailedError; the
+    caller commits either way so the failure counts. Known and unknown names take the same steps (one argon2
+    verification, the same counters, the same answers), so neither status, headers nor timing tell them apart.
+    `name_hash` is `name_key(username, pepper)`; without it the name is keyed with an empty pepper (tests)."""
     check_address(session, address_hash)
+    name_hash = name_hash or name_key(username, b"")
     staff = session.scalars(sa.select(StaffAccount).where(StaffAccount.username == username.strip().lower())).first()
-    if staff is None or not staff.active:
+    known = staff if staff is not None and staff.active else None
+    name_row = session.get(LoginThrottle, name_hash)
+    locked_until = max(
+        (t for t in (name_row.locked_until if name_row else None, known.locked_until if known else None) if _locked(t)),
+        default=None,
+    )
+    if locked_until is not None:
         credentials.dummy_verify(password)
-        record_failure(session, staff=None, address_hash=address_hash, policy=policy, stage="password")
-        raise SignInFailedError()
-    if _locked(staff.locked_until):
-        credentials.dummy_verify(password)
-        assert staff.locked_until is not None
         audit.record(
             session,
             actor=ActorRef("anonymous", "anonymous"),
             action="access.sign_in.refused_locked",
-            target=("staff", staff.id),
+            target=("staff", known.id) if known is not None else None,
             details={},
         )
-        raise AccountLockedError(headers={"Retry-After": str(_retry_after(staff.locked_until))})
-    if not credentials.verify_password(staff.password_hash, password):
-        record_failure(session, staff=staff, address_hash=address_hash, policy=policy, stage="password")
+        raise AccountLockedError(headers={"Retry-After": str(_retry_after(locked_until))})
+    # The same argon2 verification either way: against the account's hash, or the dummy hash for no account.
+    verified = credentials.verify_password(known.password_hash if known is not None else None, password)
+    if known is None or not verified:
+        record_failure(
+            session, staff=known, address_hash=address_hash, policy=policy, stage="password", name_hash=name_hash
+        )
         raise SignInFailedError()
+    if name_row is not None:
+        session.delete(name_row)  # the right password ends the run of failures for this name
     if credentials.needs_rehash(staff.password_hash):
         staff.password_hash = credentials.hash_password(password)
     return staff

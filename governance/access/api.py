@@ -32,6 +32,10 @@ def _address_hash() -> str:
     return accounts.address_key(request.remote_addr or "unknown", pepper)
 
 
+def _name_hash(username: str) -> str:
+    return accounts.name_key(username, current_app.extensions["governance.keys"].secret("access-address"))
+
+
 def _policy() -> accounts.LockoutPolicy:
     settings = current_app.extensions["governance.settings"]
     return accounts.LockoutPolicy(
@@ -151,7 +155,12 @@ def login() -> Any:
     session = get_session()
     try:
         staff = accounts.check_password(
-            session, username=username, password=password, address_hash=_address_hash(), policy=_policy()
+            session,
+            username=username,
+            password=password,
+            address_hash=_address_hash(),
+            name_hash=_name_hash(username),
+            policy=_policy(),
         )
     except (SignInFailedError, AccountLockedError) as exc:
         session.commit()  # the failure counts even though the answer is an error

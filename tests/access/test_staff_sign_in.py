@@ -121,9 +121,69 @@ def test_brute_force_locks_the_account_until_the_lock_expires(app: Flask, make_s
     assert sign_in(owner, name).status_code == 429
     assert "access.staff.locked" in audit_actions(app)
     # ...and the right user gets in once it has expired.
-    run_sql(app, "UPDATE access_staff SET locked_until = :t", t="2000-01-01 00:00:00")
+    expire_locks(app)
     assert sign_in(owner, name).status_code == 302
     assert owner.get(POLICY).status_code == 200
+
+
+def expire_locks(app: Flask) -> None:
+    run_sql(app, "UPDATE access_staff SET locked_until = :t", t="2000-01-01 00:00:00")
+    run_sql(app, "UPDATE access_login_throttle SET locked_until = :t", t="2000-01-01 00:00:00")
+
+
+_RANDOM_PER_PAGE = re.compile(r'name="csrf_token" value="[^"]+"|nonce="[^"]+"')
+
+
+def _answer(response) -> tuple:  # type: ignore[no-untyped-def]
+    """What an attacker sees of one sign-in attempt, minus what is random per request."""
+    retry = response.headers.get("Retry-After")
+    headers = sorted(
+        (k, "" if k in ("Content-Security-Policy", "X-Request-ID", "Retry-After") else v)
+        for k, v in response.headers.items()
+        if k not in ("Date", "Set-Cookie")
+    )
+    body = _RANDOM_PER_PAGE.sub("", response.get_data(as_text=True))
+    return response.status_code, headers, retry is not None and int(retry) > 0, body
+
+
+def test_an_unknown_name_locks_out_exactly_like_an_account(app: Flask, make_staff) -> None:
+    """Issue 19, finding 7: the lockout must not tell which names exist. The same attempts against an existing
+    account and an unknown name get the same statuses, headers and pages, before, during and after the lock."""
+    _, name, _ = make_staff("support", totp=False)
+    unknown = "nobody-here"
+    transcripts: dict[str, list[tuple]] = {}
+    for who in (name, unknown):
+        attacker = app.test_client()
+        transcripts[who] = [_answer(sign_in(attacker, who, "guess guess guess")) for _ in range(7)]
+    assert [step[0] for step in transcripts[name]] == [401] * 5 + [429] * 2
+    assert transcripts[unknown] == transcripts[name]
+    assert "access.name.locked" in audit_actions(app)
+    # Both locks expire the same way; the failures are counted afresh.
+    expire_locks(app)
+    for who in (name, unknown):
+        attacker = app.test_client()
+        transcripts[who] = [_answer(sign_in(attacker, who, "guess guess guess")) for _ in range(6)]
+    assert [step[0] for step in transcripts[name]] == [401] * 5 + [429]
+    assert transcripts[unknown] == transcripts[name]
+
+
+def test_failures_spread_over_time_count_the_same_for_known_and_unknown_names(app: Flask, make_staff) -> None:
+    """Housekeeping forgets a name's failures a day after the last one, for accounts and unknown names alike."""
+    from datetime import timedelta
+
+    from governance.access.tasks import purge_expired
+    from governance.db import utcnow
+
+    _, name, _ = make_staff("support", totp=False)
+    for who in (name, "nobody-here"):
+        attacker = app.test_client()
+        for _ in range(4):
+            assert sign_in(attacker, who, "guess guess guess").status_code == 401
+    with app.app_context(), app.extensions["governance.db"].session() as session, session.begin():
+        purge_expired(session, now=utcnow() + timedelta(days=2))
+    for who in (name, "nobody-here"):  # a fifth and sixth failure: the earlier four were forgotten for both
+        attacker = app.test_client()
+        assert [sign_in(attacker, who, "guess guess guess").status_code for _ in range(2)] == [401, 401], who
 
 
 def test_brute_force_from_one_address_locks_the_address(make_app, make_staff) -> None:  # type: ignore[no-untyped-def]
