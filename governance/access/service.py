@@ -175,3 +175,17 @@ def create_dashboard_link(session: Session, subject_id: uuid.UUID, *, actor: Pri
     if has_app_context():
         base = current_app.extensions["governance.settings"].base_url
     return f"{base}/dashboard/start/{token}"
+
+
+def client_principal(session: Session, client_id: str) -> Principal | None:
+    """The principal of a registered, active service client with every scope and purpose it is registered for,
+    or None. For acting on a client's behalf, e.g. a DPO retraining a client's model: the new job still belongs
+    to the client and stays within what the client may do."""
+    from governance.access.models import OAuthClient
+
+    client = session.get(OAuthClient, client_id)
+    if client is None or not client.active:
+        return None
+    return Principal(
+        kind="client", id=client.client_id, scopes=frozenset(client.scopes), purposes=frozenset(client.purposes)
+    )

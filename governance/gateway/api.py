@@ -65,6 +65,13 @@ def _budget_resource(view_args: dict[str, Any]) -> Resource:
     return Resource(type="Budget", id=purpose, purpose=purpose)
 
 
+def _dp_caller(principal: Principal) -> Principal:
+    """DP statistics are for model services and for the DPO (who oversees every purpose); both are charged."""
+    if principal.kind == "staff" and "dpo" in principal.roles:
+        return principal
+    return _client(principal)
+
+
 def _client(principal: Principal) -> Principal:
     if principal.kind != "client":
         raise ForbiddenError("Only model services (OAuth clients) use the gateway this way.")
@@ -236,7 +243,7 @@ def _dp_request(body: DPQueryBody) -> dpqueries.DPQueryRequest:
 @requires("dpquery.run")
 def preview_dp_query(body: DPQueryPreviewBody) -> Response:
     """What the query would charge, the budget left before and after, and its expected accuracy; free."""
-    client = _client(current_principal())
+    client = _dp_caller(current_principal())
     with transaction(get_session()) as session:
         preview = dpqueries.preview_dp_query(
             session, client=client, query=_dp_request(body), assumed_rows=body.assumed_rows
@@ -247,7 +254,7 @@ def preview_dp_query(body: DPQueryPreviewBody) -> Response:
 @bp.post("/dp/queries", responses={201: DPQueryOut})
 @requires("dpquery.run")
 def run_dp_query(body: DPQueryBody) -> Response:
-    client = _client(current_principal())
+    client = _dp_caller(current_principal())
     query = _dp_request(body)
     get_session().commit()  # end the request's own transaction: the query runs in short sessions of its own
     record = dpqueries.run_dp_query(get_db().session, client=client, query=query)

@@ -59,6 +59,18 @@ class DPQueryRequest:
         }
 
 
+def ledger_id(caller: Principal) -> str:
+    """Whose account a DP query is charged to and recorded under: a client's id, or `staff:<id>` for a DPO
+    (who has no share of their own: the query is charged to the purpose's budget, shared with every client)."""
+    return caller.id if caller.kind == "client" else caller.owner_label
+
+
+def _registered(caller: Principal, purpose: str) -> bool:
+    """A client queries only for its registered purposes; a DPO (the only staff role holding `dpquery.run`)
+    oversees every purpose, still within each purpose's budget."""
+    return purpose in caller.purposes if caller.kind == "client" else caller.kind == "staff"
+
+
 def _check(client: Principal, query: DPQueryRequest) -> None:
     from governance.consent import service as consent
     from governance.gateway.service import gateway_policy
@@ -68,7 +80,7 @@ def _check(client: Principal, query: DPQueryRequest) -> None:
     found = consent.purposes().get(query.purpose)
     if found is None:
         raise SpecNotAllowedError([{"item": "purpose", "name": query.purpose[:64], "reason": "unknown_purpose"}])
-    if query.purpose not in client.purposes:
+    if not _registered(client, query.purpose):
         problems.append({"item": "purpose", "name": query.purpose, "reason": "client_not_registered_for_purpose"})
     if (query.event_category is None) == (query.profile_value is None):
         raise DPQueryRejectedError("Give exactly one source: event_category or profile_value.")
@@ -176,7 +188,7 @@ def preview_dp_query(
         actor=client,
         kind="dp_query",
         purpose=query.purpose,
-        client_id=client.id,
+        client_id=ledger_id(client),
         epsilon=query.epsilon,
         delta=Decimal(0),
         accuracy={"statistic": query.statistic, **expected_accuracy(dp_query, assumed_rows=assumed_rows)},
@@ -207,7 +219,7 @@ def run_dp_query(
         reservation_id = reserve_budget(
             session,
             purpose=query.purpose,
-            client_id=client.id,
+            client_id=ledger_id(client),
             epsilon=query.epsilon,
             delta=Decimal(0),
             reason="dp_query",
@@ -233,7 +245,7 @@ def run_dp_query(
         commit_budget(session, reservation_id, epsilon_spent=result.epsilon, delta_spent=result.delta, actor=client)
         record = DPQueryRecord(
             id=query_id,
-            client_id=client.id,
+            client_id=ledger_id(client),
             purpose=query.purpose,
             statistic=query.statistic,
             parameters=query.parameters(),

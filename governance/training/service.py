@@ -255,25 +255,35 @@ def check_request(body: TrainingJobIn, policy: TrainingPolicy) -> list[Refusal]:
 
 
 def submit_job(
-    session: Session, body: TrainingJobIn, *, actor: Principal, retrain_of: uuid.UUID | None = None
+    session: Session,
+    body: TrainingJobIn,
+    *,
+    actor: Principal,
+    retrain_of: uuid.UUID | None = None,
+    owner: Principal | None = None,
 ) -> TrainingJobView:
     """Check the request against policy and the gateway, reserve its (epsilon, delta) and queue it.
+
+    `owner` is the client the job belongs to (default: `actor`): its purposes are checked, its budget share is
+    charged and it downloads the model; `actor` (a DPO retraining a client's model, say) is who asked, recorded
+    as the job's creator and in the audit log.
 
     Raises TrainingRefusedError (422, every reason), the gateway's spec errors and BudgetExhaustedError (the
     budget left is in the error). Nothing is stored unless everything passes.
     """
+    owner = owner or actor
     refusals = check_request(body, current_policy())
     if refusals:
         raise _refuse(refusals)
     gateway = _gateway()
     spec = body.dataset.as_gateway_spec(purpose=body.purpose, kind=body.kind)
-    gateway.check_spec(body.purpose, actor, spec)
+    gateway.check_spec(body.purpose, owner, spec)
     job_id = uuid.uuid4()
     epsilon, delta = _decimal(body.privacy.epsilon), _decimal(body.privacy.delta)
     reservation = gateway.reserve_budget(
         session,
         purpose=body.purpose,
-        client_id=actor.id,
+        client_id=owner.id,
         epsilon=epsilon,
         delta=delta,
         reason=f"training:{body.kind}",
@@ -283,7 +293,7 @@ def submit_job(
 
     job = TrainingJob(
         id=job_id,
-        client_id=actor.id,
+        client_id=owner.id,
         purpose=body.purpose,
         kind=body.kind,
         spec=body.model_dump(mode="json"),
@@ -302,7 +312,7 @@ def submit_job(
         JOB_KIND,
         {"training_job_id": str(job_id)},
         max_attempts=current_policy().max_attempts,
-        created_by=f"client:{actor.id}" if actor.kind == "client" else _actor_label(actor),
+        created_by=f"client:{owner.id}" if owner.kind == "client" else _actor_label(actor),
     )
     audit.record(
         session,
@@ -325,9 +335,21 @@ def retrain(session: Session, job_id: uuid.UUID, *, actor: Principal) -> Trainin
     """Submit the same request again: the new job builds its data from a fresh consent snapshot."""
     previous = _load(session, job_id, actor)
     body = TrainingJobIn.model_validate(previous.spec)
-    if actor.kind == "client" and previous.client_id != actor.id:
-        raise TrainingJobNotFoundError()
-    return submit_job(session, body, actor=actor, retrain_of=previous.id)
+    if actor.kind == "client":
+        if previous.client_id != actor.id:
+            raise TrainingJobNotFoundError()
+        return submit_job(session, body, actor=actor, retrain_of=previous.id)
+    # Staff (the DPO, e.g. after an erasure): the new job is the client's, within the client's registration.
+    from governance.access import service as access
+
+    owner = access.client_principal(session, previous.client_id)
+    if owner is None:
+        raise TrainingRefusedError(
+            "The client that owns this model is no longer active; its model cannot be retrained.",
+            code="owner_inactive",
+            status=409,
+        )
+    return submit_job(session, body, actor=actor, retrain_of=previous.id, owner=owner)
 
 
 def _settle(session: Session, job: TrainingJob, *, epsilon: Decimal | None, delta: Decimal | None) -> None:

@@ -174,3 +174,37 @@ def test_dp_counts_are_within_expected_error_and_the_ledger_matches_the_queries(
         status = service.budget_status(session, PURPOSE)
         assert status.epsilon_spent == Decimal(eps) / 10**6
         assert status.epsilon_spent < Decimal("4.0")  # zCDP composes 40 x 0.1 to less than basic's 4.0
+
+
+def test_a_dpo_runs_a_dp_query_charged_to_the_purpose_budget_and_audited(app, client, trainer, populate, login_staff):
+    """Issue 19, finding 8: docs/access.md gives the DPO `dpquery.run`. The DPO's query is charged to the
+    purpose's budget (shared with every client, so nobody gets more privacy loss than the purpose allows) and
+    audited under the DPO's name; other staff roles stay refused."""
+    from tests.fixtures.access import csrf_token_from
+
+    populate(8, events=2)
+    dpo = app.test_client()
+    dpo_id = login_staff(dpo, "dpo")
+    csrf = {"X-CSRFToken": csrf_token_from(dpo.get("/login").get_data(as_text=True))}
+    query = {"purpose": PURPOSE, "statistic": "count", "event_category": "view", "epsilon": "0.25"}
+    preview = dpo.post("/api/v1/dp/queries/preview", json=query, headers=csrf)
+    assert preview.status_code == 200, preview.get_json()
+    ran = dpo.post("/api/v1/dp/queries", json=query, headers=csrf)
+    assert ran.status_code == 201, ran.get_json()
+    assert ran.get_json()["result"]["epsilon"] == "0.25"
+    budget = client.get(f"/api/v1/budgets/{PURPOSE}", headers=trainer).get_json()
+    assert budget["purpose"]["epsilon_spent"] == "0.25"  # the client sees the DPO's spend on the shared budget
+    with app.extensions["governance.db"].engine.connect() as conn:
+        actors = conn.execute(
+            sa.text("SELECT actor_kind, actor_id FROM audit_entries WHERE action = 'gateway.dpquery.run'")
+        ).all()
+        charged = conn.execute(sa.text("SELECT client_id FROM gateway_dp_queries")).scalars().all()
+    assert [tuple(a) for a in actors] == [("staff", str(dpo_id))]
+    assert charged == [f"staff:{dpo_id}"]
+    unknown = dpo.post("/api/v1/dp/queries", json={**query, "purpose": "no_such_purpose"}, headers=csrf)
+    assert unknown.status_code in (403, 422)
+    for role in ("admin", "support", "auditor"):
+        other = app.test_client()
+        login_staff(other, role)
+        token = {"X-CSRFToken": csrf_token_from(other.get("/login").get_data(as_text=True))}
+        assert other.post("/api/v1/dp/queries", json=query, headers=token).status_code == 403, role

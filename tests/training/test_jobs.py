@@ -409,3 +409,44 @@ def test_a_job_that_keeps_crashing_fails_cleanly_with_refund(
     assert state["status"] == "failed"
     assert state["error_code"] == "training_crashed"
     assert budget(app) == (Decimal(0), 0)
+
+
+def test_a_dpo_retrains_a_clients_model_which_stays_the_clients(
+    app: Flask,
+    client: FlaskClient,
+    people: Callable[..., Population],
+    trainer: dict[str, str],
+    drain: Callable[[], int],
+    login_staff,
+) -> None:
+    """Issue 19, finding 8: docs/access.md gives the DPO `training.retrain` (e.g. after an erasure). The new
+    job belongs to the client that owns the model (its purposes, its budget share, it downloads the model);
+    the DPO is recorded as who asked. Other staff roles stay refused."""
+    import sqlalchemy as sa
+
+    from tests.fixtures.access import csrf_token_from
+
+    people(N)
+    first = submit(client, trainer, naive_bayes_request())
+    drain()
+    dpo = app.test_client()
+    dpo_id = login_staff(dpo, "dpo")
+    csrf = {"X-CSRFToken": csrf_token_from(dpo.get("/login").get_data(as_text=True))}
+    retrained = dpo.post(f"/api/v1/training/jobs/{first['id']}/retrain", headers=csrf)
+    assert retrained.status_code == 202, retrained.get_json()
+    second = retrained.get_json()
+    assert second["retrain_of"] == first["id"]
+    drain()
+    owned = job_of(client, trainer, second["id"])  # the owning client follows (and may download) it
+    assert owned["status"] == "succeeded", owned
+    with app.extensions["governance.db"].engine.connect() as conn:
+        actors = conn.execute(
+            sa.text("SELECT actor_kind, actor_id FROM audit_entries WHERE action = 'training.job.submitted'")
+        ).all()
+    assert sorted(kind for kind, _ in actors) == ["client", "staff"]
+    assert ("staff", str(dpo_id)) in {tuple(a) for a in actors}
+    for role in ("admin", "support", "auditor"):
+        other = app.test_client()
+        login_staff(other, role)
+        token = {"X-CSRFToken": csrf_token_from(other.get("/login").get_data(as_text=True))}
+        assert other.post(f"/api/v1/training/jobs/{first['id']}/retrain", headers=token).status_code == 403, role
