@@ -71,7 +71,7 @@ def load_yaml(path: Path, model: type[M]) -> M:
     except OSError as exc:
         raise PolicyFileError(path, None, f"cannot read policy file ({exc.strerror})") from exc
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader  # nosec B506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise PolicyFileError(path, mark.line + 1 if mark else None, f"invalid YAML: {exc}") from exc

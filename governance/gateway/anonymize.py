@@ -454,7 +454,7 @@ def _spilled(spill_path: Path) -> Iterator[tuple[list[tuple[Any, ...]], list[Any
     with spill_path.open("rb") as spill:
         while True:
             try:
-                yield pickle.load(spill)  # noqa: S301 - our own temporary file, written in pass one
+                yield pickle.load(spill)  # noqa: S301 - our own temp file, written in pass one  # nosec B301
             except EOFError:
                 return
 

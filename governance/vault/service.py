@@ -763,7 +763,7 @@ def _sqlite_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
     ]
     names = ", ".join(_INTAKE_COLUMNS)
     result = session.connection().exec_driver_sql(
-        f"INSERT INTO vault_events ({names}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed names
+        f"INSERT INTO vault_events ({names}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed names  # nosec B608
         "ON CONFLICT (subject_id, event_id) DO NOTHING",
         params,
     )
@@ -785,7 +785,7 @@ def _copy_insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"INSERT INTO vault_events ({columns}) SELECT {columns} FROM vault_events_intake "  # noqa: S608 - fixed names
+            f"INSERT INTO vault_events ({columns}) SELECT {columns} FROM vault_events_intake "  # noqa: S608 - fixed  # nosec B608
             "ON CONFLICT (subject_id, event_id) DO NOTHING"
         )
         inserted = cursor.rowcount
