@@ -171,11 +171,6 @@ def _call(browser: FlaskClient, method: str, path: str, headers: dict[str, str],
     return browser.open(path, method=method, **kwargs)
 
 
-# Routes that answer 500 today for a reason owned elsewhere (the route's resource type is not one the action
-# applies to in the Cedar schema; issue 18). Listed so this test still judges every other route; it fails
-# once the route is fixed, so the entry cannot outlive the bug.
-KNOWN_500 = {"POST /api/v1/subjects/<subject_id>/keys/rotate": "issue 18: keys.rotate is not declared on Subject"}
-
 INTENDED_KIND = {"anonymous": "anonymous", "subject": "subject", "staff": "staff", "client": "client"}
 
 
@@ -198,8 +193,6 @@ def test_every_route_answers_every_principal_as_docs_access_md_says(  # type: ig
         for name, (browser, headers) in principals.items():
             response = _call(browser, row.method, path, headers, page)
             checked += 1
-            if row.route in KNOWN_500 and response.status_code >= 500:
-                continue
             if response.status_code >= 500:
                 problems.append(f"{row.route} as {name}: {response.status_code}")
                 continue
@@ -226,10 +219,6 @@ def test_every_route_answers_every_principal_as_docs_access_md_says(  # type: ig
             elif expected and not reached:
                 problems.append(f"{row.route} as {name}: refused ({response.status_code}), docs/access.md allows it")
     assert checked > 1500
-    for route, why in KNOWN_500.items():
-        browser, headers = principals["staff-admin"]
-        answer = _call(browser, route.split()[0], _path(route.split()[1], "", world), headers, page=False)
-        assert answer.status_code >= 500, f"{route} is fixed ({why}): remove it from KNOWN_500"
     assert problems == [], "\n".join(problems)
 
 
