@@ -83,6 +83,9 @@ def test_password_sign_in_never_redirects_off_site(make_staff, app: Flask, targe
     _, name, _ = make_staff("support", totp=False)
     client = app.test_client()
     response = post_form(client, f"/login?next={quote(target, safe='')}", {"username": name, "password": PASSWORD})
+    if response.status_code == 400:  # refused outright (a NUL in the query string): no redirect at all
+        assert "Location" not in response.headers
+        return
     assert response.status_code == 302
     location = response.headers["Location"]
     assert _stays_here(location), location
