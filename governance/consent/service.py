@@ -850,7 +850,8 @@ def _record(
         row = rows[plan.purpose.key]
         seq = row.last_seq + 1
         new_state, superseded = logic.apply(
-            _to_logic(row), logic.LedgerEntry(plan.decision, plan.collected_at, plan.notice_version, seq)
+            _to_logic(row),
+            logic.LedgerEntry(plan.decision, plan.collected_at, plan.notice_version, seq, received_at=now),
         )
         event_id = uuid.uuid4()
         notice = plan.purpose.notice(plan.notice_version)

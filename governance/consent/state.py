@@ -1,10 +1,18 @@
 """Pure consent logic: folding ledger events into the current state, and deciding whether a use is permitted.
 
 The ledger is append-only. Each event carries the time the subject decided (`collected_at`, given by the
-product or the dashboard) and the order the service recorded it in. The current state is the latest decision
-*by collection time*: an event collected earlier than the decision already in force is kept in the ledger but
-marked superseded and changes nothing. Objections are tracked apart from consent decisions, by the same
-rule.
+product or the dashboard), the time the service received it (`received_at`) and the order it was recorded in.
+
+Ordering that the sender's clock cannot game:
+- a decision is ordered at ``min(collected_at, received_at)``: one dated in the future (within the accepted
+  clock skew) counts from the moment it was received, never later;
+- a *stop* (withdrawal, objection) always takes effect: every decision in force was received before it, and a
+  withdrawal must never lose to a decision the service received before it, whatever dates they carry. It is
+  ordered no earlier than the decision it overrides, so a past-dated grant arriving afterwards cannot revive
+  that decision;
+- other decisions (grants, expiries, lifting an objection) keep the out-of-order rule: one ordered before the
+  decision in force is kept in the ledger, marked superseded, and changes nothing.
+Objections are tracked apart from consent decisions, by the same rules.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ class Decision(StrEnum):
 
 CONSENT_DECISIONS = frozenset({Decision.GRANTED, Decision.WITHDRAWN, Decision.EXPIRED})
 OBJECTION_DECISIONS = frozenset({Decision.OBJECTED, Decision.OBJECTION_LIFTED})
+STOP_DECISIONS = frozenset({Decision.WITHDRAWN, Decision.OBJECTED})  # never lose to an earlier-received decision
 
 
 class Method(StrEnum):
@@ -78,6 +87,14 @@ class LedgerEntry:
     collected_at: dt.datetime
     notice_version: int | None = None
     seq: int = 0  # recording order, breaks ties between equal collection times (later recorded wins)
+    received_at: dt.datetime | None = None  # when the service received it (None: same as collected_at)
+
+    @property
+    def ordered_at(self) -> dt.datetime:
+        """The time the decision is ordered at: never later than it was received."""
+        if self.received_at is None:
+            return self.collected_at
+        return min(self.collected_at, self.received_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +102,11 @@ class ConsentState:
     """The current state of one (subject, purpose), as stored for fast reads."""
 
     decision: Decision | None = None  # granted / withdrawn / expired, or None when never decided
-    decided_at: dt.datetime | None = None  # collection time of that decision
+    decided_at: dt.datetime | None = None  # the time that decision is ordered at (LedgerEntry.ordered_at)
     decided_seq: int = 0
     notice_version: int | None = None  # notice version of that decision
     objected: bool = False
-    objection_at: dt.datetime | None = None  # collection time of the latest objection event (either kind)
+    objection_at: dt.datetime | None = None  # ordering time of the objection event in force (either kind)
     objection_seq: int = 0
 
 
@@ -102,32 +119,41 @@ def _is_older(at: dt.datetime, seq: int, current_at: dt.datetime | None, current
     return (at, seq) < (current_at, current_seq)
 
 
-def apply(state: ConsentState, entry: LedgerEntry) -> tuple[ConsentState, bool]:
-    """Apply one ledger event; return the new state and whether the event is superseded (changes nothing).
+def _ordered(entry: LedgerEntry, current_at: dt.datetime | None) -> dt.datetime:
+    """A stop is ordered no earlier than the decision it overrides; others at their own time."""
+    at = entry.ordered_at
+    if entry.decision in STOP_DECISIONS and current_at is not None:
+        return max(at, current_at)
+    return at
 
-    An event whose collection time is older than the decision in force is superseded. For equal collection
-    times the later recorded (higher seq) event wins, so applying events in recording order is deterministic.
+
+def apply(state: ConsentState, entry: LedgerEntry) -> tuple[ConsentState, bool]:
+    """Apply one ledger event (in recording order); return the new state and whether the event is superseded.
+
+    A stop (withdrawal, objection) is never superseded. Any other event ordered before the decision in force is
+    superseded; for equal times the later recorded (higher seq) event wins, so folding is deterministic.
     """
+    stop = entry.decision in STOP_DECISIONS
     if entry.decision in CONSENT_DECISIONS:
-        if _is_older(entry.collected_at, entry.seq, state.decided_at, state.decided_seq):
+        if not stop and _is_older(entry.ordered_at, entry.seq, state.decided_at, state.decided_seq):
             return state, True
         return (
             replace(
                 state,
                 decision=entry.decision,
-                decided_at=entry.collected_at,
+                decided_at=_ordered(entry, state.decided_at),
                 decided_seq=entry.seq,
                 notice_version=entry.notice_version if entry.notice_version is not None else state.notice_version,
             ),
             False,
         )
-    if _is_older(entry.collected_at, entry.seq, state.objection_at, state.objection_seq):
+    if not stop and _is_older(entry.ordered_at, entry.seq, state.objection_at, state.objection_seq):
         return state, True
     return (
         replace(
             state,
             objected=entry.decision == Decision.OBJECTED,
-            objection_at=entry.collected_at,
+            objection_at=_ordered(entry, state.objection_at),
             objection_seq=entry.seq,
         ),
         False,

@@ -90,15 +90,44 @@ def test_grant_check_withdraw_with_history_and_receipts(session: Session, subjec
 
 
 def test_out_of_order_decision_is_kept_but_superseded(session: Session, subject: uuid.UUID) -> None:
-    grant(session, subject, RECS, at(5))
-    (late,) = withdraw(session, subject, RECS, at(1), now=at(6))  # collected before the grant, arrives later
+    withdraw(session, subject, RECS, at(5))
+    (late,) = service.record_decisions(  # a grant collected before the withdrawal, arriving later
+        session, subject, [{"purpose": RECS, "decision": "granted", "collected_at": at(1)}],
+        method="api", actor=PRODUCT, jurisdiction="EU", now=at(6),
+    )  # fmt: skip
+    session.commit()
     assert late.superseded
     assert late.receipt["event"]["superseded"] is True
-    assert service.is_permitted(session, subject, RECS, now=at(6)).allowed
-    assert [e.superseded for e in service.history(session, subject)] == [False, True]
+    assert not service.is_permitted(session, subject, RECS, now=at(6)).allowed
+    history = service.history(session, subject)
+    assert [e.superseded for e in history] == [False, True]
+    assert (history[1].collected_at, history[1].recorded_at) == (at(1), at(6))  # both times are kept
     verdict = service.verify_receipt_token(session, late.jws)
     assert verdict["in_ledger"]
     assert not verdict["current"]
+
+
+def test_a_past_dated_withdrawal_received_after_a_grant_wins(session: Session, subject: uuid.UUID) -> None:
+    grant(session, subject, RECS, at(5))
+    (late,) = withdraw(session, subject, RECS, at(1), now=at(6))  # dated before the grant, received after it
+    assert not late.superseded
+    assert service.is_permitted(session, subject, RECS, now=at(6)).reason == "withdrawn"
+
+
+def test_a_grant_dated_ahead_within_the_skew_loses_to_a_later_received_withdrawal(
+    session: Session, subject: uuid.UUID
+) -> None:
+    """Finding 5 of issue 15: the grant dated 110 s ahead used to win, the withdrawal was marked superseded."""
+    service.record_decisions(
+        session, subject, [{"purpose": RECS, "decision": "granted", "collected_at": at(seconds=110)}],
+        method="api", actor=PRODUCT, jurisdiction="EU", now=at(),
+    )  # fmt: skip
+    session.commit()
+    (stop,) = withdraw(session, subject, RECS, at(seconds=5))
+    assert not stop.superseded
+    assert service.is_permitted(session, subject, RECS, now=at(seconds=10)).reason == "withdrawn"
+    assert service.is_permitted(session, subject, RECS, now=at(seconds=200)).reason == "withdrawn"
+    assert subject not in set(service.iter_permitted_subjects(session, RECS, now=at(seconds=200)))
 
 
 def test_material_notice_change_needs_renewal(session: Session, subject: uuid.UUID) -> None:

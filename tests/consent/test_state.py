@@ -39,12 +39,39 @@ def entry(decision: Decision, minutes: int, seq: int, version: int | None = 2) -
 def test_later_collected_decision_wins_and_older_is_superseded() -> None:
     state, superseded = fold(
         [
-            entry(Decision.GRANTED, 10, 1),
-            entry(Decision.WITHDRAWN, 5, 2),  # collected before the grant, arrives later
+            entry(Decision.WITHDRAWN, 10, 1),
+            entry(Decision.GRANTED, 5, 2),  # collected before the withdrawal, arrives later: changes nothing
         ]
     )
-    assert state.decision == Decision.GRANTED
+    assert state.decision == Decision.WITHDRAWN
     assert superseded == [False, True]
+
+
+def test_a_withdrawal_received_after_a_grant_wins_whatever_its_date() -> None:
+    state, superseded = fold(
+        [
+            entry(Decision.GRANTED, 10, 1),
+            entry(Decision.WITHDRAWN, 5, 2),  # dated before the grant, received after it
+        ]
+    )
+    assert state.decision == Decision.WITHDRAWN
+    assert superseded == [False, False]
+    # and a grant dated between them, arriving later still, cannot revive the overridden grant's moment
+    state, superseded_grant = apply(state, entry(Decision.GRANTED, 7, 3))
+    assert superseded_grant
+    assert state.decision == Decision.WITHDRAWN
+
+
+def test_a_future_dated_grant_counts_from_when_it_was_received() -> None:
+    received = T0 + dt.timedelta(minutes=1)
+    ahead = LedgerEntry(Decision.GRANTED, received + dt.timedelta(seconds=110), 2, 1, received_at=received)
+    state, _ = apply(EMPTY, ahead)
+    assert state.decided_at == received
+    # a withdrawal received 5 seconds later, dated honestly, wins (before: the grant's future date beat it)
+    later = received + dt.timedelta(seconds=5)
+    state, superseded = apply(state, LedgerEntry(Decision.WITHDRAWN, later, None, 2, received_at=later))
+    assert not superseded
+    assert state.decision == Decision.WITHDRAWN
 
 
 def test_equal_collection_times_later_recorded_wins() -> None:
@@ -72,14 +99,16 @@ def test_objection_is_tracked_apart_from_consent() -> None:
 
 
 decisions = st.sampled_from([Decision.GRANTED, Decision.WITHDRAWN, Decision.EXPIRED])
+time_ordered = st.sampled_from([Decision.GRANTED, Decision.EXPIRED])
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(decisions, st.integers(0, 10_000)), min_size=1, max_size=30, unique_by=lambda t: t[1]),
+    st.lists(st.tuples(time_ordered, st.integers(0, 10_000)), min_size=1, max_size=30, unique_by=lambda t: t[1]),
     st.randoms(use_true_random=False),
 )
 def test_final_state_is_the_latest_collected_whatever_the_arrival_order(events, rnd) -> None:
+    """Past-dated grants and expiries (no stops) keep the out-of-order rule: the latest collected wins."""
     arrival = list(events)
     rnd.shuffle(arrival)
     entries = [entry(decision, minute, seq) for seq, (decision, minute) in enumerate(arrival, start=1)]
@@ -162,3 +191,45 @@ def test_gpc_withdraws_granted_sale_or_sharing_purposes_only(catalog: PurposeCat
     assert gpc_withdrawals(catalog, states, explicit=["partner_sharing"]) == []
     assert gpc_withdrawals(catalog, {"partner_sharing": ConsentState(Decision.WITHDRAWN, T0, 1, 1)}) == []
     assert gpc_withdrawals(catalog, {}) == []
+
+
+SKEW_SECONDS = 120
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(decisions, st.integers(1, 600), st.integers(-3600, SKEW_SECONDS)),  # gap, date offset (s)
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_no_clock_can_make_a_withdrawal_lose_to_an_earlier_received_decision(events) -> None:
+    """Random interleavings, each decision dated anywhere from an hour in the past to the accepted skew ahead
+    of when it is received (the service refuses anything further ahead)."""
+    received = T0
+    state = EMPTY
+    last_stop: tuple[int, dt.datetime] | None = None  # (index, ordering time of the last withdrawal)
+    for seq, (decision, gap, offset) in enumerate(events, start=1):
+        received += dt.timedelta(seconds=gap)
+        item = LedgerEntry(decision, received + dt.timedelta(seconds=offset), 2, seq, received_at=received)
+        state, superseded = apply(state, item)
+        assert state.decided_at is not None
+        assert state.decided_at <= received  # nothing is ordered after the moment it arrived
+        if decision == Decision.WITHDRAWN:
+            assert not superseded
+            assert state.decision == Decision.WITHDRAWN
+            last_stop = (seq, state.decided_at)
+        elif superseded:
+            assert item.ordered_at <= state.decided_at
+    if state.decision == Decision.GRANTED and last_stop is not None:
+        # permitted again after a withdrawal only through a grant received after it and dated no earlier
+        index, stop_at = last_stop
+        later_grants = [
+            (seq, offset)
+            for seq, (decision, _gap, offset) in enumerate(events, start=1)
+            if decision == Decision.GRANTED and seq > index
+        ]
+        assert later_grants
+        assert state.decided_seq > index
+        assert state.decided_at >= stop_at
