@@ -25,6 +25,8 @@ from governance.training.schemas import (
     TrainingJobIn,
     TrainingJobList,
     TrainingJobOut,
+    TrainingPreviewIn,
+    TrainingPreviewOut,
 )
 
 bp = api_blueprint("training", description="Differentially private training jobs, models and privacy reports")
@@ -60,6 +62,19 @@ def submit(body: TrainingJobIn) -> tuple[dict[str, Any], int]:
     with transaction(get_session()) as session:
         view = service.submit_job(session, body, actor=principal)
     return _out(view), 202
+
+
+@bp.post("/training/jobs/preview", responses={200: TrainingPreviewOut})
+@requires("training.submit")
+def preview(body: TrainingPreviewIn) -> tuple[dict[str, Any], int]:
+    """What the job would charge, the budget left before and after, and the expected noise; nothing is spent."""
+    principal = current_principal()
+    access_service.authorize(
+        principal, "training.submit", Resource(type="Purpose", id=body.purpose, purpose=body.purpose)
+    )
+    with transaction(get_session()) as session:
+        out = service.preview_job(session, body.job(), actor=principal, assumed_people=body.assumed_people)
+    return out, 200
 
 
 @bp.get("/training/jobs", responses={200: TrainingJobList})

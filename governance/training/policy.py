@@ -27,6 +27,9 @@ class TrainingPolicy(BaseModel):
     feature_buckets: int = Field(128, ge=8, le=1 << 16)
     download_link_minutes: int = Field(15, ge=1, le=24 * 60)
     max_attempts: int = Field(3, ge=1, le=20)
+    # model cards publish DP counts (people, rows), charged to the job's own epsilon
+    count_epsilon: float = Field(0.05, gt=0, le=1)
+    count_max_rows_per_person: int = Field(100, ge=1, le=100_000)
 
 
 def load_policy(policies_dir: Path) -> TrainingPolicy:

@@ -80,6 +80,28 @@ class TrainingJobIn(StrictModel):
     items: list[str] | None = Field(None, description="the public item catalogue a recommender ranks")
 
 
+class TrainingPreviewIn(TrainingJobIn):
+    """A training request to preview (nothing is read or spent). ``assumed_people`` is the caller's own public
+    guess of the number of people: the sample rate, and so the noise, depend on it."""
+
+    assumed_people: int | None = Field(None, ge=1, le=10**9)
+
+    def job(self) -> TrainingJobIn:
+        return TrainingJobIn.model_validate(self.model_dump(exclude={"assumed_people"}))
+
+
+class TrainingPreviewOut(BaseModel):
+    kind: str
+    purpose: str
+    epsilon: str
+    delta: str
+    budget: dict[str, Any]
+    expected_accuracy: dict[str, Any]
+    unit_of_privacy: str
+    neighbouring: str
+    cost: str
+
+
 class JobPath(BaseModel):
     job_id: uuid.UUID
 

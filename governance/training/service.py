@@ -49,6 +49,7 @@ from governance.training.schemas import OPACUS_KINDS, TrainingJobIn
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from governance.jobs import JobContext
+    from governance.training.ml.counts import NoisyCounts
     from governance.training.ml.result import TrainedModel
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "list_jobs",
     "model_card",
     "models_including",
+    "preview_job",
     "read_download",
     "reconcile_orphaned_jobs",
     "refresh_flags",
@@ -185,6 +187,33 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
+# Manifest parts a model card may carry: public choices, never data-dependent counts (rows_in, subjects_in,
+# k_achieved, bytes, ...), which would let two cards around one person's withdrawal reveal that person.
+_PUBLIC_MANIFEST = ("format", "columns", "generalization", "pseudonyms", "release_mode", "unit_of_privacy")
+_EXACT_METRIC_COUNTS = frozenset({"n_test", "users_evaluated"})
+
+
+def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The gateway manifest without exact counts (the card publishes DP counts instead)."""
+    out = {key: manifest[key] for key in _PUBLIC_MANIFEST if key in manifest}
+    k = manifest.get("k_anonymity") or {}
+    out["k_anonymity"] = {key: k[key] for key in ("k_required", "unit", "quasi_identifiers") if key in k}
+    diversity = manifest.get("l_diversity")
+    if isinstance(diversity, dict):
+        out["l_diversity"] = {key: v for key, v in diversity.items() if key != "l_achieved"}
+    out["counts"] = "not published exactly: see data.counts (differentially private)"
+    return out
+
+
+def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Held-out metrics without the exact held-out sizes (which are fractions of the exact N)."""
+    return {
+        key: public_metrics(value) if isinstance(value, dict) else value
+        for key, value in metrics.items()
+        if key not in _EXACT_METRIC_COUNTS
+    }
+
+
 def _spent_epsilon(epsilon: float, target: Decimal) -> Decimal:
     """The spend to commit: the accountant's epsilon rounded UP to 1e-6, never above what was reserved."""
     return min(Decimal(repr(float(epsilon))).quantize(EPSILON_QUANTUM, rounding=ROUND_CEILING), target)
@@ -225,6 +254,13 @@ def check_request(body: TrainingJobIn, policy: TrainingPolicy) -> list[Refusal]:
         )
         if r.code != "too_few_examples"
     ]
+    if body.privacy.epsilon <= policy.count_epsilon:
+        refusals.append(
+            Refusal(
+                "epsilon_below_count_share",
+                f"epsilon must exceed the {policy.count_epsilon:g} the model card's DP counts take from it",
+            )
+        )
     if not pure and body.privacy.delta > policy.max_delta:
         refusals.append(Refusal("delta_above_cap", f"delta exceeds the policy maximum of {policy.max_delta:g}"))
     t = body.training
@@ -329,6 +365,57 @@ def submit_job(
     )
     session.flush()
     return _view(session, job)
+
+
+def preview_job(
+    session: Session, body: TrainingJobIn, *, actor: Principal, assumed_people: int | None = None
+) -> dict[str, Any]:
+    """A dry run of `submit_job`: the (epsilon, delta) it would reserve, the budget before and after, and the
+    expected noise (noise multiplier and its standard deviation on the gradient, at the caller's public
+    ``assumed_people``), plus the DP counts the card will publish. Reads no personal data, reserves nothing,
+    audited (`gateway.preview.run`, kind ``training``). Raises what `submit_job` raises before reserving."""
+    from governance.training.preview import expected_training_noise
+
+    policy = current_policy()
+    refusals = check_request(body, policy)
+    if refusals:
+        raise _refuse(refusals)
+    gateway = _gateway()
+    gateway.check_spec(body.purpose, actor, body.dataset.as_gateway_spec(purpose=body.purpose, kind=body.kind))
+    t = body.training
+    noise = expected_training_noise(
+        kind=body.kind,
+        epsilon=body.privacy.epsilon - policy.count_epsilon,
+        delta=body.privacy.delta,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        max_grad_norm=t.max_grad_norm,
+        holdout_fraction=t.holdout_fraction,
+        assumed_people=assumed_people,
+    )
+    half = policy.count_epsilon / 2
+    noise["card_counts"] = {
+        "epsilon": policy.count_epsilon,
+        "people_noise_scale": 1 / half,
+        "rows_noise_scale": policy.count_max_rows_per_person / half,
+        "mechanism": "two-sided geometric",
+    }
+    user_level = body.kind == "recommender"
+    preview = gateway.preview_spend(
+        session,
+        actor=actor,
+        kind="training",
+        purpose=body.purpose,
+        client_id=actor.id,
+        epsilon=_decimal(body.privacy.epsilon),
+        delta=_decimal(body.privacy.delta),
+        accuracy=noise,
+        unit_of_privacy="user" if user_level else "example (one row per person)",
+        neighbouring="one person's whole (bounded) history added or removed"
+        if user_level
+        else "one person's example added or removed",
+    )
+    return preview.as_dict()
 
 
 def retrain(session: Session, job_id: uuid.UUID, *, actor: Principal) -> TrainingJobView:
@@ -720,7 +807,14 @@ def _run(ctx: JobContext, job_id: uuid.UUID) -> dict[str, Any]:
         )
     data_seconds = time.perf_counter() - started
 
-    # 2. the arrays and the delta <= 1/(10 N) check, now that N is known
+    # 2. the DP counts the card publishes (and the job's public dataset size), then the delta <= 1/(10 N) check
+    from governance.training.ml.counts import noisy_counts
+
+    counts = noisy_counts(
+        [max(len(p.events), 1) for p in people],
+        epsilon=policy.count_epsilon,
+        max_rows_per_person=policy.count_max_rows_per_person,
+    )
     n_people = len(people)
     refusals = check_privacy_parameters(
         epsilon=body.privacy.epsilon,
@@ -754,7 +848,7 @@ def _run(ctx: JobContext, job_id: uuid.UUID) -> dict[str, Any]:
     hooks = TrainingHooks(progress=on_progress, should_stop=throttle.should_stop)
     train_started = time.perf_counter()
     try:
-        model = _train(body, people, policy, hooks)
+        model = _train(body, people, policy, hooks, public_people=counts.people)
     except PrivacyParametersRefusedError as exc:  # e.g. delta > 1/(10 N_train) after the held-out split
         _fail_now(ctx, job_id, _refuse(exc.refusals))
     except ValueError as exc:  # deterministic (unusable data): a retry would fail the same way
@@ -775,10 +869,10 @@ def _run(ctx: JobContext, job_id: uuid.UUID) -> dict[str, Any]:
         if job.status in TERMINAL_STATUSES:  # another worker finished it after our lease ran out
             return {"status": job.status}
         if model.stopped_early:
-            _finish_cancelled(session, job, model)
+            _finish_cancelled(session, job, model, count_epsilon=policy.count_epsilon)
             session.commit()
             raise JobCancelledError()
-        _finish_succeeded(session, job, model, parts, pseudonyms, body)
+        _finish_succeeded(session, job, model, parts, pseudonyms, body, counts)
         session.commit()
         return {"status": "succeeded", "epsilon_spent": job.epsilon_spent, "n_subjects": job.n_subjects}
 
@@ -834,17 +928,21 @@ def _collect_pseudonyms(rows: Iterable[dict[str, Any]], into: set[str]) -> Itera
         yield row
 
 
-def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks: Any) -> TrainedModel:
+def _train(
+    body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks: Any, *, public_people: int
+) -> TrainedModel:
+    """Train with the job's epsilon minus the card counts' share, on the public (DP) dataset size."""
     from governance.training import features
     from governance.training.ml.dpsgd import DPSGDConfig
 
     t = body.training
+    epsilon = body.privacy.epsilon - policy.count_epsilon
     if body.kind == "recommender":
         from governance.training.ml.recommender import train_recommender
 
         histories = features.interaction_histories(people, items=body.items or [])
         config = DPSGDConfig(
-            target_epsilon=body.privacy.epsilon,
+            target_epsilon=epsilon,
             target_delta=body.privacy.delta,
             epochs=t.epochs,
             batch_size=t.batch_size,
@@ -852,6 +950,7 @@ def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks
             learning_rate=t.learning_rate or 0.05,
             max_physical_batch_size=t.max_physical_batch_size,
             seed=t.seed,
+            public_examples=max(public_people, 1),
         )
         return train_recommender(
             histories,
@@ -876,7 +975,7 @@ def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks
         from governance.training.ml.classifier import train_classifier
 
         config = DPSGDConfig(
-            target_epsilon=body.privacy.epsilon,
+            target_epsilon=epsilon,
             target_delta=body.privacy.delta,
             epochs=t.epochs,
             batch_size=t.batch_size,
@@ -884,6 +983,7 @@ def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks
             learning_rate=t.learning_rate or 0.02,
             max_physical_batch_size=t.max_physical_batch_size,
             seed=t.seed,
+            public_examples=max(round(public_people * (1 - t.holdout_fraction)), 1),
         )
         return train_classifier(
             arrays.features,
@@ -901,7 +1001,7 @@ def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks
         return train_dpl_logistic(
             arrays.features,
             arrays.labels,
-            epsilon=body.privacy.epsilon,
+            epsilon=epsilon,
             data_norm=arrays.data_norm,
             seed=t.seed,
             test_fraction=t.holdout_fraction,
@@ -913,7 +1013,7 @@ def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks
     return train_dpl_naive_bayes(
         arrays.features,
         arrays.labels,
-        epsilon=body.privacy.epsilon,
+        epsilon=epsilon,
         lower=[0.0] * width,
         upper=[1.0] * width,
         n_classes=2,
@@ -923,12 +1023,15 @@ def _train(body: TrainingJobIn, people: list[Any], policy: TrainingPolicy, hooks
     )
 
 
-def _finish_cancelled(session: Session, job: TrainingJob, model: TrainedModel | None) -> None:
-    """Commit the epsilon the completed steps actually spent (none if training never started), refund the rest."""
+def _finish_cancelled(
+    session: Session, job: TrainingJob, model: TrainedModel | None, *, count_epsilon: float = 0.0
+) -> None:
+    """Commit the epsilon the completed steps actually spent plus the DP counts' share (none if training never
+    started), refund the rest."""
     if model is None or model.privacy.get("steps", 0) == 0:
         _settle(session, job, epsilon=None, delta=None)
     else:
-        spent = _spent_epsilon(model.privacy["epsilon"], Decimal(job.target_epsilon))
+        spent = _spent_epsilon(model.privacy["epsilon"] + count_epsilon, Decimal(job.target_epsilon))
         _settle(session, job, epsilon=spent, delta=Decimal(job.target_delta))
         job.privacy_report = model.privacy
     job.status, job.finished_at = "cancelled", utcnow()
@@ -948,6 +1051,7 @@ def _finish_succeeded(
     parts: _BuildParts,
     pseudonyms: set[str],
     body: TrainingJobIn,
+    counts: NoisyCounts,
 ) -> None:
     from governance.training.ml.artifacts import weights_to_bytes
     from governance.training.ml.report import model_card as build_card
@@ -956,22 +1060,24 @@ def _finish_succeeded(
     forbidden = pseudonyms | {str(s) for s in subject_ids}
     weights = weights_to_bytes(model.weights, architecture=model.architecture, kind=model.kind, forbidden=forbidden)
     pure = body.kind not in OPACUS_KINDS
-    spent = _spent_epsilon(model.privacy["epsilon"], Decimal(job.target_epsilon))
+    # basic composition: the training's epsilon plus the card counts' share, within the reservation
+    spent = _spent_epsilon(model.privacy["epsilon"] + counts.epsilon, Decimal(job.target_epsilon))
     delta = Decimal(0) if pure else Decimal(job.target_delta)
     _settle(session, job, epsilon=spent, delta=delta)
     release = {
         "release_id": str(parts.release_id) if parts.release_id is not None else None,
-        "manifest": parts.manifest,
+        "manifest": public_manifest(parts.manifest),
         "dataset_spec": body.dataset.as_gateway_spec(purpose=job.purpose, kind=job.kind),
     }
     card = build_card(
         model,
         dataset=release,
         consent_snapshot_at=parts.snapshot_at,
-        n_subjects=len(subject_ids),
+        counts=counts.as_card(),
         purpose=job.purpose,
         label=body.label.event_category if body.label else None,
     )
+    card["metrics"] = public_metrics(model.metrics)
     card["training_job_id"] = str(job.id)
     card["budget"] = {"epsilon_committed": job.epsilon_spent, "delta_committed": job.delta_spent}
     session.add(
@@ -985,8 +1091,8 @@ def _finish_succeeded(
         session.flush()
     job.release = release
     job.consent_snapshot_at = parts.snapshot_at
-    job.n_subjects = len(subject_ids)
-    job.metrics = model.metrics
+    job.n_subjects = counts.people  # the DP count: the exact number is not shown to the client either
+    job.metrics = public_metrics(model.metrics)
     job.privacy_report = model.privacy
     job.timings = model.timings
     job.progress = {**(job.progress or {}), "stage": "done"}
@@ -1001,7 +1107,7 @@ def _finish_succeeded(
             "kind": job.kind,
             "epsilon_spent": job.epsilon_spent,
             "delta_spent": job.delta_spent,
-            "n_subjects": job.n_subjects,
+            "n_subjects": len(subject_ids),  # exact, for auditors only (the card and the job show the DP count)
             "release_id": release["release_id"],
         },
     )

@@ -50,6 +50,23 @@ def budget(app: Flask) -> tuple[Decimal, int]:
     return Decimal(str(view.epsilon_spent)), view.reserved
 
 
+EXACT_COUNT_KEYS = {"rows_in", "subjects_in", "rows_released", "subjects_released", "rows_suppressed", "k_achieved",
+                    "l_achieved", "classes", "classes_released", "bytes", "n_examples", "n_train", "n_test",
+                    "users_evaluated"}  # fmt: skip
+
+
+def exact_count_keys(value: object) -> set[str]:
+    """Keys anywhere in a model card or job that would carry an exact count of the training data."""
+    if isinstance(value, dict):
+        found = {k for k in value if k in EXACT_COUNT_KEYS}
+        for item in value.values():
+            found |= exact_count_keys(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(exact_count_keys(v) for v in value)) if value else set()
+    return set()
+
+
 def test_classifier_submit_watch_download(
     app: Flask,
     client: FlaskClient,
@@ -65,7 +82,7 @@ def test_classifier_submit_watch_download(
 
     done = job_of(client, trainer, job["id"])
     assert done["status"] == "succeeded", done
-    assert done["n_subjects"] == N
+    assert isinstance(done["n_subjects"], int)  # a DP count, not N
     assert done["progress"]["epoch"] == done["progress"]["epochs"] == 3
     assert 0 < float(done["epsilon_spent"]) <= 3.0
     assert done["delta_spent"] == "0.000001"
@@ -76,7 +93,11 @@ def test_classifier_submit_watch_download(
     assert card["privacy"]["accountant"] == "prv"
     assert card["privacy"]["unit_of_privacy"] == "example"
     assert "torchcsprng" in card["privacy"]["rng_statement"]
-    assert card["data"]["n_subjects"] == N
+    assert card["data"]["n_subjects"] == card["data"]["counts"]["people"] == done["n_subjects"]
+    assert card["data"]["counts"]["method"] == "dp"
+    assert exact_count_keys(card) == set()
+    assert exact_count_keys(done) == set()
+    assert card["privacy"]["gradient_normalizer"] == 16  # the spec's batch size, a public constant
     assert card["data"]["consent_snapshot_at"]
 
     link = client.post(f"/api/v1/training/jobs/{job['id']}/download-link", headers=trainer)
@@ -270,7 +291,14 @@ def test_withdrawn_subject_is_absent_from_the_next_job_and_flags_the_model(
     second = retrained.get_json()
     assert second["retrain_of"] == first["id"]
     drain()
-    assert job_of(client, trainer, second["id"])["n_subjects"] == N - 1
+    # finding 3 of issue 15: the two cards around the withdrawal no longer publish exact counts whose difference
+    # is the leaver's event count (rows_in) and presence (subjects_in); only DP counts charged to each job
+    for job in (first, second):
+        card = client.get(f"/api/v1/training/jobs/{job['id']}/model-card", headers=trainer).get_json()
+        assert exact_count_keys(card) == set()
+        assert card["data"]["counts"]["method"] == "dp"
+        assert card["data"]["counts"]["epsilon"] == 0.05
+    assert exact_count_keys(job_of(client, trainer, second["id"])) == set()
     with db_session(app) as session:
         including = service.models_including(session, leaver)
         session.rollback()

@@ -68,7 +68,9 @@ def test_reported_epsilon_is_what_opacus_computes_and_within_target(trained: Tra
     assert report["delta"] == DELTA
     assert report["sampling"] == "poisson"
     assert report["unit_of_privacy"] == "example"
-    assert report["n_examples"] == 3200
+    assert "n_examples" not in report  # the exact training-set size is never reported
+    assert report["public_examples"] == 3200  # no public size given: this library call falls back to N
+    assert report["gradient_normalizer"] == report["expected_batch_size"] == config().batch_size
     assert report["noise_multiplier"] > 0.5
 
 
@@ -142,3 +144,43 @@ def test_malformed_input_is_a_value_error() -> None:
         train_classifier(x, y + 5, n_classes=2, config=config(target_delta=1e-4))
     with pytest.raises(ValueError, match="N x d"):
         train_classifier(x[:, 0], y, n_classes=2, config=config(target_delta=1e-4))
+
+
+def _optimizer_normalizer(n: int, *, public_examples: int | None) -> tuple[float, float]:
+    """The DP optimizer's gradient normalizer and sample rate when training on n examples (one step)."""
+    import torch
+    from torch.nn import functional as F
+    from torch.utils.data import TensorDataset
+
+    from governance.training.ml.classifier import build_classifier_module
+    from governance.training.ml.dpsgd import train_dp_sgd
+
+    seen: dict[str, float] = {}
+
+    def loss_fn(model, batch):
+        xb, yb = batch
+        return F.cross_entropy(model(xb), yb)
+
+    def stop() -> bool:
+        return True
+
+    x, y = planted_classification(n=n, seed=3)
+    dataset = TensorDataset(torch.from_numpy(x.astype("float32")), torch.from_numpy(y.astype("int64")))
+    module = build_classifier_module(n_features=x.shape[1], n_classes=2, hidden_units=0)
+    extra = {} if public_examples is None else {"public_examples": public_examples}
+    cfg = config(batch_size=256, epochs=1, **extra)
+    _, outcome = train_dp_sgd(module, dataset, loss_fn, cfg, TrainingHooks(should_stop=stop))
+    seen["normalizer"] = outcome.expected_batch_size
+    seen["q"] = outcome.sample_rate
+    return seen["normalizer"], seen["q"]
+
+
+def test_gradient_normalizer_and_sample_rate_do_not_depend_on_the_private_dataset_size() -> None:
+    """Opacus issue #819: Opacus divides by int(N * q), which is 255 for N = 1023 and 256 for N = 1024 at
+    batch 256 (q = 1/4): neighbouring datasets were normalized differently. Now both use the spec's public
+    expected batch size, and q comes from the public size (in jobs a DP count) rather than from N."""
+    assert _optimizer_normalizer(1023, public_examples=None)[0] == _optimizer_normalizer(1024, public_examples=None)[0]
+    assert _optimizer_normalizer(1023, public_examples=1000) == _optimizer_normalizer(1024, public_examples=1000)
+    normalizer, q = _optimizer_normalizer(1023, public_examples=1000)
+    assert normalizer == 256
+    assert q == 0.25

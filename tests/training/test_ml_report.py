@@ -47,7 +47,7 @@ def test_model_card_states_the_privacy_report_and_the_rng_truth() -> None:
         opacus_model := opacus_like_model(),
         dataset={"release_id": "r-1", "fields": ["age_band"]},
         consent_snapshot_at=snapshot,
-        n_subjects=1000,
+        counts={"people": 1003, "rows": 9870, "method": "dp", "epsilon": 0.05},
         purpose="personalization",
     )
     json.dumps(card)  # JSON-ready
@@ -58,7 +58,10 @@ def test_model_card_states_the_privacy_report_and_the_rng_truth() -> None:
     assert privacy["secure_rng"] is False
     assert "torchcsprng" in privacy["rng_statement"]
     assert card["data"]["consent_snapshot_at"] == "2026-11-28T12:00:00+00:00"
-    assert card["data"]["n_subjects"] == 1000
+    assert card["data"]["n_subjects"] == 1003  # the DP count
+    assert card["data"]["counts"]["method"] == "dp"
+    assert "n_train" not in card["data"]
+    assert "n_test" not in card["data"]
     assert card["seed"] == 42
     assert {"torch", "opacus", "diffprivlib", "python"} <= set(card["libraries"])
     assert card["libraries"]["torch"].startswith("2.13.0")

@@ -182,7 +182,6 @@ def _result(
             "target_epsilon": epsilon,
             "bounds": bounds,
             "unit_of_privacy": "example",
-            "n_examples": n_train,
             "noise_seed_fixed": noise_seed is not None,
         },
         metrics=classification_metrics(y_test, probabilities, n_classes=n_classes),

@@ -28,6 +28,7 @@ __all__ = [
     "Progress",
     "TrainingHooks",
     "UnsupportedModuleError",
+    "batches_per_epoch",
     "prepare_module",
     "train_dp_sgd",
 ]
@@ -58,6 +59,9 @@ class DPSGDConfig:
     seed: int = 0
     noise_seed: int | None = None
     accountant: Accountant = "prv"
+    # A PUBLIC dataset size (e.g. a DP count) for the Poisson sampling rate q = 1 / round(public_examples /
+    # batch_size). None uses the true size: only for library use and tests, since q then reveals it.
+    public_examples: int | None = None
     # Small networks train fastest on one thread; more threads only add synchronization (and contend with the
     # web workers on the same machine).
     threads: int = 1
@@ -73,6 +77,8 @@ class DPSGDConfig:
             raise ValueError("threads must be at least 1")
         if self.accountant not in ("prv", "rdp"):
             raise ValueError("accountant must be 'prv' or 'rdp'")
+        if self.public_examples is not None and self.public_examples < 1:
+            raise ValueError("public_examples must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,8 @@ class DPSGDOutcome:
     max_grad_norm: float
     expected_batch_size: int
     max_physical_batch_size: int
-    n_examples: int
+    n_examples: int  # the true size: kept for the job, never put in a report
+    public_examples: int
     stopped_early: bool
     noise_seed_fixed: bool
     module_fixes: list[str] = field(default_factory=list)
@@ -136,13 +143,20 @@ class DPSGDOutcome:
             "max_grad_norm": self.max_grad_norm,
             "expected_batch_size": self.expected_batch_size,
             "max_physical_batch_size": self.max_physical_batch_size,
-            "n_examples": self.n_examples,
+            "public_examples": self.public_examples,
+            "gradient_normalizer": self.expected_batch_size,
+            "gradient_normalizer_source": "expected batch size declared in the job spec (public constant)",
             "stopped_early": self.stopped_early,
             "sampling": "poisson",
             "noise_seed_fixed": self.noise_seed_fixed,
             "module_fixes": list(self.module_fixes),
             "epoch_losses": list(self.epoch_losses),
         }
+
+
+def batches_per_epoch(public_examples: int, batch_size: int) -> int:
+    """k in the sampling rate q = 1/k: the public size over the expected batch size, at least 1."""
+    return max(1, round(public_examples / batch_size))
 
 
 def prepare_module(module: nn.Module) -> tuple[nn.Module, list[str]]:
@@ -195,8 +209,8 @@ def _train(
 ) -> tuple[nn.Module, DPSGDOutcome]:
     import torch
     from opacus import PrivacyEngine
+    from opacus.data_loader import DPDataLoader
     from opacus.utils.batch_memory_manager import BatchMemoryManager
-    from torch.utils.data import DataLoader
 
     module, fixes = prepare_module(module)
     n_examples = len(dataset)  # type: ignore[arg-type]
@@ -209,7 +223,11 @@ def _train(
     noise_generator = torch.Generator().manual_seed(noise_seed ^ 0x5DEECE66D)
     del noise_seed
 
-    loader = DataLoader(dataset, batch_size=min(config.batch_size, n_examples), generator=sampling_generator)
+    public_examples = config.public_examples if config.public_examples is not None else n_examples
+    # Poisson sampling at q = 1/k with k from the PUBLIC size only (a DP count in jobs), so that q, the noise
+    # multiplier calibrated for it and the step count reveal nothing exact about the private dataset
+    loader = DPDataLoader(dataset, sample_rate=1.0 / batches_per_epoch(public_examples, config.batch_size),
+                          generator=sampling_generator)  # fmt: skip
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     with warnings.catch_warnings():
         # The secure-RNG warning is stated in every privacy report instead (torchcsprng does not exist for
@@ -226,9 +244,12 @@ def _train(
             target_delta=config.target_delta,
             epochs=config.epochs,
             max_grad_norm=config.max_grad_norm,
-            poisson_sampling=True,
+            poisson_sampling=False,  # the loader above already samples with Poisson at the public rate
             noise_generator=noise_generator,
         )
+    # Opacus divides the noisy gradient sum by int(N * q), which differs between neighbouring datasets (Opacus
+    # issue #819): normalize by the public expected batch size of the job spec instead
+    dp_optimizer.expected_batch_size = config.batch_size
     sample_rate = 1 / len(loader)
     noise_multiplier = float(dp_optimizer.noise_multiplier)
     # The noise multiplier was calibrated for exactly this many steps; never take more.
@@ -310,6 +331,7 @@ def _train(
         expected_batch_size=int(expected_batch_size),
         max_physical_batch_size=config.max_physical_batch_size,
         n_examples=n_examples,
+        public_examples=public_examples,
         stopped_early=stopped,
         noise_seed_fixed=config.noise_seed is not None,
         module_fixes=fixes,

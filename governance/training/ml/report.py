@@ -30,7 +30,8 @@ FIXED_SEED_WARNING = (
 )
 NOT_COVERED = (
     "Not covered by the guarantee: held-out metrics (computed on records excluded from training, aggregated) and "
-    "the per-epoch training loss shown as progress. Both are aggregates released only to the submitting client."
+    "the per-epoch training loss shown as progress. Both are aggregates released only to the submitting client. "
+    "Counts of people and rows are released with DP noise charged to this job (data.counts), never exactly."
 )
 
 
@@ -50,13 +51,14 @@ def model_card(
     *,
     dataset: dict[str, Any] | None = None,
     consent_snapshot_at: datetime | None = None,
-    n_subjects: int | None = None,
+    counts: dict[str, Any] | None = None,
     purpose: str | None = None,
     label: str | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready model card for ``model``: privacy report, data, metrics, libraries, seed, caveats.
 
-    ``dataset`` is the gateway release manifest (release id, spec, field list); it must hold no personal data.
+    ``dataset`` is the gateway release manifest (release id, spec, field list) without exact counts; ``counts``
+    the DP counts of people and rows (governance.training.ml.counts). No exact count of the data is published.
     """
     privacy = dict(model.privacy)
     opacus_model = "noise_multiplier" in privacy
@@ -76,9 +78,9 @@ def model_card(
         "data": {
             "release": dataset,
             "consent_snapshot_at": consent_snapshot_at.isoformat() if consent_snapshot_at else None,
-            "n_subjects": n_subjects,
-            "n_train": model.n_train,
-            "n_test": model.n_test,
+            "counts": counts,
+            "n_subjects": counts["people"] if counts else None,
+            "n_subjects_method": "dp (see counts)" if counts else None,
         },
         "metrics": model.metrics,
         "libraries": library_versions(),
