@@ -20,7 +20,8 @@ ORDERS = tuple(range(2, 257))
 
 def batches_per_epoch(public_examples: int, batch_size: int) -> int:
     """k in the Poisson sampling rate q = 1/k (as in governance.training.ml.dpsgd)."""
-    return max(1, round(public_examples / batch_size))
+    # at least 2: q = 1 would be no sampling at all (and PRV's discretization divides by log(1 - q))
+    return max(2, round(public_examples / batch_size))
 
 
 def _log_add(a: float, b: float) -> float:

@@ -125,7 +125,8 @@ def test_recommender_job_is_user_level(
     assert done["status"] == "succeeded", done
     card = client.get(f"/api/v1/training/jobs/{job['id']}/model-card", headers=trainer).get_json()
     assert card["privacy"]["unit_of_privacy"] == "user"
-    assert card["privacy"]["n_examples"] == N  # one example per person
+    assert "n_examples" not in card["privacy"]  # one example per person, but the exact number is not published
+    assert card["privacy"]["public_examples"] == max(card["data"]["counts"]["people"], 1)  # the DP count
     assert card["privacy"]["max_interactions_per_user"] == 20
     assert set(done["metrics"]) == {"k", "model", "popularity_baseline"}
 

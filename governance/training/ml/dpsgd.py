@@ -155,8 +155,9 @@ class DPSGDOutcome:
 
 
 def batches_per_epoch(public_examples: int, batch_size: int) -> int:
-    """k in the sampling rate q = 1/k: the public size over the expected batch size, at least 1."""
-    return max(1, round(public_examples / batch_size))
+    """k in the sampling rate q = 1/k: the public size over the expected batch size, at least 2."""
+    # at least 2: q = 1 would be no sampling at all (and PRV's discretization divides by log(1 - q))
+    return max(2, round(public_examples / batch_size))
 
 
 def prepare_module(module: nn.Module) -> tuple[nn.Module, list[str]]:
