@@ -424,3 +424,11 @@ def test_the_witness_runs_copied_out_next_to_the_offline_verifier(tmp_path):
                             cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "--state-file" in result.stdout
+
+
+def test_the_witness_client_opens_only_http_urls() -> None:
+    from governance.audit.anchors import _post
+
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/", "gopher://127.0.0.1/"):
+        with pytest.raises(ValueError, match="http or https"):
+            _post(url, b"", 1.0)
