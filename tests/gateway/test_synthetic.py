@@ -352,3 +352,50 @@ def test_bad_synthetic_input_is_a_clear_422(client, trainer):
         response = client.post("/api/v1/datasets/synthetic", json=body, headers=trainer)
         assert response.status_code == 422, body
         assert response.get_json()["error"]
+
+
+@pytest.mark.slow
+def test_a_synthetic_release_of_the_demo_population(app, client, trainer, session):
+    """Issue 15's check on the demo data (300 people, seed 7): the epsilon charged is the generator's own
+    accounting, the utility report is there, and no more synthetic rows equal a real person's full record than
+    chance predicts from the synthetic table's own marginals."""
+    from governance.demo import load_demo
+    from governance.gateway.models import BudgetReservation
+    from governance.gateway.synthetic_release import SyntheticSpec, collect_person_table
+
+    load_demo(app, subjects=300, seed=7)
+    created = client.post("/api/v1/datasets/synthetic", json=SPEC, headers=trainer)
+    assert created.status_code == 202, created.get_json()
+    release_id = created.get_json()["release_id"]
+    assert drain(app) >= 1
+    shown = client.get(f"/api/v1/datasets/{release_id}", headers=trainer).get_json()
+    assert shown["status"] == "ready", shown.get("error_code")
+    manifest = shown["manifest"]
+    privacy = manifest["privacy"]
+    reservation = session.scalars(
+        sa.select(BudgetReservation).where(BudgetReservation.ref == f"release:{release_id}")
+    ).one()
+    assert reservation.state == "committed"
+    assert reservation.epsilon_micro == epsilon_micro(float(privacy["accounting"]["epsilon"]))
+    assert manifest["budget_charged"]["epsilon_micro"] == reservation.epsilon_micro
+    utility = manifest["utility"]
+    assert set(utility["marginals"]["one_way"]) == {"birth_date", "country", "device", "view_events"}
+    assert 0 <= utility["model"]["accuracy_trained_on_synthetic"] <= 1
+    session.rollback()  # end the read (SQLite's writer lock is taken at BEGIN by the requests below)
+
+    link = client.post(f"/api/v1/datasets/{release_id}/links", headers=trainer).get_json()
+    download = client.get(link["url"].replace("http://localhost", ""))
+    lines = download.get_data().decode().strip().splitlines()
+    download.close()
+    synthetic = [tuple(value or None for value in line.split(",")) for line in lines[1:]]
+    with app.app_context():
+        _people, real = collect_person_table(
+            app.extensions["governance.db"].session, SyntheticSpec.of(SPEC), now=dt.datetime.now(dt.UTC)
+        )
+    assert len(real) > 100
+    assert synthetic
+    for column in range(len(real[0])):  # the same categories on both sides, so a match could be seen
+        assert {row[column] for row in synthetic} & {row[column] for row in real}
+    matches = exact_matches(real, synthetic)
+    assert matches <= _chance_bound(expected_matches_by_chance(real, synthetic)), matches
+    assert exact_matches(real, list(real)) > _chance_bound(expected_matches_by_chance(real, list(real)))
