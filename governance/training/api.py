@@ -16,6 +16,7 @@ from governance.access.decorators import current_principal, public, requires, re
 from governance.access.principals import Resource
 from governance.api import ErrorBody, api_blueprint, file_response, json_object_response
 from governance.db import get_session, transaction
+from governance.gateway.schemas import PreviewOut  # the shared preview hook's answer (gateway/preview.py)
 from governance.training import service
 from governance.training.models import TrainingJob
 from governance.training.schemas import (
@@ -26,7 +27,6 @@ from governance.training.schemas import (
     TrainingJobList,
     TrainingJobOut,
     TrainingPreviewIn,
-    TrainingPreviewOut,
 )
 
 bp = api_blueprint("training", description="Differentially private training jobs, models and privacy reports")
@@ -64,7 +64,7 @@ def submit(body: TrainingJobIn) -> tuple[dict[str, Any], int]:
     return _out(view), 202
 
 
-@bp.post("/training/jobs/preview", responses={200: TrainingPreviewOut})
+@bp.post("/training/jobs/preview", responses={200: PreviewOut})
 @requires("training.submit")
 def preview(body: TrainingPreviewIn) -> tuple[dict[str, Any], int]:
     """What the job would charge, the budget left before and after, and the expected noise; nothing is spent."""

@@ -90,18 +90,6 @@ class TrainingPreviewIn(TrainingJobIn):
         return TrainingJobIn.model_validate(self.model_dump(exclude={"assumed_people"}))
 
 
-class TrainingPreviewOut(BaseModel):
-    kind: str
-    purpose: str
-    epsilon: str
-    delta: str
-    budget: dict[str, Any]
-    expected_accuracy: dict[str, Any]
-    unit_of_privacy: str
-    neighbouring: str
-    cost: str
-
-
 class JobPath(BaseModel):
     job_id: uuid.UUID
 
