@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,7 @@ WORKER_SCRIPT = textwrap.dedent(
         marker = ctx.payload["marker"]
         if ctx.attempt == 1:
             open(marker, "w").write("started")
-            time.sleep(60)  # killed here
+            time.sleep(600)  # killed here (long, so a slow kill under load cannot let it finish)
         with ctx.session() as session:
             session.execute(sa.text("INSERT INTO test_job_runs (job_id, worker) VALUES (:j, :w)"),
                             {"j": str(ctx.job_id), "w": "attempt-%d" % ctx.attempt})
@@ -256,6 +257,30 @@ WORKER_SCRIPT = textwrap.dedent(
 )
 
 
+@contextlib.contextmanager
+def _reaped(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """The process, killed and waited for on the way out whatever happened (no zombie, no ResourceWarning)."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes], failure: str) -> None:
+    deadline = time.monotonic() + 300
+    while not condition():
+        assert process.poll() is None, f"{failure}: the worker exited with {process.returncode}"
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
+
+
+def _job_status(app: Flask, job_id: uuid.UUID) -> str:
+    with _session(app) as session:
+        return get_job(session, job_id).status
+
+
 @pytest.mark.slow
 def test_a_killed_worker_s_job_is_claimed_again_after_the_lease_and_completes_once(
     app: Flask, runs_table: sa.Table, database_url: str, instance_dir: Path, tmp_path: Path
@@ -265,30 +290,15 @@ def test_a_killed_worker_s_job_is_claimed_again_after_the_lease_and_completes_on
     marker = tmp_path / "started"
     job_id = _enqueue(app, "test.slow_then_record", {"marker": str(marker)}, max_attempts=3)
     cwd = Path(__file__).resolve().parents[2]
-    first = subprocess.Popen([sys.executable, str(script), database_url, str(instance_dir), "first"], cwd=cwd)
-    try:
-        deadline = time.monotonic() + 30
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), "the first worker never started the job"
+    command = [sys.executable, str(script), database_url, str(instance_dir)]
+    # Deadlines are generous and each wait ends as soon as its condition holds: on a busy 2-core CI machine
+    # (load average 10+) starting a worker process alone can take well over 30 s.
+    with _reaped(subprocess.Popen([*command, "first"], cwd=cwd)) as first:
+        _wait_until(marker.exists, first, "the first worker never started the job")
         first.kill()  # SIGKILL mid-job: no cleanup, the lease is left to run out
-        first.wait(timeout=10)
-        second = subprocess.Popen([sys.executable, str(script), database_url, str(instance_dir), "second"], cwd=cwd)
-        try:
-            deadline = time.monotonic() + 30
-            status = None
-            while time.monotonic() < deadline:
-                with _session(app) as session:
-                    status = get_job(session, job_id).status
-                if status == "succeeded":
-                    break
-                time.sleep(0.1)
-        finally:
-            second.kill()
-            second.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
+        first.wait()
+    with _reaped(subprocess.Popen([*command, "second"], cwd=cwd)) as second:
+        _wait_until(lambda: _job_status(app, job_id) == "succeeded", second, "the second worker never finished it")
     with _session(app) as session:
         view = get_job(session, job_id)
         rows = session.execute(select(runs_table.c.worker)).scalars().all()
