@@ -8,6 +8,7 @@ engine as the service runs it; `uncached` switches its decision cache off (every
 
 Run from the repository root: `python -m bench.access_overhead [--quick] [--database-url URL]`.
 Prints one JSON object. Target: added cost under 0.5 ms per request.
+Sizes: 3,000 requests per variant (--quick: 300), seed 20261128.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def measure(app: Any, token: str, count: int, *, distinct: bool) -> dict[str, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()

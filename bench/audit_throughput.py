@@ -220,7 +220,7 @@ def _ceiling(plain: dict[str, float | None], audited: dict[str, float | None]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres", default=DEFAULT_URL, help="a server URL; a fresh database is created next to it")
     parser.add_argument("--writers", default="1,8,32")
     parser.add_argument("--changes", type=int, default=None, help="state changes per run (default 3000/8000/16000)")

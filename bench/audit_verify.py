@@ -166,7 +166,7 @@ def best(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--entries", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=3)

@@ -96,7 +96,7 @@ def drive_paced(port: int, paths: list[str], headers: dict[str, str], rate: floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--subjects", type=int, default=20_000)

@@ -15,7 +15,7 @@ from consent_common import PURPOSE, SEED, bench_app, seed_states, summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--postgres", default=None)

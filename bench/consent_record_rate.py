@@ -114,7 +114,7 @@ def run(config: dict[str, Any], kind: str, subjects: list[uuid.UUID], writers: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--subjects", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)

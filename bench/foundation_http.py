@@ -17,7 +17,7 @@ from _http import bench_env, drive, flask_cli, fresh_database, gunicorn, tempora
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--postgres", default=None, help="database URL (default: a SQLite file)")

@@ -2,12 +2,13 @@
 and mean age from the profile, each end to end through the gateway's query service (policy check, budget
 reservation, consent snapshot, reading and decrypting through the vault, diffprivlib, commit, audit).
 
-Uses the population of bench/gateway_release.py (created on first use). Usage: python bench/gateway_dp_query.py
-[--quick]
+Sizes: 100,000 subjects x 10 events (--quick: 10,000 x 10), seed 20261128. Uses the population of
+bench/gateway_release.py (created on first use). Usage: python bench/gateway_dp_query.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -27,12 +28,18 @@ QUERIES = [
 ]
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10,000 subjects x 10 events (checks the script)")
+    return parser.parse_args()
+
+
 def main() -> None:
+    args = parse_args()
     from governance.access.principals import Principal
     from governance.gateway import dpqueries
 
-    quick = "--quick" in sys.argv
-    subjects, per = (10_000, 10) if quick else (100_000, 10)
+    subjects, per = (10_000, 10) if args.quick else (100_000, 10)
     directory = bench_dir(subjects, per)
     populate(directory, subjects, per)
     client = Principal(kind="client", id="bench", scopes=frozenset({"datasets:request"}), purposes=frozenset({PURPOSE}))

@@ -2,11 +2,13 @@
 subjects through generalization, pseudonymization, k-anonymity (two passes, k = 10) and the writer.
 
 Rows come from a seeded generator (the time to generate them alone is measured first and subtracted). Prints
-seconds, peak memory and the release figures. Usage: python bench/gateway_pipeline.py [--quick] [--format F]
+seconds, peak memory and the release figures. Sizes: 100,000 subjects x 10 events (--quick: 10,000 x 10), k = 10,
+seed 20261128. Usage: python bench/gateway_pipeline.py [--quick] [--format F] [--person-level]
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import random
@@ -45,7 +47,18 @@ def records(subjects: int, per: int):
         yield SubjectRecord(uuid.UUID(int=rng.getrandbits(128)), profile, events)
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10,000 subjects x 10 events (checks the script)")
+    parser.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    parser.add_argument(
+        "--person-level", action="store_true", help="k per person (pseudonymized_rows) with the identifying check"
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
+    args = parse_args()
     from governance.gateway.anonymize import PersonLevel, write_release
     from governance.gateway.generalize import Generalizer
     from governance.gateway.kanon import AnonymityRequirement
@@ -53,13 +66,10 @@ def main() -> None:
     from governance.gateway.pseudonyms import Pseudonymizer
     from governance.gateway.writers import Column
 
-    quick = "--quick" in sys.argv
     # --person-level: k per person (mode pseudonymized_rows), with the identifying-power check of `category`
-    person_level = (
-        PersonLevel(candidates=["category"], content=["item", "value"]) if "--person-level" in sys.argv else None
-    )
-    fmt = sys.argv[sys.argv.index("--format") + 1] if "--format" in sys.argv else "jsonl"
-    subjects, per = (10_000, 10) if quick else (100_000, 10)
+    person_level = PersonLevel(candidates=["category"], content=["item", "value"]) if args.person_level else None
+    fmt = args.format
+    subjects, per = (10_000, 10) if args.quick else (100_000, 10)
     policy = load_gateway_policy(Path(__file__).resolve().parent.parent / "policies" / "gateway.yaml")
     start, cpu_start = time.perf_counter(), time.process_time()
     for _ in records(subjects, per):

@@ -3,11 +3,14 @@
 Figures: seconds and peak memory of the release (consent snapshot, re-check, reading and decrypting through the
 vault, generalizing, pseudonymizing, k-anonymity in two passes, writing, checksum), and the same for reading and
 decrypting the same rows alone, with their ratio. Each measurement runs in its own interpreter.
+Sizes: 100,000 subjects x 10 events (--quick: 10,000 x 10), k = 10, seed 20261128. The population is created on
+first use (hours at full size) in the system temporary directory and reused.
 Usage: python bench/gateway_release.py [--quick] [--format jsonl|csv|parquet]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -73,16 +76,24 @@ def measure_release(directory: Path, fmt: str) -> dict[str, object]:
     }
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10,000 subjects x 10 events (checks the script)")
+    parser.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    # internal: one measurement in a fresh interpreter (its own peak memory)
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIRECTORY"), help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
 def main() -> None:
-    args = sys.argv[1:]
-    if args and args[0] == "--measure":
-        kind, directory = args[1], Path(args[2])
+    args = parse_args()
+    if args.measure:
+        kind, directory = args.measure[0], Path(args.measure[1])
         result = measure_read(directory) if kind == "read" else measure_release(directory, kind)
         print(json.dumps(result))
         return
-    quick = "--quick" in args
-    fmt = args[args.index("--format") + 1] if "--format" in args else "jsonl"
-    subjects, per = (10_000, 10) if quick else (100_000, 10)
+    fmt = args.format
+    subjects, per = (10_000, 10) if args.quick else (100_000, 10)
     directory = bench_dir(subjects, per)
     setup = populate(directory, subjects, per)
     read = in_subprocess(Path(__file__), "--measure", "read", str(directory))

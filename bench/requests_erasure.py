@@ -4,6 +4,7 @@ Times the erasure as the worker runs it (`service.erase`: with no processor to w
 transaction): withdraw all consents, crypto-shred (retention exception re-encryption included), notify
 processors (none registered), flag models, sign the certificate and close the request. Also counts the SQL
 statements per erasure (a SQLAlchemy event listener) and reports the load average. Prints one JSON object.
+Sizes: 30 runs of a subject with 200 events (--quick: 5 runs).
 
     python bench/requests_erasure.py [--quick] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
@@ -21,7 +22,7 @@ from requests_common import bench_app, file_request, make_subject, summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 runs")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--events", type=int, default=200, help="events per subject")

@@ -83,7 +83,7 @@ def populate(app, n: int, events: int, seed: int) -> float:  # type: ignore[no-u
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--events", type=int, default=8)

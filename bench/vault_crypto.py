@@ -1,6 +1,6 @@
 """Encrypt+decrypt of 200-byte fields per second through the vault's code vs raw AES-256-GCM, same run.
 
-Prints one JSON object. `--quick` runs a small size. Target: ratio >= 0.5.
+Prints one JSON object. Sizes: 500,000 fields (--quick: 20,000). Target: ratio >= 0.5.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def vault_pairs_per_second(n: int, payload: bytes, subjects: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 20_000 if args.quick else 500_000
