@@ -126,7 +126,7 @@ def _csrf_check() -> None:
     from flask import current_app
 
     cookie = current_app.config["SESSION_COOKIE_NAME"]
-    is_api = request.path.startswith(("/api/", "/oauth/"))
+    is_api = errors.is_machine_path(request.path)
     if is_api and request.headers.get("Authorization"):
         return  # pages ignore bearer tokens (access.authn), so a header there exempts nothing
     if not is_api or cookie in request.cookies:

@@ -29,6 +29,8 @@ from governance import inputs
 from governance.errors import DomainError, InvalidRequestError
 
 API_PREFIX = "/api/v1"
+# JSON endpoints: the API, and OpenID AuthZEN's fixed paths (`/access/v1/evaluation`, docs/standards.md).
+JSON_PREFIXES = (API_PREFIX, "/access/v1/")
 JSON_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -263,7 +265,7 @@ def _query_model_of(view: Any) -> type[BaseModel] | None:
 def _refuse_undeclared_query_parameters() -> None:
     """An API route takes only the query parameters its query model declares (none without a model); the
     model itself refuses unknown ones, so only routes without a model are checked here."""
-    if not request.path.startswith(API_PREFIX) or not request.args or request.endpoint is None:
+    if not request.path.startswith(JSON_PREFIXES) or not request.args or request.endpoint is None:
         return
     from flask import current_app
 
@@ -292,7 +294,7 @@ def guard_request() -> None:
 
 def guard_json_body() -> None:
     """API writes must carry well-formed UTF-8 JSON (or nothing); bad bodies never reach a view."""
-    if request.method not in JSON_METHODS or not request.path.startswith(API_PREFIX):
+    if request.method not in JSON_METHODS or not request.path.startswith(JSON_PREFIXES):
         return
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return

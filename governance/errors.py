@@ -99,9 +99,19 @@ _HTTP_CODES = {
 }
 
 
+# The machine interface: bearer tokens count there, errors are always JSON. Besides the JSON API and OAuth2,
+# the standard endpoints other systems call at fixed paths: `/.well-known/*` (GPC, DRP, AuthZEN metadata) and
+# OpenID AuthZEN's `/access/v1/*` (docs/standards.md).
+MACHINE_PREFIXES = ("/api/", "/oauth/", "/access/v1/", "/.well-known/")
+
+
+def is_machine_path(path: str) -> bool:
+    return path.startswith(MACHINE_PREFIXES)
+
+
 def wants_json() -> bool:
     """API callers get JSON; browsers get a page."""
-    if request.path.startswith(("/api/", "/oauth/")):
+    if is_machine_path(request.path):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json"

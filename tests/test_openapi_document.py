@@ -60,7 +60,7 @@ def test_every_api_route_is_documented(base_app: Flask, document: dict[str, Any]
     served = {
         (openapi_path(rule.rule), method.lower())
         for rule in base_app.url_map.iter_rules()
-        if rule.rule.startswith(("/api/v1/", "/oauth/"))
+        if rule.rule.startswith(("/api/v1/", "/oauth/", "/.well-known/", "/access/v1/"))
         for method in rule.methods or ()
         if method.lower() in METHODS
     }

@@ -1,7 +1,8 @@
 """Authentication: who is calling. Bearer tokens (OAuth2 clients), then the signed session cookie (a subject
 dashboard session or a staff session). Anything else is the anonymous principal.
 
-Bearer tokens count only on the machine interfaces (`/api/`, `/oauth/`). HTML pages (the console, the
+Bearer tokens count only on the machine interfaces (`/api/`, `/oauth/`, the standard endpoints under
+`/access/v1/` and `/.well-known/`: `governance.errors.MACHINE_PREFIXES`). HTML pages (the console, the
 dashboard, the account pages) authenticate staff and subject sessions only: a client's token never opens a page,
 whatever its scopes, because a page's action is granted to people, and a scope that grants the same action over
 the API (say `dsr.read` for `requests:write`) is filtered there to the client's own items.
@@ -19,9 +20,9 @@ from flask import session as cookie
 from governance.access import sessions, tokens
 from governance.access.principals import Principal
 from governance.db import get_session
+from governance.errors import MACHINE_PREFIXES
 
 COOKIE_KEY = "access"  # {"kind": "staff" | "subject", "token": "<random>"}
-MACHINE_PREFIXES = ("/api/", "/oauth/")
 
 
 def is_page(path: str) -> bool:

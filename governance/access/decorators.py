@@ -16,7 +16,7 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from governance.access.principals import Principal, Resource
-from governance.errors import AuthenticationRequiredError, ForbiddenError
+from governance.errors import AuthenticationRequiredError, ForbiddenError, is_machine_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 ResourceFactory = Callable[[dict[str, Any]], Resource]
@@ -114,7 +114,7 @@ def _unauthenticated() -> Response | None:
             "Pages accept staff and subject sessions only; a bearer token is for the JSON API.",
             code="bearer_not_accepted",
         )
-    if request.path.startswith(("/api/", "/oauth/")):
+    if is_machine_path(request.path):
         challenge = 'Bearer realm="governance"'
         if g.get("access_auth_error") == "invalid_token":  # RFC 6750: a token was sent but is not valid
             challenge += ', error="invalid_token"'

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from governance.consent import tasks
     from governance.consent.api import bp, public_bp
     from governance.consent.cli import consent_cli
+    from governance.consent.gpc import bp as gpc_bp
     from governance.consent.service import CATALOG_EXTENSION, load_purposes
 
     settings = app.extensions["governance.settings"]
@@ -17,5 +18,6 @@ def init_app(app: Flask) -> None:
     tasks.register_schedules()
     app.register_api(bp)
     app.register_api(public_bp)
+    app.register_api(gpc_bp)
     if consent_cli.name not in governance_cli.commands:
         governance_cli.add_command(consent_cli)
