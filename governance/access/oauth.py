@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask
+from flask import Flask, current_app
 
 from governance.access import tokens
 from governance.access.models import AccessToken, OAuthClient
@@ -97,7 +97,8 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     client: ClientAdapter = request.client
     requested = scope_to_list(request.payload.scope) or []
     scopes = set(requested) if requested else set(client.row.scopes)
-    tokens.issue_token(get_session(), client.row, scopes, token=token["access_token"])
+    lifetime = current_app.extensions["governance.access.token_lifetime"]
+    tokens.issue_token(get_session(), client.row, scopes, token=token["access_token"], lifetime=lifetime)
     token["scope"] = " ".join(sorted(scopes))
 
 
@@ -160,7 +161,9 @@ class Revocation(RevocationEndpoint):
 
 
 def init_server(app: Flask) -> AuthorizationServer:
-    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"client_credentials": int(tokens.TOKEN_LIFETIME.total_seconds())})
+    lifetime = tokens.token_lifetime(app.extensions["governance.settings"])
+    app.extensions["governance.access.token_lifetime"] = lifetime
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"client_credentials": int(lifetime.total_seconds())})
     app.config.setdefault("OAUTH2_ACCESS_TOKEN_GENERATOR", tokens.new_secret_for_authlib)
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(StrictClientCredentialsGrant)

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,6 +24,10 @@ from governance.access.errors import DuplicateError, InvalidCredentialSettingsEr
 from governance.access.models import AccessToken, OAuthClient
 from governance.access.principals import ActorRef, Principal
 from governance.db import utcnow
+from governance.settings import ConfigError
+
+if TYPE_CHECKING:
+    from governance.settings import Settings
 
 KNOWN_SCOPES = frozenset(
     {
@@ -36,7 +41,8 @@ KNOWN_SCOPES = frozenset(
         "training:submit",
     }
 )
-TOKEN_LIFETIME = timedelta(minutes=15)
+TOKEN_LIFETIME = timedelta(minutes=15)  # default of GOVERNANCE_ACCESS_TOKEN_SECONDS
+TOKEN_LIFETIME_BOUNDS = (1, 86400)  # seconds; a day at most: a bearer token is a credential
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -152,7 +158,12 @@ def deactivate_client(session: Session, client_id: str, *, actor: Principal | Ac
 
 
 def issue_token(
-    session: Session, client: OAuthClient, scopes: set[str] | frozenset[str], *, token: str | None = None
+    session: Session,
+    client: OAuthClient,
+    scopes: set[str] | frozenset[str],
+    *,
+    token: str | None = None,
+    lifetime: timedelta = TOKEN_LIFETIME,
 ) -> IssuedToken:
     """Store (the hash of) a new access token for `client` with `scopes` (already checked by the caller)."""
     token = token or new_secret()
@@ -162,7 +173,7 @@ def issue_token(
         client_id=client.client_id,
         scopes=sorted(scopes),
         issued_at=now,
-        expires_at=now + TOKEN_LIFETIME,
+        expires_at=now + lifetime,
     )
     session.add(row)
     session.flush()
@@ -171,9 +182,18 @@ def issue_token(
         actor=ActorRef("client", client.client_id),
         action="access.token.issued",
         target=("token", str(row.id)),
-        details={"scopes": sorted(scopes), "expires_in": int(TOKEN_LIFETIME.total_seconds())},
+        details={"scopes": sorted(scopes), "expires_in": int(lifetime.total_seconds())},
     )
-    return IssuedToken(token, int(TOKEN_LIFETIME.total_seconds()), tuple(sorted(scopes)))
+    return IssuedToken(token, int(lifetime.total_seconds()), tuple(sorted(scopes)))
+
+
+def token_lifetime(settings: Settings) -> timedelta:
+    """GOVERNANCE_ACCESS_TOKEN_SECONDS (900): how long a client-credentials token is valid."""
+    seconds = settings.get_int("ACCESS_TOKEN_SECONDS", int(TOKEN_LIFETIME.total_seconds()))
+    low, high = TOKEN_LIFETIME_BOUNDS
+    if not low <= seconds <= high:
+        raise ConfigError(f"GOVERNANCE_ACCESS_TOKEN_SECONDS must be between {low} and {high}")
+    return timedelta(seconds=seconds)
 
 
 _LOOKUP = (

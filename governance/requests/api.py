@@ -16,6 +16,7 @@ from governance.db import get_session, transaction
 from governance.errors import ForbiddenError, NotFoundError, ValidationFailedError
 from governance.requests import service
 from governance.requests.bundle_schema import json_schema
+from governance.requests.cursor import decode_cursor, encode_cursor
 from governance.requests.errors import RequestNotFoundError
 
 bp = api_blueprint("requests", description="Data subject requests: export, erasure, rectification, objection")
@@ -49,6 +50,9 @@ class ListQuery(StrictModel):
     subject_id: uuid.UUID | None = None
     overdue: bool = False
     limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(
+        default=None, max_length=200, description="`next_cursor` of the previous page (not with `overdue=true`)"
+    )
 
 
 class VerifyBody(StrictModel):
@@ -104,6 +108,9 @@ class RequestOut(ResponseModel):
 
 class RequestList(BaseModel):
     requests: list[RequestOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class DownloadLinkOut(BaseModel):
@@ -245,15 +252,21 @@ def file_request(body: FileRequestBody) -> tuple[dict[str, Any], int]:
 def list_requests(query: ListQuery) -> dict[str, Any]:
     """Requests visible to the caller, newest first (staff may filter; `overdue=true` lists late ones)."""
     principal = current_principal()
-    filters: dict[str, Any] = {"status": query.status, "kind": query.kind, "limit": query.limit}
+    after = decode_cursor(query.cursor) if query.cursor is not None else None
+    # one row more than the page tells whether another page follows (no empty last page)
+    filters: dict[str, Any] = {"status": query.status, "kind": query.kind, "limit": query.limit + 1, "after": after}
     if principal.kind == "subject":
         filters["subject_id"] = principal.subject_id
     elif principal.kind == "client":
         filters.update(subject_id=query.subject_id, filed_by=_filed_by(principal))
     else:
+        if query.overdue and after is not None:
+            raise ValidationFailedError("The overdue list is not paged.", fields={"cursor": "not with overdue"})
         filters.update(subject_id=query.subject_id, overdue_only=query.overdue)
     views = service.list_requests(get_session(), **filters)
-    return {"requests": [_out(v) for v in views]}
+    page, more = views[: query.limit], len(views) > query.limit
+    next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more and page else None
+    return {"requests": [_out(v) for v in page], "next_cursor": next_cursor}
 
 
 @bp.get("/requests/overdue", responses={200: RequestList})

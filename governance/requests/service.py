@@ -514,11 +514,23 @@ def list_requests(
     kind: str | None = None,
     overdue_only: bool = False,
     limit: int = 100,
+    after: tuple[datetime, uuid.UUID] | None = None,
     policy: RequestsPolicy | None = None,
 ) -> list[RequestView]:
-    """Requests, newest first, filtered; `overdue_only` keeps open requests past their due date."""
+    """Requests, newest first, filtered; `overdue_only` keeps open requests past their due date. `after` is a
+    keyset cursor, the (received_at, id) of the last request already seen: the page starts below it."""
     policy = policy or get_policy()
-    query = select(DataSubjectRequest).order_by(DataSubjectRequest.received_at.desc()).limit(limit)
+    query = (
+        select(DataSubjectRequest)
+        .order_by(DataSubjectRequest.received_at.desc(), DataSubjectRequest.id.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        seen_at, seen_id = after
+        query = query.where(
+            (DataSubjectRequest.received_at < seen_at)
+            | ((DataSubjectRequest.received_at == seen_at) & (DataSubjectRequest.id < seen_id))
+        )
     if subject_id is not None:
         query = query.where(DataSubjectRequest.subject_id == subject_id)
     if filed_by is not None:

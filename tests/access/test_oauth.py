@@ -217,3 +217,27 @@ def test_support_cannot_register_clients(client: FlaskClient, login_staff, csrf_
         "/api/v1/access/clients", json={"name": "x", "scopes": ["events:write"]}, headers=csrf_headers(client)
     )
     assert response.status_code == 403
+
+
+def test_token_lifetime_comes_from_the_setting(make_app, register_client) -> None:
+    """GOVERNANCE_ACCESS_TOKEN_SECONDS sets expires_in and the stored expiry (the client library's refresh test
+    relies on a short one); out-of-range values stop start-up."""
+    short = make_app(ACCESS_TOKEN_SECONDS="7")
+    registered = register_client({"events:write"})
+    response = token_for(short.test_client(), registered)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["expires_in"] == 7
+    with short.app_context():
+        session = short.extensions["governance.db"].session()
+        try:
+            info = tokens.lookup_token(session, body["access_token"])
+        finally:
+            session.close()
+    assert info is not None
+    assert (info.expires_at - info.issued_at).total_seconds() == pytest.approx(7, abs=1)
+    from governance.settings import ConfigError
+
+    for bad in ("0", "86401", "soon"):
+        with pytest.raises(ConfigError, match="GOVERNANCE_ACCESS_TOKEN_SECONDS"):
+            make_app(ACCESS_TOKEN_SECONDS=bad)

@@ -347,3 +347,36 @@ def test_a_subject_reads_its_own_export_job_from_any_of_its_sessions(app, make_s
     assert later_session.get(f"/api/v1/jobs/{job_id}").status_code == 200
     stranger, _ = subject_client(bravo)
     assert stranger.get(f"/api/v1/jobs/{job_id}").status_code == 404
+
+
+def test_request_list_pages_with_an_opaque_keyset_cursor(app, make_subject, bearer) -> None:
+    """A client's list is paged newest first with `next_cursor`; every request once, none twice; a bad cursor is a
+    422 that does not echo it."""
+    client, headers = app.test_client(), bearer(["requests:write"])
+    filed = []
+    for n in range(7):
+        subject = make_subject(f"pager{n}", events=0)
+        body = {"kind": "access", "subject_id": str(subject), "verification_method": "account_login"}
+        response = client.post(API, json=body, headers=headers)
+        assert response.status_code == 201, response.json
+        filed.append(response.json["id"])
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = client.get(API, query_string=query, headers=headers)
+        assert page.status_code == 200, page.json
+        seen += [r["id"] for r in page.json["requests"]]
+        pages += 1
+        cursor = page.json["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == sorted(filed)
+    assert len(set(seen)) == len(seen)
+    unpaged = client.get(API, headers=headers).json
+    assert [r["id"] for r in unpaged["requests"]] == seen
+    assert unpaged["next_cursor"] is None
+    for bad in ("not-a-cursor!", "bm90aGluZw", "x" * 201):
+        refused = client.get(API, query_string={"cursor": bad}, headers=headers)
+        assert refused.status_code == 422, bad
+        assert bad not in refused.get_data(as_text=True)
