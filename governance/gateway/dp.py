@@ -45,6 +45,7 @@ __all__ = [
     "expected_accuracy",
     "guard_privacy_leaks",
     "noise_plan",
+    "run_bounded_count",
     "run_query",
 ]
 
@@ -182,7 +183,7 @@ def noise_plan(query: DPQuery, contributions: Sequence[Sequence[float]]) -> list
     eps = float(query.epsilon)
     rows = [v for person in contributions for v in person]
     if query.statistic == "count":
-        return [NoisyQuantity("count", float(len(rows)), n_max, eps, "geometric")]
+        return _count_plan(query, len(rows))
     assert query.bounds is not None
     lower, upper = query.bounds
     if query.statistic == "sum":
@@ -209,6 +210,11 @@ def noise_plan(query: DPQuery, contributions: Sequence[Sequence[float]]) -> list
         counts = _histogram_counts(rows, query.bins, query.bounds)
         return [NoisyQuantity(f"bin_{i}", float(c), n_max, eps, "geometric") for i, c in enumerate(counts)]
     return []
+
+
+def _count_plan(query: DPQuery, bounded_rows: int) -> list[NoisyQuantity]:
+    """A count's one noisy quantity, from the number of rows left after bounding each person to N."""
+    return [NoisyQuantity("count", float(bounded_rows), query.max_rows_per_subject, float(query.epsilon), "geometric")]
 
 
 def _noisy(quantities: list[NoisyQuantity], random_state: Any) -> dict[str, float]:
@@ -260,6 +266,24 @@ def run_query(
             value, empty = _quantiles(query, contributions, random_state), False
         else:
             value, empty = _finish(query, _noisy(noise_plan(query, contributions), state))
+    return _result(query, value, empty)
+
+
+def run_bounded_count(query: DPQuery, bounded_rows: int, *, random_state: int | None = None) -> DPResult:
+    """A count from its exact bounded row count (each person's rows already capped at N, e.g. by SQL): the same
+    plan, noise and result as `run_query` over the rows themselves (the sampled rows do not matter to a count)."""
+    query.validate()
+    if query.statistic != "count":
+        raise DPQueryError("run_bounded_count answers counts only")
+    from diffprivlib.utils import check_random_state
+
+    state = check_random_state(random_state, secure=True)
+    with guard_privacy_leaks():
+        value, empty = _finish(query, _noisy(_count_plan(query, bounded_rows), state))
+    return _result(query, value, empty)
+
+
+def _result(query: DPQuery, value: Any, empty: bool) -> DPResult:
     return DPResult(
         statistic=query.statistic,
         value=value,

@@ -153,6 +153,38 @@ def collect_values(
                 yield values
 
 
+def counts_in_clear(query: DPQueryRequest) -> bool:
+    """A count of events reads only category and time, which the vault stores in clear: an SQL aggregate with
+    the per-person bound in SQL answers it, nothing is decrypted."""
+    return query.statistic == "count" and query.event_category is not None
+
+
+def bounded_count(session_factory: Callable[[], Session], query: DPQueryRequest, *, now: dt.datetime) -> int:
+    """The exact count of ``query`` (each permitted, non-erased subject's events of the category, at most
+    ``max_rows_per_subject`` each), computed by the vault in SQL: equal to summing `collect_values`' bounded
+    lists (tests/gateway/test_dp_sql_counts.py checks it on both databases)."""
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+
+    assert query.event_category is not None
+    with session_factory() as session:
+        ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
+        return vault.bounded_event_count(
+            session, ids, category=query.event_category, max_rows_per_subject=query.max_rows_per_subject
+        )
+
+
+def _compute(
+    session_factory: Callable[[], Session], query: DPQueryRequest, dp_query: Any, random_state: int | None
+) -> Any:
+    from governance.gateway.dp import run_bounded_count, run_query
+
+    now = utcnow()
+    if counts_in_clear(query):
+        return run_bounded_count(dp_query, bounded_count(session_factory, query, now=now), random_state=random_state)
+    return run_query(dp_query, collect_values(session_factory, query, now=now), random_state=random_state)
+
+
 def _dp_query(query: DPQueryRequest) -> Any:
     """The pure query, validated (raises `DPQueryRejectedError`: data-independent, nothing is spent)."""
     from governance.gateway.dp import DPQuery, DPQueryError
@@ -210,8 +242,6 @@ def run_dp_query(
     After the reservation, the answer is always a charged DP result; an unexpected failure is charged in full
     (audited `gateway.dpquery.failed`) and re-raised.
     """
-    from governance.gateway.dp import run_query
-
     _check(client, query)
     dp_query = _dp_query(query)
     query_id = uuid.uuid4()
@@ -227,8 +257,7 @@ def run_dp_query(
             actor=client,
         )
     try:
-        now = utcnow()
-        result = run_query(dp_query, collect_values(session_factory, query, now=now), random_state=random_state)
+        result = _compute(session_factory, query, dp_query, random_state)
     except BaseException:
         # never a refund once data was read: a refund would tell the caller something about the data for free
         with transaction(session_factory()) as session:

@@ -51,6 +51,7 @@ __all__ = [
     "SubjectView",
     "all_active_subject_ids",
     "backups_unreadable_by",
+    "bounded_event_count",
     "categories",
     "create_subject",
     "create_subjects",
@@ -1277,6 +1278,42 @@ def erased_ids(session: Session, subject_ids: Iterable[uuid.UUID]) -> set[uuid.U
         chunk = ids[start : start + _CHUNK]
         found.update(session.scalars(select(Subject.id).where(Subject.id.in_(chunk), Subject.status == "erased")))
     return found
+
+
+_AGGREGATE_CHUNK = 2000  # ids per IN (...) list of an aggregate (one statement each)
+
+
+def bounded_event_count(
+    session: Session,
+    subject_ids: Iterable[uuid.UUID],
+    *,
+    category: str,
+    max_rows_per_subject: int,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> int:
+    """Sum over the given active subjects of min(their events of ``category`` in [since, until), N): the exact
+    count of a DP count whose contributions are bounded to N rows per person. Category and time are stored in
+    clear, so nothing is decrypted: one grouped aggregate per chunk of ids (index-only on
+    (subject_id, category, occurred_at)), the per-person bound applied in SQL. Erased subjects count nothing."""
+    per_subject = (
+        select(func.count().label("n"))
+        .select_from(Event)
+        .join(Subject, Subject.id == Event.subject_id)
+        .where(Event.category == category, Subject.status == "active")
+        .group_by(Event.subject_id)
+    )
+    if since is not None:
+        per_subject = per_subject.where(Event.occurred_at >= since)
+    if until is not None:
+        per_subject = per_subject.where(Event.occurred_at < until)
+    total = 0
+    ids = list(subject_ids)
+    for first in range(0, len(ids), _AGGREGATE_CHUNK):
+        grouped = per_subject.where(Event.subject_id.in_(ids[first : first + _AGGREGATE_CHUNK])).subquery()
+        bounded = sa.case((grouped.c.n > max_rows_per_subject, max_rows_per_subject), else_=grouped.c.n)
+        total += int(session.scalar(select(func.coalesce(func.sum(bounded), 0))) or 0)
+    return total
 
 
 def all_active_subject_ids(session: Session) -> Iterator[uuid.UUID]:
