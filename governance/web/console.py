@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
-from governance.errors import DomainError, ValidationFailedError
+from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.web import present
 from governance.web.blueprint import bp
 
@@ -42,6 +42,14 @@ def a_request(args: dict[str, Any]) -> Resource:
     except ValueError:
         return Resource(type="Request", id="invalid")
     return Resource(type="Request", id=str(request_id))
+
+
+def _request_uuid(request_id: str) -> uuid.UUID:
+    """The request id of a console URL; anything that is not a whole UUID (a short id, a typo) is a 404."""
+    try:
+        return uuid.UUID(request_id)
+    except ValueError:
+        raise NotFoundError("No such request.") from None
 
 
 def _may(action: str, resource: Resource | None = None) -> bool:
@@ -270,7 +278,7 @@ def console_request(request_id: str) -> str:
     from governance.requests import service as requests
     from governance.requests.lifecycle import CLOSED
 
-    view = requests.get_request(get_session(), uuid.UUID(request_id))
+    view = requests.get_request(get_session(), _request_uuid(request_id))
     row = _queue_row(view)
     facts: list[tuple[str, Any]] = [
         ("Jurisdiction", view.jurisdiction),
@@ -303,7 +311,7 @@ def console_request_extend(request_id: str) -> ResponseReturnValue:
     if len(reason) < 10:
         raise ValidationFailedError(fields={"reason": "at least 10 characters"})
     session = get_session()
-    view = requests.get_request(session, uuid.UUID(request_id))
+    view = requests.get_request(session, _request_uuid(request_id))
     if not view.extension_available:  # the service would refuse it too, for the same reason
         flash(f"Not extended: {_extension_refusal(view)}", "error")
         return redirect(url_for("web.console_request", request_id=request_id), code=303)
@@ -354,12 +362,7 @@ def _purpose_rows() -> list[dict[str, Any]]:
 
     rows = []
     for p in consent.purposes():
-        gateway = (
-            f"ε {p.gateway.epsilon}, δ {p.gateway.delta}, k ≥ {p.gateway.k_anonymity}"
-            + (", stable pseudonyms" if p.gateway.stable_pseudonyms else "")
-            if p.gateway
-            else None
-        )
+        gateway = _gateway_words(p.gateway) if p.gateway else None
         rows.append(
             {
                 "key": p.key,
@@ -367,14 +370,23 @@ def _purpose_rows() -> list[dict[str, Any]]:
                 "description": p.description,
                 "legal_basis": p.legal_basis.value,
                 "legal_basis_label": present.LEGAL_BASIS_LABELS.get(p.legal_basis.value, p.legal_basis.value),
-                "profile_fields": list(p.profile_fields),
-                "event_categories": list(p.event_categories),
-                "retention_days": p.retention_days,
+                "profile_fields": [present.humanize(name) for name in p.profile_fields],
+                "event_categories": [present.humanize(name) for name in p.event_categories],
+                "retention": present.duration_words(p.retention_days),
                 "notice_version": p.current_notice.version,
                 "gateway": gateway,
             }
         )
     return rows
+
+
+def _gateway_words(gateway: Any) -> str:
+    words = (
+        f"Released only in groups of at least {gateway.k_anonymity} people; privacy budget ε = "
+        f"{present.decimal_text(gateway.epsilon)} with a {present.chance_words(gateway.delta)} chance (δ) of "
+        "exceeding it"
+    )
+    return words + ("; the same pseudonym across releases." if gateway.stable_pseudonyms else ".")
 
 
 def _access_files() -> list[dict[str, Any]]:
@@ -387,21 +399,83 @@ def _access_files() -> list[dict[str, Any]]:
     return out
 
 
+def _period(spec: Any) -> str:
+    period = spec.to_period()
+    return present.period_words(period.amount, period.unit)
+
+
+def _deadline_rows(policy: Any) -> list[dict[str, Any]]:
+    """Each jurisdiction's request deadlines, in sentences (never the policy file's raw values)."""
+    rows = []
+    for spec in policy.jurisdictions.values():
+        rules = [f"Answer within {_period(spec.respond_within)} of receiving the request."]
+        if spec.confirm_within:
+            rules.append(f"Confirm receipt within {_period(spec.confirm_within)}.")
+        if spec.extension:
+            times = spec.extension.max_times
+            how_often = " once," if times == 1 else (f" up to {times} times," if times else "")
+            rules.append(
+                f"May be extended{how_often} by up to {_period(spec.extension.max_total)} in total, "
+                "telling the person why within the first period."
+            )
+        if spec.respond_within.business_days is not None or spec.confirm_within:
+            weekend = ", ".join(day.capitalize() for day in spec.business_calendar.weekend)
+            listed = len(spec.business_calendar.holidays)
+            rules.append(f"Business days exclude {weekend} and {plural_holidays(listed)}.")
+        rows.append(
+            {
+                "title": spec.title,
+                "applies_to": ", ".join(present.region_name(code) for code in spec.applies_to),
+                "timezone": f"Days are counted in {spec.timezone.replace('_', ' ')} time.",
+                "rules": rules,
+            }
+        )
+    return rows
+
+
+def plural_holidays(count: int) -> str:
+    return "no listed public holidays" if count == 0 else f"{present.plural(count, 'listed public holiday')}"
+
+
+def _request_settings(policy: Any) -> list[tuple[str, str]]:
+    link_minutes = policy.export.download_link_minutes
+    link = present.plural(link_minutes // 60, "hour") if link_minutes % 60 == 0 else f"{link_minutes} minutes"
+    wait = policy.erasure.processor_wait_hours
+    return [
+        ("Copies of data are kept for download for", present.plural(policy.export.bundle_retention_days, "day")),
+        ("A download link works for", link),
+        ("Erasure waits for downstream systems to confirm for up to", present.plural(wait, "hour")),
+    ]
+
+
+def _retention_rows(policy: Any) -> list[dict[str, str]]:
+    return [
+        {
+            "category": present.humanize(exception.category),
+            "basis": present.LEGAL_BASIS_LABELS.get(exception.basis, present.humanize(exception.basis)),
+            "kept_for": present.plural(exception.retain_for.years, "year"),
+            "reason": exception.reason,
+            "where": ", ".join(exception.jurisdictions),
+        }
+        for exception in policy.retention_exceptions
+    ]
+
+
 @bp.get("/console/policies")
 @requires("policy.read")
 def console_policies() -> str:
     from governance.requests import service as requests
 
     policy = requests.get_policy()
-    deadlines = [
-        (spec.title, f"{spec.respond_within.model_dump(exclude_none=True)}") for spec in policy.jurisdictions.values()
-    ]
     return _page(
         "web/console/policies.html",
         "web.console_policies",
         versions=[("Policy version in force", current_app.extensions.get("governance.policy_version") or "—")],
         purposes=_purpose_rows(),
-        deadlines=deadlines,
+        deadlines=_deadline_rows(policy),
+        request_settings=_request_settings(policy),
+        retention=_retention_rows(policy),
+        rejection_reasons=[(present.humanize(code), text) for code, text in policy.rejection_reasons.items()],
         access_files=_access_files(),
     )
 
@@ -892,6 +966,7 @@ def console_releases() -> str:
             report = json.dumps(training.model_card(session, job.id).get("privacy"), indent=2, default=str)
         models.append(
             {
+                "failure": _training_failure(job) if job.status == "failed" else None,
                 "anchor": f"model-{job.id}",
                 "epsilon": present.decimal_text(job.epsilon_spent) if job.epsilon_spent else "—",
                 "people": job.n_subjects or "—",
@@ -919,6 +994,44 @@ def console_releases() -> str:
         models=models,
         flagged_count=sum(m["flagged"] for m in models),
     )
+
+
+#: What staff can do about each stable reason a training job fails with (the job's `error_code`).
+TRAINING_FAILURE_ADVICE = {
+    "too_few_examples": "Too few people consented to this purpose for the model to be trained privately. Wait "
+    "until more people have consented, or train with fewer required examples if the policy allows it.",
+    "delta_too_large": "δ is too large for the number of people in the data. Submit the job again with a "
+    "smaller δ (at most 1 divided by 10 times the number of people).",
+    "delta_invalid": "δ is not usable for this model kind. Submit again with a δ between 0 and 1.",
+    "delta_not_zero": "This model kind gives pure ε-privacy: submit again with δ = 0.",
+    "epsilon_invalid": "ε must be a positive number. Submit again with a valid ε.",
+    "epsilon_above_cap": "ε is above the policy's cap. Submit again with a smaller ε.",
+    "epsilon_below_count_share": "ε must be larger than the share the model card's counts use. Submit again "
+    "with a larger ε.",
+    "training_data_unusable": "The consented data cannot train this model (for example, a label that no one "
+    "has). Check the label and event categories, then submit again.",
+    "training_crashed": "Training failed on every attempt; the privacy budget was given back. Check the job "
+    "worker's logs for the job id, fix the cause, then retrain.",
+    "worker_lost": "The job worker stopped while training; the privacy budget was given back. Make sure a job "
+    "worker is running, then retrain.",
+    "owner_inactive": "The client that owns this model is disabled. Re-enable the client or retrain for "
+    "another client.",
+    "budget_exhausted": "The purpose's privacy budget is used up for this window. Wait for the next budget "
+    "window (see Budgets) or ask for a smaller ε.",
+    "gateway_unavailable": "The data gateway could not build the training data. Try again later; if it "
+    "persists, check the job worker's logs.",
+}
+GENERIC_TRAINING_ADVICE = "Check the job worker's logs for this job id, fix the cause, then retrain."
+
+
+def _training_failure(job: Any) -> dict[str, str]:
+    """Why a training job failed, as its stable code, the service's message and what to do next."""
+    code = job.error_code or "unknown"
+    return {
+        "code": code,
+        "message": job.error_message or "The job failed without a recorded reason.",
+        "advice": TRAINING_FAILURE_ADVICE.get(code, GENERIC_TRAINING_ADVICE),
+    }
 
 
 # --- admin -------------------------------------------------------------------------------------------------

@@ -52,6 +52,14 @@ def own_request(args: dict[str, Any]) -> Resource:
     return Resource(type="Request", id=str(request_id), owner_subject_id=owner[0] if owner else None)
 
 
+def _request_uuid(request_id: str) -> uuid.UUID:
+    """The request id of a page URL; anything that is not a whole UUID (a short id, a typo) is a 404."""
+    found = _uuid_or_none(request_id)
+    if found is None:
+        raise NotFoundError("No such request.")
+    return found
+
+
 def _uuid_or_none(value: Any) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
@@ -520,7 +528,7 @@ def dashboard_request_status(request_id: str) -> ResponseReturnValue:
 
     from governance.requests import service as requests
 
-    row = _request_row(requests.get_request(get_session(), uuid.UUID(request_id)))
+    row = _request_row(requests.get_request(get_session(), _request_uuid(request_id)))
     progress = row["progress"] or {}
     return jsonify(
         status=row["status"],
@@ -538,7 +546,7 @@ def dashboard_download(request_id: str) -> ResponseReturnValue:
 
     actor = current_principal()
     with transaction(get_session()) as session:  # issuing and using the link are both audited
-        token, _expires = requests.issue_download_link(session, uuid.UUID(request_id), actor=actor)
+        token, _expires = requests.issue_download_link(session, _request_uuid(request_id), actor=actor)
         content, filename = requests.open_download(session, token, actor=actor)
     return Response(
         content,
@@ -553,7 +561,7 @@ def _certificate(request_id: str) -> tuple[str, Any]:
     from governance.requests import certificate as certificates
     from governance.requests import service as requests
 
-    token = requests.certificate_of(get_session(), uuid.UUID(request_id))
+    token = requests.certificate_of(get_session(), _request_uuid(request_id))
     keys = app.extensions["governance.keys"]
     claims = certificates.verify_certificate(token, [keys.public_key(requests.CERTIFICATE_KEY)])
     return token, claims

@@ -114,3 +114,60 @@ def decimal_text(value: Any, places: int = 3) -> str:
         return f"{number:.0e}"
     text = f"{number:.{places}f}".rstrip("0").rstrip(".")
     return text if not math.isnan(number) else "—"
+
+
+# --- plain words for policy values (GDPR Art. 12: "clear and plain language") ------------------------------
+
+_REGION_NAMES = {"EU": "European Union", "EEA": "European Economic Area", "UK": "United Kingdom"}
+_DAYS_PER_YEAR = 365.25
+_DAYS_PER_MONTH = _DAYS_PER_YEAR / 12
+
+
+def plural(amount: int, unit: str) -> str:
+    """`1 month`, `2 months`, `1 business day`."""
+    return f"{amount} {unit}" if amount == 1 else f"{amount} {unit}s"
+
+
+def period_words(amount: int, unit: str) -> str:
+    """A legal period (`months`, `days`, `business_days`) in words: `1 month`, `10 business days`."""
+    singular = {"months": "month", "days": "day", "business_days": "business day"}.get(unit, unit)
+    return plural(amount, singular)
+
+
+def duration_words(days: int | None) -> str:
+    """A retention period given in days, in the unit a person would say: 730 -> `2 years`, 395 -> `13 months`.
+
+    Years or months are used when the days are within two days of a whole number of them (policies write
+    365, 730 or 3653 for years, 180 or 395 for months); otherwise the days themselves."""
+    if days is None:
+        return "—"
+    years = round(days / _DAYS_PER_YEAR)
+    if years >= 1 and abs(days - years * _DAYS_PER_YEAR) <= 2:
+        return plural(years, "year")
+    months = round(days / _DAYS_PER_MONTH)
+    if months >= 1 and abs(days - months * _DAYS_PER_MONTH) <= 5:
+        return plural(months, "month")
+    return plural(days, "day")
+
+
+def region_name(code: str) -> str:
+    """`CH` -> `Switzerland`, `US-CA` -> `California (United States)`; an unknown code is shown as given."""
+    import pycountry  # light; only pages that name regions need it
+
+    if code in _REGION_NAMES:
+        return _REGION_NAMES[code]
+    if "-" in code:
+        subdivision = pycountry.subdivisions.get(code=code)
+        country = pycountry.countries.get(alpha_2=code.split("-", 1)[0])
+        if subdivision is not None and country is not None:
+            return f"{subdivision.name} ({getattr(country, 'common_name', country.name)})"
+    country = pycountry.countries.get(alpha_2=code)
+    return getattr(country, "common_name", country.name) if country is not None else code
+
+
+def chance_words(probability: Any) -> str:
+    """δ in words: 1e-06 -> `1 in 1,000,000`."""
+    number = float(probability)
+    if number <= 0:
+        return "none"
+    return f"1 in {round(1 / number):,}"

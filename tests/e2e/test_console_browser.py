@@ -133,3 +133,33 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
     assert "k = 30, required 10" in datasets
     check_page(person, "dashboard-usage")
     context.close()
+
+
+def test_a_dpo_reads_policies_in_plain_words_and_learns_why_a_training_job_failed(
+    app, page, live_server_for, make_subject
+):
+    train_small_model(app, make_subject, people=2)  # far too few people: the job fails for good
+    secret = create_staff_with_totp(app, "dana-dpo", PASSWORD, {"dpo"})
+    server = live_server_for(app)
+    sign_in(page, server.url, "dana-dpo", PASSWORD, secret)
+    nav = page.get_by_role("navigation", name="Console")
+
+    nav.get_by_role("link", name="Policies in force").click()
+    body = page.locator("main").inner_text()
+    assert "{'" not in body
+    assert "months':" not in body
+    assert page.get_by_text("Answer within 1 month of receiving the request.").is_visible()
+    assert page.get_by_text("Confirm receipt within 10 business days.").is_visible()
+    assert "California (United States)" in body
+    check_page(page, "console-policies-plain-words")
+
+    nav.get_by_role("link", name="Releases and models").click()
+    assert "No report" not in page.locator("main").inner_text()
+    page.get_by_text("Privacy report of").first.click()  # the disclosure opens by mouse ...
+    assert page.get_by_text("Why it failed:").is_visible()
+    assert page.get_by_text("Wait until more people have consented", exact=False).is_visible()
+    assert page.locator("code", has_text="too_few_examples").is_visible()
+    check_page(page, "console-training-failed")
+    page.set_viewport_size({"width": 390, "height": 844})  # ... and reads on a phone
+    assert page.get_by_text("Why it failed:").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -297,3 +297,34 @@ def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkey
     assert "No entries match beyond this point." in html
     html = client.get(_link(html, "prev")).get_data(as_text=True)
     assert _page_seqs(html) == everything[-4:]
+
+
+def test_policies_page_states_every_value_in_plain_words(client, login_staff):
+    login_staff(client, "dpo")
+    html = client.get("/console/policies").get_data(as_text=True)
+    assert "{'" not in html
+    assert "months':" not in html
+    assert "Answer within 1 month of receiving the request." in html
+    assert "May be extended by up to 2 months in total" in html
+    assert "Answer within 45 days of receiving the request." in html
+    assert "Confirm receipt within 10 business days." in html
+    assert "May be extended once, by up to 45 days in total" in html
+    assert "California (United States)" in html
+    assert "Switzerland" in html
+    assert "Kept for" in html
+    assert "2 years" in html
+    assert "Retention (days)" not in html
+    assert "<strong>Purchase</strong>: kept for 10 years" in html
+    assert "in groups of at least 10 people" in html
+
+
+def test_a_failed_training_job_shows_its_reason_and_what_to_do(app, client, make_subject, login_staff):
+    from tests.e2e.helpers import train_small_model
+
+    train_small_model(app, make_subject, people=2)  # far too few people: the job fails for good
+    login_staff(client, "dpo")
+    html = client.get("/console/releases").get_data(as_text=True)
+    assert "No report (the job did not produce a model)" not in html
+    assert "Why it failed:" in html
+    assert "reason code <code>too_few_examples</code>" in html
+    assert "Wait until more people have consented" in html
