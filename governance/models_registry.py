@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-DOMAINS = ("jobs", "audit", "access", "vault", "consent", "requests", "gateway", "training", "web")
+DOMAINS = ("jobs", "audit", "outbox", "access", "vault", "consent", "requests", "gateway", "training", "web")
 
 
 def import_all_models() -> None:

@@ -36,6 +36,7 @@ from governance.consent.policy import Purpose, PurposeCatalog, load_catalog
 from governance.consent.receipts import ReceiptFacts, build_receipt, key_id, sign_receipt, verify_receipt
 from governance.consent.state import Decision, Method, Permission, Reason
 from governance.db import utcnow
+from governance.outbox import service as outbox
 from governance.settings import PROJECT_ROOT
 
 __all__ = [
@@ -923,6 +924,7 @@ def _record(
     _save_states(session, (rows[key] for key in dict.fromkeys(p.purpose.key for p in planned)))
     session.flush()
     _notify_stops(session, subject_id, issued, now)
+    _announce(session, subject_id, issued, method, now)
     return issued
 
 
@@ -951,6 +953,33 @@ def _notify_stops(session: Session, subject_id: uuid.UUID, issued: list[Receipt]
                 "effective_at": now.isoformat(),
             },
         )
+
+
+def _announce(session: Session, subject_id: uuid.UUID, issued: list[Receipt], method: str, now: dt.datetime) -> None:
+    """Every change that took effect goes to the outbox (the broker), in this transaction: one INSERT, with one
+    message per event name in the webhook's shape (`consent.granted`, `.withdrawn`, `.expired`, `.objected`,
+    `.objection_lifted`; a GPC signal is a withdrawal with method `gpc`)."""
+    by_event: dict[str, list[Receipt]] = {}
+    for receipt in issued:
+        if not receipt.superseded:
+            by_event.setdefault(f"consent.{receipt.decision}", []).append(receipt)
+    outbox.write(
+        session,
+        [
+            outbox.OutboxEvent(
+                name,
+                subject_id,
+                {
+                    "purposes": [r.purpose for r in items],
+                    "record_ids": [str(r.record_id) for r in items],
+                    "effective_at": now.isoformat(),
+                    "method": method,
+                },
+            )
+            for name, items in by_event.items()
+        ],
+        now=now,
+    )
 
 
 def _check_subject(session: Session, subject_id: uuid.UUID) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.db import utcnow
+from governance.outbox import service as outbox
 from governance.requests import certificate as certificates
 from governance.requests.core import (
     CERTIFICATE_KEY,
@@ -105,6 +106,8 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
     delivery_ids = consent.notify_processors(
         session, event=ERASURE_EVENT, subject_id=row.subject_id, payload={"request_id": str(row.id)}
     )
+    # the same announcement for the broker, in this transaction (the outbox relay publishes it)
+    outbox.write(session, [outbox.OutboxEvent(ERASURE_EVENT, row.subject_id, {"request_id": str(row.id)})], now=now)
     crash_point("erasure:processors_notified")
     flagged = training.flag_models_for_subject(session, row.subject_id, reason="erased")
     crash_point("erasure:models_flagged")

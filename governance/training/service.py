@@ -28,6 +28,7 @@ from governance import audit
 from governance.access.principals import ActorRef, Principal
 from governance.db import utcnow
 from governance.errors import DomainError
+from governance.outbox import service as outbox
 from governance.training.errors import (
     DownloadLinkInvalidError,
     GatewayUnavailableError,
@@ -537,6 +538,7 @@ def flag_models_for_subject(session: Session, subject_id: uuid.UUID, *, reason: 
     for job_id in new:
         session.add(TrainingFlag(job_id=job_id, subject_id=subject_id, reason=reason, flagged_at=utcnow()))
     if new:
+        outbox.write(session, [_flag_message(subject_id, reason, new)])
         audit.record(
             session,
             actor=Principal.system("training"),
@@ -546,6 +548,13 @@ def flag_models_for_subject(session: Session, subject_id: uuid.UUID, *, reason: 
         )
     session.flush()
     return len(job_ids)
+
+
+def _flag_message(subject_id: uuid.UUID, reason: str, job_ids: Iterable[uuid.UUID]) -> outbox.OutboxEvent:
+    """The broker's announcement of new model flags (the models' ids and why; the outbox relays it)."""
+    return outbox.OutboxEvent(
+        "training.model.flagged", subject_id, {"reason": reason, "model_ids": sorted(str(j) for j in job_ids)}
+    )
 
 
 def refresh_flags(session: Session, *, job_id: uuid.UUID | None = None) -> int:
@@ -561,6 +570,7 @@ def refresh_flags(session: Session, *, job_id: uuid.UUID | None = None) -> int:
     if job_id is not None:
         query = query.where(TrainingJob.id == job_id)
     added = 0
+    new_flags: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = {}
     for job in list(session.scalars(query)):
         flagged = {
             (s, r)
@@ -582,8 +592,10 @@ def refresh_flags(session: Session, *, job_id: uuid.UUID | None = None) -> int:
                     continue
                 if (subject_id, reason) not in flagged:
                     session.add(TrainingFlag(job_id=job.id, subject_id=subject_id, reason=reason, flagged_at=utcnow()))
+                    new_flags.setdefault((subject_id, reason), []).append(job.id)
                     added += 1
     if added:
+        outbox.write(session, [_flag_message(s, r, ids) for (s, r), ids in new_flags.items()])
         audit.record(
             session,
             actor=Principal.system("training"),

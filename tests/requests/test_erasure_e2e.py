@@ -154,6 +154,15 @@ def test_erasure_end_to_end(app, erasure_app, session: Session, make_subject, pr
         SECRETS[processor_id].encode(), erased_hooks[0]["raw"], erased_hooks[0]["headers"][webhooks.SIGNATURE_HEADER]
     )
 
+    # the broker's outbox got the same announcements in the erasure's transaction (docs/broker.md)
+    from governance.outbox.models import OutboxMessage
+
+    announced = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.subject_id == alpha).order_by(OutboxMessage.seq)
+    ).all()
+    assert [m.event for m in announced][-2:] == ["consent.withdrawn", "subject.erased"]  # after its grants
+    assert announced[-1].data == {"request_id": str(view.id)}
+
     # models whose training data included the subject are flagged
     assert view.result["models_flagged"] == sum(1 for _ in training.models_including(session, alpha) or [])
 

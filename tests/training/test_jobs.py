@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from governance.db import transaction, utcnow
 from tests.training.conftest import (
@@ -306,6 +306,13 @@ def test_withdrawn_subject_is_absent_from_the_next_job_and_flags_the_model(
         assert [m.job_id for m in including] == [uuid.UUID(first["id"])]
         with transaction(session):
             assert service.refresh_flags(session) == 1
+        from governance.outbox.models import OutboxMessage  # the new flag is announced to the broker
+
+        flagged = session.scalars(select(OutboxMessage).where(OutboxMessage.event == "training.model.flagged")).all()
+        assert [(m.subject_id, m.data) for m in flagged] == [
+            (leaver, {"reason": "withdrawn", "model_ids": [first["id"]]})
+        ]
+        session.rollback()
     flagged = job_of(client, trainer, first["id"])
     assert flagged["flagged_people"] == 1
     assert flagged["flag_note"] == ("trained on data of 1 person who has since erased their data or withdrawn consent")
@@ -332,6 +339,10 @@ def test_erasure_flags_the_model(
             assert service.flag_models_for_subject(session, erased, reason="erased") == 1  # idempotent
         assert service.models_including(session, erased)[0].flagged
         assert service.flag_models_for_subject(session, uuid.uuid4(), reason="erased") == 0
+        from governance.outbox.models import OutboxMessage  # the flag is announced to the broker, once
+
+        flagged = session.scalars(select(OutboxMessage).where(OutboxMessage.event == "training.model.flagged")).all()
+        assert [(m.subject_id, m.data) for m in flagged] == [(erased, {"reason": "erased", "model_ids": [job["id"]]})]
         session.rollback()
     assert job_of(client, trainer, job["id"])["flagged_people"] == 1
 
