@@ -25,3 +25,19 @@ def test_creating_the_app_imports_no_heavy_library(tmp_path: Path) -> None:
         cwd=Path(__file__).parent.parent,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_creating_the_app_computes_no_password_hash(tmp_path: Path) -> None:
+    """The Argon2id dummy hash (for unknown accounts) is made on first sign-in, not by every starting worker;
+    and verifying against it still answers False."""
+    code = (
+        "from governance import create_app\n"
+        "from governance.access import credentials\n"
+        f"create_app({{'ENV': 'development', 'INSTANCE_PATH': {str(tmp_path)!r}, 'LOG_LEVEL': 'ERROR'}})\n"
+        "print(credentials._DUMMY_HASH is None)\n"
+        "print(credentials.verify_password(None, 'correct horse battery'), credentials._DUMMY_HASH is None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+    )
+    assert out.stdout.split() == ["True", "False", "False"]

@@ -45,7 +45,16 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read al
 
 _hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 # A fixed hash to verify against when the account does not exist, so timing does not reveal which names exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Made on first use, not at import: computing it costs ~0.6 s of CPU, which every web worker paid at start-up
+# although most never see a sign-in (bench/startup.py measures it).
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH  # one per process; a race only computes it twice
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
 
 
 class PasswordPolicyError(ValueError):
@@ -56,7 +65,7 @@ def use_cheap_hashing_for_tests() -> None:
     """Tests create and sign in many accounts; the real argon2id with minimal cost keeps them fast."""
     global _hasher, _DUMMY_HASH  # process-wide, switched once at start-up
     _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
-    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    _DUMMY_HASH = None
 
 
 def check_password_policy(password: str) -> None:
@@ -78,7 +87,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

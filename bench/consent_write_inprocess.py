@@ -1,0 +1,180 @@
+"""Consent writes in-process through the Flask test client (2 purposes per request, a fresh Idempotency-Key
+each, bearer token auth): SQL statements per request (BEGIN and COMMIT included, counted with SQLAlchemy event
+listeners) and CPU time per request as a ratio to `/healthz` in the same process.
+
+    python bench/consent_write_inprocess.py [--requests 2000] [--subjects 500] [--postgres URL] [--quick]
+
+Sizes: 2,000 writes over 500 subjects (SQLite file by default), 2,000 `/healthz` calls; --quick: 200 and 50.
+Targets (issue 16): at most 6 statements per write, at most 5x the CPU of `/healthz`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SEED = 20261202
+PURPOSES = ("marketing_email", "personalized_recommendations")
+
+
+class StatementCounter:
+    """Every statement the engine sends, plus BEGIN and COMMIT (which SQLite's and psycopg's drivers issue
+    without a cursor execute). Shared with tests/consent/test_write_statements.py."""
+
+    def __init__(self, engine: object) -> None:
+        import sqlalchemy as sa
+
+        self.statements: list[str] = []
+        self._engine = engine
+        self._hooks = {
+            "before_cursor_execute": self._execute,
+            "begin": lambda conn: self.statements.append("BEGIN"),
+            "commit": lambda conn: self.statements.append("COMMIT"),
+            "rollback": lambda conn: self.statements.append("ROLLBACK"),
+        }
+        for name, hook in self._hooks.items():
+            sa.event.listen(engine, name, hook)
+
+    def _execute(self, conn, cursor, statement, params, context, executemany) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE is the "begin" already counted
+            self.statements.append(statement)
+
+    def remove(self) -> None:
+        import sqlalchemy as sa
+
+        for name, hook in self._hooks.items():
+            sa.event.remove(self._engine, name, hook)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="writes and /healthz calls (default 2000)")
+    parser.add_argument("--subjects", type=int, default=500, help="subjects written to (default 500)")
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL (default: a SQLite file)")
+    parser.add_argument("--profile", default=None, help="write a pyinstrument HTML profile of the writes here")
+    parser.add_argument("--quick", action="store_true", help="200 writes over 50 subjects")
+    args = parser.parse_args()
+    if args.quick:
+        args.requests, args.subjects = 200, 50
+
+    from governance import create_app
+    from governance.access import tokens
+    from governance.access.principals import Principal
+    from governance.migrations_support import upgrade
+    from governance.vault import service as vault
+
+    rng = random.Random(SEED)
+    tmp = tempfile.mkdtemp(prefix="consent-write-bench-")
+    created = None
+    if args.postgres:
+        from tests.conftest import create_postgres_database
+
+        url = created = create_postgres_database(args.postgres, prefix="consent_write_bench")
+    else:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+    try:
+        upgrade(url)
+        app = create_app(
+            {
+                "ENV": "test",
+                "INSTANCE_PATH": tmp,
+                "DATABASE_URL": url,
+                "LOG_LEVEL": "ERROR",
+                "RATELIMIT_DEFAULT": "10000000/minute",
+            }
+        )
+        db = app.extensions["governance.db"]
+        actor = Principal.system("bench")
+        with app.app_context():
+            session = db.session()
+            with session.begin():
+                registered = tokens.register_client(
+                    session, name="bench", scopes={"consents:write"}, purposes=set(), actor=actor
+                )
+                token = tokens.issue_token(
+                    session, tokens.get_client(session, registered.client_id), {"consents:write"}
+                ).access_token
+                subjects = [
+                    vault.create_subject(session, external_ref=f"b{i}", actor=actor).id for i in range(args.subjects)
+                ]
+            session.close()
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+        bodies = [
+            (
+                rng.choice(subjects),
+                {"decisions": [{"purpose": p, "decision": rng.choice(("granted", "withdrawn"))} for p in PURPOSES]},
+            )
+            for _ in range(args.requests)
+        ]
+        for subject, body in bodies[:20]:  # warm-up: catalog, signing key, statement caches
+            client.post(
+                f"/api/v1/subjects/{subject}/consents",
+                json=body,
+                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+            )
+        for _ in range(50):
+            client.get("/healthz")
+
+        started = time.process_time()
+        for _ in range(args.requests):
+            client.get("/healthz")
+        healthz_cpu = (time.process_time() - started) / args.requests
+
+        from bench.bench_profile import maybe_profile
+
+        counter = StatementCounter(db.engine)
+        statuses: dict[int, int] = {}
+        with maybe_profile(args.profile):
+            started = time.process_time()
+            for subject, body in bodies:
+                response = client.post(
+                    f"/api/v1/subjects/{subject}/consents",
+                    json=body,
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                )
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            write_cpu = (time.process_time() - started) / args.requests
+        counter.remove()
+        kinds: dict[str, int] = {}
+        for statement in counter.statements:
+            word = statement.split(None, 1)[0].upper()
+            kinds[word] = kinds.get(word, 0) + 1
+        db.dispose()
+    finally:
+        if created:
+            from tests.conftest import drop_postgres_database
+
+            drop_postgres_database(created)
+    print(
+        json.dumps(
+            {
+                "figure": "consent_write_inprocess",
+                "database": "postgresql" if args.postgres else "sqlite",
+                "sizes": {"requests": args.requests, "subjects": args.subjects, "purposes_per_write": len(PURPOSES)},
+                "seed": SEED,
+                "cpus": os.cpu_count(),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+                "status_codes": {str(k): v for k, v in sorted(statuses.items())},
+                "statements_per_write": round(len(counter.statements) / args.requests, 2),
+                "statements_by_kind_per_write": {k: round(v / args.requests, 2) for k, v in sorted(kinds.items())},
+                "write_cpu_ms": round(write_cpu * 1000, 3),
+                "healthz_cpu_ms": round(healthz_cpu * 1000, 3),
+                "ratio_write_cpu_to_healthz": round(write_cpu / healthz_cpu, 2),
+                "target": "<= 6 statements per write, <= 5x the CPU of /healthz",
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
