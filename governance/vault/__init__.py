@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from governance.vault import tasks
     from governance.vault.api import bp
     from governance.vault.cli import keys_cli
+    from governance.vault.keyproviders import KeyProviderUnavailable
 
     runtime = build_runtime(app)
     app.extensions[EXTENSION] = runtime
@@ -22,10 +23,13 @@ def init_app(app: Flask) -> None:
         governance_cli.add_command(keys_cli)
 
     def master_key_ready() -> tuple[bool, str]:
+        name = runtime.provider.name
         try:
             runtime.provider.versions()
+        except KeyProviderUnavailable as exc:  # an HSM: the reason is a fixed word (token_missing, pin_incorrect)
+            return False, f"vault master key provider '{name}' unavailable ({exc.reason})"
         except Exception:  # the detail must not carry key material; the type is enough
             return False, "vault master key provider unavailable"
-        return True, f"vault master key provider '{runtime.provider.name}'"
+        return True, f"vault master key provider '{name}'"
 
     add_ready_check(app, "vault_master_key", master_key_ready)

@@ -28,13 +28,13 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from governance.vault.keyproviders import KeyProvider
+from governance.vault.keyproviders import KeyProvider, UnwrapError, unwrap_many
 
 __all__ = [
     "BlindIndex",
@@ -160,6 +160,12 @@ class Envelope:
 
     def unwrap(self, key: WrappedKey) -> bytes:
         return self.provider.unwrap(key.master_version, key.wrapped, _wrap_context(key.subject_id, key.version))
+
+    def unwrap_many(self, keys: Sequence[WrappedKey]) -> list[bytes | UnwrapError]:
+        """Unwrap many data keys in one provider call when it batches (an HSM: one session, one key lookup);
+        a key that fails to authenticate comes back as its `UnwrapError`, in place."""
+        items = [(k.master_version, k.wrapped, _wrap_context(k.subject_id, k.version)) for k in keys]
+        return unwrap_many(self.provider, items)
 
     def rewrap(self, key: WrappedKey, master_version: int) -> WrappedKey:
         """The same data key wrapped under `master_version` (for master-key rotation)."""

@@ -36,7 +36,7 @@ from governance.audit import record
 from governance.db import utcnow
 from governance.vault.crypto import SubjectCipher, WrappedKey
 from governance.vault.errors import KeyRotationError, VaultIntegrityError
-from governance.vault.keyproviders import KeyProviderError
+from governance.vault.keyproviders import KeyProviderError, KeyProviderUnavailable, UnwrapError
 from governance.vault.models import DataKey, Event, KeyRotation, MasterKeyVersion, ProfileFieldValue, Subject
 from governance.vault.runtime import get_runtime
 from governance.vault.service import _decrypt, _load_subject, _unwrap, active_master_version
@@ -146,6 +146,8 @@ def start_master_rotation(
     provider = runtime.provider
     try:
         target = provider.add_version()
+    except KeyProviderUnavailable:
+        raise  # the HSM cannot be reached: 503, nothing changed
     except KeyProviderError:
         target = max(provider.versions())
         if target <= current:
@@ -230,12 +232,16 @@ def rewrap_batch(
     if not rows:
         return RewrapBatch(0, None)
     updates = []
-    for subject_id, version, master_version, wrapped in rows:
-        try:
-            new = envelope.rewrap(WrappedKey(subject_id, version, master_version, wrapped), target)
-        except KeyProviderError:
-            raise VaultIntegrityError("A data key could not be unwrapped during rotation.") from None
-        updates.append({"b_subject": subject_id, "b_version": version, "b_old": master_version, "wrapped": new.wrapped})
+    keys = [WrappedKey(*row) for row in rows]  # (subject_id, version, master_version, wrapped)
+    # one provider call for the batch (an HSM unwraps it in one session); an unavailable provider raises
+    # `KeyProviderUnavailable` here and the job retries later with nothing written
+    for key, data_key in zip(keys, envelope.unwrap_many(keys), strict=True):
+        if isinstance(data_key, UnwrapError):
+            raise VaultIntegrityError("A data key could not be unwrapped during rotation.")
+        new = envelope.wrap(key.subject_id, key.version, data_key, target)
+        updates.append(
+            {"b_subject": key.subject_id, "b_version": key.version, "b_old": key.master_version, "wrapped": new.wrapped}
+        )
     table = cast(sa.Table, DataKey.__table__)
     statement = (
         sa.update(table)

@@ -33,13 +33,17 @@ from typing import Protocol, runtime_checkable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from governance.errors import DomainError
+
 __all__ = [
     "EnvKeyProvider",
     "FileKeyProvider",
     "KeyProvider",
     "KeyProviderError",
+    "KeyProviderUnavailable",
     "StaticKeyProvider",
     "UnwrapError",
+    "unwrap_many",
 ]
 
 MASTER_KEY_BYTES = 32
@@ -48,6 +52,18 @@ _NONCE_BYTES = 12
 
 class KeyProviderError(Exception):
     """The provider cannot do what was asked (unknown version, read-only provider, unreadable key file)."""
+
+
+class KeyProviderUnavailable(KeyProviderError, DomainError):
+    """The key backend cannot be reached or logged into (HSM library missing, token missing, PIN wrong,
+    session lost). Not the data's fault: the service answers 503 and rolls back; `/readyz` reports `reason`."""
+
+    status, code = 503, "key_provider_unavailable"
+    default_message = "The vault's master-key provider is unavailable; nothing was changed."
+
+    def __init__(self, *, reason: str) -> None:
+        super().__init__(extra={"reason": reason})
+        self.reason = reason  # a fixed word (library_missing, token_missing, pin_incorrect...), never a secret
 
 
 class UnwrapError(KeyProviderError):
@@ -86,6 +102,20 @@ class KeyProvider(Protocol):
     def retire_version(self, version: int) -> None:
         """Destroy (or disable) a version nothing uses any more; `KeyProviderError` if not supported."""
         ...
+
+
+def unwrap_many(provider: KeyProvider, items: Sequence[tuple[int, bytes, bytes]]) -> list[bytes | UnwrapError]:
+    """`provider.unwrap_many(items)` where the provider batches, else one `unwrap` per item."""
+    batched = getattr(provider, "unwrap_many", None)  # optional: providers that can batch
+    if batched is not None:
+        return list(batched(items))
+    out: list[bytes | UnwrapError] = []
+    for version, wrapped, context in items:
+        try:
+            out.append(provider.unwrap(version, wrapped, context))
+        except UnwrapError as exc:
+            out.append(exc)
+    return out
 
 
 class _AesGcmKeyring:

@@ -74,18 +74,46 @@ def cached_catalog(path: Path) -> CategoryCatalog:
 
 def key_provider_for(settings: Settings, keystore: object) -> KeyProvider:
     """`GOVERNANCE_VAULT_KEY_PROVIDER`: `file` (default; `<key_dir>/vault-master.json`, generated as
-    `dev-vault-master.json` outside production) or `env` (`GOVERNANCE_MASTER_KEYS`)."""
+    `dev-vault-master.json` outside production), `env` (`GOVERNANCE_MASTER_KEYS`) or `pkcs11` (an HSM; see
+    `pkcs11_provider`). With `GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER` (`file` or `env`) the provider migrates:
+    the legacy one keeps unwrapping its versions until a rotation has re-wrapped every data key under the new
+    one (`provider_migration`)."""
     kind = (settings.get("VAULT_KEY_PROVIDER") or "file").lower()
+    legacy_kind = (settings.get("VAULT_LEGACY_KEY_PROVIDER") or "").lower()
     try:
-        if kind == "env":
-            return EnvKeyProvider({f"GOVERNANCE_{k}": v for k, v in settings.raw.items()})
-        if kind == "file":
-            configured = settings.get("VAULT_MASTER_KEY_FILE")
-            path = Path(configured) if configured else keystore.path_for("vault-master", ".json")  # type: ignore[attr-defined]
-            return FileKeyProvider(path, create=not settings.is_production)
+        if legacy_kind:
+            from governance.vault.provider_migration import MigratingKeyProvider
+
+            if legacy_kind == kind or legacy_kind not in _LOCAL_PROVIDERS:
+                raise ConfigError("GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER must be 'file' or 'env', unlike the provider")
+            legacy = _local_provider(legacy_kind, settings, keystore, create=False)
+            first = max(legacy.versions(), default=0) + 1
+            return MigratingKeyProvider(_provider(kind, settings, keystore, first_version=first), legacy)
+        return _provider(kind, settings, keystore)
     except KeyProviderError as exc:
         raise ConfigError(f"vault master key: {exc}") from None
-    raise ConfigError("GOVERNANCE_VAULT_KEY_PROVIDER must be 'file' or 'env'")
+
+
+_LOCAL_PROVIDERS = ("file", "env")
+
+
+def _local_provider(kind: str, settings: Settings, keystore: object, *, create: bool = True) -> KeyProvider:
+    if kind == "env":
+        return EnvKeyProvider({f"GOVERNANCE_{k}": v for k, v in settings.raw.items()})
+    configured = settings.get("VAULT_MASTER_KEY_FILE")
+    path = Path(configured) if configured else keystore.path_for("vault-master", ".json")  # type: ignore[attr-defined]
+    return FileKeyProvider(path, create=create and not settings.is_production)
+
+
+def _provider(kind: str, settings: Settings, keystore: object, *, first_version: int = 1) -> KeyProvider:
+    if kind in _LOCAL_PROVIDERS:
+        return _local_provider(kind, settings, keystore)
+    if kind == "pkcs11":
+        # imported here: python-pkcs11 loads only where an HSM is configured
+        from governance.vault.pkcs11_provider import Pkcs11KeyProvider, Pkcs11Settings
+
+        return Pkcs11KeyProvider(Pkcs11Settings.from_settings(settings.get), first_version=first_version)
+    raise ConfigError("GOVERNANCE_VAULT_KEY_PROVIDER must be 'file', 'env' or 'pkcs11'")
 
 
 def build_runtime(app: Flask) -> VaultRuntime:

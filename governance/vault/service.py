@@ -37,7 +37,7 @@ from governance.vault.errors import (
     VaultIntegrityError,
 )
 from governance.vault.fields import FieldValueError, lookup_key, mask, normalize, normalize_external_ref
-from governance.vault.keyproviders import KeyProviderError
+from governance.vault.keyproviders import KeyProviderError, KeyProviderUnavailable
 from governance.vault.models import DataKey, Event, MasterKeyVersion, ProfileFieldValue, Subject, Tombstone
 from governance.vault.runtime import get_runtime
 
@@ -223,6 +223,8 @@ def _cipher_for(session: Session, subject: Subject, version: int | None = None) 
 def _unwrap(row: DataKey) -> SubjectCipher:
     try:
         return get_runtime().envelope.cipher(_wrapped(row))
+    except KeyProviderUnavailable:
+        raise  # the HSM is down (503), not the data broken
     except KeyProviderError:
         raise VaultIntegrityError("A data key could not be unwrapped.") from None
 
@@ -508,6 +510,8 @@ def _row_cipher(row: Any) -> SubjectCipher:
         raise VaultIntegrityError("A stored value has no data key.")
     try:
         return get_runtime().envelope.cipher(WrappedKey(row.k_subject, row.k_version, row.master_version, row.wrapped))
+    except KeyProviderUnavailable:
+        raise  # the HSM is down (503), not the data broken
     except KeyProviderError:
         raise VaultIntegrityError("A data key could not be unwrapped.") from None
 
@@ -1082,6 +1086,8 @@ def _release_batch(
                 raise VaultIntegrityError("A stored value has no data key.")
             try:
                 cipher = envelope.cipher(WrappedKey(ids[raw_subject], version, master_version, wrapped), remember=False)
+            except KeyProviderUnavailable:
+                raise  # the HSM is down (503), not the data broken
             except KeyProviderError:
                 raise VaultIntegrityError("A data key could not be unwrapped.") from None
             ciphers[(raw_subject, version)] = cipher

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,3 +91,75 @@ def event(n: int, category: str = "view", **overrides: Any) -> dict[str, Any]:
         base["context"] = {"intent": "order_status"}
     base.update(overrides)
     return base
+
+
+# ------------------------------------------------------------------------------- SoftHSM2 (PKCS#11) tokens
+
+
+@dataclass(frozen=True)
+class HsmToken:
+    """A freshly initialised SoftHSM2 token: what the `pkcs11` provider's settings name."""
+
+    library: str
+    label: str
+    pin: str
+    pin_file: Path
+    conf: Path
+
+    def settings(self, **overrides: Any) -> Any:
+        from governance.vault.pkcs11_provider import Pkcs11Settings
+
+        values = {"library": self.library, "token_label": self.label, "pin_file": str(self.pin_file)}
+        return Pkcs11Settings(**{**values, **overrides})
+
+    def app_settings(self) -> dict[str, str]:
+        return {
+            "VAULT_KEY_PROVIDER": "pkcs11",
+            "VAULT_PKCS11_LIBRARY": self.library,
+            "VAULT_PKCS11_TOKEN_LABEL": self.label,
+            "VAULT_PKCS11_PIN_FILE": str(self.pin_file),
+        }
+
+    def delete(self) -> None:
+        """Remove the token (an HSM partition going away under the service)."""
+        _softhsm_util("--delete-token", "--token", self.label)
+
+
+SOFTHSM_LIBRARIES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+
+
+def _softhsm_util(*args: str) -> None:
+    subprocess.run(["softhsm2-util", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A private SoftHSM2 configuration (its own token directory) for this test session: SOFTHSM2_CONF points
+    at it while the session runs, so no test touches the machine's tokens. Needs Debian's `softhsm2`."""
+    library = next((path for path in SOFTHSM_LIBRARIES if Path(path).is_file()), None)
+    if shutil.which("softhsm2-util") is None or library is None:
+        pytest.fail("SoftHSM2 is not installed (apt-get install -y softhsm2; .ci/run does this)")
+    root = tmp_path_factory.mktemp("softhsm")
+    (root / "tokens").mkdir()
+    conf = root / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    saved = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    yield library, conf
+    if saved is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = saved
+
+
+@pytest.fixture
+def hsm_token(softhsm: tuple[str, Path], tmp_path: Path) -> HsmToken:
+    """A new, empty token (its own label, user PIN in a 0600 file) for one test."""
+    library, conf = softhsm
+    label = f"t-{uuid.uuid4().hex[:16]}"
+    pin = secrets.token_hex(8)
+    _softhsm_util("--init-token", "--free", "--label", label, "--so-pin", secrets.token_hex(8), "--pin", pin)
+    pin_file = tmp_path / "hsm.pin"
+    pin_file.write_text(pin + "\n")
+    pin_file.chmod(0o600)
+    return HsmToken(library, label, pin, pin_file, conf)
