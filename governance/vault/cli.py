@@ -101,6 +101,35 @@ def rotate_command(wait: bool, batch_size: int) -> None:
         session.close()
 
 
+@keys_cli.command("migrate")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+def migrate_command(batch_size: int) -> None:
+    """Move every data key from GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER to GOVERNANCE_VAULT_KEY_PROVIDER (an HSM):
+    a master-key rotation whose new version is created by the new provider, run by a worker as a resumable
+    job. Reads and writes continue; docs/vault.md, "Master key in an HSM"."""
+    from governance.vault.errors import KeyRotationError
+    from governance.vault.provider_migration import start_provider_migration
+
+    session = _session()
+    try:
+        with session.begin():
+            view = start_provider_migration(session, actor=CLI_ACTOR, batch_size=batch_size)
+        click.echo(
+            json.dumps(
+                {
+                    "rotation_id": str(view.id),
+                    "active_version": view.target_version,
+                    "data_keys": view.total,
+                    "job_id": str(view.job_id),
+                }
+            )
+        )
+    except KeyRotationError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        session.close()
+
+
 @keys_cli.command("rotate-subject")
 @click.argument("subject_id", type=click.UUID)
 def rotate_subject_command(subject_id: uuid.UUID) -> None:

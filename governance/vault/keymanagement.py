@@ -145,7 +145,7 @@ def start_master_rotation(
         raise KeyRotationError("A master-key rotation is already running.", extra={"rotation_id": str(running)})
     provider = runtime.provider
     try:
-        target = provider.add_version()
+        target = _orphan_version(session, provider, current) or provider.add_version()
     except KeyProviderUnavailable:
         raise  # the HSM cannot be reached: 503, nothing changed
     except KeyProviderError:
@@ -186,6 +186,18 @@ def start_master_rotation(
     )
     session.flush()
     return _rotation_view(rotation)
+
+
+def _orphan_version(session: Session, provider: Any, current: int) -> int | None:
+    """A version newer than the active one that the provider holds and the database does not know: a start
+    that crashed after the provider created its version and before the commit. Reusing it leaves no unused
+    key behind (in an HSM nothing else would ever destroy it). None for read-only providers, whose newer
+    versions the operator deploys for exactly this call (the fallback below)."""
+    if not provider.epochs_automatic:
+        return None
+    known = set(session.scalars(select(MasterKeyVersion.version)))
+    orphans = [v for v in provider.versions() if v > current and v not in known]
+    return max(orphans) if orphans else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -116,17 +117,30 @@ def _destroy_file_version(provider: FileKeyProvider, version: int) -> None:
     provider._keys = {}
 
 
-def start_provider_migration(session: Session, *, actor: Principal | ActorRef) -> Any:
-    """Start the rotation that moves every data key to the new provider (enqueues `vault.rotate_master_key`).
+def start_provider_migration(session: Session, *, actor: Principal | ActorRef, batch_size: int = 2000) -> Any:
+    """Start the rotation that moves every data key to the new provider and enqueue its re-wrap job
+    (`vault.rotate_master_key`, committed batches of `batch_size`, resumable). The caller commits.
 
-    Raises `KeyRotationError` (`provider_not_migrating`) unless a legacy provider is configured."""
-    from governance.vault.keymanagement import start_master_rotation
+    Raises `KeyRotationError` (`provider_not_migrating`) unless a legacy provider is configured, and while
+    another rotation runs; an unavailable HSM raises `KeyProviderUnavailable` (503) with nothing changed."""
+    from governance.jobs import enqueue
+    from governance.vault.keymanagement import REWRAP_JOB, KeyRotation, start_master_rotation
     from governance.vault.runtime import get_runtime
 
-    provider = get_runtime().provider
-    if not isinstance(provider, MigratingKeyProvider):
+    if not isinstance(get_runtime().provider, MigratingKeyProvider):
         raise KeyRotationError(
             "No legacy key provider is configured (GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER).",
             code="provider_not_migrating",
         )
-    return start_master_rotation(session, actor=actor)  # an unavailable HSM raises its own 503
+    view = start_master_rotation(session, actor=actor, enqueue_job=False)
+    ref = actor.ref if isinstance(actor, Principal) else actor
+    job_id = enqueue(
+        session,
+        REWRAP_JOB,
+        {"rotation_id": str(view.id), "batch_size": batch_size},
+        dedupe_key=f"vault.rotation:{view.id}",
+        created_by=f"{ref.kind}:{ref.id}",
+    )
+    session.get_one(KeyRotation, view.id).job_id = job_id
+    session.flush()
+    return replace(view, job_id=job_id)

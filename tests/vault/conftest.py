@@ -47,7 +47,8 @@ def _restore_master_keys(request: pytest.FixtureRequest) -> Iterator[None]:
     path = getattr(runtime.provider, "path", None)
     saved = path.read_bytes() if path is not None else None
     yield
-    if path is not None and saved is not None and path.read_bytes() != saved:
+    # (a provider migration's test destroys the legacy file's last version, which removes the file)
+    if path is not None and saved is not None and (not path.exists() or path.read_bytes() != saved):
         path.write_bytes(saved)
         runtime.provider._reload(force=True)
     runtime.envelope.clear()
