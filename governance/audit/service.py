@@ -680,10 +680,17 @@ def _filtered(query: sa.Select[Any], filters: SearchFilters) -> sa.Select[Any]:
 
 
 def search(
-    session: Session, filters: SearchFilters, after: int | None = None, limit: int = 100
+    session: Session,
+    filters: SearchFilters,
+    after: int | None = None,
+    limit: int = 100,
+    *,
+    before: int | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Sealed entries matching `filters` in seq order after `after` (keyset pagination).
+    """Sealed entries matching `filters` in seq order after `after` and before `before` (keyset pagination).
 
+    `newest_first` walks the log backwards: the returned cursor is then the `before` of the next (older) page.
     Returns (entries in typed form with their leaf hash, the cursor for the next page or None)."""
     if not 1 <= limit <= 1000:
         raise AuditFilterError("limit is between 1 and 1000")
@@ -691,7 +698,10 @@ def search(
     query = _filtered(sa.select(table).where(table.c.seq.is_not(None)), filters)
     if after is not None:
         query = query.where(table.c.seq > after)
-    rows = session.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
+    if before is not None:
+        query = query.where(table.c.seq < before)
+    order = table.c.seq.desc() if newest_first else table.c.seq
+    rows = session.execute(query.order_by(order).limit(limit + 1)).all()
     page = [{"entry": typed_entry(r), "leaf_hash": r.leaf_hash.hex()} for r in rows[:limit]]
     return page, (rows[limit - 1].seq if len(rows) > limit else None)
 

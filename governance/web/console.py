@@ -572,7 +572,10 @@ def _entry_row(item: dict[str, Any]) -> dict[str, Any]:
         "action": entry.get("action"),
         "actor": f"{actor.get('kind')}:{actor.get('id')}",
         "target": f"{target.get('kind')}:{target.get('id')}" if target else None,
-        "details_preview": details if len(details) <= 120 else details[:117] + "…",
+        "details_preview": details if len(details) <= 60 else details[:57] + "…",
+        "details_full": json.dumps(entry.get("details") or {}, sort_keys=True, indent=2, ensure_ascii=False)
+        if len(details) > 60
+        else None,
     }
 
 
@@ -623,37 +626,98 @@ def _previous_cursor(session: Any, filters: Any, before: int, size: int) -> tupl
     return True, found[-size] - 1
 
 
-@bp.get("/console/audit")
-@requires("audit.read", resource=audit_log)
-def console_audit() -> str:
+def _jump_before(session: Any, filters: Any) -> int | None:
+    """The `before` cursor a "Jump to" asks for: a position (that entry at the top of the page) or a date (the
+    page starts with the last entry of that day); None when neither is given. Bad values are a 422 page."""
+    import dataclasses
+
     from governance.audit import service as audit_service
 
-    values, filters = _audit_filters()
+    position, day = request.args.get("position", "").strip(), request.args.get("date", "").strip()
+    if position:
+        if not position.isdigit():
+            raise ValidationFailedError(fields={"position": "a whole number (an entry's #)"})
+        return int(position) + 1
+    if day:
+        try:
+            end = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), dt.UTC) + dt.timedelta(days=1)
+        except ValueError:
+            raise ValidationFailedError(fields={"date": "a date"}) from None
+        until = min(end, filters.until) if filters.until else end
+        items, _ = audit_service.search(session, dataclasses.replace(filters, until=until), limit=1, newest_first=True)
+        return items[0]["entry"]["seq"] + 1 if items else 0
+    return None
+
+
+def _newest_first_page(session: Any, filters: Any, page_url: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A page of entries, newest first, from the `before` cursor (or a jump); links to newer and older pages."""
+    from governance.audit import service as audit_service
+
+    before = _jump_before(session, filters)
+    if before is None:
+        before_text = request.args.get("before", "")
+        before = int(before_text) if before_text.isdigit() else None
+    items, older = audit_service.search(session, filters, before=before, limit=AUDIT_PAGE_SIZE, newest_first=True)
+    entries = [_entry_row(item) for item in items]
+    newer_url = None
+    if before is not None:
+        top = entries[0]["seq"] if entries else before - 1
+        newer, more = audit_service.search(session, filters, after=top, limit=AUDIT_PAGE_SIZE)
+        if newer:
+            newer_url = page_url(before=newer[-1]["entry"]["seq"] + 1 if more is not None else None)
+    page = {
+        "first_url": page_url() if newer_url and "before=" in newer_url else None,
+        "first_label": "Newest entries",
+        "previous_url": newer_url,
+        "previous_label": "Newer entries",
+        "next_url": page_url(before=older) if older is not None else None,
+        "next_label": "Older entries",
+        "summary": f"Entries {entries[0]['seq']} down to {entries[-1]['seq']}" if entries else "",
+    }
+    return entries, page
+
+
+def _oldest_first_page(session: Any, filters: Any, page_url: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from governance.audit import service as audit_service
+
     after_text = request.args.get("after", "")
     after = int(after_text) if after_text.lstrip("-").isdigit() and int(after_text) >= -1 else None
-    session = get_session()
     page_items, next_after = audit_service.search(session, filters, after=after, limit=AUDIT_PAGE_SIZE)
-    active = {k: v for k, v in values.items() if v}
     entries = [_entry_row(item) for item in page_items]
     first_seq = entries[0]["seq"] if entries else None
     has_previous, previous_after = False, None
     if after is not None:
         before = first_seq if first_seq is not None else after + 1
         has_previous, previous_after = _previous_cursor(session, filters, before, AUDIT_PAGE_SIZE)
-
-    def page_url(cursor: int | None) -> str:
-        args: dict[str, Any] = dict(active)
-        if cursor is not None:
-            args["after"] = cursor
-        return url_for("web.console_audit", **args)
-
     page = {
         # "First page" only when "Previous page" does not already lead there
-        "first_url": page_url(None) if after is not None and previous_after is not None else None,
-        "previous_url": page_url(previous_after) if has_previous else None,
-        "next_url": page_url(next_after) if next_after is not None else None,
+        "first_url": page_url() if after is not None and previous_after is not None else None,
+        "previous_url": page_url(after=previous_after) if has_previous else None,
+        "next_url": page_url(after=next_after) if next_after is not None else None,
         "summary": f"Entries {first_seq} to {entries[-1]['seq']}" if entries else "",
     }
+    return entries, page
+
+
+@bp.get("/console/audit")
+@requires("audit.read", resource=audit_log)
+def console_audit() -> str:
+    values, filters = _audit_filters()
+    order = request.args.get("order") or "newest"
+    if order not in ("newest", "oldest"):
+        raise ValidationFailedError(fields={"order": "newest or oldest"})
+    active = {k: v for k, v in values.items() if v}
+
+    def page_url(**cursor: int | None) -> str:
+        args: dict[str, Any] = dict(active)
+        if order != "newest":
+            args["order"] = order
+        args.update({name: value for name, value in cursor.items() if value is not None})
+        return url_for("web.console_audit", **args)
+
+    session = get_session()
+    build = _newest_first_page if order == "newest" else _oldest_first_page
+    entries, page = build(session, filters, page_url)
     export_urls = {
         fmt: url_for("audit_api.export_entries", format=fmt, **cast(dict[str, Any], _api_filters(values)))
         for fmt in ("jsonl", "csv")
@@ -665,6 +729,8 @@ def console_audit() -> str:
         checkpoint=_latest_checkpoint(),
         filters=values,
         filters_active=bool(active),
+        order=order,
+        jump={"position": request.args.get("position", ""), "date": request.args.get("date", "")},
         entries=entries,
         page=page,
         export_urls=export_urls,

@@ -53,10 +53,31 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     check_page(page, "console-overview")
 
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Audit log").click()
-    assert page.get_by_text("Latest signed checkpoint").is_visible()
+    # point 12: the verification summary is one line above the table; its details sit behind a disclosure
+    line = page.locator("#verification .verification-line")
+    assert "verified" in line.inner_text().lower()
+    assert line.evaluate("e => e.getClientRects().length") == 1
+    assert not page.get_by_text("Latest signed checkpoint", exact=True).is_visible()
+    page.get_by_text("Verification details and the latest signed checkpoint").click()
+    assert page.get_by_text("Latest signed checkpoint", exact=True).is_visible()
+    # newest first by default, and the six columns fit 1280 px: the table never scrolls sideways
+    seqs = [int(t.split()[0]) for t in page.locator("table.audit-table tbody tr td:first-child").all_inner_texts()]
+    assert seqs == sorted(seqs, reverse=True)
+    wrap = page.locator(".table-wrap").filter(has=page.locator("table.audit-table"))
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+    long_details = page.locator("table.audit-table details").first
+    if long_details.count():
+        long_details.locator("summary").click()
+        assert long_details.locator("pre").is_visible()
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+    # jump to a position with the keyboard: the entry is at the top of the page
+    page.get_by_label("Entry number").fill(str(seqs[-1]))
+    page.get_by_label("Entry number").press("Enter")
+    assert page.locator("table.audit-table tbody tr td:first-child").first.inner_text().split()[0] == str(seqs[-1])
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Audit log").click()
     page.get_by_label("Action").fill("vault.subject")
     page.get_by_role("button", name="Apply filters").click()
-    rows = page.get_by_role("table", name="Audit entries in the order they were written (filtered)").locator("tbody tr")
+    rows = page.get_by_role("table", name="Audit entries, newest first (filtered)").locator("tbody tr")
     assert rows.count() == 3
     assert all("vault.subject.create" in text for text in rows.all_inner_texts())
     check_page(page, "console-audit-log")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import sqlalchemy as sa
@@ -271,7 +272,10 @@ def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkey
     login_staff(client, "auditor")
     monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 4)
 
-    for start in ("/console/audit?action=web.paging", "/console/audit?action=web.paging.rare"):
+    for start in (
+        "/console/audit?action=web.paging&order=oldest",
+        "/console/audit?action=web.paging.rare&order=oldest",
+    ):
         forward: list[list[int]] = []
         url: str | None = start
         while url:
@@ -283,7 +287,7 @@ def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkey
         everything = [seq for page in forward for seq in page]
         assert everything == sorted(everything)
         assert len(set(everything)) == len(everything)
-        assert len(everything) == (130 if start.endswith("paging") else 13)
+        assert len(everything) == (130 if "paging&" in start else 13)
 
         backward, last_url = [_page_seqs(html)], None
         while url := _link(html, "prev"):
@@ -293,7 +297,7 @@ def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkey
         assert "after=" not in (last_url or "")  # the first page's own address
 
     # past the end: "Previous page" leads back to the last entries
-    html = client.get("/console/audit?action=web.paging.rare&after=100000").get_data(as_text=True)
+    html = client.get("/console/audit?action=web.paging.rare&order=oldest&after=100000").get_data(as_text=True)
     assert "No entries match beyond this point." in html
     html = client.get(_link(html, "prev")).get_data(as_text=True)
     assert _page_seqs(html) == everything[-4:]
@@ -328,3 +332,66 @@ def test_a_failed_training_job_shows_its_reason_and_what_to_do(app, client, make
     assert "Why it failed:" in html
     assert "reason code <code>too_few_examples</code>" in html
     assert "Wait until more people have consented" in html
+
+
+def _seed_paging_entries(app: Flask, count: int = 130) -> None:
+    from governance import audit
+    from governance.access.principals import ActorRef
+
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            for i in range(count):
+                action = "web.paging.rare" if i % 10 == 0 else "web.paging.common"
+                audit.record(session, actor=ActorRef("system", "paging"), action=action, target=None)
+        session.close()
+    _seal(app)
+
+
+def test_audit_log_is_newest_first_by_default_and_pages_both_ways(app, client, login_staff, monkeypatch):
+    from governance.web import console
+
+    _seed_paging_entries(app)
+    login_staff(client, "auditor")
+    monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 4)
+    for start, expected in (("/console/audit?action=web.paging", 130), ("/console/audit?action=web.paging.rare", 13)):
+        pages: list[list[int]] = []
+        url: str | None = start
+        while url:
+            html = client.get(url).get_data(as_text=True)
+            pages.append(_page_seqs(html))
+            if len(pages) == 1:
+                assert _link(html, "prev") is None  # the default page holds the newest entries
+                assert "newest first" in html
+            url = _link(html, "next")
+        everything = [seq for page in pages for seq in page]
+        assert everything == sorted(everything, reverse=True)
+        assert len(set(everything)) == len(everything) == expected
+        back = [_page_seqs(html)]
+        while url := _link(html, "prev"):
+            html = client.get(url).get_data(as_text=True)
+            back.append(_page_seqs(html))
+        assert list(reversed(back)) == pages  # "Newer entries" walks the same pages back to the newest
+
+
+def test_audit_log_jumps_to_a_position_or_a_day(app, client, login_staff, monkeypatch):
+    from governance.web import console
+
+    _seed_paging_entries(app, 20)
+    login_staff(client, "auditor")
+    monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 5)
+    html = client.get("/console/audit?position=7").get_data(as_text=True)
+    assert _page_seqs(html) == [7, 6, 5, 4, 3]
+    assert _link(html, "prev") is not None  # newer entries exist above the jump
+    html = client.get("/console/audit?action=web.paging.rare&position=15").get_data(as_text=True)
+    rare = _page_seqs(html)
+    assert rare
+    assert max(rare) <= 15
+    today = dt.datetime.now(dt.UTC).date()
+    newest = _page_seqs(client.get("/console/audit").get_data(as_text=True))
+    assert _page_seqs(client.get(f"/console/audit?date={today}").get_data(as_text=True)) == newest
+    yesterday = today - dt.timedelta(days=1)
+    assert "No entries match" in client.get(f"/console/audit?date={yesterday}").get_data(as_text=True)
+    assert client.get("/console/audit?position=-3").status_code == 422
+    assert client.get("/console/audit?date=soon").status_code == 422
+    assert client.get("/console/audit?order=sideways").status_code == 422
