@@ -6,7 +6,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Load and validate the policy files (a broken file stops start-up), register the blueprint, the OAuth2
     server, rate limits, the housekeeping job and CLI commands."""
-    from governance.access import credentials, tasks
+    from governance.access import credentials, sso, sso_pages, tasks
     from governance.access.api import bp
     from governance.access.api_v1 import bp as api_bp
     from governance.access.cli import register
@@ -16,8 +16,12 @@ def init_app(app: Flask) -> None:
     from governance.access.service import ENGINE_KEY
     from governance.cli import governance_cli
 
+    del sso_pages  # imported for its routes on the access blueprint
+
     settings = app.extensions["governance.settings"]
     app.extensions[ENGINE_KEY] = PolicyEngine.from_directory(settings.policies_dir)
+    policy = sso.load_policy(settings)  # a bad policies/sso.yaml stops start-up, like a bad Cedar file
+    app.extensions[sso.EXTENSION_KEY] = sso.SsoClient(policy) if policy is not None else None
     if settings.env == "test":
         credentials.use_cheap_hashing_for_tests()
     app.register_blueprint(bp)

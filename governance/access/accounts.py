@@ -264,6 +264,14 @@ def check_password(
             details={},
         )
         raise AccountLockedError(headers={"Retry-After": str(_retry_after(locked_until))})
+    if known is not None and known.sso_subject is not None:
+        # Single sign-on is on for this account: its local password is refused, right or wrong, with the same
+        # answer, counters and time as any failed password.
+        credentials.dummy_verify(password)
+        record_failure(
+            session, staff=known, address_hash=address_hash, policy=policy, stage="sso_only", name_hash=name_hash
+        )
+        raise SignInFailedError()
     # The same argon2 verification either way: against the account's hash, or the dummy hash for no account.
     verified = credentials.verify_password(known.password_hash if known is not None else None, password)
     if known is None or not verified:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask import session as cookie
 
-from governance.access import accounts, authn, credentials, redirects, sessions
+from governance.access import accounts, authn, credentials, redirects, sessions, sso
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
 from governance.access.principals import Principal, Resource
@@ -141,7 +141,8 @@ def dashboard_logout() -> Response:
 
 
 def _login_page(error: str | None = None, status: int = 200, headers: dict[str, str] | None = None) -> Any:
-    html = render_template("access/login.html", error=error, next=_safe_next())
+    sso_on = current_app.extensions.get(sso.EXTENSION_KEY) is not None
+    html = render_template("access/login.html", error=error, next=_safe_next(), sso_on=sso_on)
     return html, status, headers or {}
 
 
@@ -193,6 +194,12 @@ def _pending_staff_id() -> uuid.UUID | None:
     return staff_id if datetime.now(UTC) - started < PENDING_LIFETIME else None
 
 
+def _pending_via_sso() -> bool:
+    """The first step was single sign-on (the provider did not assert MFA; the local TOTP completes it)."""
+    pending = cookie.get(PENDING_KEY)
+    return isinstance(pending, dict) and pending.get("via") == "sso"
+
+
 @bp.route("/login/totp", methods=["GET", "POST"])
 @public("second sign-in step; the first step's result is in the signed cookie and checked by the view")
 def login_totp() -> Any:
@@ -216,10 +223,19 @@ def login_totp() -> Any:
         session.commit()
         page = render_template("access/totp.html", error=exc.message, next=_safe_next())
         return page, exc.status, exc.headers
-    accounts.signed_in(session, staff, mfa=True, method=method)
-    new = sessions.start_staff_session(session, staff, mfa=True, timeouts=authn.timeouts())
+    via_sso = _pending_via_sso()
+    timeouts = authn.timeouts()
+    if via_sso:
+        client = current_app.extensions.get(sso.EXTENSION_KEY)
+        if client is None or staff.sso_subject is None:
+            return redirect(url_for("access.login", next=_safe_next()))
+        timeouts = sso.session_timeouts(client.policy, timeouts)
+    accounts.signed_in(session, staff, mfa=True, method=f"sso+{method}" if via_sso else method)
+    new = sessions.start_staff_session(session, staff, mfa=True, timeouts=timeouts)
     session.commit()
     authn.start_cookie_session("staff", new.token)
+    if via_sso:
+        cookie[sso.SIGNED_IN_KEY] = True  # sign-out also ends the session at the provider
     if staff.must_change_password:
         return redirect(url_for("access.change_password"))
     return redirect(_safe_next())
@@ -233,7 +249,12 @@ def _own_account(_args: dict[str, Any]) -> Resource:
 @bp.post("/logout")
 @requires("account.self", resource=_own_account)
 def logout() -> Response:
+    from governance.access.sso_pages import provider_logout_url
+
     data = cookie.get(authn.COOKIE_KEY) or {}
+    # A session begun at the company's provider ends there too (RP-initiated logout), when it offers that.
+    # The local session ends first and whatever the provider does: a provider that is down cannot keep it.
+    at_provider = provider_logout_url()
     with transaction(get_session()) as session:
         sessions.end_staff_session(session, str(data.get("token", "")))
         from governance import audit
@@ -243,10 +264,10 @@ def logout() -> Response:
             actor=current_principal(),
             action="access.sign_out",
             target=("staff", current_principal().id),
-            details={},
+            details={"provider_logout": True} if at_provider else {},
         )
     cookie.clear()
-    return redirect(url_for("access.login"))
+    return redirect(at_provider or url_for("access.login"))
 
 
 @bp.route("/account/totp", methods=["GET", "POST"])

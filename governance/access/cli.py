@@ -42,6 +42,37 @@ def staff_add(username: str, roles: tuple[str, ...], password: str) -> None:
     click.echo(f"staff account {staff.id} created with roles {', '.join(sorted(roles))}")
 
 
+@staff_cli.command("link-sso")
+@click.argument("username")
+@click.option("--subject", required=True, help="The person's `sub` at the configured OpenID provider.")
+def staff_link_sso(username: str, subject: str) -> None:
+    """Turn single sign-on on for a local account: it then signs in only through the provider (its password
+    stops working, its sessions end). Keep at least one local admin unlinked as the break-glass account."""
+    import sqlalchemy as sa
+
+    from governance.access import sso
+    from governance.access.models import StaffAccount
+    from governance.errors import DomainError
+
+    client = current_app.extensions.get(sso.EXTENSION_KEY)
+    if client is None:
+        raise click.ClickException("single sign-on is not configured (GOVERNANCE_SSO_ISSUER)")
+    session = _session()
+    try:
+        with session.begin():
+            staff = session.scalars(
+                sa.select(StaffAccount).where(StaffAccount.username == username.strip().lower())
+            ).first()
+            if staff is None:
+                raise click.ClickException("no such staff account")
+            sso.link_account(session, staff, issuer=client.policy.issuer, sub=subject, actor=CLI_ACTOR)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        session.close()
+    click.echo(f"staff account {staff.id} now signs in through single sign-on only")
+
+
 @clients_cli.command("add")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, required=True)

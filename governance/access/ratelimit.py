@@ -10,7 +10,13 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_limiter import Limiter
 
-SIGN_IN_ENDPOINTS = ("access.login", "access.login_totp", "access.oauth_token")
+SIGN_IN_ENDPOINTS = (
+    "access.login",
+    "access.login_totp",
+    "access.login_sso",
+    "access.login_sso_callback",
+    "access.oauth_token",
+)
 
 
 def rate_key() -> str:
