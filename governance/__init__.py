@@ -20,7 +20,19 @@ from governance.settings import PROJECT_ROOT, Settings
 __version__ = "0.1.0"
 
 # Registration order follows the dependency order of docs/contracts.md.
-DOMAINS = ("jobs", "audit", "outbox", "access", "vault", "consent", "requests", "gateway", "training", "web")
+DOMAINS = (
+    "jobs",
+    "audit",
+    "outbox",
+    "access",
+    "vault",
+    "consent",
+    "requests",
+    "gateway",
+    "training",
+    "standards",
+    "web",
+)
 
 csrf = CSRFProtect()
 

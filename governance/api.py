@@ -30,7 +30,8 @@ from governance.errors import DomainError, InvalidRequestError
 
 API_PREFIX = "/api/v1"
 # JSON endpoints: the API, and OpenID AuthZEN's fixed paths (`/access/v1/evaluation`, docs/standards.md).
-JSON_PREFIXES = (API_PREFIX, "/access/v1/")
+AUTHZEN_PREFIX = "/access/v1/"
+JSON_PREFIXES = (API_PREFIX, AUTHZEN_PREFIX)
 JSON_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -153,7 +154,8 @@ def validation_error_response(exc: ValidationError) -> Response:
         "fields": fields,
     }
     response = jsonify(body)
-    response.status_code = 422
+    # OpenID AuthZEN answers a request that is not an evaluation request with 400 "Bad Request" (its section 12)
+    response.status_code = 400 if request.path.startswith(AUTHZEN_PREFIX) else 422
     return response
 
 

@@ -45,6 +45,8 @@ SCOPE_DESCRIPTIONS = {
     "requests:write": "file and follow data subject requests",
     "datasets:request": "datasets, DP statistics and budgets for registered purposes",
     "training:submit": "DP training jobs for registered purposes",
+    "authzen:evaluate": "OpenID AuthZEN access decisions and consent checks (policy enforcement points)",
+    "drp:agent": "Data Rights Protocol: a CCPA authorized agent files, follows and revokes its requests",
 }
 
 SECURITY_SCHEMES: dict[str, Any] = {

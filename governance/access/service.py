@@ -189,3 +189,21 @@ def client_principal(session: Session, client_id: str) -> Principal | None:
     return Principal(
         kind="client", id=client.client_id, scopes=frozenset(client.scopes), purposes=frozenset(client.purposes)
     )
+
+
+def staff_principal(session: Session, staff_id: uuid.UUID, *, mfa: bool) -> Principal | None:
+    """The principal of an active staff account with its roles, or None: for answering "may this person do X?"
+    asked by another system (OpenID AuthZEN). `mfa` is whether that system's session of the person passed a
+    second factor; without it the MFA guard rail leaves privileged roles only `account.self`."""
+    from governance.access.models import StaffAccount
+
+    account = session.get(StaffAccount, staff_id)
+    if account is None or not account.active:
+        return None
+    return Principal(
+        kind="staff",
+        id=str(account.id),
+        roles=frozenset(account.roles),
+        mfa=mfa,
+        must_change_password=account.must_change_password,
+    )

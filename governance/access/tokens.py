@@ -39,6 +39,8 @@ KNOWN_SCOPES = frozenset(
         "requests:write",
         "datasets:request",
         "training:submit",
+        "authzen:evaluate",
+        "drp:agent",
     }
 )
 TOKEN_LIFETIME = timedelta(minutes=15)  # default of GOVERNANCE_ACCESS_TOKEN_SECONDS

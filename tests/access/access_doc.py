@@ -22,6 +22,8 @@ SCOPES = (
     "requests:write",
     "datasets:request",
     "training:submit",
+    "authzen:evaluate",
+    "drp:agent",
 )
 _SCOPE = re.compile(r"`([a-z]+:[a-z]+)`")
 

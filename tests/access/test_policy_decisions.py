@@ -25,6 +25,8 @@ ALL_SCOPES = frozenset(
         "requests:write",
         "datasets:request",
         "training:submit",
+        "authzen:evaluate",
+        "drp:agent",
     }
 )
 
@@ -98,6 +100,8 @@ EXPECTED: dict[str, set[str]] = {
     "console.view": STAFF | {"internal"},
     "token.introspect": {"admin", "client", "internal"},
     "token.revoke": {"admin", "client", "internal"},
+    "authzen.evaluate": {"client", "internal"},
+    "drp.request": {"client", "internal"},
 }
 
 # The resource type each action is checked on in the table (the first non-System type it applies to).
@@ -124,6 +128,8 @@ RESOURCE_TYPE = {
     "policy": "PolicyFile",
     "console": "Console",
     "token": "Token",
+    "authzen": "System",
+    "drp": "Request",
 }
 
 BREAK_GLASS_REASON = {"reason": "ticket 4711: customer cannot sign in, verifying identity"}

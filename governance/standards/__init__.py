@@ -1,0 +1,14 @@
+"""Standard endpoints that other systems call at fixed paths (docs/standards.md): OpenID AuthZEN evaluation.
+
+A domain above access, consent and requests: it answers in the standards' shapes by calling those domains'
+service functions (docs/contracts.md) and owns no data of its own.
+"""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from governance.standards.authzen import bp, metadata_bp
+
+    app.register_api(bp)
+    app.register_api(metadata_bp)
