@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,21 @@ def app_context(directory: Path) -> Any:
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+@contextmanager
+def contended(enabled: bool) -> Iterator[int]:
+    """With ``enabled``, one CPU burner per core for the duration (a contended run); yields how many."""
+    import os
+
+    from _load import cpu_burner
+
+    with cpu_burner((os.cpu_count() or 1) if enabled else 0) as burners:
+        yield burners
+
+
+def cpu_seconds() -> float:
+    """CPU of this process and of its reaped children (the partition processes of a release)."""
+    from _load import own_cpu_seconds
+
+    return own_cpu_seconds()

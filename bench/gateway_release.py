@@ -1,24 +1,39 @@
-"""Release of 1,000,000 events from 100,000 subjects with generalization and k-anonymity (k = 10), JSON Lines.
+"""Release of 1,000,000 events from 100,000 subjects with generalization and k-anonymity (k = 10), JSON Lines,
+against reading and decrypting the same rows in the same run, for 1 and 2 partition processes.
 
-Figures: seconds and peak memory of the release (consent snapshot, re-check, reading and decrypting through the
-vault, generalizing, pseudonymizing, k-anonymity in two passes, writing, checksum), and the same for reading and
-decrypting the same rows alone, with their ratio. Each measurement runs in its own interpreter.
+Figures: seconds and CPU (this process and its partition processes) of the release (consent snapshot, re-check,
+reading and decrypting through the vault, generalizing, pseudonymizing, k per person in two passes, writing,
+checksum), and the same for reading and decrypting the same rows alone, with their ratios; the CPU per event of
+the partitioned part (pass one) and of the rest, and from them the projection to 10^8 events on 16 processes.
+Each measurement runs in its own interpreter. `--contended` runs one CPU burner per core meanwhile.
 Sizes: 100,000 subjects x 10 events (--quick: 10,000 x 10), k = 10, seed 20261128. The population is created on
-first use (hours at full size) in the system temporary directory and reused.
-Usage: python bench/gateway_release.py [--quick] [--format jsonl|csv|parquet]
+first use (half an hour at full size) in the system temporary directory and reused.
+Usage: python bench/gateway_release.py [--quick] [--format jsonl|csv|parquet] [--processes 1,2] [--contended]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_common import PURPOSE, SPEC, app_context, bench_dir, in_subprocess, peak_rss_mib, populate
+from gateway_common import (
+    PURPOSE,
+    SEED,
+    SPEC,
+    app_context,
+    bench_dir,
+    contended,
+    cpu_seconds,
+    in_subprocess,
+    peak_rss_mib,
+    populate,
+)
 
 
 def measure_read(directory: Path) -> dict[str, float]:
@@ -27,7 +42,7 @@ def measure_read(directory: Path) -> dict[str, float]:
 
     with app_context(directory) as app:
         db = app.extensions["governance.db"]
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu = time.perf_counter(), cpu_seconds()
         with db.session() as session:
             ids = list(consent.iter_permitted_subjects(session, PURPOSE))
         events = subjects = 0
@@ -43,17 +58,20 @@ def measure_read(directory: Path) -> dict[str, float]:
                 ):
                     subjects += 1
                     events += len(row.events)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     return {"seconds": seconds, "cpu": cpu, "peak_rss_mib": peak_rss_mib(), "subjects": subjects, "events": events}
 
 
-def measure_release(directory: Path, fmt: str) -> dict[str, object]:
+def measure_release(directory: Path, fmt: str, processes: int) -> dict[str, object]:
+    import resource
+
     from governance.gateway import service
 
     with app_context(directory) as app:
         db = app.extensions["governance.db"]
         out = directory / "out"
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu = time.perf_counter(), cpu_seconds()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         with db.session() as session:
             build = service.build_dataset(
                 session,
@@ -62,13 +80,17 @@ def measure_release(directory: Path, fmt: str) -> dict[str, object]:
                 spec={**SPEC, "format": fmt},
                 output_dir=out,
                 session_factory=db.session,
+                processes=processes,
             )
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         build.path.unlink()
     manifest = build.manifest
+    child_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     return {
         "seconds": seconds,
         "cpu": cpu,
+        "partition_cpu": child_cpu,  # pass one in the partition processes (0 with one process)
         "peak_rss_mib": peak_rss_mib(),
         "counts": manifest["counts"],
         "k_achieved": manifest["k_anonymity"]["k_achieved"],
@@ -80,48 +102,87 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10,000 subjects x 10 events (checks the script)")
     parser.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
-    # internal: one measurement in a fresh interpreter (its own peak memory)
-    parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIRECTORY"), help=argparse.SUPPRESS)
+    parser.add_argument("--processes", default="1,2", help="partition process counts to measure (default 1,2)")
+    parser.add_argument("--contended", action="store_true", help="one CPU burner per core during the run")
+    # internal: one measurement in a fresh interpreter (its own peak memory and CPU)
+    parser.add_argument("--measure", nargs=3, metavar=("KIND", "DIRECTORY", "PROCESSES"), help=argparse.SUPPRESS)
     return parser.parse_args()
+
+
+def _release_row(release: dict, read: dict, processes: int, events: int) -> dict[str, object]:
+    return {
+        "processes": processes,
+        "release_seconds": round(release["seconds"], 2),
+        "release_cpu_seconds": round(release["cpu"], 2),
+        "partition_cpu_seconds": round(release["partition_cpu"], 2),
+        "release_peak_rss_mib": round(release["peak_rss_mib"], 1),
+        "ratio_release_to_read_cpu": round(release["cpu"] / read["cpu"], 2),
+        "ratio_release_to_read_wall": round(release["seconds"] / read["seconds"], 2),
+        "cpu_us_per_event": round(release["cpu"] / events * 1e6, 2),
+    }
+
+
+def _projection(row: dict, events: int) -> dict[str, object]:
+    """10^8 events on 16 processes from the measured CPU per event: pass one divides by the processes, the rest
+    (class counting, footprints, pass two, checksum: in the coordinating process today) does not."""
+    parallel = row["partition_cpu_seconds"] / events
+    serial = (row["release_cpu_seconds"] - row["partition_cpu_seconds"]) / events
+    target = 10**8
+    return {
+        "events": target,
+        "processes": 16,
+        "parallel_cpu_us_per_event": round(parallel * 1e6, 2),
+        "serial_cpu_us_per_event": round(serial * 1e6, 2),
+        "projected_seconds": round(parallel * target / 16 + serial * target, 0),
+        "projected_seconds_if_serial_part_partitioned": round((parallel + serial) * target / 16, 0),
+    }
 
 
 def main() -> None:
     args = parse_args()
     if args.measure:
-        kind, directory = args.measure[0], Path(args.measure[1])
-        result = measure_read(directory) if kind == "read" else measure_release(directory, kind)
+        kind, directory, processes = args.measure[0], Path(args.measure[1]), int(args.measure[2])
+        result = measure_read(directory) if kind == "read" else measure_release(directory, kind, processes)
         print(json.dumps(result))
         return
-    fmt = args.format
     subjects, per = (10_000, 10) if args.quick else (100_000, 10)
     directory = bench_dir(subjects, per)
     setup = populate(directory, subjects, per)
-    read = in_subprocess(Path(__file__), "--measure", "read", str(directory))
-    release = in_subprocess(Path(__file__), "--measure", fmt, str(directory))
+    counts = [int(n) for n in args.processes.split(",")]
+    with contended(args.contended) as burners:
+        load_start = os.getloadavg()[0]
+        read = in_subprocess(Path(__file__), "--measure", "read", str(directory), "1")
+        releases = {n: in_subprocess(Path(__file__), "--measure", args.format, str(directory), str(n)) for n in counts}
+        load_end = os.getloadavg()[0]
+    events = setup["events"]
+    rows = [_release_row(releases[n], read, n, events) for n in counts]
+    last = releases[counts[-1]]
     print(
         json.dumps(
             {
                 "figure": "gateway_release",
                 "subjects": subjects,
-                "events": setup["events"],
-                "format": fmt,
+                "events": events,
+                "seed": SEED,
+                "format": args.format,
                 "k": 10,
                 "backend": "sqlite",
-                "release_seconds": round(release["seconds"], 2),
-                "release_peak_rss_mib": round(release["peak_rss_mib"], 1),
+                "cores": os.cpu_count(),
+                "contended": bool(burners),
+                "cpu_burners": burners,
+                "load_average_1min": [round(load_start, 1), round(load_end, 1)],
                 "read_decrypt_seconds": round(read["seconds"], 2),
-                "read_decrypt_peak_rss_mib": round(read["peak_rss_mib"], 1),
-                "ratio_release_to_read": round(release["seconds"] / read["seconds"], 2),
-                "release_cpu_seconds": round(release["cpu"], 2),
                 "read_decrypt_cpu_seconds": round(read["cpu"], 2),
-                "ratio_release_to_read_cpu": round(release["cpu"] / read["cpu"], 2),
-                "load_average_1min": round(__import__("os").getloadavg()[0], 1),
-                "rows_released": release["counts"]["rows_released"],
-                "rows_suppressed": release["counts"]["rows_suppressed"],
-                "subjects_released": release["counts"]["subjects_released"],
-                "k_achieved": release["k_achieved"],
-                "bytes": release["bytes"],
-                "target": {"seconds": 10, "peak_rss_mib": 1024},
+                "read_decrypt_peak_rss_mib": round(read["peak_rss_mib"], 1),
+                "releases": rows,
+                "scaling_wall": {n: round(releases[counts[0]]["seconds"] / releases[n]["seconds"], 2) for n in counts},
+                "projection": _projection(rows[-1], events),
+                "rows_released": last["counts"]["rows_released"],
+                "rows_suppressed": last["counts"]["rows_suppressed"],
+                "subjects_released": last["counts"]["subjects_released"],
+                "k_achieved": last["k_achieved"],
+                "bytes": last["bytes"],
+                "target": {"seconds": 10, "ratio_release_to_read_cpu": 1.3},
             }
         )
     )

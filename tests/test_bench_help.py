@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-# shared helpers (`_http.py`, `*_common.py`) are imported by the scripts, not run
-SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_") and not p.stem.endswith("_common"))
+# a script has a `__main__` block; shared helpers (`_http.py`, `*_common.py`, ...) are imported by the scripts
+SCRIPTS = sorted(p for p in BENCH.glob("*.py") if 'if __name__ == "__main__":' in p.read_text())
 
 
 def test_the_bench_folder_has_scripts() -> None:

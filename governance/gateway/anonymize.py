@@ -29,6 +29,7 @@ from governance.gateway.writers import Column, open_writer, sha256_file
 __all__ = [
     "PSEUDONYM_COLUMN",
     "IdentifyingFieldError",
+    "Partitions",
     "PersonLevel",
     "ReleaseFigures",
     "SubjectRecord",
@@ -154,6 +155,23 @@ class PersonLevel:
     prior: Mapping[uuid.UUID, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Partitions:
+    """The release's subjects split by range into partitions, pass one of each run in its own process.
+
+    ``sources[i]()`` yields partition i's records (it opens its own database sessions); partitions are
+    contiguous ranges of the subjects in release order, so their spills read back in order are exactly the
+    single-process spill and the released file is byte for byte the same. Pass one of a partition (read and
+    decrypt, generalize, pseudonymize, encode, identifying-power counts) is self-contained: its per-partition
+    counts are merged (sums: subjects are disjoint), then class counting, footprints and pass two run over
+    the partitions' spills. ``after_fork`` runs first in each child (drop the inherited database connections).
+    """
+
+    sources: Sequence[Callable[[], Iterable[SubjectRecord]]]
+    processes: int
+    after_fork: Callable[[], None] | None = None
+
+
 class IdentifyingFieldError(ValueError):
     """A released field narrows people down beyond the policy's threshold and the policy says to refuse."""
 
@@ -163,7 +181,7 @@ class IdentifyingFieldError(ValueError):
 
 
 def write_release(
-    records: Iterable[SubjectRecord],
+    records: Iterable[SubjectRecord] | Partitions,
     *,
     profile_columns: Sequence[Column],
     event_columns: Sequence[Column] = (),
@@ -202,12 +220,14 @@ def write_release(
         generalization=generalizer.describe(layout.names),
         k_unit="person" if person_level is not None else "row_class",
     )
-    fd, spill_name = tempfile.mkstemp(prefix="gateway-release-", suffix=".spill", dir=path.parent)
-    os.close(fd)
-    spill_path = Path(spill_name)
+    parts = len(records.sources) if isinstance(records, Partitions) else 1
+    spill_paths = [_new_spill(path.parent) for _ in range(parts)]
     try:
         measure = _Measurement(layout, requirement.k) if person_level is not None else None
-        _pass_one(records, layout, pseudonymize, measure, spill_path, figures, progress, fmt)
+        if isinstance(records, Partitions):
+            _pass_one_partitioned(records, layout, pseudonymize, measure, spill_paths, figures, progress, fmt)
+        else:
+            _pass_one(records, layout, pseudonymize, measure, spill_paths[0], figures, progress, fmt)
         counted = list(range(len(layout.qi_names)))
         if measure is not None and person_level is not None:
             figures.identifying_power, flagged = measure.report(person_level)
@@ -217,7 +237,7 @@ def write_release(
             figures.quasi_identifiers = layout.qi_names + flagged
             counted += [len(layout.qi_names) + layout.candidate_names.index(n) for n in flagged]
         with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
-            _count_classes(spill_path, counted, counter)
+            _count_classes(spill_paths, counted, counter)
             summary = counter.finish()
             figures.classes, figures.classes_released = summary.classes, summary.classes_released
             figures.k_achieved, figures.l_achieved = summary.k_achieved, summary.l_achieved
@@ -225,12 +245,12 @@ def write_release(
             people = None
             if person_level is not None:
                 people = _Footprints(requirement, person_level.prior)
-                _measure_people(spill_path, counted, counter, people)
+                _measure_people(spill_paths, counted, counter, people)
                 figures.k_achieved, figures.l_achieved = people.k_achieved(), people.l_achieved()
                 figures.footprints, figures.footprints_released = people.groups(), people.groups_released()
                 figures.joint_prior_subjects = sum(1 for _ in person_level.prior)
             _pass_two(
-                spill_path,
+                spill_paths,
                 counted,
                 counter,
                 people,
@@ -244,7 +264,8 @@ def write_release(
                 batch_rows,
             )
     finally:
-        spill_path.unlink(missing_ok=True)
+        for spill_path in spill_paths:
+            spill_path.unlink(missing_ok=True)
     figures.rows_suppressed = figures.rows_in - figures.rows_released
     figures.checksum_sha256 = sha256_file(path)
     figures.bytes = path.stat().st_size
@@ -450,20 +471,100 @@ def _pass_one(
             flush(spill)
 
 
-def _spilled(spill_path: Path) -> Iterator[tuple[list[tuple[Any, ...]], list[Any]]]:
-    with spill_path.open("rb") as spill:
-        while True:
+def _new_spill(directory: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix="gateway-release-", suffix=".spill", dir=directory)
+    os.close(fd)
+    return Path(name)
+
+
+# what the forked children of `_pass_one_partitioned` run (set just before the fork, read in the child)
+_PARTITION_JOB: dict[str, Any] = {}
+
+
+def _pass_one_child(index: int) -> tuple[int, int, _Measurement | None]:
+    job = _PARTITION_JOB
+    partitions: Partitions = job["partitions"]
+    figures = ReleaseFigures(format=job["fmt"], columns=[])
+    measure = _Measurement(job["layout"], job["k"]) if job["measure"] else None
+    records = partitions.sources[index]()
+    _pass_one(records, job["layout"], job["pseudonymize"], measure, job["spills"][index], figures, None, job["fmt"])
+    return figures.subjects_in, figures.rows_in, measure
+
+
+def _after_fork(hook: Callable[[], None] | None) -> None:
+    if hook is not None:
+        hook()
+
+
+def _pass_one_partitioned(
+    partitions: Partitions,
+    layout: _Layout,
+    pseudonymize: Callable[[uuid.UUID], str],
+    measure: _Measurement | None,
+    spill_paths: list[Path],
+    figures: ReleaseFigures,
+    progress: Callable[[int, str], None] | None,
+    fmt: str,
+) -> None:
+    """Pass one of each partition in a pool of forked processes (they inherit the pseudonym key, the layout and
+    the string hash seed the measurement's counts are keyed by), then the per-partition counts merged.
+
+    A partition process that dies (killed, out of memory) breaks the pool: `BrokenProcessPool` is raised, the
+    other partitions are cancelled and the spills removed by the caller; the release job's retry rebuilds the
+    whole release (a release is idempotent), so it finishes once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _PARTITION_JOB.update(
+        partitions=partitions,
+        layout=layout,
+        pseudonymize=pseudonymize,
+        measure=measure is not None,
+        k=measure.k if measure is not None else 0,
+        spills=spill_paths,
+        fmt=fmt,
+    )
+    try:
+        with ProcessPoolExecutor(
+            max_workers=max(1, min(partitions.processes, len(partitions.sources))),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_after_fork,
+            initargs=(partitions.after_fork,),
+        ) as pool:
+            futures = [pool.submit(_pass_one_child, i) for i in range(len(partitions.sources))]
             try:
-                yield pickle.load(spill)  # noqa: S301 - our own temp file, written in pass one  # nosec B301
-            except EOFError:
-                return
+                for future in futures:  # in partition order: the merged figures do not depend on timing
+                    subjects_in, rows_in, part = future.result()
+                    figures.subjects_in += subjects_in
+                    figures.rows_in += rows_in
+                    if measure is not None and part is not None:
+                        measure.merge(part)
+                    if progress:
+                        progress(figures.subjects_in, "read")
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        _PARTITION_JOB.clear()
+
+
+def _spilled(spill_paths: Sequence[Path]) -> Iterator[tuple[list[tuple[Any, ...]], list[Any]]]:
+    """The spilled chunks of every partition, in release order."""
+    for spill_path in spill_paths:
+        with spill_path.open("rb") as spill:
+            while True:
+                try:
+                    yield pickle.load(spill)  # noqa: S301 - our own temp file, written in pass one  # nosec B301
+                except EOFError:
+                    break
 
 
 def _project(combos: list[tuple[Any, ...]], counted: list[int]) -> list[tuple[Any, ...]]:
     return [tuple([c[i] for i in counted]) for c in combos]
 
 
-def _count_classes(spill_path: Path, counted: list[int], counter: ClassCounter) -> None:
+def _count_classes(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter) -> None:
     """Row classes over the counted quasi-identifiers: distinct subjects (and sensitive values) per class."""
     for combos, subjects in _spilled(spill_path):
         projected = _project(combos, counted)
@@ -503,6 +604,18 @@ class _Measurement:
             pair = (footprint, value)
             self.joint[j][pair] = self.joint[j].get(pair, 0) + 1
             self.values[j][value] = self.values[j].get(value, 0) + 1
+
+    def merge(self, other: _Measurement) -> None:
+        """Adds another partition's counts (its people are disjoint from these)."""
+        self.people += other.people
+        for footprint, count in other.base.items():
+            self.base[footprint] = self.base.get(footprint, 0) + count
+        for mine, theirs in zip(self.joint, other.joint, strict=True):
+            for pair, count in theirs.items():
+                mine[pair] = mine.get(pair, 0) + count
+        for mine_values, their_values in zip(self.values, other.values, strict=True):
+            for value, count in their_values.items():
+                mine_values[value] = mine_values.get(value, 0) + count
 
     def report(self, options: PersonLevel) -> tuple[dict[str, Any], list[str]]:
         n, k = self.people, self.k
@@ -604,7 +717,7 @@ class _Footprints:
         return min((len(self.values.get(g, ())) for g in self.counts if self._released(g)), default=None)
 
 
-def _measure_people(spill_path: Path, counted: list[int], counter: ClassCounter, people: _Footprints) -> None:
+def _measure_people(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter, people: _Footprints) -> None:
     """Each person's footprint over the rows that survive row-class suppression."""
     for combos, subjects in _spilled(spill_path):
         projected = _project(combos, counted)
@@ -616,7 +729,7 @@ def _measure_people(spill_path: Path, counted: list[int], counter: ClassCounter,
 
 
 def _pass_two(
-    spill_path: Path,
+    spill_path: Sequence[Path],
     counted: list[int],
     counter: ClassCounter,
     people: _Footprints | None,

@@ -76,6 +76,9 @@ EVENT_BASE_FIELDS = ("category", "occurred_at", "item", "value")
 FORMATS = ("jsonl", "csv", "parquet")
 PSEUDONYM_MODES = ("per_release", "stable")
 _CHUNK = 2000
+# a release is split into partitions (subject ranges) only from this many subjects each: below it the fork and
+# the extra spill files cost more than a second core saves
+MIN_PARTITION_SUBJECTS = 5_000
 _default_policy: GatewayPolicyFile | None = None
 
 
@@ -299,10 +302,35 @@ def _spill_permitted(session: Session, purpose: str, as_of: dt.datetime, spill: 
     return count
 
 
-def _read_ids(spill: Any, size: int) -> Iterator[list[uuid.UUID]]:
-    spill.seek(0)
-    while block := spill.read(16 * size):
+def _read_ids(spill: Any, size: int, first: int = 0, last: int | None = None) -> Iterator[list[uuid.UUID]]:
+    """Ids ``first`` to ``last`` (exclusive) of the spill, ``size`` at a time. `os.pread` leaves the file offset
+    alone, so forked partitions can read their ranges of the one inherited file at the same time."""
+    end = os.fstat(spill.fileno()).st_size // 16 if last is None else last
+    for start in range(first, end, size):
+        block = os.pread(spill.fileno(), 16 * (min(start + size, end) - start), 16 * start)
         yield [uuid.UUID(bytes=block[i : i + 16]) for i in range(0, len(block), 16)]
+
+
+def release_processes() -> int:
+    """Processes a release's pass one runs in (`GOVERNANCE_GATEWAY_RELEASE_PROCESSES`, default: every core)."""
+    settings = current_app.extensions["governance.settings"]
+    return max(1, settings.get_int("GATEWAY_RELEASE_PROCESSES", os.cpu_count() or 1))
+
+
+def _partition_bounds(count: int, processes: int, minimum: int) -> list[tuple[int, int]]:
+    """Contiguous subject ranges: two per process (a slow partition does not hold the others up), none smaller
+    than ``minimum`` subjects."""
+    parts = max(1, min(2 * processes, count // max(minimum, 1)))
+    if processes < 2 or parts < 2:
+        return [(0, count)]
+    size = -(-count // parts)
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _forget_connections() -> None:
+    """In a forked partition process: never touch the parent's pooled connections (they belong to its sockets
+    and transactions); the child opens its own."""
+    current_app.extensions["governance.db"].engine.dispose(close=False)
 
 
 def build_dataset(
@@ -316,6 +344,8 @@ def build_dataset(
     session_factory: Callable[[], Session] | None = None,
     progress: Callable[[int, str], None] | None = None,
     release_id: uuid.UUID | None = None,
+    processes: int | None = None,
+    partition_subjects: int = MIN_PARTITION_SUBJECTS,
 ) -> DatasetBuild:
     """Build the consent-filtered, minimized, pseudonymized, generalized, k-anonymous dataset for `spec`.
 
@@ -327,9 +357,19 @@ def build_dataset(
     Mode `pseudonymized_rows`: k per person, measured together with the client's earlier releases this one can
     be joined with (`release_id`: the release being built, excluded from them); raises
     `JoinableReleaseInProgressError` while one of those is still being built.
+
+    With `session_factory`, a release of at least 2 x `partition_subjects` subjects is split by subject range
+    into partitions whose pass one runs in `processes` forked processes (default `release_processes()`); the
+    file, manifest figures and lineage are the same as in one process (`anonymize.Partitions`).
     """
     from governance.consent import service as consent
-    from governance.gateway.anonymize import IdentifyingFieldError, PersonLevel, SubjectRecord, write_release
+    from governance.gateway.anonymize import (
+        IdentifyingFieldError,
+        Partitions,
+        PersonLevel,
+        SubjectRecord,
+        write_release,
+    )
     from governance.gateway.generalize import Generalizer
     from governance.gateway.kanon import AnonymityRequirement
     from governance.gateway.writers import Column
@@ -394,8 +434,8 @@ def build_dataset(
             prior=prior,
         )
 
-    def records(spill: Any) -> Iterator[SubjectRecord]:
-        for chunk in _read_ids(spill, _CHUNK):
+    def records(spill: Any, first: int = 0, last: int | None = None) -> Iterator[SubjectRecord]:
+        for chunk in _read_ids(spill, _CHUNK, first, last):
             reader = session_factory() if session_factory else session
             try:
                 permitted = consent.check_many(reader, chunk, purpose)
@@ -420,12 +460,22 @@ def build_dataset(
     with tempfile.TemporaryFile(prefix="gateway-ids-") as spill:
         if session_factory:
             with session_factory() as snapshot:
-                _spill_permitted(snapshot, purpose, moment, spill)
+                count = _spill_permitted(snapshot, purpose, moment, spill)
         else:
-            _spill_permitted(session, purpose, moment, spill)
+            count = _spill_permitted(session, purpose, moment, spill)
+        spill.flush()
+        workers = (processes or release_processes()) if session_factory else 1
+        bounds = _partition_bounds(count, workers, partition_subjects)
+        source: Any = records(spill)
+        if len(bounds) > 1:
+            source = Partitions(
+                sources=[lambda first=first, last=last: records(spill, first, last) for first, last in bounds],
+                processes=workers,
+                after_fork=_forget_connections,
+            )
         try:
             figures = write_release(
-                records(spill),
+                source,
                 profile_columns=profile_columns,
                 event_columns=event_columns,
                 generalizer=generalizer,

@@ -1,0 +1,142 @@
+"""A release split by subject range into partitions whose pass one runs in forked processes is the same
+release as the single-process one: the same file (byte for byte), manifest, lineage and footprints."""
+
+from __future__ import annotations
+
+import pytest
+
+from governance.gateway import service
+from tests.gateway.conftest import PURPOSE, client_principal
+from tests.gateway.test_dp_sql_counts import _add_events
+
+SPEC = {
+    "purpose": PURPOSE,
+    "profile_fields": ["birth_date", "postal_code", "country", "device"],
+    "event_categories": ["view"],
+    "event_fields": ["category", "occurred_at", "item", "value"],
+    "pseudonyms": "stable",  # the same pseudonyms in both builds, so their files can be compared
+}
+CLIENT = "training-service"  # holds a stable pseudonym key for PURPOSE
+
+
+def _build(app, tmp_path, fmt: str, **kwargs):
+    spec = {**SPEC, "format": fmt}
+    service.check_spec(PURPOSE, client_principal(CLIENT), spec)
+    db = app.extensions["governance.db"]
+    with db.session() as session:
+        return service.build_dataset(
+            session,
+            purpose=PURPOSE,
+            client_id=CLIENT,
+            spec=spec,
+            output_dir=tmp_path / kwargs.get("name", "out"),
+            session_factory=db.session,
+            **{k: v for k, v in kwargs.items() if k != "name"},
+        )
+
+
+def _groups(footprints: dict) -> set[frozenset]:
+    """Who shares a footprint with whom (digests are keyed per build, so only the grouping compares)."""
+    by_digest: dict[bytes, set] = {}
+    for subject, digest in footprints.items():
+        by_digest.setdefault(digest, set()).add(subject)
+    return {frozenset(group) for group in by_digest.values()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_partitioned_release_equals_the_single_process_one(app, tmp_path, populate, fmt):
+    population = populate(30, events=3, varied=True)
+    population = populate(7, events=1, population=population)
+    for subject in population.ids[-3:]:  # a view on another day: a row class of 3 people, suppressed
+        _add_events(app, subject, "view", 1)
+    with app.app_context():
+        single = _build(app, tmp_path, fmt, processes=1, name="single")
+        split = _build(app, tmp_path, fmt, processes=2, partition_subjects=5, name="split")
+        assert service._partition_bounds(37, 2, 5) == [(0, 10), (10, 20), (20, 30), (30, 37)]
+    assert single.path.read_bytes() == split.path.read_bytes()
+    assert single.manifest == split.manifest
+    assert single.manifest["counts"]["rows_in"] == 97 + 3
+    assert single.manifest["counts"]["rows_released"] == 97  # those 3 rows suppressed, their people kept
+    assert single.manifest["counts"]["subjects_in"] == 37
+    assert single.subject_ids == split.subject_ids
+    assert set(single.subject_ids) == set(population.ids)
+    assert _groups(single.footprints) == _groups(split.footprints)
+
+
+def _records(n: int) -> list:
+    import datetime as dt
+    import uuid
+
+    from governance.gateway.anonymize import SubjectRecord
+
+    base = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    return [
+        SubjectRecord(
+            uuid.UUID(int=i + 1),
+            {"birth_date": "1990-02-03" if i % 2 else "1975-07-01", "country": "de" if i % 5 else "fr"},
+            [("view", base + dt.timedelta(minutes=i % 3), f"item-{i % 4}", float(i)) for _ in range(2)],
+        )
+        for i in range(n)
+    ]
+
+
+def _write(source, path, person_level):
+    import datetime as dt
+
+    from governance.gateway.anonymize import write_release
+    from governance.gateway.generalize import Generalizer
+    from governance.gateway.kanon import AnonymityRequirement
+    from governance.gateway.writers import Column
+
+    return write_release(
+        source,
+        profile_columns=[Column("birth_date"), Column("country")],
+        event_columns=[Column("category"), Column("occurred_at"), Column("item"), Column("value", "number")],
+        generalizer=Generalizer(service.gateway_policy().generalization_rules(), as_of=dt.date(2026, 11, 28)),
+        requirement=AnonymityRequirement(k=4),
+        pseudonymize=PSEUDONYMIZE,
+        path=path,
+        fmt="jsonl",
+        person_level=person_level,
+    )
+
+
+from governance.gateway.pseudonyms import Pseudonymizer  # noqa: E402
+
+PSEUDONYMIZE = Pseudonymizer.for_release()  # one key for every build below (forked children inherit it)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("person", [False, True], ids=["row_class", "person"])
+def test_a_partition_whose_process_dies_fails_the_build_cleanly_and_the_rerun_finishes_once(tmp_path, person):
+    """The release job's retry is the re-claim: a partition process killed mid-way breaks the pool, the build
+    raises and leaves no spill behind; the rerun writes the same file as a single process would."""
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    from governance.gateway.anonymize import Partitions, PersonLevel
+
+    level = PersonLevel(candidates=["category"], content=["item", "value"]) if person else None
+    records = _records(60)
+    marker = tmp_path / "died-once"
+
+    def dying(part: list) -> list:
+        if not marker.exists():
+            marker.touch()
+            os._exit(17)  # the partition's process dies without cleaning up
+        return part
+
+    sources = [lambda a=a: records[a : a + 15] for a in (0, 30, 45)]
+    sources.insert(1, lambda: dying(records[15:30]))
+    out = tmp_path / "out"
+    out.mkdir()
+    single = _write(records, out / "single.jsonl", level)
+    with pytest.raises(BrokenProcessPool):
+        _write(Partitions(sources, processes=2), out / "split.jsonl", level)
+    assert marker.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["single.jsonl"]  # no spill, no half-written file kept
+    split = _write(Partitions(sources, processes=2), out / "split.jsonl", level)
+    assert (out / "split.jsonl").read_bytes() == (out / "single.jsonl").read_bytes()
+    assert split.as_manifest() == single.as_manifest()
+    assert single.rows_released > 0
