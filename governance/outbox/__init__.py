@@ -13,3 +13,8 @@ def init_app(app: Flask) -> None:
     from governance.outbox.metrics import refresher
 
     add_metric_refresher(app, refresher(app))
+    from governance.cli import governance_cli
+    from governance.outbox.cli import outbox_relay_command
+
+    if outbox_relay_command.name not in governance_cli.commands:
+        governance_cli.add_command(outbox_relay_command)

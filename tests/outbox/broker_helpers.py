@@ -1,0 +1,104 @@
+"""Test-side broker helpers: a consumer queue bound to the test's exchange, and reading it with a deadline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pika
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE_SECONDS = 90.0
+
+
+def channel(url: str) -> tuple[pika.BlockingConnection, Any]:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    return connection, connection.channel()
+
+
+def bind_consumer_queue(url: str, exchange: str, queue: str, routing_key: str = "#") -> None:
+    """What a downstream consumer does once: a durable queue bound to the events it wants."""
+    from governance import broker
+
+    connection, ch = channel(url)
+    try:
+        config = broker.BrokerSettings(url, exchange, f"{exchange}.unrouted", "unused", "unused", "unused", 1, 30)
+        broker.declare_events(ch, config)
+        ch.queue_declare(queue, durable=True)
+        ch.queue_bind(queue, exchange, routing_key)
+    finally:
+        connection.close()
+
+
+def read(url: str, queue: str, *, at_least: int, deadline: float = DEADLINE_SECONDS) -> list[dict[str, Any]]:
+    """Every message now in `queue` (acked), waiting until there are at least `at_least` of them."""
+    connection, ch = channel(url)
+    got: list[dict[str, Any]] = []
+    end = time.monotonic() + deadline
+    try:
+        while True:
+            method, properties, body = ch.basic_get(queue, auto_ack=True)
+            if method is None:
+                if len(got) >= at_least or time.monotonic() > end:
+                    return got
+                connection.sleep(0.05)
+                continue
+            got.append(
+                {
+                    "routing_key": method.routing_key,
+                    "message_id": properties.message_id,
+                    "type": properties.type,
+                    "delivery_mode": properties.delivery_mode,
+                    "headers": properties.headers or {},
+                    "body": json.loads(body) if properties.content_type == "application/json" else body,
+                    "raw": body,
+                }
+            )
+    finally:
+        connection.close()
+
+
+def closed_port_url() -> str:
+    """An AMQP URL nobody listens on (a port the OS just handed out and took back)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"amqp://guest:guest@127.0.0.1:{port}/%2F"
+
+
+def governance_process(
+    args: list[str], *, database_url: str, instance_dir: Path, settings: dict[str, str]
+) -> subprocess.Popen[str]:
+    """A real `flask --app wsgi governance ...` process against the test database, keys and broker names."""
+    env = {
+        **os.environ,
+        "GOVERNANCE_ENV": "test",
+        "GOVERNANCE_DATABASE_URL": database_url,
+        "GOVERNANCE_INSTANCE_PATH": str(instance_dir),
+        "GOVERNANCE_BASE_URL": "http://localhost",
+        "GOVERNANCE_LOG_LEVEL": "WARNING",
+        **{f"GOVERNANCE_{k}": v for k, v in settings.items()},
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "governance", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str], *, kill: bool = False) -> tuple[str, str]:
+    """Stop (SIGTERM, or SIGKILL when `kill`) and reap the process; returns its output."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    return out, err
