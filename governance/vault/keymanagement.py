@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
+from governance.vault.blind_index_rotation import EXTERNAL_REF_FIELD
 from governance.vault.crypto import SubjectCipher, WrappedKey
 from governance.vault.errors import KeyRotationError, VaultIntegrityError
 from governance.vault.keyproviders import KeyProviderError, KeyProviderUnavailable, UnwrapError
@@ -467,6 +468,9 @@ def rotate_data_key(session: Session, subject_id: uuid.UUID, *, actor: Actor) ->
         events += len(updates)
     session.flush()
     session.execute(sa.delete(DataKey).where(DataKey.subject_id == subject.id, DataKey.version != new_version))
+    if subject.external_ref_ciphertext is not None:  # kept under the current data key (blind-index re-indexing)
+        ref = _decrypt(ciphers[subject.key_version], EXTERNAL_REF_FIELD, subject.external_ref_ciphertext)
+        subject.external_ref_ciphertext = new_cipher.encrypt(EXTERNAL_REF_FIELD, ref)
     subject.key_version = new_version
     subject.updated_at = utcnow()
     record(

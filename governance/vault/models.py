@@ -32,8 +32,17 @@ class Subject(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column()
+    # the blind-index key version both indexes of this row are computed with (blind_index_rotation.py)
+    index_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # the normalized external reference, encrypted under the data key `key_version` (name "external_ref"):
+    # the blind-index re-indexing needs the value, which the index alone cannot give back. NULL for subjects
+    # created before it was kept, and after erasure.
+    external_ref_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
-    __table_args__ = (sa.CheckConstraint("status IN ('active', 'erased')", name="status"),)
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('active', 'erased')", name="status"),
+        Index("ix_vault_subjects_index_version", "index_version"),
+    )
 
 
 class DataKey(Base):
@@ -135,3 +144,25 @@ class KeyRotation(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     retired_versions: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class BlindIndexRotation(Base):
+    """A blind-index key rotation: re-index every subject from `from_version` to `to_version` in resumable
+    batches. While `running`, lookups try both versions and writes use `to_version`; `done` retires the old
+    one for lookups. `legacy` counts subjects whose external reference cannot be re-indexed (created before
+    it was kept encrypted); they keep the rotation from finishing."""
+
+    __tablename__ = "vault_blind_index_rotations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer, unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    job_id: Mapped[uuid.UUID | None] = mapped_column()
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    legacy: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (sa.CheckConstraint("status IN ('running', 'done')", name="status"),)

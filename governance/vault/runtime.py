@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Flask, current_app, has_app_context
 
 from governance.settings import PROJECT_ROOT, ConfigError, Settings
+from governance.vault.blind_index_rotation import BlindIndexKeys
 from governance.vault.catalog import CategoryCatalog, load_catalog
 from governance.vault.crypto import BlindIndex, Envelope
 from governance.vault.keyproviders import EnvKeyProvider, FileKeyProvider, KeyProvider, KeyProviderError
@@ -42,6 +43,14 @@ class VaultRuntime:
     blind_index: BlindIndex
     catalog: CategoryCatalog
     schedule: KeySchedule = field(default_factory=KeySchedule)
+    # blind-index keys by version (1 is `blind_index`); None outside an app: version 1 only
+    blind_index_keys: BlindIndexKeys | None = None
+
+    @property
+    def blind_keys(self) -> BlindIndexKeys:
+        if self.blind_index_keys is None:
+            self.blind_index_keys = BlindIndexKeys(None, self.blind_index)
+        return self.blind_index_keys
 
     @property
     def provider(self) -> KeyProvider:
@@ -127,7 +136,7 @@ def build_runtime(app: Flask) -> VaultRuntime:
     if cache_seconds <= 0:
         raise ConfigError("GOVERNANCE_VAULT_KEY_CACHE_SECONDS must be positive")
     envelope = Envelope(provider, cache_size=cache_size, cache_seconds=cache_seconds)
-    return VaultRuntime(envelope, blind_index, catalog, key_schedule(settings))
+    return VaultRuntime(envelope, blind_index, catalog, key_schedule(settings), BlindIndexKeys(keystore, blind_index))
 
 
 def key_schedule(settings: Settings) -> KeySchedule:

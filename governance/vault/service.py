@@ -26,8 +26,10 @@ from governance import inputs
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
+from governance.vault import blind_index_rotation
+from governance.vault.blind_index_rotation import EXTERNAL_REF_FIELD
 from governance.vault.catalog import CategoryCatalog
-from governance.vault.crypto import DecryptionError, SubjectCipher, WrappedKey
+from governance.vault.crypto import BlindIndex, DecryptionError, SubjectCipher, WrappedKey
 from governance.vault.errors import (
     IntakeTooLargeError,
     ProfileInvalidError,
@@ -265,15 +267,16 @@ def find_subject(session: Session, *, external_ref: str | None = None, email: st
             ref = normalize_external_ref(external_ref)
         except FieldValueError:
             return None
-        query = select(Subject).where(Subject.external_ref_index == runtime.blind_index.compute("external_ref", ref))
+        digests = blind_index_rotation.lookup_digests(session, "external_ref", ref)  # both versions mid-rotation
+        query = select(Subject).where(Subject.external_ref_index.in_(digests))
     elif email is not None:
         spec = runtime.catalog.profile_fields["email"]
         try:
             normalized = normalize("email", spec, email)
         except FieldValueError:
             return None
-        digest = runtime.blind_index.compute("email", lookup_key("email", normalized))
-        query = select(Subject).where(Subject.email_index == digest).order_by(Subject.created_at).limit(1)
+        digests = blind_index_rotation.lookup_digests(session, "email", lookup_key("email", normalized))
+        query = select(Subject).where(Subject.email_index.in_(digests)).order_by(Subject.created_at).limit(1)
     else:
         raise ValueError("find_subject needs external_ref or email")
     subject = session.scalar(query.where(Subject.status == "active"))
@@ -338,8 +341,10 @@ def create_subject(
         raise ProfileInvalidError(fields={"external_ref": str(exc).partition(": ")[2]}) from None
     region = _check_jurisdiction(jurisdiction)
     values = _normalize_profile(runtime.catalog, profile or {}, allow_delete=False)
-    ref_index = runtime.blind_index.compute("external_ref", ref)
-    if session.scalar(select(Subject.id).where(Subject.external_ref_index == ref_index)) is not None:
+    index_version, index = blind_index_rotation.write_index(session)
+    ref_index = index.compute("external_ref", ref)
+    existing = blind_index_rotation.lookup_digests(session, "external_ref", ref)  # unique across versions
+    if session.scalar(select(Subject.id).where(Subject.external_ref_index.in_(existing))) is not None:
         raise SubjectExistsError()
 
     subject_id = uuid.uuid4()
@@ -349,7 +354,9 @@ def create_subject(
     subject = Subject(
         id=subject_id,
         external_ref_index=ref_index,
-        email_index=_email_index(values.get("email")),
+        email_index=_email_index(values.get("email"), index),
+        index_version=index_version,
+        external_ref_ciphertext=cipher.encrypt(EXTERNAL_REF_FIELD, ref.encode("utf-8")),
         jurisdiction=region,
         status="active",
         key_version=1,
@@ -387,7 +394,8 @@ def create_subjects(session: Session, subjects: Sequence[Mapping[str, Any]], *, 
     (a reference repeated in the batch or already stored) leave nothing written.
     """
     runtime = get_runtime()
-    catalog, blind = runtime.catalog, runtime.blind_index
+    catalog = runtime.catalog
+    index_version, blind = blind_index_rotation.write_index(session)
     planned: list[tuple[bytes, str, dict[str, str | None]]] = []
     problems: dict[str, str] = {}
     for index, item in enumerate(subjects):
@@ -401,12 +409,16 @@ def create_subjects(session: Session, subjects: Sequence[Mapping[str, Any]], *, 
         except ProfileInvalidError as exc:
             problems.update({f"{index}.{name}": rule for name, rule in (exc.fields or {}).items()})
             continue
-        planned.append((blind.compute("external_ref", ref), region, values))
+        planned.append((ref, region, values))
     if problems:
         raise ProfileInvalidError(fields=problems)
-    ref_indexes = [p[0] for p in planned]
-    if len(set(ref_indexes)) != len(ref_indexes):
+    refs = [p[0] for p in planned]
+    if len(set(refs)) != len(refs):
         raise SubjectExistsError()
+    lookup = [
+        blind_index_rotation.index_for_version(v) for v in blind_index_rotation.index_state(session).read_versions
+    ]
+    ref_indexes = [k.compute("external_ref", ref) for k in lookup for ref in refs]  # unique across versions
     for start in range(0, len(ref_indexes), _CHUNK):
         chunk = ref_indexes[start : start + _CHUNK]
         if session.scalar(select(Subject.id).where(Subject.external_ref_index.in_(chunk)).limit(1)) is not None:
@@ -417,14 +429,16 @@ def create_subjects(session: Session, subjects: Sequence[Mapping[str, Any]], *, 
     key_rows: list[dict[str, Any]] = []
     field_rows: list[dict[str, Any]] = []
     views: list[SubjectView] = []
-    for ref_index, region, values in planned:
+    for ref, region, values in planned:
         subject_id = uuid.uuid4()
         wrapped, cipher = runtime.envelope.create(subject_id, 1, master)
         subject_rows.append(
             {
                 "id": subject_id,
-                "external_ref_index": ref_index,
-                "email_index": _email_index(values.get("email")),
+                "external_ref_index": blind.compute("external_ref", ref),
+                "email_index": _email_index(values.get("email"), blind),
+                "index_version": index_version,
+                "external_ref_ciphertext": cipher.encrypt(EXTERNAL_REF_FIELD, ref.encode("utf-8")),
                 "jurisdiction": region,
                 "status": "active",
                 "key_version": 1,
@@ -475,10 +489,11 @@ def create_subjects(session: Session, subjects: Sequence[Mapping[str, Any]], *, 
     return views
 
 
-def _email_index(email: str | None) -> bytes | None:
+def _email_index(email: str | None, index: BlindIndex | None = None) -> bytes | None:
+    """The email's blind index with `index` (the version the row is indexed with; default version 1)."""
     if email is None:
         return None
-    return get_runtime().blind_index.compute("email", lookup_key("email", email))
+    return (index or get_runtime().blind_index).compute("email", lookup_key("email", email))
 
 
 def _field_row(cipher: SubjectCipher, name: str, value: str, now: dt.datetime) -> ProfileFieldValue:
@@ -564,7 +579,8 @@ def update_profile(session: Session, subject_id: uuid.UUID, fields: Mapping[str,
             existing.ciphertext = cipher.encrypt(name, value.encode("utf-8"))
             existing.updated_at = now
         if name == "email":
-            subject.email_index = _email_index(value)
+            # the row's own version: its two indexes always share one (the re-indexing job moves both)
+            subject.email_index = _email_index(value, blind_index_rotation.index_for_version(subject.index_version))
     if changed:
         subject.updated_at = now
         session.flush()
@@ -1218,6 +1234,7 @@ def shred_subject(
     subject.updated_at = now
     subject.external_ref_index = None
     subject.email_index = None
+    subject.external_ref_ciphertext = None
     destroyed = {
         "fields": fields_destroyed,
         "events": events_destroyed,

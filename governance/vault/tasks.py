@@ -13,6 +13,7 @@ REWRAP_JOB = "vault.rotate_master_key"
 EPOCH_JOB = "vault.key_epoch"
 EPOCH_CHECK_SECONDS = 3600  # KeySchedule.margin (one day) covers a late run of this
 RETENTION_JOB = "vault.retention"
+REINDEX_JOB = "vault.reindex_blind"
 SYSTEM = Principal.system("vault")
 
 
@@ -54,6 +55,28 @@ def key_epoch(ctx: JobContext) -> dict[str, Any]:
     session = ctx.session()
     try:
         return keymanagement.run_key_epoch(session, actor=SYSTEM)
+    finally:
+        session.close()
+
+
+@register(REINDEX_JOB, lease_seconds=300, max_attempts=10)
+def reindex_blind(ctx: JobContext) -> dict[str, Any]:
+    """Re-index every subject under the new blind-index key version in committed batches, then retire the old
+    version for lookups. Idempotent: after a crash the next attempt carries on from what is committed."""
+    from governance.vault import blind_index_rotation as rotation
+
+    rotation_id = uuid.UUID(ctx.payload["rotation_id"])
+    batch_size = int(ctx.payload.get("batch_size", 1000))
+    session = ctx.session()
+    try:
+        total = session.get_one(rotation.BlindIndexRotation, rotation_id).total
+        session.rollback()
+
+        def report(done: int) -> None:
+            ctx.progress(done, max(total, done), "re-indexing subjects")
+            ctx.check_cancelled()
+
+        return rotation.run_index_rotation(session, rotation_id, actor=SYSTEM, batch_size=batch_size, on_batch=report)
     finally:
         session.close()
 
