@@ -6,7 +6,7 @@ that a rotation can re-index it (subjects created before this revision have none
 records each rotation (resumable re-indexing job with progress).
 
 Revision ID: blind_index_versions
-Revises: outbox
+Revises: sso
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 import governance.db
 
 revision: str = "blind_index_versions"
-down_revision: str | None = "outbox"
+down_revision: str | None = "sso"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
