@@ -26,6 +26,7 @@ from governance.access.errors import (
     DuplicateError,
     InvalidCredentialSettingsError,
     SignInFailedError,
+    SsoAccountError,
     UnknownStaffError,
 )
 from governance.access.models import BreakGlassGrant, LoginThrottle, RecoveryCode, StaffAccount
@@ -427,6 +428,8 @@ def reset_password(session: Session, staff_id: uuid.UUID, *, actor: Principal) -
     from governance.access.sessions import end_all_staff_sessions
 
     staff = get_staff(session, staff_id)
+    if staff.sso_subject is not None:
+        raise SsoAccountError()  # a temporary password could never be used: the password form refuses it
     temporary = secrets.token_urlsafe(15)
     staff.password_hash = credentials.hash_password(temporary)
     staff.must_change_password = True

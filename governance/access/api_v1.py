@@ -76,6 +76,7 @@ def list_staff() -> Any:
             "roles": s.roles,
             "active": s.active,
             "second_factor": s.totp_enabled_at is not None,
+            "sso": s.sso_subject is not None,
             "locked": s.locked_until is not None and s.locked_until > now,
             "last_login_at": s.last_login_at.isoformat() if s.last_login_at else None,
         }

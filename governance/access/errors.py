@@ -47,6 +47,13 @@ class DuplicateError(ConflictError):
     default_message = "It already exists."
 
 
+class SsoAccountError(ConflictError):
+    """A password operation on an account that signs in through single sign-on (its password is the provider's)."""
+
+    code = "sso_account"
+    default_message = "This account signs in through single sign-on; its password is managed by the sign-in service."
+
+
 class InvalidCredentialSettingsError(ValidationFailedError):
     code = "validation_failed"
 
@@ -58,6 +65,7 @@ __all__ = [
     "InvalidCredentialSettingsError",
     "LinkInvalidError",
     "SignInFailedError",
+    "SsoAccountError",
     "UnknownClientError",
     "UnknownStaffError",
 ]

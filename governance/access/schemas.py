@@ -43,6 +43,7 @@ class StaffItem(BaseModel):
     roles: list[str]
     active: bool
     second_factor: bool
+    sso: bool = Field(description="signs in through single sign-on only (its local password is refused)")
     locked: bool
     last_login_at: str | None
 

@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from governance.access import accounts, sso
 from tests.access.conftest import PASSWORD, audit_rows, post_form, second_step, sign_in, totp_now
 from tests.conftest import dump_all_rows
+from tests.fixtures.access import csrf_token_from
 from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, oidc_provider
 
 __all__ = ["oidc_provider"]  # the session fixture, used by name below
@@ -204,6 +205,27 @@ def test_an_expired_id_token_is_refused(sso_app: Flask, provider: OidcProvider) 
     assert not signed_in(client)
 
 
+def test_a_provider_error_or_another_issuer_in_the_callback_is_refused(sso_app: Flask, provider: OidcProvider) -> None:
+    client = sso_app.test_client()
+    state = parse_qs(urlparse(start(client)).query)["state"][0]
+    # The person cancelled at the provider: it answers with an error (its text is never shown back).
+    cancelled = client.get(
+        f"/login/sso/callback?state={state}&error=access_denied&error_description=<script>x</script>",
+        headers={"Accept": "application/json"},
+    )
+    assert cancelled.status_code == 400
+    assert cancelled.get_json()["error"] == "sso_provider_error"
+    assert "script" not in cancelled.get_data(as_text=True)
+    # RFC 9207: a response naming another issuer (a mix-up attack) is refused before any code exchange.
+    provider.set_account("alice", ["privacy-helpdesk"])
+    url = provider.sign_in(start(client), "alice")
+    mixed = callback(client, with_query(url, iss="https://evil.example"), Accept="application/json")
+    assert mixed.status_code == 400
+    assert mixed.get_json()["error"] == "sso_state_invalid"
+    assert refusals(sso_app) == ["provider_error", "issuer_mismatch"]
+    assert not signed_in(client)
+
+
 # ---- MFA ----
 
 
@@ -366,6 +388,23 @@ def test_a_deactivated_account_is_refused_at_sign_in(sso_app: Flask, provider: O
     response = sso_sign_in(sso_app.test_client(), provider, "hana")
     assert response.status_code == 403
     assert refusals(sso_app) == ["inactive"]
+
+
+def test_admins_see_sso_accounts_and_cannot_reset_their_password(
+    sso_app: Flask, provider: OidcProvider, login_staff: Callable[..., uuid.UUID]
+) -> None:
+    provider.set_account("ivan", ["privacy-helpdesk"])
+    assert sso_sign_in(sso_app.test_client(), provider, "ivan").status_code == 302
+    row = staff_row(sso_app, "ivan", provider.issuer)
+    admin = sso_app.test_client()
+    admin_id = login_staff(admin, "admin")
+    items = {item["id"]: item for item in admin.get("/api/v1/access/staff").get_json()["items"]}
+    assert items[str(uuid.UUID(str(row.id)))]["sso"] is True
+    assert items[str(admin_id)]["sso"] is False
+    csrf = csrf_token_from(admin.get("/login").get_data(as_text=True))
+    reset = admin.post(f"/api/v1/access/staff/{uuid.UUID(str(row.id))}/password-reset", headers={"X-CSRFToken": csrf})
+    assert reset.status_code == 409
+    assert reset.get_json()["error"] == "sso_account"
 
 
 # ---- sign-out ----
