@@ -3,16 +3,27 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
+# openapi-python-client, which generates clients/python's low-level layer, lives in its own venv: it pins
+# typer<0.28 and the service's venv has typer 0.29 (pycanon's), so installing it there would downgrade typer.
+CODEGEN ?= .venv-codegen
 
-.PHONY: install run test test-sqlite lint format bench clean
+.PHONY: install codegen run test test-sqlite lint format bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(CODEGEN)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml: pip takes the CPU wheel available on these machines.
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+	# The Python client library (clients/python) is installed editable with its extras, for tests/client.
+	$(BIN)/pip install --quiet -e '.[test,dev]' -e './clients/python[all]'
+	touch $@
+
+codegen: $(CODEGEN)/.installed  ## the pinned client generator (scripts/generate_client.py)
+
+$(CODEGEN)/.installed: clients/python/codegen/requirements.txt
+	$(PYTHON) -m venv $(CODEGEN)
+	$(CODEGEN)/bin/pip install --quiet -r clients/python/codegen/requirements.txt
 	touch $@
 
 run: install  ## install, migrate, load demo data, serve on http://127.0.0.1:5000 with an in-process worker
@@ -35,4 +46,4 @@ format:
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache test-artifacts
+	rm -rf $(VENV) $(CODEGEN) instance .pytest_cache test-artifacts

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..models.dp_query_preview_body_statistic import DPQueryPreviewBodyStatistic
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="DPQueryPreviewBody")
+
+
+@_attrs_define
+class DPQueryPreviewBody:
+    """A DP query to preview: nothing is read or spent. ``assumed_rows`` (public, the caller's own guess) sizes
+    the expected error of a mean or variance, which depends on the private row count.
+
+        Attributes:
+            epsilon (float | str):
+            purpose (str):
+            statistic (DPQueryPreviewBodyStatistic):
+            assumed_rows (int | None | Unset):
+            bins (int | Unset):  Default: 10.
+            bounds (list[float] | None | Unset):
+            event_category (None | str | Unset):
+            max_rows_per_subject (int | Unset):  Default: 1.
+            profile_value (Literal['age'] | None | Unset):
+            quantiles (list[float] | Unset):
+    """
+
+    epsilon: float | str
+    purpose: str
+    statistic: DPQueryPreviewBodyStatistic
+    assumed_rows: int | None | Unset = UNSET
+    bins: int | Unset = 10
+    bounds: list[float] | None | Unset = UNSET
+    event_category: None | str | Unset = UNSET
+    max_rows_per_subject: int | Unset = 1
+    profile_value: Literal["age"] | None | Unset = UNSET
+    quantiles: list[float] | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        epsilon: float | str
+        epsilon = self.epsilon
+
+        purpose = self.purpose
+
+        statistic = self.statistic.value
+
+        assumed_rows: int | None | Unset
+        if isinstance(self.assumed_rows, Unset):
+            assumed_rows = UNSET
+        else:
+            assumed_rows = self.assumed_rows
+
+        bins = self.bins
+
+        bounds: list[float] | None | Unset
+        if isinstance(self.bounds, Unset):
+            bounds = UNSET
+        elif isinstance(self.bounds, list):
+            bounds = []
+            for bounds_type_0_item_data in self.bounds:
+                bounds_type_0_item: float
+                bounds_type_0_item = bounds_type_0_item_data
+                bounds.append(bounds_type_0_item)
+
+        else:
+            bounds = self.bounds
+
+        event_category: None | str | Unset
+        if isinstance(self.event_category, Unset):
+            event_category = UNSET
+        else:
+            event_category = self.event_category
+
+        max_rows_per_subject = self.max_rows_per_subject
+
+        profile_value: Literal["age"] | None | Unset
+        if isinstance(self.profile_value, Unset):
+            profile_value = UNSET
+        else:
+            profile_value = self.profile_value
+
+        quantiles: list[float] | Unset = UNSET
+        if not isinstance(self.quantiles, Unset):
+            quantiles = self.quantiles
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "epsilon": epsilon,
+                "purpose": purpose,
+                "statistic": statistic,
+            }
+        )
+        if assumed_rows is not UNSET:
+            field_dict["assumed_rows"] = assumed_rows
+        if bins is not UNSET:
+            field_dict["bins"] = bins
+        if bounds is not UNSET:
+            field_dict["bounds"] = bounds
+        if event_category is not UNSET:
+            field_dict["event_category"] = event_category
+        if max_rows_per_subject is not UNSET:
+            field_dict["max_rows_per_subject"] = max_rows_per_subject
+        if profile_value is not UNSET:
+            field_dict["profile_value"] = profile_value
+        if quantiles is not UNSET:
+            field_dict["quantiles"] = quantiles
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+
+        def _parse_epsilon(data: object) -> float | str:
+            return cast(float | str, data)
+
+        epsilon = _parse_epsilon(d.pop("epsilon"))
+
+        purpose = d.pop("purpose")
+
+        statistic = DPQueryPreviewBodyStatistic(d.pop("statistic"))
+
+        def _parse_assumed_rows(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        assumed_rows = _parse_assumed_rows(d.pop("assumed_rows", UNSET))
+
+        bins = d.pop("bins", UNSET)
+
+        def _parse_bounds(data: object) -> list[float] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                bounds_type_0 = []
+                _bounds_type_0 = data
+                for bounds_type_0_item_data in _bounds_type_0:
+
+                    def _parse_bounds_type_0_item(data: object) -> float:
+                        return cast(float, data)
+
+                    bounds_type_0_item = _parse_bounds_type_0_item(bounds_type_0_item_data)
+
+                    bounds_type_0.append(bounds_type_0_item)
+
+                return bounds_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[float] | None | Unset, data)
+
+        bounds = _parse_bounds(d.pop("bounds", UNSET))
+
+        def _parse_event_category(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        event_category = _parse_event_category(d.pop("event_category", UNSET))
+
+        max_rows_per_subject = d.pop("max_rows_per_subject", UNSET)
+
+        def _parse_profile_value(data: object) -> Literal["age"] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            profile_value_type_0 = cast(Literal["age"], data)
+            if profile_value_type_0 != "age":
+                raise ValueError(f"profile_value_type_0 must match const 'age', got '{profile_value_type_0}'")
+            return profile_value_type_0
+            return cast(Literal["age"] | None | Unset, data)
+
+        profile_value = _parse_profile_value(d.pop("profile_value", UNSET))
+
+        quantiles = cast(list[float], d.pop("quantiles", UNSET))
+
+        dp_query_preview_body = cls(
+            epsilon=epsilon,
+            purpose=purpose,
+            statistic=statistic,
+            assumed_rows=assumed_rows,
+            bins=bins,
+            bounds=bounds,
+            event_category=event_category,
+            max_rows_per_subject=max_rows_per_subject,
+            profile_value=profile_value,
+            quantiles=quantiles,
+        )
+
+        return dp_query_preview_body

@@ -1,0 +1,13 @@
+from enum import StrEnum
+
+
+class DPQueryPreviewBodyStatistic(StrEnum):
+    COUNT = "count"
+    HISTOGRAM = "histogram"
+    MEAN = "mean"
+    QUANTILES = "quantiles"
+    SUM = "sum"
+    VARIANCE = "variance"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class GetReadyzResponse200Status(StrEnum):
+    NOT_READY = "not_ready"
+    READY = "ready"
+
+    def __str__(self) -> str:
+        return str(self.value)
