@@ -57,6 +57,7 @@ __all__ = [
     "notify_processors",
     "object_to",
     "overview",
+    "permitted_subjects_select",
     "purpose",
     "purposes",
     "receipts",
@@ -309,6 +310,27 @@ def _check_many_statement(session: Session, found: Purpose, moment: dt.datetime)
     return sa.select(subject, _reason_sql(found, moment)).where(t.purpose == found.key, wanted)
 
 
+def permitted_subjects_select(purpose: str, *, now: dt.datetime | None = None) -> sa.Select[Any] | None:
+    """The ids `iter_permitted_subjects` gives, as one SELECT of a `subject_id` column that another domain can
+    embed in its own statement (e.g. `vault.bounded_event_count`: an aggregate without shipping the ids), for
+    consent purposes; None for other bases (their rule needs the vault's subjects: use the iterator)."""
+    found = purposes().get(purpose)
+    if found is None:
+        raise UnknownPurposeError(purpose, purposes().keys)
+    if not found.requires_consent:
+        return None
+    t = _state_table.c
+    conditions = [
+        t.purpose == purpose,
+        t.decision == Decision.GRANTED.value,
+        t.notice_version >= found.renewal_from_version,
+        t.objected.is_(False),
+    ]
+    if found.max_consent_age is not None:
+        conditions.append(t.decided_at > (now or utcnow()) - found.max_consent_age)
+    return sa.select(t.subject_id).where(*conditions)
+
+
 def iter_permitted_subjects(
     session: Session, purpose: str, *, now: dt.datetime | None = None, batch_size: int = 5000
 ) -> Iterator[uuid.UUID]:
@@ -322,16 +344,9 @@ def iter_permitted_subjects(
         raise UnknownPurposeError(purpose, purposes().keys)
     moment = now or utcnow()
     t = _state_table.c
-    if found.requires_consent:
-        conditions = [
-            t.purpose == purpose,
-            t.decision == Decision.GRANTED.value,
-            t.notice_version >= found.renewal_from_version,
-            t.objected.is_(False),
-        ]
-        if found.max_consent_age is not None:
-            conditions.append(t.decided_at > moment - found.max_consent_age)
-        yield from _stream_ids(session, sa.select(t.subject_id).where(*conditions), batch_size)
+    permitted = permitted_subjects_select(purpose, now=moment)
+    if permitted is not None:
+        yield from _stream_ids(session, permitted, batch_size)
         return
     from governance.vault import service as vault
 

@@ -168,7 +168,10 @@ def bounded_count(session_factory: Callable[[], Session], query: DPQueryRequest,
 
     assert query.event_category is not None
     with session_factory() as session:
-        ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
+        # consent purposes: consent's SELECT of permitted ids inside the vault's aggregate, one statement
+        ids: Any = consent.permitted_subjects_select(query.purpose, now=now)
+        if ids is None:
+            ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
         return vault.bounded_event_count(
             session, ids, category=query.event_category, max_rows_per_subject=query.max_rows_per_subject
         )

@@ -1308,7 +1308,7 @@ _AGGREGATE_CHUNK = 2000  # ids per IN (...) list of an aggregate (one statement 
 
 def bounded_event_count(
     session: Session,
-    subject_ids: Iterable[uuid.UUID],
+    subject_ids: Iterable[uuid.UUID] | sa.Select[Any],
     *,
     category: str,
     max_rows_per_subject: int,
@@ -1318,25 +1318,32 @@ def bounded_event_count(
     """Sum over the given active subjects of min(their events of ``category`` in [since, until), N): the exact
     count of a DP count whose contributions are bounded to N rows per person. Category and time are stored in
     clear, so nothing is decrypted: one grouped aggregate per chunk of ids (index-only on
-    (subject_id, category, occurred_at)), the per-person bound applied in SQL. Erased subjects count nothing."""
+    (subject_id, category, occurred_at)), the per-person bound applied in SQL. Erased subjects count nothing.
+    ``subject_ids`` may be a SELECT of one id column (`consent.permitted_subjects_select`): then it is one
+    statement, the ids never leave the database."""
     per_subject = (
         select(func.count().label("n"))
         .select_from(Event)
-        .join(Subject, Subject.id == Event.subject_id)
-        .where(Event.category == category, Subject.status == "active")
+        # erased subjects are few: excluding their (kept) events is one small list, not a lookup per subject
+        .where(
+            Event.category == category, Event.subject_id.not_in(select(Subject.id).where(Subject.status != "active"))
+        )
         .group_by(Event.subject_id)
     )
     if since is not None:
         per_subject = per_subject.where(Event.occurred_at >= since)
     if until is not None:
         per_subject = per_subject.where(Event.occurred_at < until)
-    total = 0
-    ids = list(subject_ids)
-    for first in range(0, len(ids), _AGGREGATE_CHUNK):
-        grouped = per_subject.where(Event.subject_id.in_(ids[first : first + _AGGREGATE_CHUNK])).subquery()
+
+    def bounded_sum(ids: Any) -> int:
+        grouped = per_subject.where(Event.subject_id.in_(ids)).subquery()
         bounded = sa.case((grouped.c.n > max_rows_per_subject, max_rows_per_subject), else_=grouped.c.n)
-        total += int(session.scalar(select(func.coalesce(func.sum(bounded), 0))) or 0)
-    return total
+        return int(session.scalar(select(func.coalesce(func.sum(bounded), 0))) or 0)
+
+    if isinstance(subject_ids, sa.Select):
+        return bounded_sum(subject_ids.scalar_subquery())
+    ids = list(subject_ids)
+    return sum(bounded_sum(ids[first : first + _AGGREGATE_CHUNK]) for first in range(0, len(ids), _AGGREGATE_CHUNK))
 
 
 def all_active_subject_ids(session: Session) -> Iterator[uuid.UUID]:
