@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
+from governance.settings import ConfigError
 from governance.vault.crypto import BlindIndex, SubjectCipher, WrappedKey
 from governance.vault.errors import KeyRotationError, VaultIntegrityError
 from governance.vault.keyproviders import UnwrapError
@@ -137,7 +138,13 @@ def start_index_rotation(session: Session, *, actor: Actor, enqueue_job: bool = 
     if len(state.read_versions) > 1:
         raise KeyRotationError("A blind-index key rotation is already running.", code="index_rotation_running")
     target = state.write_version + 1
-    _keys().get(target)  # the key must exist (production: supplied by the operator) before anything is written
+    try:
+        _keys().get(target)  # the key must exist (production: supplied by the operator) before anything is written
+    except ConfigError:
+        raise KeyRotationError(
+            f"Blind-index key version {target} is not supplied (vault_blind_index_v{target} in the key directory).",
+            code="index_key_missing",
+        ) from None
     total = session.scalar(select(func.count()).select_from(Subject).where(Subject.index_version != target)) or 0
     rotation = BlindIndexRotation(
         id=uuid.uuid4(),

@@ -130,6 +130,35 @@ def migrate_command(batch_size: int) -> None:
         session.close()
 
 
+@keys_cli.command("rotate-index")
+@click.option("--wait", is_flag=True, help="Re-index inline in this process instead of leaving it to a worker.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def rotate_index_command(wait: bool, batch_size: int) -> None:
+    """Open the next blind-index key version (`vault_blind_index_v<N>` in the key directory) and re-index every
+    subject under it (a resumable job). Lookups match either version until it is done; docs/vault.md."""
+    from governance.vault import blind_index_rotation as rotation
+    from governance.vault.errors import KeyRotationError
+
+    session = _session()
+    try:
+        with session.begin():
+            view = rotation.start_index_rotation(session, actor=CLI_ACTOR, enqueue_job=not wait, batch_size=batch_size)
+        out: dict[str, object] = {
+            "rotation_id": str(view.id),
+            "from_version": view.from_version,
+            "to_version": view.to_version,
+            "subjects": view.total,
+            "job_id": str(view.job_id) if view.job_id else None,
+        }
+        if wait:
+            out.update(rotation.run_index_rotation(session, view.id, actor=CLI_ACTOR, batch_size=batch_size))
+        click.echo(json.dumps(out))
+    except KeyRotationError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        session.close()
+
+
 @keys_cli.command("rotate-subject")
 @click.argument("subject_id", type=click.UUID)
 def rotate_subject_command(subject_id: uuid.UUID) -> None:

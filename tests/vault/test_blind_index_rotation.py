@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 
@@ -129,3 +130,14 @@ def test_legacy_subjects_keep_the_old_version_in_use_until_they_can_be_reindexed
     assert caught.value.code == "index_rotation_incomplete"
     assert caught.value.extra == {"remaining": 1}
     assert session.get_one(BlindIndexRotation, view.id).status == "running"
+
+
+def test_cli_rotate_index_wait(app: Flask, session: Session, make_subject: MakeSubject) -> None:
+    subject_id = _make(make_subject, 1)
+    result = app.test_cli_runner().invoke(args=["governance", "keys", "rotate-index", "--wait", "--batch-size", "1"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["from_version"], out["to_version"], out["status"], out["reindexed"]) == (1, 2, "done", 1)
+    assert "ref-1" not in result.output
+    assert _found(session, 1) == (subject_id, subject_id)
+    assert _versions(session) == {subject_id: 2}
