@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from governance.consent.api import bp, public_bp
     from governance.consent.cli import consent_cli
     from governance.consent.gpc import bp as gpc_bp
+    from governance.consent.iso27560 import bp as iso27560_bp
     from governance.consent.service import CATALOG_EXTENSION, load_purposes
 
     settings = app.extensions["governance.settings"]
@@ -19,5 +20,6 @@ def init_app(app: Flask) -> None:
     app.register_api(bp)
     app.register_api(public_bp)
     app.register_api(gpc_bp)
+    app.register_api(iso27560_bp)
     if consent_cli.name not in governance_cli.commands:
         governance_cli.add_command(consent_cli)

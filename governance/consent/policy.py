@@ -85,6 +85,9 @@ class Purpose(_Frozen):
     max_consent_age_days: int | None = Field(default=None, ge=1, le=36_600)
     notices: tuple[NoticeVersion, ...] = Field(min_length=1)
     gateway: GatewayPolicy | None = None
+    # The W3C Data Privacy Vocabulary purpose class (a term of https://w3id.org/dpv#) this purpose is an instance
+    # of, for consent records exported as ISO/IEC TS 27560 JSON-LD (docs/standards.md); generic dpv:Purpose if unset.
+    dpv_purpose: str | None = Field(default=None, pattern=r"^[A-Z][A-Za-z]{2,80}$")
 
     @field_validator("profile_fields", "event_categories")
     @classmethod
