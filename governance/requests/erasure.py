@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.db import utcnow
 from governance.outbox import service as outbox
+from governance.requests import casework
 from governance.requests import certificate as certificates
 from governance.requests.core import (
     CERTIFICATE_KEY,
@@ -113,10 +114,13 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
     crash_point("erasure:models_flagged")
     bundles_deleted = _delete_bundles(session, row.subject_id, now=now, reason="subject_erased")
     _delete_links_of_subject(session, row.subject_id)
+    notes_deleted = casework.delete_notes_of_subject(session, row.subject_id)
     backups_by = vault.backups_unreadable_by(session, report.get("erased_at") or now)
     deleted = ["profile", "data_keys", *(f"events:{c}" for c in sorted(held) if c not in keep)]
     if bundles_deleted:
         deleted.append("export_bundles")
+    if notes_deleted:
+        deleted.append("request_notes")
     kept_events = int(report.get("events_kept") or 0)
     kept: list[dict[str, Any]] = [
         {

@@ -59,10 +59,26 @@ class DataSubjectRequest(Base):
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     certificate: Mapped[str | None] = mapped_column(Text)
     overdue_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the staff account (access domain id, a plain value) working on the request; None while unassigned
+    owner_staff_id: Mapped[uuid.UUID | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_requests_dsr_status_due_on", "status", "due_on"),)
+
+
+class RequestNote(Base):
+    """An internal note by staff on a request (never shown to the person; deleted when the person is erased,
+    since staff may have written about them)."""
+
+    __tablename__ = "requests_notes"
+
+    id: Mapped[uuid_pk]
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests_dsr.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    staff_id: Mapped[uuid.UUID]
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[created_at]
 
 
 class ExportBundle(Base):

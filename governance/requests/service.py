@@ -23,6 +23,13 @@ from governance import audit
 from governance.access.principals import Principal
 from governance.db import utcnow
 from governance.errors import ValidationFailedError
+from governance.requests.casework import (  # casework: owner and internal notes (re-exported for callers)
+    NoteView,
+    add_note,
+    assign_owner,
+    notes_of,
+    owner_of,
+)
 from governance.requests.core import (
     BUNDLE_KEK,
     CERTIFICATE_KEY,
@@ -91,8 +98,11 @@ __all__ = [
     "POLICY_EXTENSION",
     "WORKER",
     "FiledRequest",
+    "NoteView",
     "RequestView",
     "Source",
+    "add_note",
+    "assign_owner",
     "certificate_jwks",
     "certificate_of",
     "certify_erasure",
@@ -108,8 +118,10 @@ __all__ = [
     "issue_download_link",
     "link_request",
     "list_requests",
+    "notes_of",
     "open_download",
     "overdue",
+    "owner_of",
     "processor_statuses",
     "purge_expired_bundles",
     "refresh_overdue_metric",

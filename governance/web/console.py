@@ -241,6 +241,9 @@ TIMELINE_LABELS = {
     "requests.certificate.issued": "Erasure certificate issued",
     "requests.request.merged": "Duplicate request merged",
     "requests.request.overdue": "Overdue alert raised",
+    "requests.request.assigned": "Owner assigned",
+    "requests.request.unassigned": "Owner removed",
+    "requests.note.added": "Internal note added",
 }
 
 
@@ -248,7 +251,10 @@ def _timeline(view: Any) -> list[dict[str, Any]]:
     """State changes from the request itself (immediate), plus the other steps recorded in the audit log."""
     events = [{"at": view.received_at, "label": "Received", "note": f"from {view.source}"}]
     if view.verified_at:
-        events.append({"at": view.verified_at, "label": "Identity verified", "note": view.verification_method or ""})
+        method = view.verification_method or ""
+        events.append(
+            {"at": view.verified_at, "label": "Identity verified", "note": VERIFICATION_METHODS.get(method, method)}
+        )
     for extension in view.extensions:
         events.append(
             {
@@ -272,33 +278,212 @@ def _timeline(view: Any) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e["at"] or dt.datetime.max.replace(tzinfo=dt.UTC))
 
 
+#: how staff may have verified a requester's identity (recorded on the request and in the audit log)
+VERIFICATION_METHODS = {
+    "dashboard_session": "The person asked while signed in to their dashboard",
+    "email_link": "The person confirmed through a link sent to the address we hold",
+    "id_document": "An identity document was checked and not kept",
+    "known_details": "The person confirmed details only they would know",
+    "authorized_agent": "An authorized agent showed signed permission",
+}
+CONFIRMATION_METHODS = {
+    "email": "By e-mail",
+    "letter": "By letter",
+    "phone": "By phone",
+    "dashboard": "On the dashboard",
+}
+#: what each role may see of whose request it is
+PERSON_FIELDS = ("name", "email")
+
+
+def _person(view: Any) -> str:
+    """Whose request it is, masked (for roles that may read masked profiles) or as a short id (others)."""
+    from governance.vault import service as vault
+
+    short = f"Person {str(view.subject_id)[:8]}"
+    if not _may("profile.read_masked", Resource.subject(view.subject_id)):
+        return short
+    try:
+        profile = vault.read_profile(get_session(), view.subject_id, actor=current_principal(), view="masked")
+    except DomainError:  # erased (or unknown): the tombstone has no profile
+        return f"{short} (erased)"
+    shown = [str(profile["fields"][name]) for name in PERSON_FIELDS if profile["fields"].get(name)]
+    return f"{short}: {', '.join(shown)}" if shown else short
+
+
+def _staff_choices() -> list[dict[str, str]]:
+    from governance.web import sources
+
+    return [{"id": s["id"], "label": s["label"]} for s in sources.staff(get_session()) if s["status"] == "active"]
+
+
+def _extension_choices(view: Any) -> list[tuple[int, str]]:
+    """1 .. the whole remaining allowance, in the jurisdiction's unit ("1 month", "2 months")."""
+    available = view.extension_available
+    if not available:
+        return []
+    total, unit = _extension_amount(available), str(available).split()[-1]
+    singular = unit.rstrip("s")
+    return [(n, present.plural(n, singular)) for n in range(1, total + 1)]
+
+
 @bp.get("/console/requests/<request_id>")
 @requires("dsr.read", resource=a_request)
 def console_request(request_id: str) -> str:
     from governance.requests import service as requests
-    from governance.requests.lifecycle import CLOSED
+    from governance.requests.lifecycle import CLOSED, Status
 
-    view = requests.get_request(get_session(), _request_uuid(request_id))
+    session = get_session()
+    view = requests.get_request(session, _request_uuid(request_id))
     row = _queue_row(view)
+    staff = {s["id"]: s["label"] for s in _staff_choices()}
+    owner = requests.owner_of(session, view.id)
     facts: list[tuple[str, Any]] = [
+        ("Whose request", _person(view)),
+        ("Owner", staff.get(str(owner), "Former staff member") if owner else "Nobody yet"),
         ("Jurisdiction", view.jurisdiction),
+        ("Identity verified", _verified_words(view)),
         ("Original due date", view.original_due_on.isoformat()),
         ("Step", present.humanize(view.step)),
     ]
+    is_open = view.status not in {status.value for status in CLOSED}
     if view.extension_available:
         facts.append(("Extension still available", view.extension_available))
         notice_by = present.field(view, "extension_notice_by")
         if notice_by:
             facts.append(("Tell the person of an extension by", notice_by.isoformat()))
-    elif view.status not in {status.value for status in CLOSED}:
+    elif is_open:
         facts.append(("Extension", _extension_refusal(view)))
     facts += [(present.humanize(i.get("category") or i.get("item")), i.get("outcome")) for i in view.items]
+    may_manage = _may("dsr.manage", a_request({"request_id": request_id}))
     return _page(
         "web/console/request.html",
         "web.console_requests",
         req={**row, "facts": facts},
-        can_extend=bool(view.extension_available) and _may("dsr.manage"),
+        can_extend=bool(view.extension_available) and may_manage,
+        extension_choices=_extension_choices(view),
+        can_manage=may_manage and is_open,
+        can_verify=may_manage and view.status == Status.RECEIVED.value and view.kind != "rectification",
+        can_confirm=may_manage and is_open and view.confirmed_at is None and view.confirm_by is not None,
+        verification_methods=VERIFICATION_METHODS,
+        confirmation_methods=CONFIRMATION_METHODS,
+        rejection_reasons=_staff_rejection_reasons(),
+        staff=_staff_choices(),
+        owner=str(owner) if owner else "",
+        notes=[
+            {"at": n.created_at, "by": staff.get(str(n.staff_id), "Former staff member"), "text": n.text}
+            for n in requests.notes_of(session, view.id)
+        ]
+        if may_manage
+        else [],
         timeline=_timeline(view),
+    )
+
+
+def _staff_rejection_reasons() -> dict[str, str]:
+    """The policy's rejection reasons staff may choose (`subject_erased` is the service's own)."""
+    from governance.requests import service as requests
+
+    return {code: text for code, text in requests.get_policy().rejection_reasons.items() if code != "subject_erased"}
+
+
+def _verified_words(view: Any) -> str:
+    if not view.verified_at:
+        return "Not yet"
+    method = VERIFICATION_METHODS.get(view.verification_method or "", present.humanize(view.verification_method))
+    return f"{method} ({view.verified_at:%-d %b %Y})"
+
+
+def _back_to(request_id: str) -> ResponseReturnValue:
+    return redirect(url_for("web.console_request", request_id=request_id), code=303)
+
+
+def _act(request_id: str, action: Any, done: str) -> ResponseReturnValue:
+    """Run one staff action on a request in its own transaction (the change and its audit entry together);
+    a refusal the person at the console can act on (409/422) is a message on the request page, not an error."""
+    session = get_session()
+    try:
+        with transaction(session):
+            action(session, _request_uuid(request_id))
+    except DomainError as exc:
+        if exc.status not in (409, 422):
+            raise
+        flash(f"Not done: {exc.message}", "error")  # service messages hold no personal data
+        return _back_to(request_id)
+    flash(done, "success")
+    return _back_to(request_id)
+
+
+def _choice(name: str, allowed: Any) -> str:
+    value = request.form.get(name, "")
+    if value not in allowed:
+        raise ValidationFailedError(fields={name: "one of the listed choices"})
+    return value
+
+
+@bp.post("/console/requests/<request_id>/verify")
+@requires("dsr.manage", resource=a_request)
+def console_request_verify(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    method = _choice("method", VERIFICATION_METHODS)
+    return _act(
+        request_id,
+        lambda session, rid: requests.verify_request(session, rid, method=method, actor=current_principal()),
+        "Identity verified; work on the request has started.",
+    )
+
+
+@bp.post("/console/requests/<request_id>/confirm")
+@requires("dsr.manage", resource=a_request)
+def console_request_confirm(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    method = _choice("method", CONFIRMATION_METHODS)
+    return _act(
+        request_id,
+        lambda session, rid: requests.confirm_request(session, rid, method=method, actor=current_principal()),
+        "Receipt confirmed to the person.",
+    )
+
+
+@bp.post("/console/requests/<request_id>/reject")
+@requires("dsr.manage", resource=a_request)
+def console_request_reject(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    code = _choice("code", _staff_rejection_reasons())
+    return _act(
+        request_id,
+        lambda session, rid: requests.reject_request(session, rid, code=code, actor=current_principal()),
+        "Request rejected; the person is told the reason shown.",
+    )
+
+
+@bp.post("/console/requests/<request_id>/owner")
+@requires("dsr.manage", resource=a_request)
+def console_request_owner(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    choice = _choice("owner", {"", *(s["id"] for s in _staff_choices())})
+    owner = uuid.UUID(choice) if choice else None
+    return _act(
+        request_id,
+        lambda session, rid: requests.assign_owner(session, rid, owner_staff_id=owner, actor=current_principal()),
+        "Owner saved." if owner else "The request has no owner now.",
+    )
+
+
+@bp.post("/console/requests/<request_id>/notes")
+@requires("dsr.manage", resource=a_request)
+def console_request_note(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    text = request.form.get("text", "")
+    return _act(
+        request_id,
+        lambda session, rid: requests.add_note(session, rid, text=text, actor=current_principal()),
+        "Note added (staff only; never shown to the person).",
     )
 
 
@@ -314,18 +499,19 @@ def console_request_extend(request_id: str) -> ResponseReturnValue:
     view = requests.get_request(session, _request_uuid(request_id))
     if not view.extension_available:  # the service would refuse it too, for the same reason
         flash(f"Not extended: {_extension_refusal(view)}", "error")
-        return redirect(url_for("web.console_request", request_id=request_id), code=303)
-    amount = _extension_amount(view.extension_available)
-    try:
-        with transaction(session):
-            requests.extend_request(session, view.id, amount=amount, reason=reason, actor=current_principal())
-    except DomainError as exc:
-        if exc.status not in (409, 422):
-            raise
-        flash(f"Not extended: {exc.message}", "error")  # service messages hold no personal data
-        return redirect(url_for("web.console_request", request_id=request_id), code=303)
-    flash("Deadline extended; the person is told why.", "success")
-    return redirect(url_for("web.console_request", request_id=request_id), code=303)
+        return _back_to(request_id)
+    choices = dict(_extension_choices(view))
+    amount_text = request.form.get("amount") or str(max(choices))  # a form without the choice: the whole allowance
+    if not amount_text.isdigit() or int(amount_text) not in choices:
+        raise ValidationFailedError(fields={"amount": "one of the listed choices"})
+    amount = int(amount_text)
+    return _act(
+        request_id,
+        lambda session, rid: requests.extend_request(
+            session, rid, amount=amount, reason=reason, actor=current_principal()
+        ),
+        f"Deadline extended by {choices[amount]}; the person is told why.",
+    )
 
 
 EXTENSION_REFUSALS = {

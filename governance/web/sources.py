@@ -52,6 +52,7 @@ def staff(session: Session) -> list[dict[str, Any]]:
     rows = session.scalars(sa.select(StaffAccount).order_by(StaffAccount.username))
     return [
         {
+            "id": str(row.id),
             "label": row.username,
             "roles": sorted(row.roles or []),
             "mfa": row.totp_enabled_at is not None,

@@ -131,7 +131,7 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
             assert page.get_by_role("heading", name="Timeline").is_visible()
             page.get_by_label("Reason").fill("Exports for several linked accounts need more time")
             page.get_by_role("button", name="Extend").click()
-            assert page.get_by_text("Deadline extended by").is_visible()
+            assert page.get_by_role("status").get_by_text("Deadline extended by").is_visible()
             check_page(page, "console-request-detail")
     assert page.get_by_role("heading", name="Staff accounts").is_visible()
     assert page.get_by_role("heading", name="Master key").is_visible()
@@ -184,3 +184,31 @@ def test_a_dpo_reads_policies_in_plain_words_and_learns_why_a_training_job_faile
     page.set_viewport_size({"width": 390, "height": 844})  # ... and reads on a phone
     assert page.get_by_text("Why it failed:").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_dpo_works_a_request_with_the_keyboard_on_a_phone(app, page, live_server_for, make_subject):
+    file_overdue_request(app, make_subject(profile={"email": "jana@example.org"}), days_ago=2)
+    secret = create_staff_with_totp(app, "dora-dpo", PASSWORD, {"dpo"})
+    server = live_server_for(app)
+    sign_in(page, server.url, "dora-dpo", PASSWORD, secret)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/console/requests")
+    page.locator("table a[href^='/console/requests/']").first.click()
+    assert "jana@example.org" not in page.content()  # whose request it is, masked
+    check_page(page, "console-request-casework")
+
+    page.get_by_label("Owner").select_option(label="dora-dpo")
+    page.get_by_role("button", name="Save owner").press("Enter")
+    page.get_by_role("status").get_by_text("Owner saved.").wait_for()  # waits for the redirected page
+    page.get_by_label("Add a note").fill("Asked for the CRM copy as well")
+    page.get_by_label("Add a note").press("Tab")
+    page.keyboard.press("Enter")  # the focused "Add note" button
+    page.get_by_role("status").get_by_text("Note added").wait_for()  # waits for the redirected page
+    assert page.get_by_text("Asked for the CRM copy as well").is_visible()
+    page.get_by_label("How was the person's identity verified?").select_option("id_document")
+    page.get_by_role("button", name="Verify identity and start").press("Enter")
+    page.get_by_role("status").get_by_text("Identity verified").wait_for()  # waits for the redirected page
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    check_page(page, "console-request-verified")
+    page.go_back()  # Back after a post/redirect/get shows the page again, not "Confirm Form Resubmission"
+    assert page.get_by_role("heading", level=1).is_visible()
