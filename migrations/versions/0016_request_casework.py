@@ -1,7 +1,7 @@
 """request casework: the staff owner of a request and internal notes on it (docs/requests.md, "Casework").
 
 Revision ID: request_casework
-Revises: sso
+Revises: blind_index_versions
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import governance.db
 
 revision: str = "request_casework"
-down_revision: str | None = "sso"
+down_revision: str | None = "blind_index_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
