@@ -27,6 +27,7 @@ DOMAINS = (
     "access",
     "vault",
     "consent",
+    "intake",
     "requests",
     "gateway",
     "training",

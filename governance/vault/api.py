@@ -15,7 +15,7 @@ from governance.api import api_blueprint
 from governance.db import get_session, transaction
 from governance.errors import ValidationFailedError
 from governance.vault import keymanagement, service
-from governance.vault.errors import SubjectErasedError, SubjectNotFoundError
+from governance.vault.errors import SubjectNotFoundError
 from governance.vault.schemas import (
     BreakGlassBody,
     CreateSubjectBody,
@@ -153,53 +153,10 @@ def ingest_events(path: SubjectPath, body: EventBatchBody) -> dict[str, Any]:
 def ingest_mixed_events(body: MixedEventBatchBody) -> dict[str, Any]:
     """Up to 10,000 events for any number of subjects (each event names its `subject_id`). Judged per event
     as for one subject, plus `unknown_subject` and `subject_erased`; indexes refer to this request's list."""
-    from governance.consent.service import lawful_event_categories  # the route orchestrates vault and consent
+    from governance.intake.service import ingest_mixed  # one orchestration for HTTP and the broker's consumer
 
-    groups: dict[uuid.UUID, list[tuple[int, dict[str, Any]]]] = {}
-    rejected: list[dict[str, Any]] = []
-    for index, raw in enumerate(body.events):
-        if not isinstance(raw, dict):
-            rejected.append(_rejection(index, {}, "invalid_event", "an event must be an object"))
-            continue
-        try:
-            subject_id = uuid.UUID(str(raw.get("subject_id")))
-        except ValueError:
-            rejected.append(_rejection(index, raw, "invalid_event", "subject_id must be a subject's id (UUID)"))
-            continue
-        groups.setdefault(subject_id, []).append((index, {k: v for k, v in raw.items() if k != "subject_id"}))
-    totals = {"accepted": 0, "duplicates": 0}
-    by_category: dict[str, int] = {}
     with transaction(get_session()) as session:
-        for subject_id, items in groups.items():
-            try:
-                service.get_subject(session, subject_id)
-            except (SubjectNotFoundError, SubjectErasedError) as exc:
-                code = "subject_erased" if isinstance(exc, SubjectErasedError) else "unknown_subject"
-                rejected.extend(_rejection(index, raw, code, exc.message) for index, raw in items)
-                continue
-            report = service.ingest_events(
-                session,
-                subject_id,
-                [event for _, event in items],
-                actor=current_principal(),
-                lawful_categories=lawful_event_categories(session, subject_id),
-            )
-            totals["accepted"] += report.accepted
-            totals["duplicates"] += report.duplicates
-            for category, count in report.by_category.items():
-                by_category[category] = by_category.get(category, 0) + count
-            rejected.extend(
-                {"index": items[r.index][0], "event_id": r.event_id, "error": r.error, "message": r.message}
-                for r in report.rejected
-            )
-    rejected.sort(key=lambda r: r["index"])
-    return {**totals, "rejected": rejected, "by_category": by_category, "subjects": len(groups)}
-
-
-def _rejection(index: int, raw: dict[str, Any], code: str, message: str) -> dict[str, Any]:
-    event_id = raw.get("event_id")
-    safe = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 and event_id.isprintable() else None
-    return {"index": index, "event_id": safe, "error": code, "message": message}
+        return ingest_mixed(session, body.events, actor=current_principal())
 
 
 @bp.get("/subjects/<subject_id>/events", responses={200: EventsOut})

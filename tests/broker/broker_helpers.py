@@ -57,12 +57,19 @@ def read(url: str, queue: str, *, at_least: int, deadline: float = DEADLINE_SECO
                     "type": properties.type,
                     "delivery_mode": properties.delivery_mode,
                     "headers": properties.headers or {},
-                    "body": json.loads(body) if properties.content_type == "application/json" else body,
+                    "body": _json_or_none(body),
                     "raw": body,
                 }
             )
     finally:
         connection.close()
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:  # a malformed message kept whole in a dead-letter queue
+        return None
 
 
 def closed_port_url() -> str:

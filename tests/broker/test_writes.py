@@ -17,7 +17,7 @@ from governance.consent import service as consent
 from governance.db import transaction
 from governance.outbox import service as outbox
 from governance.outbox.models import OutboxMessage
-from tests.outbox.conftest import SYSTEM, outbox_rows
+from tests.broker.conftest import SYSTEM, outbox_rows
 
 RECS = "personalized_recommendations"
 SHARING = "partner_sharing"

@@ -19,14 +19,14 @@ from governance.consent import service as consent
 from governance.db import transaction
 from governance.outbox import service as outbox
 from governance.outbox.relay import Relay
-from tests.outbox.broker_helpers import (
+from tests.broker.broker_helpers import (
     bind_consumer_queue,
     closed_port_url,
     governance_process,
     read,
     stop,
 )
-from tests.outbox.conftest import SYSTEM, Names, outbox_rows
+from tests.broker.conftest import SYSTEM, Names, outbox_rows
 
 RECS = "personalized_recommendations"
 
