@@ -19,7 +19,7 @@ from governance.access.decorators import current_principal, requires, resource_o
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
-from governance.web import present, sources
+from governance.web import markup, present, sources
 from governance.web.blueprint import bp
 
 IDENTITY_GROUPS = (
@@ -137,12 +137,12 @@ def _activity(session: Any, subject_id: uuid.UUID, counts: dict[str, int]) -> di
     rows = [
         {
             "label": catalog.event_categories[name].description if name in catalog.event_categories else name,
-            "counts": per_month[name],
+            "counts": list(reversed(per_month[name])),  # newest month first
             "total": count,
         }
-        for name, count in sorted(counts.items())
+        for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
-    return {"periods": [m.strftime("%b %Y") for m in months], "rows": rows}
+    return {"periods": [m.strftime("%B %Y") for m in reversed(months)], "rows": rows}
 
 
 def _usage_count(session: Any, subject_id: uuid.UUID) -> int:
@@ -183,20 +183,53 @@ def _render_index(fields: dict[str, Any] | None, *, revealed: bool) -> str:
     )
 
 
+REVEAL_KEY = "web.reveal_until"  # epoch seconds; only the deadline is in the session cookie, never a value
+REVEAL_SECONDS = 120  # "Show values" lasts two minutes, then the page masks them again
+
+
+def _reveal_active() -> bool:
+    from flask import session
+
+    until = session.get(REVEAL_KEY)
+    if isinstance(until, int | float) and until > utcnow().timestamp():
+        return True
+    session.pop(REVEAL_KEY, None)
+    return False
+
+
 @bp.get("/me")
 @requires("dashboard.view", resource=own_subject)
 def dashboard() -> str:
-    return _render_index(None, revealed=False)
+    from governance.vault import service as vault
+    from governance.vault.errors import SubjectErasedError
+
+    if not _reveal_active():
+        return _render_index(None, revealed=False)
+    try:
+        with transaction(get_session()) as session:  # every display in clear is an audited read
+            fields = vault.read_profile(session, _subject_id(), actor=current_principal(), view="clear")["fields"]
+    except SubjectErasedError:
+        return _render_index(None, revealed=False)
+    return _render_index(fields, revealed=True)
 
 
 @bp.post("/me/reveal")
 @requires("profile.read_clear", resource=own_subject)
-def dashboard_reveal() -> str:
-    from governance.vault import service as vault
+def dashboard_reveal() -> ResponseReturnValue:
+    """Post/redirect/get: the reveal is a short-lived mark in the session, so Back or Reload never re-posts."""
+    from flask import session
 
-    with transaction(get_session()) as session:  # reading in clear is audited
-        fields = vault.read_profile(session, _subject_id(), actor=current_principal(), view="clear")["fields"]
-    return _render_index(fields, revealed=True)
+    session[REVEAL_KEY] = int(utcnow().timestamp()) + REVEAL_SECONDS
+    return redirect(url_for("web.dashboard", _anchor="profile-h"), code=303)
+
+
+@bp.post("/me/hide")
+@requires("dashboard.view", resource=own_subject)
+def dashboard_hide() -> ResponseReturnValue:
+    from flask import session
+
+    session.pop(REVEAL_KEY, None)
+    return redirect(url_for("web.dashboard", _anchor="profile-h"), code=303)
 
 
 # --- consent -----------------------------------------------------------------------------------------------
@@ -222,7 +255,7 @@ def _purpose_rows(statuses: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
             "description": purpose.description,
             "legal_basis_label": present.LEGAL_BASIS_LABELS.get(status.legal_basis, status.legal_basis),
             "notice_version": notice.version,
-            "retention_days": purpose.retention_days,
+            "retention": present.duration_words(purpose.retention_days),
             "allowed": status.allowed,
             "needs_renewal": status.needs_renewal,
             "decided_at": status.decided_at,
@@ -246,26 +279,37 @@ def dashboard_consent() -> str:
     statuses = consent.overview(session, subject_id)
     consent_rows, other_rows = _purpose_rows(statuses)
     titles = {p.key: p.title for p in catalog}
-    events = consent.history(session, subject_id)
+    # newest decision first by when the person made it (collected), not by when it reached us (recorded)
+    events = sorted(consent.history(session, subject_id), key=_decision_order, reverse=True)
     history = [
         {
             "at": e.collected_at,
+            "recorded_at": e.recorded_at if _recorded_later(e) else None,
             "purpose_title": titles.get(e.purpose, e.purpose),
-            "decision": e.decision + (" (superseded)" if e.superseded else ""),
+            "decision": e.decision,
+            "decision_label": present.DECISION_LABELS.get(e.decision, present.humanize(e.decision)),
+            "superseded": e.superseded,
             "notice_version": e.notice_version,
             "method_label": present.METHOD_LABELS.get(e.method, present.humanize(e.method)),
         }
-        for e in reversed(events)
+        for e in events
     ]
-    collected = {str(e.id): e.collected_at for e in events}
+    by_id = {str(e.id): e for e in events}
+    order = {str(e.id): i for i, e in enumerate(events)}
     receipts = [
         {
             "id": r["record_id"],
-            "at": collected.get(r["record_id"]),
+            "at": by_id[r["record_id"]].collected_at if r["record_id"] in by_id else None,
+            "recorded_at": (
+                by_id[r["record_id"]].recorded_at
+                if r["record_id"] in by_id and _recorded_later(by_id[r["record_id"]])
+                else None
+            ),
             "purpose_title": titles.get(r["purpose"], r["purpose"]),
             "decision": r["decision"],
+            "decision_label": present.DECISION_LABELS.get(r["decision"], present.humanize(r["decision"])),
         }
-        for r in reversed(consent.receipts(session, subject_id))
+        for r in sorted(consent.receipts(session, subject_id), key=lambda r: order.get(r["record_id"], len(order)))
     ]
     saved = request.args.get("saved")
     last = next((r for r in receipts if r["id"] == saved), None)
@@ -279,8 +323,25 @@ def dashboard_consent() -> str:
         gpc_purposes=[p.title for p in catalog.sale_or_sharing_purposes()],
         history=history,
         receipts=receipts,
-        last_receipt=({"id": last["id"], "summary": f"{last['purpose_title']}: {last['decision']}"} if last else None),
+        last_receipt=({"id": last["id"], "summary": _saved_summary(last)} if last else None),
+        allowed_count=sum(1 for p in consent_rows if p["allowed"]),
     )
+
+
+def _saved_summary(receipt: dict[str, Any]) -> str:
+    return f"{receipt['purpose_title']} is {'on' if receipt['decision'] == 'granted' else 'off'}"
+
+
+RECORDED_LATER = dt.timedelta(minutes=1)  # below this, "recorded" is just the time the click took to arrive
+
+
+def _decision_order(event: Any) -> tuple[dt.datetime, dt.datetime, int]:
+    return (present.as_datetime(event.collected_at), present.as_datetime(event.recorded_at), event.seq)
+
+
+def _recorded_later(event: Any) -> bool:
+    """Whether a decision reached us noticeably later than it was made (imported, or sent by the app later)."""
+    return present.as_datetime(event.recorded_at) - present.as_datetime(event.collected_at) >= RECORDED_LATER
 
 
 def _honour_gpc(session: Any, subject_id: uuid.UUID) -> None:
@@ -319,7 +380,55 @@ def dashboard_consent_set(purpose_key: str) -> ResponseReturnValue:
             jurisdiction=jurisdiction,
             evidence={"gpc": _gpc_signal()},
         )
-    return redirect(url_for("web.dashboard_consent", saved=str(receipts[0].record_id)), code=303)
+    record_id = str(receipts[0].record_id)
+    if _wants_json():  # app.js saves the switch in place, so focus stays on it
+        from flask import jsonify
+
+        title = consent.purposes()[purpose_key].title
+        return jsonify(
+            allowed=decision == "granted",
+            message=f"Saved: {_saved_summary({'purpose_title': title, 'decision': decision})}.",
+            receipt_url=url_for("web.dashboard_receipt_page", receipt_id=record_id),
+        )
+    return redirect(url_for("web.dashboard_consent", saved=record_id), code=303)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+@bp.post("/me/consent/all-off")
+@requires("consent.write", resource=own_subject)
+def dashboard_consent_all_off() -> ResponseReturnValue:
+    """One click withdraws every optional (consent-based) purpose the person allows, each with its receipt."""
+    from flask import flash
+
+    from governance.consent import service as consent
+    from governance.vault import service as vault
+
+    catalog = consent.purposes()
+    subject_id = _subject_id()
+    with transaction(get_session()) as session:
+        allowed = [
+            s.purpose
+            for s in consent.overview(session, subject_id)
+            if s.allowed and catalog[s.purpose].requires_consent
+        ]
+        if allowed:
+            consent.record_decisions(
+                session,
+                subject_id,
+                [{"purpose": key, "decision": "withdrawn"} for key in allowed],
+                method="dashboard",
+                actor=current_principal(),
+                jurisdiction=vault.get_subject(session, subject_id).jurisdiction,
+                evidence={"gpc": _gpc_signal(), "all_optional_off": True},
+            )
+    if allowed:
+        flash(f"Everything optional is off now ({len(allowed)} turned off). Your receipts are below.", "success")
+    else:
+        flash("Everything optional was already off.", "info")
+    return redirect(url_for("web.dashboard_consent"), code=303)
 
 
 @bp.get("/me/consent/receipts/<receipt_id>")
@@ -335,6 +444,49 @@ def dashboard_receipt(receipt_id: str) -> ResponseReturnValue:
         body,
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="consent-receipt-{receipt_id}.json"'},
+    )
+
+
+@bp.get("/me/consent/receipts/<receipt_id>/view")
+@requires("consent.read", resource=own_subject)
+def dashboard_receipt_page(receipt_id: str) -> str:
+    """The receipt in words a person reads (printable), beside the signed JSON download."""
+    from governance.consent import service as consent
+
+    found = next((r for r in consent.receipts(get_session(), _subject_id()) if r["record_id"] == receipt_id), None)
+    if found is None:
+        raise NotFoundError("No such receipt.")
+    body = found["receipt"]
+    event, notice = body.get("event", {}), body.get("notice", {})
+    purpose = (body.get("purposes") or [{}])[0]
+    catalog = consent.purposes()
+    facts = [
+        ("What you decided", present.DECISION_LABELS.get(found["decision"], present.humanize(found["decision"]))),
+        ("Purpose", purpose.get("purpose", "")),
+        ("What it means", purpose.get("description", "")),
+        ("Legal basis", present.LEGAL_BASIS_LABELS.get(purpose.get("lawful_basis"), "")),
+        ("When you decided", present.as_datetime(event.get("time"))),
+        ("When it reached us", present.as_datetime(event.get("recorded_at"))),
+        ("How", present.METHOD_LABELS.get(body.get("collection_method"), "")),
+        ("Notice", f"Version {notice.get('version')}"),
+        ("Kept for", present.duration_words(purpose.get("storage_duration_days"))),
+        ("Shared with or sold to others", "Yes" if purpose.get("third_party_disclosure") else "No"),
+        ("Receipt number", body.get("record_id", "")),
+    ]
+    if event.get("superseded"):
+        facts.insert(1, ("Still in force", "No, a later decision replaced it"))
+    key = purpose.get("purpose_id")
+    return _page(
+        "web/dashboard/receipt.html",
+        "web.dashboard_consent",
+        receipt_id=receipt_id,
+        facts=facts,
+        notice_url=(
+            url_for("web.dashboard_notice", purpose_key=key, version=notice["version"])
+            if key in catalog and notice.get("version")
+            else None
+        ),
+        fingerprint=notice.get("sha256"),
     )
 
 
@@ -354,7 +506,8 @@ def dashboard_notice(purpose_key: str, version: int) -> str:
         purpose_title=purpose.title,
         version=version,
         published=purpose.notice(version).published,
-        text=text,
+        body=markup.render_notice(text),
+        fingerprint=purpose.notice(version).sha256,  # over the source text, as pinned in purposes.yaml
     )
 
 
@@ -378,16 +531,20 @@ def _request_row(view: Any) -> dict[str, Any]:
         }
     is_export = view.kind in ("access", "portability")
     completed = view.status in ("completed", "partially_completed")
+    expires = present.as_datetime((view.result or {}).get("expires_at"))
+    downloadable = is_export and completed and (expires is None or expires > utcnow())
     return {
         "id": view.id,
         "kind_label": present.REQUEST_KIND_LABELS.get(view.kind, present.humanize(view.kind)),
-        "status": view.status,
+        "status": present.request_status(view.status),
         "created_at": view.received_at,
         "due_at": view.due_on,
         "days_left": view.days_left,
         "finished": finished,
         "progress": progress,
-        "download_url": url_for("web.dashboard_download", request_id=view.id) if is_export and completed else None,
+        "download_url": url_for("web.dashboard_download", request_id=view.id) if downloadable else None,
+        "download_until": expires if downloadable else None,
+        "download_gone": is_export and completed and not downloadable,
         "certificate_url": (url_for("web.dashboard_certificate", request_id=view.id) if view.has_certificate else None),
         "note": view.outcome_reason,
     }
@@ -531,7 +688,7 @@ def dashboard_request_status(request_id: str) -> ResponseReturnValue:
     row = _request_row(requests.get_request(get_session(), _request_uuid(request_id)))
     progress = row["progress"] or {}
     return jsonify(
-        status=row["status"],
+        status=row["status"]["code"],
         done=progress.get("done"),
         total=progress.get("total"),
         message=progress.get("message"),

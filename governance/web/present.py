@@ -171,3 +171,45 @@ def chance_words(probability: Any) -> str:
     if number <= 0:
         return "none"
     return f"1 in {round(1 / number):,}"
+
+
+# --- plain language for data subjects (GDPR Art. 12: concise, intelligible, clear and plain language) ---------
+
+DECISION_LABELS = {
+    "granted": "Allowed",
+    "withdrawn": "Not allowed",
+    "refused": "Not allowed",
+    "expired": "Expired",
+}
+
+# what a request's status means for the person, in one sentence
+REQUEST_STATUS_TEXT = {
+    "received": ("Received", "We have your request and will start on it shortly."),
+    "verified": ("Confirmed", "We confirmed it was you and are working on it."),
+    "in_progress": ("In progress", "We are working on it now."),
+    "completed": ("Done", "We finished your request."),
+    "partially_completed": ("Partly done", "We did part of it; the note below says what we could not do and why."),
+    "rejected": ("Declined", "We could not do this; the note below says why."),
+}
+
+
+def request_status(status: str) -> dict[str, str]:
+    """The label and the one-line explanation of a request status, for the person who made it."""
+    label, text = REQUEST_STATUS_TEXT.get(status, (humanize(status), ""))
+    return {"code": status, "label": label, "text": text}
+
+
+def language_name(code: str | None) -> str | None:
+    """`de` -> "German", `pt-BR` -> "Portuguese (Brazil)"."""
+    if not code:
+        return None
+    import pycountry
+
+    base, _, region = code.replace("_", "-").partition("-")
+    language = pycountry.languages.get(alpha_2=base.lower()) if len(base) == 2 else None
+    language = language or pycountry.languages.get(alpha_3=base.lower())
+    if language is None:
+        return code
+    name = language.name
+    country = region_name(region.upper()) if len(region) == 2 else None
+    return f"{name} ({country})" if country else name

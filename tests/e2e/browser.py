@@ -152,3 +152,50 @@ def live_server_for() -> Iterator:
     yield start
     for server in servers:
         server.stop()
+
+
+ALL_IMPACTS = {"minor", "moderate", "serious", "critical"}
+WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
+
+# every element that scrolls sideways (a table in a scrolling box counts: the person must not have to swipe)
+_SIDEWAYS = """() => {
+  const out = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth) out.push("page:" + root.scrollWidth);
+  for (const el of document.querySelectorAll("body *")) {
+    const style = getComputedStyle(el);
+    if (!["auto", "scroll"].includes(style.overflowX)) continue;
+    if (el.scrollWidth > el.clientWidth + 1) out.push(el.tagName.toLowerCase() + "." + el.className);
+  }
+  return out;
+}"""
+
+
+def sideways_scrollers(page) -> list[str]:
+    """The page, and every box on it, that scrolls horizontally at the current width (empty when none)."""
+    return page.evaluate(_SIDEWAYS)
+
+
+def check_person_page(page, name: str) -> list[Path]:
+    """The strict check of a data subject's page, at 1280 px and at 390 px: axe-core with no violation of any
+    impact (moderate and minor included), nothing that scrolls sideways, no console error; screenshots
+    `<name>.png` and `<name>-phone.png` under test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
+    size = page.viewport_size or DESKTOP
+    shots = []
+    try:
+        for label, viewport in WIDTHS.items():
+            page.set_viewport_size(viewport)
+            scrollers = sideways_scrollers(page)
+            assert not scrollers, f"{name} at {viewport['width']}px scrolls sideways: {scrollers}"
+            violations = axe_violations(page, impacts=ALL_IMPACTS)
+            assert not violations, f"{name} at {viewport['width']}px:\n{format_violations(violations)}"
+            path = SCREENSHOTS / (f"{safe}.png" if label == "desktop" else f"{safe}-phone.png")
+            page.screenshot(path=str(path), full_page=True)
+            shots.append(path)
+    finally:
+        page.set_viewport_size(size)
+    errors = list(getattr(page, "console_errors", []))
+    assert not errors, f"{name}: console errors {errors}"
+    return shots

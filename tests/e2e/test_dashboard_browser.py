@@ -30,19 +30,21 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
     check_page(page, "dashboard-consent")
     switch.focus()
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # visible focus
-    with page.expect_navigation(url="**/me/consent?saved=*"):
-        page.keyboard.press("Space")  # keyboard operable; JavaScript submits the form on change
+    page.keyboard.press("Space")  # keyboard operable; JavaScript saves the switch in place
+    page.get_by_role("status").get_by_text("Saved: Personalized recommendations is off.").wait_for()
     assert not page.get_by_role("switch", name="Allow Personalized recommendations").is_checked()
-    history = page.get_by_role("table", name="Every consent decision, newest first")
-    assert "withdrawn" in history.locator("tbody tr").first.inner_text()
-
+    page.get_by_role("status").get_by_role("link", name="See the receipt").click()
+    assert page.get_by_role("heading", name="Consent receipt").is_visible()
     with page.expect_download() as info:
-        page.get_by_role("link", name="Download the receipt").click()
+        page.get_by_role("link", name="Download the signed receipt").click()
     path = tmp_path / "receipt.json"
     info.value.save_as(path)
     receipt = json.loads(path.read_text())
     assert receipt["jws"].count(".") == 2
     assert "ada.lovelace" not in path.read_text()
+    page.get_by_role("link", name="Back to consent").click()
+    history = page.get_by_role("table", name="Every consent decision, newest first")
+    assert "Not allowed" in history.locator("tbody tr").first.inner_text()
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(server.url + "/")

@@ -70,7 +70,12 @@ def test_consent_page_lists_purposes_with_basis_notice_and_history(app, client, 
     assert response.status_code == 303
     saved = re.search(r"saved=([0-9a-f-]{36})", response.headers["Location"]).group(1)
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Download the receipt" in html
+    assert "Saved: Personalized recommendations is on." in html
+    assert f"/me/consent/receipts/{saved}/view" in html
+    readable = client.get(f"/me/consent/receipts/{saved}/view").get_data(as_text=True)
+    assert "What you decided" in readable
+    assert "Allowed" in readable
+    assert f'href="/me/consent/receipts/{saved}"' in readable  # the signed JSON beside the readable page
     receipt = client.get(f"/me/consent/receipts/{saved}")
     assert receipt.status_code == 200
     assert "attachment" in receipt.headers["Content-Disposition"]
@@ -87,8 +92,8 @@ def test_consent_page_lists_purposes_with_basis_notice_and_history(app, client, 
     assert response.status_code == 303
     html = client.get("/me/consent").get_data(as_text=True)
     assert html.count("Personalized recommendations") >= 3  # switch, receipts, history
-    assert "withdrawn" in html
-    assert "granted" in html
+    assert "Not allowed" in html
+    assert "Allowed" in html
 
 
 def test_consent_post_without_csrf_is_refused(client, make_subject, login_subject):
@@ -182,7 +187,8 @@ def test_activity_is_counted_by_kind_and_month(app, client, make_subject, login_
     assert report.accepted == 4, report
     login_subject(client, subject_id)
     html = client.get("/me").get_data(as_text=True)
-    assert now.strftime("%b %Y") in html
-    # the current month is the last month column, followed by the all-time total
-    assert '<td class="num">3</td><td class="num">3</td>' in html
-    assert '<td class="num">1</td><td class="num">1</td>' in html
+    assert now.strftime("%B %Y") in html
+    # the all-time total comes first, then the current month (newest first)
+    month = now.strftime("%B %Y")
+    assert f'<td class="num" data-label="All time">3</td><td class="num" data-label="{month}">3</td>' in html
+    assert f'<td class="num" data-label="All time">1</td><td class="num" data-label="{month}">1</td>' in html

@@ -2,7 +2,12 @@
    - forms with data-autosubmit submit when one of their controls changes (consent switches);
    - elements with data-poll-url poll a JSON status endpoint and update a <progress>; when the job ends the
      page reloads so the server renders the download link;
-   - buttons with data-confirm ask before submitting (the server asks again on a confirmation page for erasure). */
+   - buttons with data-confirm ask before submitting (the server asks again on a confirmation page for erasure);
+   - consent switches (form[data-consent-switch]) save in place with fetch, so keyboard focus stays on the switch,
+     and the result is announced in the page's live region (#consent-status); anything unexpected (an ended
+     session, a network error) falls back to the ordinary form post, whose page says what happened;
+   - [data-print] buttons print the page; [data-copy] buttons copy the text of the element they name;
+     [data-download] buttons save that text as a file. */
 (function () {
   "use strict";
 
@@ -46,7 +51,88 @@
     });
   }
 
+  function consentSwitch(form) {
+    var submit = form.querySelector("[data-autosubmit-button]");
+    if (submit) { submit.hidden = true; }
+    var box = form.querySelector("input[type=checkbox]");
+    var state = form.querySelector("[data-switch-state]");
+    var live = document.getElementById("consent-status");
+    function fallback() { form.submit(); }  // the full post: the server redirects to a page saying what happened
+    box.addEventListener("change", function () {
+      if (form.dataset.saving) { return; }
+      form.dataset.saving = "1";
+      box.setAttribute("aria-busy", "true");
+      if (live) { live.textContent = "Saving…"; }
+      fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        redirect: "manual",
+        headers: { "Accept": "application/json" }
+      }).then(function (r) {
+        var type = r.headers.get("Content-Type") || "";
+        if (!r.ok || type.indexOf("application/json") !== 0) { throw new Error("not saved"); }
+        return r.json();
+      }).then(function (data) {
+        box.checked = !!data.allowed;
+        if (state) { state.textContent = data.allowed ? "On" : "Off"; }
+        if (live) {
+          live.textContent = "";
+          var p = document.createElement("p");
+          p.className = "notice notice--success";
+          p.textContent = data.message + " ";
+          var a = document.createElement("a");
+          a.href = data.receipt_url;
+          a.textContent = "See the receipt";
+          p.appendChild(a);
+          live.appendChild(p);
+        }
+        box.removeAttribute("aria-busy");
+        delete form.dataset.saving;
+      }).catch(fallback);
+    });
+  }
+
+  function printer(button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  }
+
+  function copier(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var live = document.getElementById(button.getAttribute("data-copy-status"));
+    if (!source || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.innerText.trim()).then(function () {
+        if (live) { live.textContent = "Copied."; }
+      }, function () {
+        if (live) { live.textContent = "Copying did not work; select the codes and copy them yourself."; }
+      });
+    });
+  }
+
+  function downloader(button) {
+    var source = document.getElementById(button.getAttribute("data-download"));
+    if (!source) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var blob = new Blob([source.innerText.trim() + "\n"], { type: "text/plain" });
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = button.getAttribute("data-filename") || "download.txt";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      window.setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    });
+  }
+
   document.querySelectorAll("form[data-autosubmit]").forEach(autosubmit);
+  document.querySelectorAll("form[data-consent-switch]").forEach(consentSwitch);
+  document.querySelectorAll("[data-print]").forEach(printer);
+  document.querySelectorAll("[data-copy]").forEach(copier);
+  document.querySelectorAll("[data-download]").forEach(downloader);
   document.querySelectorAll("[data-poll-url]").forEach(poll);
   document.querySelectorAll("[data-confirm]").forEach(confirmer);
 })();
