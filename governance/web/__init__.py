@@ -11,3 +11,15 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(bp)
     app.after_request(home.note_session_end)  # the front page says why a person landed there
+    app.context_processor(_dashboard_chrome_on_error_pages)
+
+
+def _dashboard_chrome_on_error_pages() -> dict:
+    """Error pages under /me keep the dashboard's navigation, footer and sign-out (templates/errors/error.html)."""
+    from flask import request
+
+    if request.path != "/me" and not request.path.startswith("/me/"):
+        return {}
+    from governance.web.dashboard import dashboard_chrome
+
+    return {"on_dashboard": True, **dashboard_chrome()}

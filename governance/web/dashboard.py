@@ -74,17 +74,62 @@ def _subject_id() -> uuid.UUID:
     return subject_id
 
 
-def _page(template: str, current: str, **context: Any) -> str:
+def dashboard_chrome() -> dict[str, Any]:
+    """What the dashboard layout needs besides the page: the controller (footer) and the sign-out URL. Error pages
+    under /me get it too (governance.web registers it as a context processor), so they keep the navigation."""
     from governance.consent import service as consent
 
     logout = current_app.config.get("GOVERNANCE_SUBJECT_LOGOUT_ENDPOINT", "access.dashboard_logout")
-    return render_template(
-        template,
-        current=current,
-        controller=consent.purposes().controller,
-        logout_url=url_for(logout) if logout in current_app.view_functions else None,
-        **context,
-    )
+    return {
+        "controller": consent.purposes().controller,
+        "logout_url": url_for(logout) if logout in current_app.view_functions else None,
+    }
+
+
+def _page(template: str, current: str, **context: Any) -> str:
+    context.setdefault("person_erased", _is_erased(_subject_id()))
+    return render_template(template, current=current, **dashboard_chrome(), **context)
+
+
+def _is_erased(subject_id: uuid.UUID) -> bool:
+    from governance.vault import service as vault
+    from governance.vault.errors import SubjectErasedError, SubjectNotFoundError
+
+    try:
+        vault.get_subject(get_session(), subject_id)
+    except SubjectErasedError:
+        return True
+    except SubjectNotFoundError:
+        return False
+    return False
+
+
+# after erasure these still work: the one page that explains it, the certificate, and the erasure's own progress
+AFTER_ERASURE = frozenset(
+    {
+        "web.dashboard",
+        "web.dashboard_certificate",
+        "web.dashboard_certificate_json",
+        "web.dashboard_request_status",
+    }
+)
+
+
+@bp.before_request
+def _erased_person_sees_one_page() -> ResponseReturnValue | None:
+    """An erased person has nothing left to export, correct, object to or consent to: every other dashboard page
+    leads to the one page that says what was deleted and what the law keeps, instead of dead ends."""
+    from flask import flash
+
+    endpoint = request.endpoint or ""
+    if not endpoint.startswith("web.dashboard") or endpoint in AFTER_ERASURE:
+        return None
+    subject_id = current_principal().subject_id
+    if subject_id is None or not _is_erased(subject_id):
+        return None
+    if request.method == "POST":
+        flash("Nothing was changed: your data has already been erased, so there is nothing left to change.", "info")
+    return redirect(url_for("web.dashboard"), code=303)
 
 
 # --- what we hold ------------------------------------------------------------------------------------------
@@ -97,7 +142,13 @@ def _profile_groups(fields: dict[str, Any]) -> list[dict[str, Any]]:
     groups = []
     for identifier, title in IDENTITY_GROUPS:
         rows = [
-            {"name": name, "label": catalog.profile_fields[name].description, "value": value}
+            {
+                "name": name,
+                "label": present.profile_label(
+                    catalog.profile_fields[name].kind, catalog.profile_fields[name].description
+                ),
+                "value": present.profile_value(catalog.profile_fields[name].kind, value),
+            }
             for name, value in fields.items()
             if name in catalog.profile_fields and catalog.profile_fields[name].identifier == identifier
         ]
@@ -203,6 +254,8 @@ def dashboard() -> str:
     from governance.vault import service as vault
     from governance.vault.errors import SubjectErasedError
 
+    if _is_erased(_subject_id()):
+        return _render_erased()
     if not _reveal_active():
         return _render_index(None, revealed=False)
     try:
@@ -211,6 +264,45 @@ def dashboard() -> str:
     except SubjectErasedError:
         return _render_index(None, revealed=False)
     return _render_index(fields, revealed=True)
+
+
+def _erasure_certificate_facts() -> dict[str, Any] | None:
+    """The person's completed erasure (newest) with its certificate's claims, for the page after erasure."""
+    from governance.requests import service as requests
+
+    views = [v for v in requests.requests_for_subject(get_session(), _subject_id()) if v.kind == "erasure"]
+    for view in sorted(views, key=lambda v: v.received_at, reverse=True):
+        if view.has_certificate:
+            _token, claims = _certificate(str(view.id))
+            return {"request_id": view.id, "claims": claims}
+    return None
+
+
+def _render_erased() -> str:
+    found = _erasure_certificate_facts()
+    claims = found["claims"] if found else None
+    kept = [
+        {
+            "title": present.humanize(item.category),
+            "why": item.reason,
+            "until": present.as_datetime(item.retain_until) if item.retain_until else None,
+        }
+        for item in (claims.kept if claims else [])
+    ]
+    return _page(
+        "web/dashboard/erased.html",
+        "web.dashboard",
+        person_erased=True,
+        completed_at=claims.completed_at if claims else None,
+        deleted=[present.humanize(c) for c in claims.deleted] if claims else [],
+        kept=kept,
+        told=[{"name": d.processor, "status": d.status} for d in claims.downstream] if claims else [],
+        models_flagged=claims.models_flagged if claims else 0,
+        certificate_url=(url_for("web.dashboard_certificate", request_id=found["request_id"]) if found else None),
+        certificate_download_url=(
+            url_for("web.dashboard_certificate_json", request_id=found["request_id"]) if found else None
+        ),
+    )
 
 
 @bp.post("/me/reveal")
@@ -422,7 +514,7 @@ def dashboard_consent_all_off() -> ResponseReturnValue:
                 method="dashboard",
                 actor=current_principal(),
                 jurisdiction=vault.get_subject(session, subject_id).jurisdiction,
-                evidence={"gpc": _gpc_signal(), "all_optional_off": True},
+                evidence={"gpc": _gpc_signal(), "ui_element": "all_optional_off"},
             )
     if allowed:
         flash(f"Everything optional is off now ({len(allowed)} turned off). Your receipts are below.", "success")
@@ -569,7 +661,11 @@ def dashboard_requests() -> str:
         "web/dashboard/requests.html",
         "web.dashboard_requests",
         my_requests=[_request_row(v) for v in requests.requests_for_subject(session, subject_id)],
-        editable_fields=[{"name": n, "label": f.description} for n, f in catalog.profile_fields.items()],
+        editable_fields=[
+            {"name": n, "label": present.profile_label(f.kind, f.description)}
+            for n, f in catalog.profile_fields.items()
+        ],
+        rectify=_rectify_form(request.args.get("correct")),
         objectable=objectable,
     )
 
@@ -605,20 +701,63 @@ def dashboard_export() -> ResponseReturnValue:
     return _back_to_requests("We are preparing a copy of your data. The download appears here when it is ready.")
 
 
+RECTIFY_KEY = "web.rectify"  # the person's own rejected input, shown once on the next page, then dropped
+
+
+def _rectify_form(field_name: str | None) -> dict[str, Any] | None:
+    """The correction form for one field: the right input (a date picker for dates, lists of names for countries
+    and languages), how to write it, and, after a rejected try, what was typed and what was wrong."""
+    from flask import session
+
+    from governance.vault import service as vault
+
+    catalog = vault.categories()
+    rejected = session.pop(RECTIFY_KEY, None)
+    if isinstance(rejected, dict) and rejected.get("field") in catalog.profile_fields:
+        field_name = rejected["field"]
+    else:
+        rejected = None
+    if field_name not in catalog.profile_fields:
+        return None
+    spec = catalog.profile_fields[field_name]
+    return {
+        "name": field_name,
+        "label": present.profile_label(spec.kind, spec.description),
+        "kind": spec.kind,
+        "hint": present.rectify_hint(spec.kind),
+        "options": present.rectify_options(spec.kind),
+        "max_length": spec.max_length,
+        "today": utcnow().date().isoformat(),
+        "value": rejected.get("value", "") if rejected else "",
+        "problem": rejected.get("problem") if rejected else None,
+    }
+
+
 @bp.post("/me/requests/rectify")
 @requires("dsr.create", resource=own_subject)
 def dashboard_rectify() -> ResponseReturnValue:
+    from flask import session
+
+    from governance.vault import service as vault
+
     name, value = request.form.get("field", ""), request.form.get("value", "").strip()
-    if not name or not value:
-        raise ValidationFailedError(fields={"field": "required", "value": "required"})
-    try:
-        _file("rectification", {"fields": {name: value}})
-    except DomainError as exc:
-        if exc.status != 422:
-            raise
-        # the messages of validation errors name the field, never the value
-        problem = "; ".join(exc.fields.values()) or exc.message
-        return _back_to_requests(f"We could not correct it: {problem}", "error")
+    fields = vault.categories().profile_fields
+    if name not in fields:
+        raise ValidationFailedError(fields={"field": "one of the profile fields"})
+    problem = None
+    if not value:
+        problem = "Please fill this in."
+    else:
+        try:
+            _file("rectification", {"fields": {name: value}})
+        except DomainError as exc:
+            if exc.status != 422:
+                raise
+            # the service's messages name the field, never the value; the page says it in plain words
+            problem = present.rectify_problem(fields[name].kind, " ".join(exc.fields.values()))
+    if problem:
+        session[RECTIFY_KEY] = {"field": name, "value": value[:500], "problem": problem}
+        return redirect(url_for("web.dashboard_requests", correct=name, _anchor="rectify"), code=303)
     return _back_to_requests("Thank you. We corrected your data.")
 
 
@@ -712,6 +851,9 @@ def dashboard_download(request_id: str) -> ResponseReturnValue:
     )
 
 
+DOWNSTREAM_WORDS = {"confirmed": "confirmed", "pending": "not confirmed yet", "failed": "could not be reached yet"}
+
+
 def _certificate(request_id: str) -> tuple[str, Any]:
     from flask import current_app as app
 
@@ -730,17 +872,23 @@ def dashboard_certificate(request_id: str) -> str:
     token, claims = _certificate(request_id)
     facts = [
         ("Certificate", claims.jti),
-        ("Request received", claims.received_at.strftime("%-d %b %Y, %H:%M UTC")),
-        ("Erasure completed", claims.completed_at.strftime("%-d %b %Y, %H:%M UTC")),
+        ("Request received", claims.received_at.strftime("%-d %B %Y, %H:%M UTC")),
+        ("Erasure completed", claims.completed_at.strftime("%-d %B %Y, %H:%M UTC")),
         ("Deleted", ", ".join(present.humanize(c) for c in claims.deleted) or "—"),
         (
             "Kept by law",
-            "; ".join(f"{present.humanize(k.category)}: {k.reason}" for k in claims.kept) or "Nothing",
+            "; ".join(
+                f"{present.humanize(k.category)}: {k.reason}"
+                + (f" (deleted on {present.as_datetime(k.retain_until):%-d %B %Y})" if k.retain_until else "")
+                for k in claims.kept
+            )
+            or "Nothing",
         ),
         ("Consents withdrawn", str(claims.consents_withdrawn)),
         (
             "Services told",
-            ", ".join(f"{d.processor} ({d.status})" for d in claims.downstream) or "None were registered",
+            ", ".join(f"{d.processor} ({DOWNSTREAM_WORDS.get(d.status, d.status)})" for d in claims.downstream)
+            or "None were registered",
         ),
         ("Models marked for retraining", str(claims.models_flagged)),
         ("What remains", claims.tombstone),

@@ -14,7 +14,19 @@ from werkzeug.routing import BuildError
 from governance.access.decorators import current_principal, public
 from governance.web.blueprint import bp
 
-SESSION_END_KEY = "web.session_end"  # "signed_out" | "no_session", read once by the front page
+SESSION_END_KEY = "web.session_end"  # "signed_out" | "no_session" | "not_saved", read once by the front page
+UNSAVED_KEY = "web.unsaved_action"  # what the refused post would have done, in words (no personal data)
+
+# what a dashboard post would have done, for the front page to say that exactly this was NOT saved
+UNSAVED_ACTIONS = {
+    "web.dashboard_consent_all_off": "turning all optional uses off",
+    "web.dashboard_export": "your request for a copy of your data",
+    "web.dashboard_rectify": "your correction",
+    "web.dashboard_object": "your objection",
+    "web.dashboard_erase_confirm": "your request to delete your data",
+    "web.dashboard_reveal": "showing your values",
+    "web.dashboard_hide": "hiding your values",
+}
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -37,8 +49,25 @@ def note_session_end(response: Response) -> Response:
     if request.endpoint == logout:
         session[SESSION_END_KEY] = "signed_out"
     elif _is_dashboard_path(request.path) and current_principal().kind == "anonymous":
-        session[SESSION_END_KEY] = "no_session"
+        if request.method == "POST":
+            session[SESSION_END_KEY] = "not_saved"
+            session[UNSAVED_KEY] = _unsaved_action()
+        else:
+            session[SESSION_END_KEY] = "no_session"
     return response
+
+
+def _unsaved_action() -> str:
+    """The refused post in words: "switching Training our models off" (a purpose title is not personal data)."""
+    if request.endpoint == "web.dashboard_consent_set":
+        from governance.consent import service as consent
+
+        purpose = consent.purposes().get((request.view_args or {}).get("purpose_key", ""))
+        decisions = request.form.getlist("decision")
+        if purpose is not None and decisions:
+            return f"switching {purpose.title} {'on' if decisions[-1] == 'grant' else 'off'}"
+        return "your consent change"
+    return UNSAVED_ACTIONS.get(request.endpoint or "", "your last action")
 
 
 @bp.get("/")
@@ -47,8 +76,10 @@ def home() -> str:
     from governance.consent import service as consent
 
     ended = session.pop(SESSION_END_KEY, None)
+    unsaved = session.pop(UNSAVED_KEY, None)
     return render_template(
         "web/home.html",
         controller=consent.purposes().controller,
-        session_end=ended if ended in ("signed_out", "no_session") else None,
+        session_end=ended if ended in ("signed_out", "no_session", "not_saved") else None,
+        unsaved_action=unsaved if isinstance(unsaved, str) else "your last action",
     )

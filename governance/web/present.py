@@ -213,3 +213,103 @@ def language_name(code: str | None) -> str | None:
     name = language.name
     country = region_name(region.upper()) if len(region) == 2 else None
     return f"{name} ({country})" if country else name
+
+
+# profile fields by kind, as a person calls them (the policy's descriptions name formats such as E.164)
+PROFILE_FIELD_LABELS = {
+    "email": "Email address",
+    "person_name": "Name",
+    "phone": "Phone number",
+    "postal_address": "Postal address",
+    "postal_code": "Postal code",
+    "birth_date": "Date of birth",
+    "country": "Country where you live",
+    "language": "Preferred language",
+    "device_type": "Main device",
+}
+
+DEVICE_LABELS = {
+    "mobile": "Mobile phone",
+    "tablet": "Tablet",
+    "desktop": "Computer",
+    "tv": "TV",
+    "console": "Games console",
+    "wearable": "Watch or other wearable",
+    "other": "Other",
+}
+
+
+def profile_label(kind: str, fallback: str) -> str:
+    return PROFILE_FIELD_LABELS.get(kind, fallback)
+
+
+def profile_value(kind: str, value: Any) -> Any:
+    """A stored profile value as a person reads it: countries and languages by name, dates written out."""
+    if value in (None, "") or not isinstance(value, str) or "*" in value:  # empty, or masked
+        return value
+    if kind == "country" and len(value) == 2:
+        return region_name(value.upper())
+    if kind == "language":
+        return language_name(value)
+    if kind == "device_type":
+        return DEVICE_LABELS.get(value, value)
+    if kind == "birth_date":
+        try:
+            return date.fromisoformat(value).strftime("%-d %B %Y")
+        except ValueError:
+            return value
+    return value
+
+
+# how to write a corrected value, per kind of field, and what was wrong with a rejected one
+RECTIFY_HINTS = {
+    "email": "For example name@example.com.",
+    "person_name": "Your name as you want us to use it.",
+    "phone": "With the country code, starting with +, for example +49 30 1234567.",
+    "postal_address": "Street and house number, then town or city, each on its own line.",
+    "postal_code": "As on letters to you: 3 to 12 letters, digits, spaces or dashes.",
+    "birth_date": "Choose the day in the calendar, or type it as year, month, day (for example 1990-12-31).",
+    "country": "Choose the country from the list.",
+    "language": "Choose the language from the list.",
+    "device_type": "Choose the kind of device you use most.",
+}
+RECTIFY_PROBLEMS = {
+    "email": "This is not an email address we can use.",
+    "person_name": "A name needs at least one letter.",
+    "phone": "This is not a phone number we can use.",
+    "postal_code": "This is not a postal code we can use.",
+    "birth_date": "This is not a date we can use.",
+}
+
+
+def rectify_hint(kind: str) -> str:
+    return RECTIFY_HINTS.get(kind, "")
+
+
+def rectify_problem(kind: str, service_message: str) -> str:
+    """A rejected value's problem in plain words plus how to write it (never the value itself)."""
+    if "future" in service_message:
+        problem = "The date cannot be in the future."
+    elif "years ago" in service_message:
+        problem = "The date is too long ago."
+    elif "control characters" in service_message or "empty" in service_message:
+        problem = "Please use letters, digits and ordinary punctuation only."
+    else:
+        problem = RECTIFY_PROBLEMS.get(kind, "We could not use what you wrote.")
+    hint = rectify_hint(kind)
+    return f"{problem} {hint}".strip()
+
+
+def rectify_options(kind: str) -> list[tuple[str, str]] | None:
+    """The choices for fields a person picks from a list (value, name), sorted by name; None for free text."""
+    import pycountry
+
+    if kind == "country":
+        names = [(c.alpha_2, getattr(c, "common_name", None) or c.name) for c in pycountry.countries]
+    elif kind == "language":
+        names = [(lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2")]
+    elif kind == "device_type":
+        names = list(DEVICE_LABELS.items())
+    else:
+        return None
+    return sorted(names, key=lambda pair: pair[1])

@@ -105,8 +105,8 @@ def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
     page.wait_for_url("**/me/requests")
 
     drain(app)
-    page.reload()
-    page.get_by_role("link", name="Erasure certificate").click()
+    page.reload()  # an erased person's requests page leads to the one page that explains the erasure
+    page.get_by_role("link", name="See your erasure certificate").click()
     assert page.get_by_role("heading", name="Erasure certificate").is_visible()
     assert "Kept by law" in page.content()
     check_page(page, "dashboard-erasure-certificate")

@@ -155,3 +155,239 @@ def test_point6_history_and_receipts_are_newest_first_by_when_the_person_decided
     assert "Personalized recommendations" in receipts.nth(0).inner_text()
     assert "Product analytics" in receipts.nth(1).inner_text()
     check_person_page(page, "i13-p6-history")
+
+
+def test_point4_a_consent_switch_keeps_focus_and_announces_the_result(
+    app, page, browser, live_server_for, make_subject
+):
+    subject_id = make_subject()
+    grant(app, subject_id, "personalized_recommendations")
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("link", name="Consent", exact=True).click()
+    page.wait_for_load_state("load")  # app.js has run (a person who is quicker sees the Save button)
+    live = page.locator("#consent-status")
+    assert live.get_attribute("role") == "status"  # the live region is there before any change
+    assert live.get_attribute("aria-live") == "polite"
+    page.evaluate("window.samePage = true")  # lost if the page navigates
+
+    switch = page.get_by_role("switch", name="Allow Personalized recommendations")
+    switch.focus()
+    page.keyboard.press("Space")  # keyboard only
+    live.get_by_text("Saved: Personalized recommendations is off.").wait_for(timeout=60_000)
+    assert page.evaluate("window.samePage") is True  # saved in place, no reload
+    assert not switch.is_checked()
+    focused = page.evaluate("[document.activeElement.getAttribute('role'), document.activeElement.name]")
+    assert focused == ["switch", "decision"]
+    assert page.evaluate("document.activeElement.getAttribute('aria-describedby')") == (
+        "p-personalized_recommendations-desc"
+    )
+    page.keyboard.press("Space")  # and back on, still from the keyboard
+    live.get_by_text("Saved: Personalized recommendations is on.").wait_for(timeout=60_000)
+    assert switch.is_checked()
+    assert page.evaluate("document.activeElement.getAttribute('aria-describedby')") == (
+        "p-personalized_recommendations-desc"
+    )
+    check_person_page(page, "i13-p4-switch-saved")
+    page.reload()
+    assert page.get_by_role("switch", name="Allow Personalized recommendations").is_checked()  # really saved
+
+    # without JavaScript the same switch is a form with a Save button: a full post, then the same message
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        nojs = context.new_page()
+        nojs.goto(server.url + dashboard_path(app, subject_id))
+        nojs.goto(server.url + "/me/consent")
+        nojs.get_by_role("switch", name="Allow Personalized recommendations").uncheck()
+        nojs.get_by_role("button", name="Save Personalized recommendations").click()
+        nojs.wait_for_url("**/me/consent?saved=*")
+        assert "Saved: Personalized recommendations is off." in nojs.locator("#consent-status").inner_text()
+        assert not nojs.get_by_role("switch", name="Allow Personalized recommendations").is_checked()
+    finally:
+        context.close()
+
+
+def test_feature_one_button_turns_everything_optional_off(app, page, live_server_for, make_subject):
+    subject_id = make_subject()
+    for purpose in ("personalized_recommendations", "product_analytics", "model_training"):
+        grant(app, subject_id, purpose)
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("link", name="Consent", exact=True).click()
+    assert page.get_by_text("You allow 3 of").is_visible()
+    check_person_page(page, "i13-all-off-before")
+    page.get_by_role("button", name="Turn all optional uses off").click()
+    page.wait_for_url("**/me/consent")
+    assert page.get_by_text("Everything optional is off now (3 turned off).").is_visible()
+    assert page.locator("input[role=switch]:checked").count() == 0
+    assert page.get_by_text("Everything optional is off.").is_visible()
+    history = page.get_by_role("table", name="Every consent decision, newest first").locator("tbody tr")
+    assert sum("Not allowed" in row for row in history.all_inner_texts()) == 3
+    check_person_page(page, "i13-all-off-after")
+
+
+def test_point5_after_erasure_one_clear_page_and_error_pages_keep_the_navigation(
+    app, page, live_server_for, make_subject
+):
+    from governance.jobs.worker import drain
+    from governance.vault import service as vault
+
+    subject_id = make_subject()
+    grant(app, subject_id, "personalized_recommendations")
+    purchase = {
+        "event_id": "p1",
+        "category": "purchase",
+        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        "item_id": "sku-1",
+        "value": 10,
+    }
+    in_transaction(  # a purchase: tax law keeps its record for ten years after the erasure
+        app, lambda s: vault.ingest_events(s, subject_id, [purchase], actor=ACTOR, lawful_categories={"purchase"})
+    )
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("link", name="Requests", exact=True).click()
+    page.get_by_role("link", name="Delete my data…").click()
+    page.get_by_label("I understand that my data will be deleted for good.").check()
+    page.get_by_role("button", name="Delete my data").click()
+    page.wait_for_url("**/me/requests")
+    drain(app)
+
+    page.goto(server.url + "/me")
+    assert page.get_by_role("heading", name="Your data has been erased", level=1).is_visible()
+    nav = page.get_by_role("navigation", name="Your privacy")
+    assert nav.get_by_role("link").all_inner_texts() == ["Your data"]  # nothing that cannot work
+    for gone in ("Request a copy of my data", "Correct it", "Object", "Show values", "Turn all optional uses off"):
+        assert page.get_by_role("button", name=gone).count() == 0
+    assert page.get_by_role("switch").count() == 0
+    kept = page.get_by_role("region", name="What the law requires us to keep")
+    assert "tax and commercial law" in kept.inner_text()
+    assert "We delete it on" in kept.inner_text()  # and until when
+    check_person_page(page, "i13-p5-erased")
+
+    for path in ("/me/consent", "/me/requests", "/me/usage", "/me/requests/erase"):  # old tabs, bookmarks
+        page.goto(server.url + path)
+        assert page.url == server.url + "/me", path
+    page.get_by_role("link", name="See your erasure certificate").click()
+    assert page.get_by_role("heading", name="Erasure certificate").is_visible()
+    assert page.locator("pre").count() == 0  # no raw signature on the page; it is a download
+    check_person_page(page, "i13-p5-certificate")
+
+    for path in (f"/me/requests/{uuid.uuid4()}/certificate", "/me/requests/not-an-id/certificate"):
+        response = page.goto(server.url + path)
+        assert response.status in (403, 404), path  # an unknown or malformed id is refused, never a server error
+        assert page.get_by_role("navigation", name="Your privacy").is_visible()  # the dashboard's navigation
+        assert page.get_by_role("link", name="Go to your privacy dashboard").is_visible()
+    page.console_errors.clear()  # the 404 responses themselves are logged by Chromium
+    check_person_page(page, "i13-p5-not-found")
+
+
+def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
+    app, page, live_server_for, make_subject
+):
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, make_subject()))
+    page.get_by_role("link", name="Requests", exact=True).click()
+    page.get_by_label("What is wrong?").select_option(label="Date of birth")
+    page.get_by_role("button", name="Continue").click()
+    field = page.get_by_label("Date of birth")
+    assert field.get_attribute("type") == "date"  # a date picker
+    assert "Choose the day in the calendar" in page.locator("#rectify-hint").inner_text()
+    field.fill("2999-01-01")
+    with page.expect_navigation(url="**/me/requests?correct=birth_date#rectify"):  # the post, then its redirect
+        page.get_by_role("button", name="Correct it").click()
+    field = page.get_by_label("Date of birth")
+    assert field.input_value() == "2999-01-01"  # what was typed is kept
+    assert field.get_attribute("aria-invalid") == "true"
+    described = field.get_attribute("aria-describedby").split()
+    assert "rectify-error" in described
+    assert "cannot be in the future" in page.locator("#rectify-error").inner_text()
+    check_person_page(page, "i13-p7-date-rejected")
+
+    page.get_by_role("link", name="Choose another field").click()
+    page.get_by_label("What is wrong?").select_option(label="Email address")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Email address").fill("ada at example")
+    with page.expect_navigation(url="**/me/requests?correct=email#rectify"):
+        page.keyboard.press("Enter")
+    email = page.get_by_label("Email address")
+    assert email.input_value() == "ada at example"
+    assert email.get_attribute("aria-invalid") == "true"
+    assert "For example name@example.com" in page.locator("#rectify-error").inner_text()
+    check_person_page(page, "i13-p7-email-rejected")
+    email.fill("ada@example.com")
+    page.get_by_role("button", name="Correct it").click()
+    assert page.get_by_text("Thank you. We corrected your data.").is_visible()
+
+
+def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
+    app, page, browser_context, live_server_for, make_subject
+):
+    subject_id = make_subject()
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("link", name="Consent", exact=True).click()
+    page.wait_for_load_state("load")  # app.js has run (a person who is quicker sees the Save button)
+    browser_context.clear_cookies()  # the session ends (timeout) while the tab stays open
+    page.get_by_role("switch", name="Allow Personalized recommendations").focus()
+    page.keyboard.press("Space")
+    page.wait_for_url(server.url + "/")
+    assert page.get_by_role("heading", name="Your last action was not saved").is_visible()
+    assert page.get_by_text("We did not save switching Personalized recommendations on").is_visible()
+    assert page.get_by_text("Nothing you changed is lost").count() == 0
+    check_person_page(page, "i13-p8-not-saved")
+
+    from governance.consent import service as consent
+
+    statuses = in_transaction(app, lambda s: consent.overview(s, subject_id))
+    assert not next(s for s in statuses if s.purpose == "personalized_recommendations").allowed  # indeed not saved
+
+    page.goto(server.url + "/me")  # a GET from an old tab: nothing was lost, and it says so
+    assert page.get_by_role("heading", name="Your dashboard session has ended").is_visible()
+    assert page.get_by_text("Nothing was changed since then").is_visible()
+
+
+OPEN_REQUEST_EXPLAINED = {
+    "We have your request and will start on it shortly.",
+    "We confirmed it was you and are working on it.",
+    "We are working on it now.",
+}
+JARGON = ("E.164", "ISO 3166", "BCP 47", "ISO 8601", "ISO 639", "JWS", "eyJ")
+
+
+def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_server_for, make_subject):
+    subject_id = make_subject()
+    grant(app, subject_id, "model_training")
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("button", name="Show values").click()
+    profile = page.get_by_role("region", name="Your profile").inner_text()
+    assert "Germany" in profile  # countries and languages by name
+    assert "English" in profile
+    assert "10 December 1990" in profile
+    for code in ("\tDE\n", "\ten\n", "1990-12-10"):
+        assert code not in profile
+    page.get_by_role("link", name="Consent", exact=True).click()
+    consent_text = page.locator("main").inner_text()
+    assert "Kept for 2 years" in consent_text  # retention in months or years
+    assert "730 days" not in consent_text
+    page.get_by_role("link", name="View the receipt for Training our models").first.click()
+    assert page.get_by_role("heading", name="Consent receipt").is_visible()
+    pages = {"receipt": page.locator("main").inner_text()}
+    page.goto(server.url + "/me/requests")
+    page.get_by_role("button", name="Request a copy of my data").click()
+    explained = page.locator("td[data-label=Status] .small").first.inner_text()  # the status, explained
+    assert explained in OPEN_REQUEST_EXPLAINED
+    pages["requests"] = page.locator("main").inner_text()
+    for field in ("phone", "country", "language", "birth_date"):
+        page.goto(server.url + f"/me/requests?correct={field}#rectify")
+        pages[field] = page.locator("main").inner_text()
+    page.goto(server.url + "/me/consent/notices/model_training/v2")
+    pages["notice"] = page.locator("main").inner_text()
+    pages["consent"] = consent_text
+    for name, text in pages.items():
+        for word in JARGON:
+            assert word not in text, (name, word)
+    page.goto(server.url + "/me/requests?correct=country#rectify")
+    assert page.get_by_label("Country where you live").locator("option", has_text="Germany").count() == 1
+    check_person_page(page, "i13-p14-country-by-name")

@@ -39,7 +39,8 @@ def test_rectification_changes_the_profile(client, make_subject, login_subject):
     response = _form_post(client, "/me/requests", "/me/requests/rectify", {"field": "country", "value": "FR"})
     assert response.status_code == 303
     html = client.get("/me").get_data(as_text=True)
-    assert ">FR<" in html
+    assert ">France<" in html  # countries by name (plain language), not by code
+    assert ">FR<" not in html
 
 
 def test_erasure_needs_confirmation_then_shows_the_certificate(app, client, make_subject, login_subject):
@@ -56,7 +57,8 @@ def test_erasure_needs_confirmation_then_shows_the_certificate(app, client, make
     response = _form_post(client, "/me/requests/erase", "/me/requests/erase", {"confirm": "yes"})
     assert response.status_code == 303
     drain(app)
-    html = client.get("/me/requests").get_data(as_text=True)
+    assert client.get("/me/requests").headers["Location"] == "/me"  # after erasure: the one page that explains it
+    html = client.get("/me").get_data(as_text=True)
     match = re.search(r"/me/requests/([0-9a-f-]{36})/certificate", html)
     assert match, html
     certificate = client.get(match.group(0)).get_data(as_text=True)
@@ -66,10 +68,14 @@ def test_erasure_needs_confirmation_then_shows_the_certificate(app, client, make
     assert "Your data has been erased" in client.get("/me").get_data(as_text=True)
 
 
-def test_invalid_correction_is_explained_without_echoing_the_value(client, make_subject, login_subject):
+def test_invalid_correction_is_explained_and_keeps_the_input_once(client, make_subject, login_subject):
     login_subject(client, make_subject())
     response = _form_post(client, "/me/requests", "/me/requests/rectify", {"field": "email", "value": "not-an-email"})
-    assert response.status_code == 303
-    html = client.get("/me/requests").get_data(as_text=True)
-    assert "We could not correct it" in html
-    assert "not-an-email" not in html
+    assert response.status_code == 303  # post/redirect/get, also when the value is refused
+    assert response.headers["Location"].endswith("/me/requests?correct=email#rectify")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "This is not an email address we can use. For example name@example.com." in html
+    assert 'aria-invalid="true"' in html
+    assert 'value="not-an-email"' in html  # the form keeps what the person typed (only on their own page)
+    html = client.get("/me/requests?correct=email").get_data(as_text=True)
+    assert "not-an-email" not in html  # shown once, then dropped
