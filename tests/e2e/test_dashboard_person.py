@@ -17,6 +17,13 @@ from tests.e2e.helpers import ACTOR, dashboard_path, grant, in_transaction
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(autouse=True)
+def _generous_deadlines(browser_context) -> None:
+    """CI is a busy 2-core machine: every wait (navigation, element) may take up to a minute."""
+    browser_context.set_default_timeout(60_000)
+    browser_context.set_default_navigation_timeout(60_000)
+
+
 def _on_screen(locator) -> None:
     """The element lies within the phone's width (not pushed off to the right)."""
     box = locator.bounding_box()
