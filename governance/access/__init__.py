@@ -22,6 +22,9 @@ def init_app(app: Flask) -> None:
     app.extensions[ENGINE_KEY] = PolicyEngine.from_directory(settings.policies_dir)
     policy = sso.load_policy(settings)  # a bad policies/sso.yaml stops start-up, like a bad Cedar file
     app.extensions[sso.EXTENSION_KEY] = sso.SsoClient(policy) if policy is not None else None
+    if policy is not None:
+        # Sign-out is a form post that ends at the provider (RP-initiated logout): the CSP must allow it.
+        app.extensions["governance.csp.form_action_origins"] = (sso.origin(policy.issuer),)
     if settings.env == "test":
         credentials.use_cheap_hashing_for_tests()
     app.register_blueprint(bp)

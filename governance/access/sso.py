@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -220,6 +220,12 @@ class Identity:
     acr: str | None
 
 
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL (what a Content-Security-Policy source names)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def subject_ref(issuer: str, sub: str) -> str:
     return hashlib.sha256(f"{issuer}\x00{sub}".encode()).hexdigest()
 
@@ -288,7 +294,8 @@ class SsoClient:
             endpoint = self.metadata().get("end_session_endpoint")
         except SsoUnavailableError:
             return None
-        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        # Only on the issuer's origin: the CSP lets the sign-out form end there and nowhere else.
+        if not isinstance(endpoint, str) or origin(endpoint) != origin(self.policy.issuer):
             return None
         query = {"client_id": self.policy.client_id, "post_logout_redirect_uri": self.policy.post_logout_redirect_uri}
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"

@@ -14,6 +14,9 @@ import secrets
 from flask import Flask, Response, current_app, g, request, url_for
 
 NONCE_BYTES = 18
+# Other origins a form's submission may end at (their redirects count too): e.g. single sign-on's sign-out
+# continues at the OpenID provider. Domains put origins under this app extension key at start-up.
+FORM_ACTION_ORIGINS_KEY = "governance.csp.form_action_origins"
 HSTS_VALUE = "max-age=63072000; includeSubDomains"
 
 
@@ -26,7 +29,7 @@ def csp_nonce() -> str:
     return nonce
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, form_action_origins: tuple[str, ...] = ()) -> str:
     """The policy for one response; `nonce` is the value the page's script tags carry."""
     directives = {
         "default-src": "'self'",
@@ -37,7 +40,7 @@ def content_security_policy(nonce: str) -> str:
         "connect-src": "'self'",
         "object-src": "'none'",
         "base-uri": "'none'",
-        "form-action": "'self'",
+        "form-action": " ".join(("'self'", *form_action_origins)),
         "frame-ancestors": "'none'",
     }
     return "; ".join(f"{name} {value}" for name, value in directives.items())
@@ -52,7 +55,8 @@ def _is_development(app: Flask) -> bool:
 def apply_security_headers(response: Response) -> Response:
     """Add the headers to one response (registered as an after_request hook)."""
     headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy(csp_nonce())
+    origins = tuple(current_app.extensions.get(FORM_ACTION_ORIGINS_KEY, ()))
+    headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), origins)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "no-referrer")

@@ -415,6 +415,8 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(sso_app: Flask, prov
     client = sso_app.test_client()
     with requests.Session() as browser:  # the person's browser at the provider keeps its session cookie
         assert callback(client, provider.sign_in(start(client), "gus", browser=browser)).status_code == 302
+        # The sign-out form's submission ends at the provider: the page's CSP must let it.
+        assert f"form-action 'self' {provider.issuer}" in client.get("/console").headers["Content-Security-Policy"]
         response = post_form(client, "/logout", {})
         assert response.status_code == 302
         location = response.headers["Location"]
