@@ -18,6 +18,9 @@ from flask.testing import FlaskClient
 from governance.access import accounts, tokens
 from governance.access.principals import Principal
 from tests.fixtures.access import csrf_token_from
+from tests.fixtures.oidc_provider import oidc_provider  # the real OpenID provider, one per test session
+
+__all__ = ["oidc_provider"]
 
 ADMIN = Principal.system("tests")
 PASSWORD = "a long enough test password"

@@ -25,9 +25,7 @@ from governance.access import accounts, sso
 from tests.access.conftest import PASSWORD, audit_rows, post_form, second_step, sign_in, totp_now
 from tests.conftest import dump_all_rows
 from tests.fixtures.access import csrf_token_from
-from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, oidc_provider
-
-__all__ = ["oidc_provider"]  # the session fixture, used by name below
+from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 POLICY = """
 claim: groups

@@ -13,9 +13,7 @@ from flask import Flask
 
 from tests.access.test_sso import POLICY
 from tests.e2e.browser import assert_accessible, start_live_server
-from tests.fixtures.oidc_provider import OidcProvider, oidc_provider
-
-__all__ = ["oidc_provider"]
+from tests.fixtures.oidc_provider import OidcProvider
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +47,12 @@ def sso_site(
         yield base, sso_app
     finally:
         server.stop()
+
+
+@pytest.fixture
+def page(page: Any) -> Any:
+    page.set_default_timeout(60_000)  # each step waits on a condition; a busy CI machine may be slow
+    return page
 
 
 def _sign_in_at_provider(page: Any, account: str) -> None:
