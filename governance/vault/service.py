@@ -26,7 +26,7 @@ from governance import inputs
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
-from governance.vault import blind_index_rotation
+from governance.vault import batch_unwrap, blind_index_rotation
 from governance.vault.blind_index_rotation import EXTERNAL_REF_FIELD
 from governance.vault.catalog import CategoryCatalog
 from governance.vault.crypto import BlindIndex, DecryptionError, SubjectCipher, WrappedKey
@@ -1094,6 +1094,9 @@ def _release_batch(
         ids[sid.hex] = sid
     envelope = get_runtime().envelope
     ciphers: dict[tuple[Any, int], SubjectCipher] = {}
+    if batch_unwrap.provider_batches():  # an HSM: the chunk's data keys in one call, not one call per subject
+        for (sid, version), ready in batch_unwrap.chunk_ciphers(session, list(active)).items():
+            ciphers[(sid, version)] = ciphers[(sid.hex, version)] = ready  # raw ids: UUID (psycopg) or hex
 
     def cipher_of(raw_subject: Any, version: int, master_version: int | None, wrapped: bytes | None) -> SubjectCipher:
         cipher = ciphers.get((raw_subject, version))

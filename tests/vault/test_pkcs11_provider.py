@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from governance.vault import service
+from governance.vault import keymanagement, service
 from governance.vault.keyproviders import KeyProvider, KeyProviderError, KeyProviderUnavailable, UnwrapError
 from governance.vault.models import DataKey, MasterKeyVersion, Subject
 from governance.vault.pkcs11_provider import Pkcs11KeyProvider
 from governance.vault.runtime import EXTENSION, get_runtime
-from tests.vault.conftest import ACTOR, PROFILE, HsmToken
+from tests.vault.conftest import ACTOR, PROFILE, HsmToken, event
 
 DATA_KEY = bytes(range(32))
 
@@ -236,3 +236,51 @@ def test_the_service_runs_on_the_hsm_and_reports_it_unavailable(
         "ok": False,
         "detail": "vault master key provider 'pkcs11' unavailable (pin_incorrect)",
     }
+
+
+def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
+    make_app: Callable[..., Flask], hsm_token: HsmToken, app: Flask
+) -> None:
+    """`iter_release_rows` over subjects whose keys the HSM wraps (one of them with two data-key versions)
+    gives every value in clear; with the token gone it raises `KeyProviderUnavailable`, never integrity."""
+    hsm_app = make_app(**hsm_token.app_settings())
+    with hsm_app.app_context():
+        session = hsm_app.extensions["governance.db"].session()
+        try:
+            with session.begin():
+                views = service.create_subjects(
+                    session,
+                    [
+                        {"external_ref": f"rel-{n}", "profile": {**PROFILE, "postal_code": f"{10000 + n}"}}
+                        for n in range(30)
+                    ],
+                    actor=ACTOR,
+                )
+                ids = [view.id for view in views]
+                for n, subject_id in enumerate(ids):
+                    service.ingest_events(
+                        session, subject_id, [event(n, "click")], actor=ACTOR, lawful_categories={"click"}
+                    )
+            with session.begin():
+                keymanagement.rotate_data_key(session, ids[5], actor=ACTOR)
+                service.ingest_events(session, ids[5], [event(99, "click")], actor=ACTOR, lawful_categories={"click"})
+            get_runtime().envelope.clear()
+
+            def release() -> list[service.SubjectRows]:
+                with session.begin():
+                    return list(
+                        service.iter_release_rows(
+                            session, ids, fields=["postal_code"], event_categories=["click"], since=None, until=None
+                        )
+                    )
+
+            rows = release()
+            assert [r.subject_id for r in rows] == ids
+            assert [r.profile["postal_code"] for r in rows] == [f"{10000 + n}" for n in range(30)]
+            assert [len(r.events) for r in rows] == [2 if n == 5 else 1 for n in range(30)]
+            hsm_app.extensions[EXTENSION].provider.close()
+            hsm_token.delete()
+            with pytest.raises(KeyProviderUnavailable):
+                release()
+        finally:
+            session.close()
