@@ -148,6 +148,6 @@ class Relay:
             if failures:
                 log.info("outbox relay recovered", extra={"failures": failures})
                 failures = 0
-            if count < self.batch_size:
+            if count == 0:  # after a batch, look again at once: a message written meanwhile waits no poll
                 stop.wait(self.poll_seconds)
         self.close()
