@@ -676,12 +676,13 @@ class _Footprints:
         self.keys: list[bytes | None] = []
         self.digests: list[bytes | None] = []
 
-    def add(self, subject: uuid.UUID, classes: set[tuple[Any, ...]], values: frozenset[Any] | None) -> None:
+    def add(self, subject: uuid.UUID, classes: set[str], values: frozenset[Any] | None) -> None:
+        """One person: ``classes`` are their released row classes, each as `_class_text`."""
         if not classes:
             self.keys.append(None)
             self.digests.append(None)
             return
-        text = "\n".join(sorted(json.dumps(c, default=str, separators=(",", ":")) for c in classes))
+        text = "\n".join(sorted(classes))
         digest = hashlib.blake2b(text.encode(), key=self._key, digest_size=16).digest()
         group = self.prior.get(subject, b"") + b"|" + digest
         self.keys.append(group)
@@ -722,10 +723,17 @@ def _measure_people(spill_path: Sequence[Path], counted: list[int], counter: Cla
     for combos, subjects in _spilled(spill_path):
         projected = _project(combos, counted)
         verdicts = [counter.released(c) for c in projected]
+        # a chunk's people share most classes: each class is encoded once per chunk, not once per person
+        texts = [_class_text(c) if verdict else "" for c, verdict in zip(projected, verdicts, strict=True)]
         for subject_bytes, idxs, _rows, values in subjects:
             kept = [n for n, at in enumerate(idxs) if verdicts[at]]
             sensitive = frozenset(values[n] for n in kept) if values is not None else None
-            people.add(uuid.UUID(bytes=subject_bytes), {projected[idxs[n]] for n in kept}, sensitive)
+            people.add(uuid.UUID(bytes=subject_bytes), {texts[idxs[n]] for n in kept}, sensitive)
+
+
+def _class_text(combo: tuple[Any, ...]) -> str:
+    """A row class as the text a footprint digest is made of."""
+    return json.dumps(combo, default=str, separators=(",", ":"))
 
 
 def _pass_two(
