@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -141,3 +142,71 @@ def test_cli_rotate_index_wait(app: Flask, session: Session, make_subject: MakeS
     assert "ref-1" not in result.output
     assert _found(session, 1) == (subject_id, subject_id)
     assert _versions(session) == {subject_id: 2}
+
+
+def test_lookups_and_writes_never_miss_while_the_job_reindexes(
+    app: Flask, session: Session, make_subject: MakeSubject
+) -> None:
+    """Two threads look subjects up by reference and email and one creates subjects and changes emails while the
+    job re-indexes in batches of 2: not one lookup misses, no duplicate reference gets in, and afterwards every
+    row is on the new version and found."""
+    ids = {n: _make(make_subject, n) for n in range(30)}
+    database = app.extensions["governance.db"]
+    stop = threading.Event()
+    failures: list[str] = []
+    counts = {"lookups": 0, "writes": 0}
+    created: dict[int, uuid.UUID] = {}
+
+    def looker() -> None:
+        with app.app_context():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                with database.session() as s:
+                    try:
+                        if _found(s, n % 30) != (ids[n % 30], ids[n % 30]):
+                            failures.append("lookup missed")
+                        counts["lookups"] += 1
+                    except Exception as exc:
+                        failures.append(f"lookup: {type(exc).__name__}")
+
+    def writer() -> None:
+        with app.app_context():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                with database.session() as s:
+                    try:
+                        with s.begin():
+                            view = service.create_subject(
+                                s, external_ref=f"ref-{100 + n}", actor=ACTOR, profile=PROFILE
+                            )
+                        created[100 + n] = view.id
+                        with s.begin():  # a taken reference, whichever version its row is on
+                            service.create_subject(s, external_ref=f"ref-{n % 30}", actor=ACTOR, profile=PROFILE)
+                        failures.append("duplicate reference accepted")
+                    except SubjectExistsError:
+                        counts["writes"] += 1
+                    except Exception as exc:
+                        failures.append(f"write: {type(exc).__name__}: {str(exc)[:200]}")
+
+    with transaction(session):
+        view = rotation.start_index_rotation(session, actor=ACTOR, batch_size=2)
+    threads = [threading.Thread(target=looker) for _ in range(2)] + [threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert drain(app, kinds=[rotation.REINDEX_JOB]) == 1
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert counts["lookups"] > 0
+    assert counts["writes"] > 0
+    assert get_job(session, view.job_id).status == "succeeded"
+    session.rollback()
+    assert set(_versions(session).values()) == {2}
+    for n, subject_id in {**ids, **created}.items():
+        assert service.find_subject(session, external_ref=f"ref-{n}").id == subject_id
+    session.rollback()
