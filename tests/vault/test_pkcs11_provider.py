@@ -284,3 +284,29 @@ def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
                 release()
         finally:
             session.close()
+
+
+def test_a_forked_worker_opens_its_own_session(provider: Pkcs11KeyProvider) -> None:
+    """gunicorn forks workers from a master that may have used the provider: the child re-initialises the
+    library and unwraps through a session of its own (PKCS#11 sessions do not survive a fork)."""
+    import os
+
+    provider.active_version()
+    wrapped = provider.wrap(1, DATA_KEY, b"ctx")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's atexit/pytest machinery
+        code = 1
+        try:
+            os.close(read_end)
+            os.write(write_end, provider.unwrap(1, wrapped, b"ctx"))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        got = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert got == DATA_KEY
+    assert provider.unwrap(1, wrapped, b"ctx") == DATA_KEY  # the parent's session is untouched
