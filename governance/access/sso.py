@@ -336,13 +336,15 @@ class SsoClient:
             raise _state_error("state_mismatch")
         if "error" in args:
             raise SsoRefusedError("sso_provider_error", "provider_error", status=400)
+        meta = self.metadata()
         iss = args.get("iss")  # RFC 9207: which provider answered (mix-up defence)
+        if iss is None and meta.get("authorization_response_iss_parameter_supported") is True:
+            raise _state_error("issuer_missing")  # a provider that sends it always does
         if iss is not None and iss != self.policy.issuer:
             raise _state_error("issuer_mismatch")
         code = args.get("code")
         if not code:
             raise _state_error("no_code")
-        meta = self.metadata()
         try:
             with self._oauth() as oauth:
                 token = oauth.fetch_token(

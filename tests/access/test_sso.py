@@ -220,7 +220,14 @@ def test_a_provider_error_or_another_issuer_in_the_callback_is_refused(sso_app: 
     mixed = callback(client, with_query(url, iss="https://evil.example"), Accept="application/json")
     assert mixed.status_code == 400
     assert mixed.get_json()["error"] == "sso_state_invalid"
-    assert refusals(sso_app) == ["provider_error", "issuer_mismatch"]
+    # ... and so is one without `iss`, from a provider that says it always sends it.
+    url = provider.sign_in(start(client), "alice")
+    assert provider.discovery()["authorization_response_iss_parameter_supported"] is True
+    parts = urlparse(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items() if k != "iss"}
+    stripped = callback(client, urlunparse(parts._replace(query=urlencode(query))), Accept="application/json")
+    assert stripped.status_code == 400
+    assert refusals(sso_app) == ["provider_error", "issuer_mismatch", "issuer_missing"]
     assert not signed_in(client)
 
 
