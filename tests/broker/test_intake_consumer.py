@@ -235,3 +235,29 @@ def test_the_intake_consumer_command(
     assert _stored(app, consenting) == 1
     assert _queue_depth(broker_url, config.dead_letter_queue) == 1
     assert "oops" not in err  # the malformed body is never logged
+
+
+def test_the_consuming_loop_stores_batches_until_stopped(
+    broker_app: Flask, app: Flask, names: Names, broker_url: str, make_subject
+) -> None:
+    import threading
+    import time
+
+    consenting, _ = _people(app, make_subject)
+    config = _config(broker_app)
+    consumer = IntakeConsumer(broker_app, config)
+    stop = threading.Event()
+    loop = threading.Thread(target=consumer.run, args=(stop,))
+    loop.start()
+    try:
+        _publish(broker_url, config, *(json.dumps({"events": [_event(consenting, f"l-{n}", minute=n)]}).encode()
+                                       for n in range(3)))  # fmt: skip
+        deadline = time.monotonic() + 90
+        while _stored(app, consenting) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        loop.join(60)
+    assert not loop.is_alive()
+    assert _stored(app, consenting) == 3
+    assert _queue_depth(broker_url, config.intake_queue) == 0
