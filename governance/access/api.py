@@ -14,6 +14,9 @@ from governance.access import accounts, authn, credentials, redirects, sessions,
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
 from governance.access.principals import Principal, Resource
+from governance.access.signin_context import address_hash as _address_hash
+from governance.access.signin_context import lockout_policy as _policy
+from governance.access.signin_context import totp_box as _box
 from governance.db import get_session, transaction
 
 bp = Blueprint("access", __name__)
@@ -23,26 +26,8 @@ PENDING_LIFETIME = timedelta(minutes=5)
 ISSUER = "Privacy governance"
 
 
-def _box() -> accounts.SecretBox:
-    return accounts.SecretBox(current_app.extensions["governance.keys"].secret("access-totp"))
-
-
-def _address_hash() -> str:
-    pepper = current_app.extensions["governance.keys"].secret("access-address")
-    return accounts.address_key(request.remote_addr or "unknown", pepper)
-
-
 def _name_hash(username: str) -> str:
     return accounts.name_key(username, current_app.extensions["governance.keys"].secret("access-address"))
-
-
-def _policy() -> accounts.LockoutPolicy:
-    settings = current_app.extensions["governance.settings"]
-    return accounts.LockoutPolicy(
-        account_failures=settings.get_int("LOGIN_ACCOUNT_FAILURES", 5),
-        address_failures=settings.get_int("LOGIN_ADDRESS_FAILURES", 20),
-        lock_for=timedelta(seconds=settings.get_int("LOGIN_LOCK_SECONDS", 900)),
-    )
 
 
 def _safe_next(default: str = "/console") -> str:

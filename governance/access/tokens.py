@@ -159,6 +159,21 @@ def deactivate_client(session: Session, client_id: str, *, actor: Principal | Ac
     return int(revoked or 0)
 
 
+def rotate_client_secret(session: Session, client_id: str, *, actor: Principal | ActorRef) -> str:
+    """A new secret for an active client, returned once; the old secret stops working at once. Tokens already
+    issued keep working until they expire (at most the token lifetime), so the service is not cut off while
+    its operators deploy the new secret; disable the client to cut it off."""
+    client = get_client(session, client_id)
+    if not client.active:
+        raise InvalidCredentialSettingsError(
+            "A disabled client has no secret to rotate.", fields={"client_id": "active"}
+        )
+    secret = new_secret()
+    client.secret_hash = digest(secret)
+    audit.record(session, actor=actor, action="access.client.secret_rotated", target=("client", client_id), details={})
+    return secret
+
+
 def issue_token(
     session: Session,
     client: OAuthClient,

@@ -1293,6 +1293,9 @@ def _training_failure(job: Any) -> dict[str, str]:
 @requires("console.view", resource=console_resource)
 def console_admin() -> str:
     """Staff, clients, processors and keys: each section only for those allowed to see it."""
+    from governance.access.accounts import ROLES
+    from governance.access.tokens import KNOWN_SCOPES
+    from governance.consent import service as consent
     from governance.web import sources
 
     session = get_session()
@@ -1301,9 +1304,12 @@ def console_admin() -> str:
     if _may("staff.manage"):
         sections.append("staff")
         context["staff"] = sources.staff(session)
+        context["roles"] = sorted(ROLES)
     if _may("client.manage"):
         sections.append("clients")
         context["clients"] = sources.clients(session)
+        context["scopes"] = sorted(KNOWN_SCOPES)
+        context["purpose_keys"] = [p.key for p in consent.purposes()]
     if _may("processor.manage"):
         sections.append("processors")
         context["processors"] = _processor_rows(session)
@@ -1331,6 +1337,154 @@ def _processor_rows(session: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- administration: staff and clients, each change after a fresh second factor ----------------------------
+
+
+def _admin_back() -> ResponseReturnValue:
+    return redirect(url_for("web.console_admin"), code=303)
+
+
+def _admin_act(action: Any, done: str) -> ResponseReturnValue:
+    """Re-check the admin's second factor, then run `action(session)` in one transaction with its audit entry.
+    Returns the action's result page (a secret shown once) or a redirect with a message."""
+    from governance.access import admin
+    from governance.access.errors import AccountLockedError, SignInFailedError
+
+    session = get_session()
+    try:
+        admin.recheck_second_factor(session, current_principal(), request.form.get("mfa_code", ""))
+    except (SignInFailedError, AccountLockedError) as exc:
+        session.commit()  # the failure counts towards the lockout, like a failed sign-in
+        flash(f"Nothing changed: {exc.message}", "error")
+        return _admin_back()
+    session.commit()  # the code's time step is now used: it cannot confirm a second change
+    try:
+        with transaction(session):
+            result = action(session)
+    except DomainError as exc:
+        if exc.status not in (404, 409, 422):
+            raise
+        flash(f"Nothing changed: {exc.message}", "error")
+        return _admin_back()
+    if isinstance(result, Response):
+        return result
+    flash(done, "success")
+    return _admin_back()
+
+
+def _secret_page(title: str, label: str, secret: str, facts: list[tuple[str, str]]) -> Response:
+    """A secret shown exactly once: never stored (so not behind a redirect), never cached, never logged."""
+    html = _page("web/console/secret.html", "web.console_admin", title=title, label=label, secret=secret, facts=facts)
+    return Response(html, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def _staff_id(staff_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(staff_id)
+    except ValueError:
+        raise NotFoundError("No such staff account.") from None
+
+
+@bp.post("/console/admin/staff")
+@requires("staff.manage")
+def console_staff_add() -> ResponseReturnValue:
+    from governance.access import admin
+
+    username = request.form.get("username", "")
+    roles = set(request.form.getlist("roles"))
+
+    def add(session: Any) -> Response:
+        staff, temporary = admin.add_staff(session, username=username, roles=roles, actor=current_principal())
+        return _secret_page(
+            "Staff account added",
+            "Temporary password (must be changed at the first sign-in)",
+            temporary,
+            [("Account", staff.username), ("Roles", ", ".join(staff.roles))],
+        )
+
+    return _admin_act(add, "")
+
+
+@bp.post("/console/admin/staff/<staff_id>/disable")
+@requires("staff.manage")
+def console_staff_disable(staff_id: str) -> ResponseReturnValue:
+    from governance.access import admin
+
+    target = _staff_id(staff_id)
+    return _admin_act(
+        lambda session: admin.disable_staff(session, target, actor=current_principal()),
+        "Account disabled; its sessions ended.",
+    )
+
+
+@bp.post("/console/admin/staff/<staff_id>/reset")
+@requires("staff.manage")
+def console_staff_reset(staff_id: str) -> ResponseReturnValue:
+    from governance.access import admin
+
+    target = _staff_id(staff_id)
+
+    def reset(session: Any) -> Response:
+        temporary = admin.reset_staff_password(session, target, actor=current_principal())
+        return _secret_page(
+            "Password reset",
+            "Temporary password (must be changed at the next sign-in)",
+            temporary,
+            [("Sessions", "All of the account's sessions were ended.")],
+        )
+
+    return _admin_act(reset, "")
+
+
+@bp.post("/console/admin/clients")
+@requires("client.manage")
+def console_client_add() -> ResponseReturnValue:
+    from governance.access import admin
+
+    name = request.form.get("name", "")
+    scopes = set(request.form.getlist("scopes"))
+    purposes = {p for p in request.form.getlist("purposes") if p}
+
+    def add(session: Any) -> Response:
+        client = admin.add_client(session, name=name, scopes=scopes, purposes=purposes, actor=current_principal())
+        return _secret_page(
+            "Client added",
+            "Client secret",
+            client.client_secret,
+            [("Client id", client.client_id), ("Scopes", ", ".join(client.scopes))],
+        )
+
+    return _admin_act(add, "")
+
+
+@bp.post("/console/admin/clients/<client_id>/rotate")
+@requires("client.manage")
+def console_client_rotate(client_id: str) -> ResponseReturnValue:
+    from governance.access import admin
+
+    def rotate(session: Any) -> Response:
+        secret = admin.rotate_client(session, client_id, actor=current_principal())
+        return _secret_page(
+            "Client secret rotated",
+            "New client secret (the old one no longer works)",
+            secret,
+            [("Client id", client_id), ("Tokens", "Tokens already issued work until they expire.")],
+        )
+
+    return _admin_act(rotate, "")
+
+
+@bp.post("/console/admin/clients/<client_id>/disable")
+@requires("client.manage")
+def console_client_disable(client_id: str) -> ResponseReturnValue:
+    from governance.access import admin
+
+    return _admin_act(
+        lambda session: admin.disable_client(session, client_id, actor=current_principal()),
+        "Client disabled; its tokens were revoked.",
+    )
 
 
 @bp.post("/console/admin/keys/rotate")
