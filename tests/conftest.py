@@ -147,10 +147,14 @@ def truncate_all(engine: sa.Engine) -> None:
 def app(base_app: Flask) -> Iterator[Flask]:
     """The session's app over empty tables (and an empty published audit checkpoint directory: it belongs to
     the log the tables held)."""
+    from governance.access.tokens import forget_cached_tokens
     from governance.audit.service import publish_dir_setting
+    from governance.consent.processors import PROCESSOR_CACHE_EXTENSION
 
     truncate_all(base_app.extensions["governance.db"].engine)
     shutil.rmtree(publish_dir_setting(base_app.extensions["governance.settings"]), ignore_errors=True)
+    forget_cached_tokens()  # the in-process caches describe rows the truncation removed
+    base_app.extensions.pop(PROCESSOR_CACHE_EXTENSION, None)
     return base_app
 
 

@@ -60,7 +60,9 @@ def _resolve(request: Request) -> Principal:
             return Principal.anonymous()
         # The request's own session: an API view reads the database anyway, so the lookup shares its
         # transaction instead of paying for a second one.
-        principal = tokens.principal_for_token(get_session(), token)
+        settings = current_app.extensions["governance.settings"]
+        cache_seconds = min(settings.get_float("ACCESS_TOKEN_CACHE_SECONDS", tokens.TOKEN_CACHE_SECONDS), 60.0)
+        principal = tokens.principal_for_token(get_session(), token, cache_seconds=cache_seconds)
         if principal is None:
             g.access_auth_error = "invalid_token"
             return Principal.anonymous()

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,7 @@ KNOWN_SCOPES = frozenset(
 )
 TOKEN_LIFETIME = timedelta(minutes=15)  # default of GOVERNANCE_ACCESS_TOKEN_SECONDS
 TOKEN_LIFETIME_BOUNDS = (1, 86400)  # seconds; a day at most: a bearer token is a credential
+TOKEN_CACHE_SECONDS = 5.0  # GOVERNANCE_ACCESS_TOKEN_CACHE_SECONDS (at most 60): cross-worker revocation bound
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -150,6 +152,7 @@ def deactivate_client(session: Session, client_id: str, *, actor: Principal | Ac
     """Disable a client and revoke all its tokens; returns the number of tokens revoked."""
     client = get_client(session, client_id)
     client.active = False
+    forget_cached_tokens()
     revoked = session.execute(
         sa.update(AccessToken)
         .where(AccessToken.client_id == client_id, AccessToken.revoked_at.is_(None))
@@ -231,7 +234,11 @@ _LOOKUP = (
 
 def lookup_token(session: Session | Connection, token: str, *, now: datetime | None = None) -> TokenInfo | None:
     """The token's facts (active or not), or None when unknown. One indexed query."""
-    row = session.execute(_LOOKUP, {"token_hash": digest(token)}).first()
+    return _lookup_hashed(session, digest(token), now=now)
+
+
+def _lookup_hashed(session: Session | Connection, hashed: str, *, now: datetime | None = None) -> TokenInfo | None:
+    row = session.execute(_LOOKUP, {"token_hash": hashed}).first()
     if row is None:
         return None
     moment = now or utcnow()
@@ -247,12 +254,44 @@ def lookup_token(session: Session | Connection, token: str, *, now: datetime | N
     )
 
 
-def principal_for_token(session: Session | Connection, token: str) -> Principal | None:
-    """The client principal behind an active bearer token, or None (unknown, expired, revoked, disabled)."""
-    info = lookup_token(session, token)
+def principal_for_token(session: Session | Connection, token: str, *, cache_seconds: float = 0) -> Principal | None:
+    """The client principal behind an active bearer token, or None (unknown, expired, revoked, disabled).
+
+    With `cache_seconds` > 0 an ACTIVE token's facts are kept in this process for that long
+    (`GOVERNANCE_ACCESS_TOKEN_CACHE_SECONDS`): a revocation or a client's deactivation made by another process
+    takes effect here within that bound; made by this process, at once (the cache is cleared). Expiry is checked
+    on every use. Unknown and inactive tokens are never cached.
+    """
+    hashed = digest(token)
+    if cache_seconds > 0:
+        cached = _TOKEN_CACHE.get(hashed)
+        if cached is not None:
+            info, cached_until = cached
+            if time.monotonic() < cached_until and info.expires_at > utcnow():
+                return _principal(info)
+            _TOKEN_CACHE.pop(hashed, None)
+    info = _lookup_hashed(session, hashed)
     if info is None or not info.active:
         return None
+    if cache_seconds > 0:
+        if len(_TOKEN_CACHE) >= _TOKEN_CACHE_MAX:
+            _TOKEN_CACHE.clear()  # bounded memory; a full cache is rare (one entry per live token)
+        _TOKEN_CACHE[hashed] = (info, time.monotonic() + cache_seconds)
+    return _principal(info)
+
+
+def _principal(info: TokenInfo) -> Principal:
     return Principal(kind="client", id=info.client_id, scopes=info.scopes, purposes=info.purposes)
+
+
+# token SHA-256 -> (facts, monotonic deadline). Process-wide: each gunicorn worker has its own.
+_TOKEN_CACHE: dict[str, tuple[TokenInfo, float]] = {}
+_TOKEN_CACHE_MAX = 10_000
+
+
+def forget_cached_tokens() -> None:
+    """Drop every cached token (this process): called on revocation and deactivation, and by tests."""
+    _TOKEN_CACHE.clear()
 
 
 def revoke_token(session: Session, token_id: uuid.UUID, *, actor: Principal | ActorRef) -> bool:
@@ -261,6 +300,7 @@ def revoke_token(session: Session, token_id: uuid.UUID, *, actor: Principal | Ac
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    forget_cached_tokens()
     audit.record(
         session,
         actor=actor,

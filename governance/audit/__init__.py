@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from governance.audit.service import record
+from governance.audit.service import Entry, record, record_many
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flask import Flask
 
-__all__ = ["init_app", "record"]
+__all__ = ["Entry", "init_app", "record", "record_many"]
 
 
 def init_app(app: Flask) -> None:

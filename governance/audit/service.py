@@ -50,10 +50,12 @@ from governance.db import utcnow
 
 __all__ = [
     "AuditConfig",
+    "Entry",
     "SealResult",
     "consistency_proof",
     "inclusion_proof",
     "record",
+    "record_many",
     "seal_pending",
     "search",
     "verify",
@@ -232,6 +234,53 @@ def record(
     must always leave a trail, so each value that looks like personal data is replaced by `redacted(value)`
     (a keyed hash) instead of refusing the entry.
     """
+    values = _entry_values(actor=actor, action=action, target=target, details=details, redact=redact)
+    # one INSERT in the caller's transaction, with no RETURNING (the provisional id is not needed): on
+    # PostgreSQL straight through the driver, elsewhere as a cached Core statement. This is most of what an
+    # audited change costs the writer (docs/audit.md, "Throughput").
+    connection = session.connection()
+    if connection.dialect.driver == "psycopg":
+        _insert_psycopg(connection, values)
+    else:
+        session.execute(_INSERT_ENTRY, dict(zip(_INSERT_COLUMNS, values, strict=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit entry for `record_many` (the arguments of `record`)."""
+
+    actor: Principal | ActorRef
+    action: str
+    target: Target
+    details: dict[str, Any] | None = None
+    redact: bool = False
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> None:
+    """Add several audit entries in `session`'s transaction with ONE multi-row INSERT (a change that writes
+    several entries, e.g. a consent request with two purposes, pays one statement instead of one each).
+
+    The same checks as `record` apply to every entry, all before anything is written: one refused entry
+    refuses them all. The entries get their provisional ids in list order, so the sealer gives them
+    consecutive positions in that order (gap-free, as for `record`). Nothing is written for an empty list.
+    """
+    if not entries:
+        return
+    rows = [
+        dict(zip(_INSERT_COLUMNS, _entry_values(actor=e.actor, action=e.action, target=e.target,
+                                                details=e.details, redact=e.redact), strict=True))
+        for e in entries
+    ]  # fmt: skip
+    # executemany of one cached statement: SQLAlchemy sends it as a single INSERT ... VALUES (...), (...)
+    # ("insertmanyvalues") on PostgreSQL, and as one prepared statement stepped per row on SQLite; either way
+    # the provisional ids follow the list order.
+    session.execute(_INSERT_ENTRY, rows)
+
+
+def _entry_values(
+    *, actor: Principal | ActorRef, action: str, target: Target, details: dict[str, Any] | None, redact: bool
+) -> tuple[Any, ...]:
+    """The checked, canonical column values of one entry (raises AuditDetailsError; see `record`)."""
     ref = actor.ref if isinstance(actor, Principal) else actor
     if not _ACTION.match(action):
         raise AuditDetailsError("audit action names read domain.thing.verb")
@@ -248,7 +297,7 @@ def record(
         typed_details = to_typed(dict(details or {}))
     except CanonicalizationError as exc:
         raise AuditDetailsError(str(exc)) from exc
-    values = (
+    return (
         utcnow(),
         ref.kind,
         actor_id,
@@ -259,14 +308,6 @@ def record(
         _policy_version(),
         typed_details,
     )
-    # one INSERT in the caller's transaction, with no RETURNING (the provisional id is not needed): on
-    # PostgreSQL straight through the driver, elsewhere as a cached Core statement. This is most of what an
-    # audited change costs the writer (docs/audit.md, "Throughput").
-    connection = session.connection()
-    if connection.dialect.driver == "psycopg":
-        _insert_psycopg(connection, values)
-    else:
-        session.execute(_INSERT_ENTRY, dict(zip(_INSERT_COLUMNS, values, strict=True)))
 
 
 _INSERT_COLUMNS = (

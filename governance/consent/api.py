@@ -52,7 +52,7 @@ from governance.consent.schemas import (
 )
 from governance.consent.state import Method
 from governance.db import get_session, transaction
-from governance.errors import ValidationFailedError
+from governance.errors import DomainError, ValidationFailedError
 from governance.openapi import idempotent_write
 
 bp = api_blueprint("consent", description="Consent decisions, receipts, checks, GPC, imports and processors")
@@ -161,10 +161,13 @@ def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
     session = get_session()
     actor_key = f"{principal.kind}:{principal.id}"
     digest = _request_hash(path.subject_id, body, _gpc_signal(body))
-    for _attempt in range(2):
+    for attempt in range(2):
         try:
             with transaction(session):
-                if key:
+                # A key is new on almost every request: the first attempt writes at once and stores the key
+                # last, in the same transaction. A replay (or a different body under the same key) fails on the
+                # key's primary key, the whole write rolls back, and the second attempt reads the stored one.
+                if key and attempt:
                     replay = service.idempotent_replay(session, actor_key, key, digest)
                     if replay is not None:
                         return _json(replay, 200)
@@ -172,9 +175,20 @@ def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
                 if key:
                     service.remember_response(session, actor_key, key, digest, path.subject_id, result)
             return _json(result, 201)
+        except DomainError:
+            # A replay of a write that succeeded earlier answers as it did then, even if the same write would
+            # now be refused (the subject was erased, a notice changed): look for the key before refusing.
+            if not key or attempt:
+                raise
+            with transaction(session):
+                replay = service.idempotent_replay(session, actor_key, key, digest)
+            if replay is None:
+                raise
+            return _json(replay, 200)
         except IntegrityError:
-            # A concurrent request with the same key committed first: replay it (or 409) on the next pass.
-            if not key:
+            # The key was stored before (a replay) or by a concurrent request that committed first: replay it
+            # (or 409) on the next pass.
+            if not key or attempt:
                 raise
     return abort(409)
 

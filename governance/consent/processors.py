@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from governance import audit, jobs
@@ -137,6 +137,7 @@ def register_processor(
     )
     session.add(processor)
     session.flush()
+    forget_processors(session)
     audit.record(
         session, actor=ref, action="consent.processor.registered", target=("processor", processor.id),
         details={"events": processor.events, "purposes": keys},
@@ -160,6 +161,7 @@ def set_active(
 ) -> ProcessorView:
     processor = _get(session, processor_id)
     processor.active = active
+    forget_processors(session)
     audit.record(
         session, actor=actor, action="consent.processor.activated" if active else "consent.processor.deactivated",
         target=("processor", processor.id),
@@ -192,7 +194,7 @@ def notify_processors(
         raise ValueError("event names look like consent.withdrawn")
     wanted = set(payload.get("purposes") or ())
     ids = []
-    for processor in session.scalars(sa.select(Processor).where(Processor.active.is_(True))):
+    for processor in _active_processors(session):
         if event not in processor.events and "*" not in processor.events:
             continue
         if processor.purposes and wanted and not wanted & set(processor.purposes):
@@ -219,6 +221,58 @@ def notify_processors(
     if ids:
         session.flush()
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    id: uuid.UUID
+    events: tuple[str, ...]
+    purposes: tuple[str, ...] | None
+
+
+PROCESSOR_CACHE_EXTENSION = "governance.consent.active_processors"
+PROCESSOR_CACHE_SECONDS = 5.0  # default of GOVERNANCE_CONSENT_PROCESSOR_CACHE_SECONDS (at most 60)
+
+
+def _active_processors(session: Session) -> list[_Subscription]:
+    """The active processors' subscriptions, kept in this process for a few seconds: every withdrawal needs
+    them and they change a few times a year. A change made by this process applies at once (`forget_processors`
+    runs on every change and again after its commit); one made by another worker, within the cache's seconds
+    (GOVERNANCE_CONSENT_PROCESSOR_CACHE_SECONDS; 0 reads the table on every call)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions["governance.settings"]
+    seconds = min(settings.get_float("CONSENT_PROCESSOR_CACHE_SECONDS", PROCESSOR_CACHE_SECONDS), 60.0)
+    cached = app.extensions.get(PROCESSOR_CACHE_EXTENSION)
+    if seconds > 0 and cached is not None and time.monotonic() < cached[0]:
+        return cached[1]
+    t = Processor.__table__.c
+    found = [
+        _Subscription(row.id, tuple(row.events or ()), tuple(row.purposes) if row.purposes is not None else None)
+        for row in session.execute(sa.select(t.id, t.events, t.purposes).where(t.active.is_(True)))
+    ]
+    if seconds > 0 and not session.info.get(_CHANGED_IN_TRANSACTION):  # never cache an uncommitted change
+        app.extensions[PROCESSOR_CACHE_EXTENSION] = (time.monotonic() + seconds, found)
+    return found
+
+
+_CHANGED_IN_TRANSACTION = "governance.consent.processors_changed"
+
+
+def forget_processors(session: Session | None = None) -> None:
+    """Drop this process's cached subscriptions; with a session, again when its transaction ends (so that a
+    read between the change and its commit cannot keep the old list)."""
+    current_app.extensions.pop(PROCESSOR_CACHE_EXTENSION, None)
+    if session is not None:
+        session.info[_CHANGED_IN_TRANSACTION] = True
+        if not sa.event.contains(session, "after_transaction_end", _forget_after_transaction):
+            sa.event.listen(session, "after_transaction_end", _forget_after_transaction)
+
+
+def _forget_after_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CHANGED_IN_TRANSACTION, None)
+        if has_app_context():
+            current_app.extensions.pop(PROCESSOR_CACHE_EXTENSION, None)
 
 
 def delivery_status(session: Session, delivery_ids: Iterable[uuid.UUID]) -> list[DeliveryView]:

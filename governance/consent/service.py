@@ -33,7 +33,7 @@ from governance.consent.errors import (
 )
 from governance.consent.models import ConsentEvent, ConsentState, ReceiptSigningKey
 from governance.consent.policy import Purpose, PurposeCatalog, load_catalog
-from governance.consent.receipts import ReceiptFacts, build_receipt, key_id, sign_receipt, verify_receipt
+from governance.consent.receipts import ReceiptFacts, build_receipt, key_id, sign_receipts, verify_receipt
 from governance.consent.state import Decision, Method, Permission, Reason
 from governance.db import utcnow
 from governance.outbox import service as outbox
@@ -505,6 +505,7 @@ class _Signer:
     key: OKPKey
     kid: str
     public: OKPKey
+    raw: Any = None  # the cryptography Ed25519PrivateKey (receipts of one request are signed with it in one pass)
     published: bool = False
 
 
@@ -519,7 +520,7 @@ def _signer() -> _Signer:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         key = OKPKey.import_key(pem)
-        signer = _Signer(key, key_id(key), OKPKey.import_key(key.as_dict(private=False)))
+        signer = _Signer(key, key_id(key), OKPKey.import_key(key.as_dict(private=False)), raw=private)
         app.extensions[SIGNER_EXTENSION] = signer
         _known_keys(app)[signer.kid] = signer.public
     return signer
@@ -779,50 +780,89 @@ _STATE_FIELDS = tuple(_StateRow.__dataclass_fields__)
 def _lock_states(
     session: Session, subject_id: uuid.UUID, keys: Iterable[str], now: dt.datetime
 ) -> dict[str, _StateRow]:
-    """The state rows of (subject, purposes), created if absent and locked, in ONE statement.
+    """The state rows of (subject, purposes), created if absent and locked, in ONE statement; empty when the
+    subject is unknown or erased (the vault's row is read in the same statement: no separate subject lookup).
 
-    `INSERT … ON CONFLICT DO UPDATE … RETURNING` creates missing rows and row-locks existing ones (PostgreSQL
-    locks a conflicting row to update it, and holds the lock to the end of the transaction) in the order of the
-    VALUES, which is sorted by purpose: concurrent writers lock in the same order, so they cannot deadlock. The
-    no-op update touches no indexed column. (SQLite: the transaction already holds the database write lock.)
+    `INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING` creates missing rows and row-locks existing ones
+    (PostgreSQL locks a conflicting row to update it, and holds the lock to the end of the transaction) in the
+    order of the SELECT, which is sorted by purpose: concurrent writers lock in the same order, so they cannot
+    deadlock. The no-op update touches no indexed column. (SQLite: the transaction already holds the database
+    write lock.) The purposes travel as ONE bound value, so the statement is compiled once per process.
     """
     ordered = sorted(set(keys))
-    insert = _dialect_insert(session)
+    if session.get_bind().dialect.name == "postgresql":
+        bound = {"s": subject_id, "purposes": ordered, "now": now}
+        stmt = _LOCK_STATES["postgresql"]
+    else:
+        bound = {"s": subject_id, "purposes": json.dumps(ordered), "now": now}
+        stmt = _LOCK_STATES["sqlite"]
+    return {row.purpose: _StateRow(*row) for row in session.execute(stmt, bound)}
+
+
+def _lock_states_statement(dialect: str) -> Any:
+    from governance.vault.models import Subject
+
     t = _state_table
-    stmt = insert(t).values(
-        [
-            {
-                "subject_id": subject_id,
-                "purpose": key,
-                "decided_seq": 0,
-                "objected": False,
-                "objection_seq": 0,
-                "last_seq": 0,
-                "updated_at": now,
-            }
-            for key in ordered
-        ]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY, insert
+
+        unnest = sa.func.unnest(sa.bindparam("purposes", type_=ARRAY(sa.String())))
+        wanted = unnest.table_valued("value").render_derived(name="wanted")  # unnest(...) AS wanted(value)
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+
+        wanted = sa.func.json_each(sa.bindparam("purposes", type_=sa.String())).table_valued("value")
+    vault = Subject.__table__
+    rows = (
+        sa.select(
+            vault.c.id,
+            sa.cast(wanted.c.value, sa.String()),
+            sa.literal(0),
+            sa.false(),
+            sa.literal(0),
+            sa.literal(0),
+            sa.bindparam("now", type_=t.c.updated_at.type),
+        )
+        .select_from(vault.join(wanted, sa.true()))
+        .where(vault.c.id == sa.bindparam("s", type_=sa.Uuid()), vault.c.status == "active")
+        .order_by(wanted.c.value)
     )
-    stmt = stmt.on_conflict_do_update(
+    columns = ["subject_id", "purpose", "decided_seq", "objected", "objection_seq", "last_seq", "updated_at"]
+    stmt = insert(t).from_select(columns, rows)
+    return stmt.on_conflict_do_update(
         index_elements=[t.c.subject_id, t.c.purpose],
         set_={"last_seq": t.c.last_seq},  # unchanged: the update is only there to lock the row
     ).returning(*(t.c[name] for name in _STATE_FIELDS))
-    return {row.purpose: _StateRow(*row) for row in session.execute(stmt)}
 
 
+_LOCK_STATES = {"postgresql": _lock_states_statement("postgresql"), "sqlite": _lock_states_statement("sqlite")}
 _STATE_MAPPER = sa.inspect(ConsentState)
 
 
-def _save_states(session: Session, rows: Iterable[_StateRow]) -> None:
-    """Write locked state rows back (Core), and expire any ORM copy of them this session holds."""
-    t = _state_table.c
-    stmt = sa.update(_state_table).where(
-        t.subject_id == sa.bindparam("k_subject"), t.purpose == sa.bindparam("k_purpose")
+def _save_states_statement(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(_state_table)
+    return stmt.on_conflict_do_update(
+        index_elements=[_state_table.c.subject_id, _state_table.c.purpose],
+        set_={name: stmt.excluded[name] for name in _STATE_FIELDS if name not in ("subject_id", "purpose")},
     )
-    for row in rows:
-        values = {name: getattr(row, name) for name in _STATE_FIELDS if name not in ("subject_id", "purpose")}
-        session.execute(stmt.values(**values), {"k_subject": row.subject_id, "k_purpose": row.purpose})
-        cached = session.identity_map.get(_STATE_MAPPER.identity_key_from_primary_key((row.subject_id, row.purpose)))
+
+
+_SAVE_STATES = {"postgresql": _save_states_statement("postgresql"), "sqlite": _save_states_statement("sqlite")}
+
+
+def _save_states(session: Session, rows: Iterable[_StateRow]) -> None:
+    """Write locked state rows back in ONE cached statement (an upsert of rows that exist and are locked, sent
+    as one executemany), and expire any ORM copy of them this session holds."""
+    values = [{name: getattr(row, name) for name in _STATE_FIELDS} for row in rows]
+    dialect = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+    session.execute(_SAVE_STATES[dialect], values)
+    for row in values:
+        key = _STATE_MAPPER.identity_key_from_primary_key((row["subject_id"], row["purpose"]))
+        cached = session.identity_map.get(key)
         if cached is not None:
             session.expire(cached)
 
@@ -851,7 +891,12 @@ def _record(
     now: dt.datetime,
     import_ref: tuple[uuid.UUID, int] | None = None,
 ) -> list[Receipt]:
-    """Append the events, update the state rows, write the audit entries, sign the receipts, notify processors."""
+    """Append the events, update the state rows, write the audit entries, sign the receipts, notify processors.
+
+    The statements, whatever the number of purposes: the state rows locked (with the subject's check), then the
+    events, the state rows and the audit entries written (one statement each), then the outbox; processors are
+    read only for withdrawals. Unknown or erased subject: the vault's error, nothing written.
+    """
     if not planned:
         return []
     method = Method(method).value
@@ -860,8 +905,12 @@ def _record(
     signer = _signer()
     _publish_signing_key(session, signer, now)
     rows = _lock_states(session, subject_id, (p.purpose.key for p in planned), now)
-    issued: list[Receipt] = []
+    if not rows:
+        _check_subject(session, subject_id)  # raises the vault's 404/410
+        raise RuntimeError("consent state rows were not created")
+    bodies: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    entries: list[audit.Entry] = []
     for plan in planned:
         row = rows[plan.purpose.key]
         seq = row.last_seq + 1
@@ -886,8 +935,7 @@ def _record(
             superseded=superseded,
             language=notice.language,
         )
-        body = build_receipt(facts, catalog.controller, issued_at=now)
-        token = sign_receipt(body, signer.key, kid=signer.kid)
+        bodies.append(build_receipt(facts, catalog.controller, issued_at=now))
         events.append(
             {
                 "id": event_id,
@@ -907,7 +955,6 @@ def _record(
                 "evidence": evidence,
                 "import_id": import_ref[0] if import_ref else None,
                 "import_row": import_ref[1] if import_ref else None,
-                "receipt_jws": token,
             }
         )
         row.last_seq = seq
@@ -919,28 +966,36 @@ def _record(
         row.objection_at = new_state.objection_at
         row.objection_seq = new_state.objection_seq
         row.updated_at = now
-        audit.record(
-            session,
-            actor=ref,
-            action="consent.decision.recorded",
-            target=("subject", subject_id),
-            details={
-                "record_id": str(event_id),
-                "purpose": plan.purpose.key,
-                "decision": plan.decision.value,
-                "method": method,
-                "notice_version": plan.notice_version,
-                "seq": seq,
-                "superseded": superseded,
-            },
+        entries.append(
+            audit.Entry(
+                actor=ref,
+                action="consent.decision.recorded",
+                target=("subject", subject_id),
+                details={
+                    "record_id": str(event_id),
+                    "purpose": plan.purpose.key,
+                    "decision": plan.decision.value,
+                    "method": method,
+                    "notice_version": plan.notice_version,
+                    "seq": seq,
+                    "superseded": superseded,
+                },
+            )
         )
-        issued.append(Receipt(event_id, plan.purpose.key, plan.decision.value, superseded, body, token))
-    session.execute(sa.insert(ConsentEvent.__table__), events)
+    tokens = sign_receipts(bodies, signer.raw, kid=signer.kid)
+    issued: list[Receipt] = []
+    for event, body, token in zip(events, bodies, tokens, strict=True):
+        event["receipt_jws"] = token
+        issued.append(Receipt(event["id"], event["purpose"], event["decision"], event["superseded"], body, token))
+    session.execute(_INSERT_EVENTS, events)
     _save_states(session, (rows[key] for key in dict.fromkeys(p.purpose.key for p in planned)))
-    session.flush()
+    audit.record_many(session, entries)
     _notify_stops(session, subject_id, issued, now)
     _announce(session, subject_id, issued, method, now)
     return issued
+
+
+_INSERT_EVENTS = sa.insert(ConsentEvent.__table__)
 
 
 _STOP_EVENTS = {
@@ -1014,7 +1069,6 @@ def record_decisions(
     jurisdiction: str,
     evidence: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
-    check_subject: bool = True,
 ) -> list[Receipt]:
     """Record grants and withdrawals collected from the subject; one signed receipt per ledger event.
 
@@ -1029,9 +1083,7 @@ def record_decisions(
     planned = _validate(inputs, now=moment, allowed=frozenset({Decision.GRANTED, Decision.WITHDRAWN}))
     cleaned = _clean_evidence(evidence)
     _check_jurisdiction(jurisdiction)
-    if check_subject:
-        _check_subject(session, subject_id)
-    return _record(
+    return _record(  # checks the subject in the statement that locks its state rows
         session,
         subject_id,
         planned,
@@ -1126,7 +1178,6 @@ def _objection(
         planned.append(_Planned(found, decision, moment, found.current_notice.version))
     if not planned:
         raise InvalidDecisionError("No purposes given.", fields={"purposes": "empty"})
-    _check_subject(session, subject_id)
     return _record(
         session,
         subject_id,
@@ -1188,7 +1239,9 @@ def expire_due(session: Session, *, now: dt.datetime | None = None, limit: int =
             .limit(limit - recorded)
         ).scalars()
         for subject_id in list(due):
-            row = _lock_states(session, subject_id, [item.key], moment)[item.key]
+            row = _lock_states(session, subject_id, [item.key], moment).get(item.key)
+            if row is None:  # the subject was erased meanwhile
+                continue
             expiry = logic.due_for_expiry(item, _to_logic(row), moment)
             if expiry is None:  # renewed meanwhile
                 continue
@@ -1231,20 +1284,22 @@ def idempotent_replay(session: Session, actor: str, key: str, request_sha256: st
 def remember_response(
     session: Session, actor: str, key: str, request_sha256: str, subject_id: uuid.UUID, response: dict[str, Any]
 ) -> None:
-    """Store the response of a keyed write in its transaction (a concurrent duplicate fails on the key)."""
+    """Store the response of a keyed write in its transaction (a replay or a concurrent duplicate fails on the
+    key with IntegrityError, and the caller's transaction rolls back). One cached Core INSERT."""
+    session.execute(
+        _INSERT_IDEMPOTENCY_KEY,
+        {"actor": actor, "key": key, "request_sha256": request_sha256, "subject_id": subject_id,
+         "response": response, "created_at": utcnow()},
+    )  # fmt: skip
+
+
+def _idempotency_insert() -> Any:
     from governance.consent.models import ConsentIdempotencyKey
 
-    session.add(
-        ConsentIdempotencyKey(
-            actor=actor,
-            key=key,
-            request_sha256=request_sha256,
-            subject_id=subject_id,
-            response=response,
-            created_at=utcnow(),
-        )
-    )
-    session.flush()
+    return sa.insert(ConsentIdempotencyKey.__table__)
+
+
+_INSERT_IDEMPOTENCY_KEY = _idempotency_insert()
 
 
 # Processors and webhooks (contract functions of this domain, implemented in processors.py).

@@ -287,3 +287,46 @@ def test_record_is_part_of_the_callers_transaction_and_reports_database_errors_a
             with pytest.raises(sa.exc.DBAPIError, match="aborted"):
                 record(session, actor=STAFF, action="vault.profile.updated", target=None)
             session.rollback()
+
+
+def test_record_many_writes_every_entry_in_one_statement_in_order_and_seals_them_without_gaps(app):
+    from governance.audit import Entry, record_many
+
+    db = app.extensions["governance.db"]
+    write(app, 2)
+    targets = [uuid.UUID(int=i) for i in range(5)]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append(statement)
+
+    with db.session() as session:
+        session.connection()  # BEGIN outside the count
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            record_many(
+                session,
+                [Entry(STAFF, "consent.decision.recorded", ("subject", t), {"i": i}) for i, t in enumerate(targets)],
+            )
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        session.commit()
+    assert len(statements) == 1
+    assert statements[0].startswith("INSERT INTO audit_entries")
+    with db.session() as session:  # a refused entry refuses the whole batch: nothing is written
+        with pytest.raises(AuditDetailsError):
+            record_many(
+                session,
+                [Entry(STAFF, "consent.decision.recorded", None, {"i": 1}),
+                 Entry(STAFF, "consent.decision.recorded", None, {"note": CANARY_EMAIL})],
+            )  # fmt: skip
+        session.commit()
+        record_many(session, [])  # nothing to write is no statement and no error
+        session.commit()
+    write(app, 1)
+    assert seal(app).size == 8
+    with db.session() as session:
+        rows = session.execute(sa.select(AuditEntry.seq, AuditEntry.target_id).order_by(AuditEntry.id)).all()
+    assert [seq for seq, _ in rows] == list(range(8))
+    assert [target for _, target in rows[2:7]] == [str(t) for t in targets]
+    assert verify(app).ok
