@@ -92,3 +92,20 @@ def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     assert parse_retry_after("Wed, 02 Dec 2026 05:00:30 GMT", now=1_796_187_600.0) == 30.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_a_503_of_a_read_is_retried_with_backoff_then_raised(serve, tmp_path) -> None:
+    """A real 503: `/readyz` of a service whose database was never migrated. The read is repeated with backoff
+    (no Retry-After given), then raised as ServiceUnavailableError; a public call fetches no token."""
+    from governance_client import ServiceUnavailableError
+    from governance_client._generated.api.health import get_readyz
+
+    server = serve(DATABASE_URL=f"sqlite:///{tmp_path}/never-migrated.sqlite3")
+    policy = RetryPolicy(max_retries=2, backoff_base=0.01, seed=3)
+    with GovernanceClient(server.url, "svc", "secret", retry=policy) as gc:
+        with pytest.raises(ServiceUnavailableError) as unavailable:
+            gc.call_public(get_readyz)
+        assert unavailable.value.status_code == 503
+        assert [(e.status, e.retry_after) for e in gc.stats.retries] == [(503, None), (503, None)]
+        assert gc.stats.requests == 3
+        assert gc.stats.tokens_fetched == 0

@@ -82,6 +82,11 @@ class GovernanceClient:
         response = self.send(self._http, operation._get_kwargs(*path, **arguments))
         return operation._parse_response(client=self._generated, response=response)
 
+    def call_public(self, operation: ModuleType, *path: Any, **arguments: Any) -> Any:
+        """`call` for a public operation (purposes, receipt keys, readiness): no token is fetched or sent."""
+        response = self.send(self._plain, operation._get_kwargs(*path, **arguments))
+        return operation._parse_response(client=self._generated, response=response)
+
     def send(self, http: httpx.Client, request: dict[str, Any]) -> httpx.Response:
         try:
             response = http.request(**request)

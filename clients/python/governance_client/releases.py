@@ -24,7 +24,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from governance_client.errors import ChecksumMismatchError, GovernanceError, error_from_response
+import httpx
+
+from governance_client.errors import (
+    ChecksumMismatchError,
+    GovernanceError,
+    TransportError,
+    error_from_response,
+)
 
 if TYPE_CHECKING:
     from governance_client.client import GovernanceClient
@@ -41,13 +48,16 @@ def _stream_into(client: GovernanceClient, release_id: uuid.UUID, sink: IO[bytes
     expected = release.checksum_sha256 if isinstance(release.checksum_sha256, str) else None
     link = client.datasets.link(release_id)
     digest = hashlib.sha256()
-    with client.stream_link(link.url) as response:
-        if not response.is_success:
-            response.read()
-            raise error_from_response(response.status_code, response.content, response.headers)
-        for chunk in response.iter_bytes(CHUNK_BYTES):
-            digest.update(chunk)
-            sink.write(chunk)
+    try:
+        with client.stream_link(link.url) as response:
+            if not response.is_success:
+                response.read()
+                raise error_from_response(response.status_code, response.content, response.headers)
+            for chunk in response.iter_bytes(CHUNK_BYTES):
+                digest.update(chunk)
+                sink.write(chunk)
+    except httpx.TransportError as exc:
+        raise TransportError(type(exc).__name__) from None  # the message may hold the link: not kept
     if digest.hexdigest() != (expected or link.checksum_sha256):
         raise ChecksumMismatchError()
     sink.flush()
