@@ -13,6 +13,12 @@ from .certificate_out import CertificateOut
 from .check_out import CheckOut
 from .consent_event_out import ConsentEventOut
 from .consent_event_out_evidence import ConsentEventOutEvidence
+from .consent_iso_27560_api_context_consents_iso_27560_context_jsonld_get_response_200 import (
+    ConsentIso27560ApiContextConsentsIso27560ContextJsonldGetResponse200,
+)
+from .consent_iso_27560_api_export_records_subjects_subject_id_consents_iso_27560_get_response_200 import (
+    ConsentIso27560ApiExportRecordsSubjectsSubjectIdConsentsIso27560GetResponse200,
+)
 from .create_subject_body import CreateSubjectBody
 from .create_subject_body_profile_type_0 import CreateSubjectBodyProfileType0
 from .dashboard_link_out import DashboardLinkOut
@@ -168,6 +174,8 @@ __all__ = (
     "CheckOut",
     "ConsentEventOut",
     "ConsentEventOutEvidence",
+    "ConsentIso27560ApiContextConsentsIso27560ContextJsonldGetResponse200",
+    "ConsentIso27560ApiExportRecordsSubjectsSubjectIdConsentsIso27560GetResponse200",
     "CreateSubjectBody",
     "CreateSubjectBodyProfileType0",
     "DashboardLinkOut",
