@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 40
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 40  # room for "100%" in the larger phone text
 MAX_SERIES_CLASSES = 6
 
 
@@ -70,13 +70,19 @@ def _y_axis(y_max: float, unit: str) -> list[str]:
 
 
 def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
-    every = max(1, len(labels) // 8)  # at most ~8 labels so they never overlap
+    """At most ~8 labels so they never overlap; on phones (where the chart's text is drawn larger, see app.css)
+    only every third of those is kept, counting back from the last (`x-minor` labels are hidden there)."""
+    every = max(1, len(labels) // 8)
     y = HEIGHT - BOTTOM + 18
-    return [
-        f'<text x="{x:.1f}" y="{y}" text-anchor="middle">{escape(label)}</text>'
-        for i, (label, x) in enumerate(zip(labels, xs, strict=True))
-        if i % every == 0 or i == len(labels) - 1
-    ]
+    shown = [i for i in range(len(labels)) if i % every == 0 or i == len(labels) - 1]
+    out = []
+    for rank, i in enumerate(shown):
+        keep_on_phone = (len(shown) - 1 - rank) % 3 == 0  # counted back from the last (newest) label
+        # the last label ends at the right edge, so it never runs off the chart
+        anchor = "end" if i == len(labels) - 1 and len(labels) > 1 else "middle"
+        css = "" if keep_on_phone else ' class="x-minor"'
+        out.append(f'<text x="{xs[i]:.1f}" y="{y}" text-anchor="{anchor}"{css}>{escape(labels[i])}</text>')
+    return out
 
 
 def line_chart(

@@ -1031,44 +1031,35 @@ STATS_WEEKS = 12
 @requires("consent.read")
 def console_consent() -> str:
     from governance.consent import service as consent
-    from governance.web import charts, consent_stats
+    from governance.consent import statistics
+    from governance.web import charts
 
     catalog = consent.purposes()
     keys = [p.key for p in catalog.consent_purposes()]
     titles = {p.key: p.title for p in catalog}
-    events = []
-    for entry in _audit_entries("consent.decision.recorded"):
-        details = {k: _plain(v) for k, v in (entry.get("details") or {}).items()}
-        at = present.as_datetime(_plain(entry.get("time")))
-        if at is None or not details.get("purpose"):
-            continue
-        events.append(
-            consent_stats.DecisionEvent(
-                at=at,
-                subject=str((entry.get("target") or {}).get("id")),
-                purpose=str(details["purpose"]),
-                decision=str(details.get("decision")),
-                method=str(details.get("method")),
-                notice_version=details.get("notice_version"),
-                superseded=bool(details.get("superseded")),
-            )
-        )
-    stats = consent_stats.fold(events, purposes=keys, today=utcnow().date(), weeks=STATS_WEEKS)
+    stats = statistics.weekly_statistics(get_session(), purposes=keys, today=utcnow().date(), weeks=STATS_WEEKS)
     labels = [monday.strftime("%-d %b") for monday in stats.weeks]
     names = [titles[k] for k in keys]
     rate_chart = charts.line_chart(
         labels,
         [charts.Series(titles[k], stats.rates[k]) for k in keys],
-        title="Consent rate per purpose, by week",
-        desc="Among people who decided about a purpose, the percentage whose decision in force was consent.",
+        title="Consent rate per purpose, by the week decisions were collected",
+        desc="Among people who decided about a purpose (refusals included), the percentage whose latest "
+        "decision collected by the end of the week was consent.",
         y_max=100,
         unit="%",
     )
-    weekly_chart = charts.bar_chart(
+    decisions_chart = charts.bar_chart(
         labels,
-        [charts.Series("Withdrawals", stats.withdrawals), charts.Series("GPC signals", stats.gpc)],
-        title="Withdrawals and Global Privacy Control signals per week",
-        desc="Consents withdrawn by people, and consents withdrawn because a browser sent a GPC signal.",
+        [
+            charts.Series("Grants", stats.grants),
+            charts.Series("Refusals", stats.refusals),
+            charts.Series("Withdrawals", stats.withdrawals),
+            charts.Series("GPC signals", stats.gpc),
+        ],
+        title="Decisions per week, by the week they were collected",
+        desc="Consents given, refused when asked, withdrawn by people after a grant, and withdrawn because a "
+        "browser sent a Global Privacy Control signal.",
         integer=True,
     )
     return _page(
@@ -1078,9 +1069,14 @@ def console_consent() -> str:
         rate_series=names,
         rate_rows=[{"label": label, "cells": [stats.rates[k][i] for k in keys]} for i, label in enumerate(labels)],
         by_notice=[{**row, "purpose": titles.get(str(row["purpose"]), row["purpose"])} for row in stats.by_notice],
-        weekly_chart=weekly_chart,
+        weekly_chart=decisions_chart,
+        weekly_series=["Grants", "Refusals", "Withdrawals", "GPC signals"],
         weekly_rows=[
-            {"label": label, "withdrawals": stats.withdrawals[i], "gpc": stats.gpc[i]} for i, label in enumerate(labels)
+            {
+                "label": label,
+                "cells": [stats.grants[i], stats.refusals[i], stats.withdrawals[i], stats.gpc[i]],
+            }
+            for i, label in enumerate(labels)
         ],
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.e2e.browser import check_page
@@ -241,3 +243,27 @@ def test_an_admin_adds_a_client_sees_its_secret_once_and_back_does_not_resubmit(
     page.get_by_role("heading", name="Admin", exact=True).wait_for()
     assert shown not in page.content()
     assert page.get_by_role("cell", name="Recommender").count() == 1
+
+
+def test_consent_statistics_read_on_a_phone_with_legible_labels(app, page, live_server_for, make_subject):
+    for _ in range(4):
+        grant(app, make_subject(), "personalized_recommendations")
+    secret = create_staff_with_totp(app, "cora-dpo", PASSWORD, {"dpo"})
+    server = live_server_for(app)
+    sign_in(page, server.url, "cora-dpo", PASSWORD, secret)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/console/consent")
+    assert page.get_by_text("A refusal is a").is_visible()  # point 10: refusals are decisions, dated by collection
+    for chart in page.locator("svg.chart").all():
+        labels = [t for t in chart.locator("text").all() if t.is_visible()]
+        boxes = [t.bounding_box() for t in labels]
+        assert all(box["height"] >= 10 for box in boxes)  # drawn at a legible size on the screen
+        bottom = [b for b in boxes if b["y"] > max(x["y"] for x in boxes) - 5]  # the week labels
+        bottom.sort(key=lambda b: b["x"])
+        for left, right in itertools.pairwise(bottom):
+            assert left["x"] + left["width"] <= right["x"], "week labels overlap"
+        chart_box = chart.bounding_box()
+        right_edge = chart_box["x"] + chart_box["width"] + 1
+        outside = [b for b in boxes if b["x"] < chart_box["x"] - 1 or b["x"] + b["width"] > right_edge]
+        assert not outside, (chart_box, outside)
+    check_page(page, "console-consent-phone")
