@@ -11,7 +11,7 @@ The variants alternate in rounds (so load changes on the shared machine hit all 
 the median per-call wall time and the client process's CPU time per call, and their ratios to raw httpx (the
 library's own transport) and to requests.
 
-    python bench/client_overhead.py [--calls 2000] [--rounds 5] [--subjects 1000] [--quick]
+    python bench/client_overhead.py [--calls 2000] [--rounds 6] [--subjects 1000] [--quick]
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ RATE_LIMIT = "10000000/minute"
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000, help="calls per variant per round (default 2000)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds, order rotated each round (default 6)")
     parser.add_argument("--subjects", type=int, default=1000, help="subjects with a consent state (default 1000)")
-    parser.add_argument("--quick", action="store_true", help="200 calls x 2 rounds, 200 subjects")
+    parser.add_argument("--quick", action="store_true", help="200 calls x 3 rounds, 200 subjects")
     args = parser.parse_args()
     if args.quick:
-        args.calls, args.rounds, args.subjects = 200, 2, 200
+        args.calls, args.rounds, args.subjects = 200, 3, 200
     return args
 
 
@@ -146,9 +146,12 @@ def main() -> None:
                 _timed(call, warm)
             wall: dict[str, list[float]] = {name: [] for name in variants}
             cpu: dict[str, float] = dict.fromkeys(variants, 0.0)
-            for _round in range(args.rounds):
+            names = list(variants)
+            for round_index in range(args.rounds):
                 subjects = [rng.choice(ids) for _ in range(args.calls)]
-                for name, call in variants.items():
+                order = names[round_index % len(names) :] + names[: round_index % len(names)]  # no order effect
+                for name in order:
+                    call = variants[name]
                     times, spent = _timed(call, subjects)
                     wall[name] += times
                     cpu[name] += spent
@@ -170,6 +173,7 @@ def main() -> None:
             {
                 "figure": "client_overhead",
                 "operation": "GET /api/v1/consents/check (one call at a time, keep-alive)",
+                "variant_order": "rotated each round",
                 "server": "gunicorn --workers 1 --threads 2 (gthread, keep-alive), SQLite",
                 "calls_per_variant": calls,
                 "rounds": args.rounds,
