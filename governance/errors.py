@@ -101,8 +101,8 @@ _HTTP_CODES = {
 
 # The machine interface: bearer tokens count there, errors are always JSON. Besides the JSON API and OAuth2,
 # the standard endpoints other systems call at fixed paths: `/.well-known/*` (GPC, DRP, AuthZEN metadata) and
-# OpenID AuthZEN's `/access/v1/*` (docs/standards.md).
-MACHINE_PREFIXES = ("/api/", "/oauth/", "/access/v1/", "/.well-known/")
+# OpenID AuthZEN's `/access/v1/*`, the Data Rights Protocol's `/drp/v1/*` (docs/standards.md).
+MACHINE_PREFIXES = ("/api/", "/oauth/", "/access/v1/", "/drp/", "/.well-known/")
 
 
 def is_machine_path(path: str) -> bool:

@@ -30,6 +30,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 IDEMPOTENCY_ATTR = "_governance_idempotency_key"
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
+DRP_ERROR_REF = {"$ref": "#/components/schemas/DrpError"}
+DRP_PREFIX = "/drp/"  # the Data Rights Protocol answers errors in its own shape (docs/standards.md)
 METHODS = ("get", "post", "put", "patch", "delete")
 WRITE_METHODS = ("post", "put", "patch")
 STAFF_ROLES = ("admin", "dpo", "support", "auditor")
@@ -171,6 +173,10 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any], view:
         del responses["422"]  # flask-openapi3's default: our validation callback answers with ErrorBody
     for status in _error_statuses(path, method, operation, protected):
         responses.setdefault(status, copy.deepcopy(COMMON_ERRORS[status]))
+    if path.startswith(DRP_PREFIX):
+        for status, response in responses.items():
+            if status.startswith("4"):
+                response["content"] = {"application/json": {"schema": dict(DRP_ERROR_REF)}}
     if _has_attr(view, IDEMPOTENCY_ATTR):
         operation.setdefault("parameters", []).append(
             {
@@ -206,6 +212,7 @@ def build_document(app: Flask) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     schemas["ErrorBody"] = ErrorBody.model_json_schema()
     schemas["OAuthError"] = OAUTH_ERROR_SCHEMA
+    schemas["DrpError"] = DRP_ERROR_SCHEMA
     endpoints = _endpoints(app)
     with app.app_context():
         engine = get_engine()
@@ -232,6 +239,14 @@ OAUTH_ERROR_SCHEMA: dict[str, Any] = {
     "description": "RFC 6749 section 5.2 error",
     "required": ["error"],
     "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+
+DRP_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "DrpError",
+    "description": "Data Rights Protocol 0.9.4 section 3.06 error",
+    "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "fatal": {"type": "boolean"}},
 }
 
 _CLIENT_AUTH = [{"client_basic": []}, {}]

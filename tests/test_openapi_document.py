@@ -60,7 +60,7 @@ def test_every_api_route_is_documented(base_app: Flask, document: dict[str, Any]
     served = {
         (openapi_path(rule.rule), method.lower())
         for rule in base_app.url_map.iter_rules()
-        if rule.rule.startswith(("/api/v1/", "/oauth/", "/.well-known/", "/access/v1/"))
+        if rule.rule.startswith(("/api/v1/", "/oauth/", "/.well-known/", "/access/v1/", "/drp/"))
         for method in rule.methods or ()
         if method.lower() in METHODS
     }
@@ -139,7 +139,8 @@ def test_every_operation_documents_success_and_errors(base_app: Flask, document:
         for status, response in responses.items():
             if status.startswith(("4", "5")) and not path.startswith(("/oauth/", "/readyz")):
                 schema = _schema_of(document, response)
-                if not {"error", "message"} <= set(schema.get("required", [])):
+                shape = {"code", "message"} if path.startswith("/drp/") else {"error", "message"}  # DRP 3.06
+                if not shape <= set(schema.get("required", [])):
                     problems.append(f"{name}: {status} is not the error schema")
     assert problems == [], "\n".join(problems)
 

@@ -16,4 +16,7 @@ def init_app(app: Flask) -> None:
     app.extensions[service.POLICY_EXTENSION] = load_policy(settings.policies_dir)
     register_tasks(app)
     app.register_api(bp)  # type: ignore[attr-defined]  # the app is flask-openapi3's OpenAPI
+    from governance.requests import drp
+
+    drp.init_app(app)  # the Data Rights Protocol for CCPA authorized agents (docs/standards.md)
     add_metric_refresher(app, service.refresh_overdue_metric)
