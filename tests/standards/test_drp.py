@@ -260,3 +260,23 @@ def test_who_may_call(drp_app: Flask, agents, person, bearer) -> None:  # type: 
     assert send(client, "PUT", path, agent, "x").status_code == 405  # routing: before any DRP view, service shape
     assert ok(send(client, "GET", f"/drp/v1/agent/{AGENT}", agent)) == {}
     spec_error(send(client, "GET", f"/drp/v1/agent/{OTHER_AGENT}", agent), 403)
+
+
+def test_a_deletion_request_followed_to_completion(drp_app: Flask, agents, person) -> None:  # type: ignore[no-untyped-def]
+    from governance.jobs.worker import drain
+    from governance.vault import service as vault
+
+    agent, _ = agents
+    subject = person()
+    client = drp_app.test_client()
+    body = agent.sign(agent.exercise("deletion", email=EMAIL, email_verified=True))
+    filed = ok(send(client, "POST", EXERCISE, agent, body))
+    assert filed["status"] == "in_progress"
+    drain(drp_app)
+    done = ok(send(client, "GET", f"{EXERCISE}/{filed['request_id']}", agent))
+    assert done["status"] == "fulfilled", done
+    with drp_app.app_context(), drp_app.extensions["governance.db"].session() as session:
+        assert vault.erased_ids(session, [subject]) == {subject}
+    # the person is gone: a new request for the same email matches nobody
+    again = ok(send(client, "POST", EXERCISE, agent, agent.sign(agent.exercise(email=EMAIL, email_verified=True))))
+    assert (again["status"], again["reason"]) == ("denied", "no_match")
