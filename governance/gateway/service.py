@@ -10,6 +10,7 @@ import operator
 import os
 import secrets
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -317,6 +318,21 @@ def release_processes() -> int:
     return max(1, settings.get_int("GATEWAY_RELEASE_PROCESSES", os.cpu_count() or 1))
 
 
+# threads known to survive a fork: the vault's key-cache sweeper restarts itself in the child
+_FORK_SAFE_THREADS = frozenset({"vault-key-cache-sweeper"})
+
+
+def can_fork() -> bool:
+    """Partitions are forked only from the main thread of a process with no other thread than fork-safe ones
+    (`governance worker`): a fork copies only the calling thread, and a lock another thread held (logging, a
+    connection pool) would stay locked in the child. The in-process worker thread of `governance serve` builds
+    releases in one process."""
+    main = threading.main_thread()
+    return threading.current_thread() is main and all(
+        t is main or t.name in _FORK_SAFE_THREADS for t in threading.enumerate()
+    )
+
+
 def _partition_bounds(count: int, processes: int, minimum: int) -> list[tuple[int, int]]:
     """Contiguous subject ranges: two per process (a slow partition does not hold the others up), none smaller
     than ``minimum`` subjects."""
@@ -464,7 +480,7 @@ def build_dataset(
         else:
             count = _spill_permitted(session, purpose, moment, spill)
         spill.flush()
-        workers = (processes or release_processes()) if session_factory else 1
+        workers = (processes or release_processes()) if session_factory and can_fork() else 1
         bounds = _partition_bounds(count, workers, partition_subjects)
         source: Any = records(spill)
         if len(bounds) > 1:

@@ -51,6 +51,7 @@ def test_a_partitioned_release_equals_the_single_process_one(app, tmp_path, popu
     for subject in population.ids[-3:]:  # a view on another day: a row class of 3 people, suppressed
         _add_events(app, subject, "view", 1)
     with app.app_context():
+        assert service.can_fork()  # else the "split" build below would quietly run in one process
         single = _build(app, tmp_path, fmt, processes=1, name="single")
         split = _build(app, tmp_path, fmt, processes=2, partition_subjects=5, name="split")
         assert service._partition_bounds(37, 2, 5) == [(0, 10), (10, 20), (20, 30), (30, 37)]
