@@ -15,6 +15,7 @@ from tests.e2e.browser import PHONE, check_person_page
 from tests.e2e.helpers import ACTOR, dashboard_path, grant, in_transaction
 
 pytestmark = pytest.mark.browser
+STAFF_PASSWORD = "correct horse battery staple 42"
 
 
 @pytest.fixture(autouse=True)
@@ -398,3 +399,53 @@ def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_serv
     page.goto(server.url + "/me/requests?correct=country#rectify")
     assert page.get_by_label("Country where you live").locator("option", has_text="Germany").count() == 1
     check_person_page(page, "i13-p14-country-by-name")
+
+
+def test_feature_an_expired_link_says_what_to_do_next(app, page, live_server_for, make_subject):
+    server = live_server_for(app)
+    link = dashboard_path(app, make_subject())
+    page.goto(server.url + link)
+    page.get_by_role("button", name="Sign out").click()
+    response = page.goto(server.url + link)  # the same link again: used once already
+    assert response.status == 410
+    assert page.get_by_role("heading", name="This link has expired").is_visible()
+    steps = page.get_by_role("region", name="What to do now").get_by_role("listitem")
+    assert steps.count() == 3
+    assert "Open privacy dashboard" in steps.nth(1).inner_text()
+    page.console_errors.clear()  # Chromium logs the 410 response itself
+    check_person_page(page, "i13-link-expired")
+
+
+def test_feature_recovery_codes_can_be_copied_and_downloaded(app, page, browser_context, live_server_for, tmp_path):
+    import pyotp
+
+    from governance.access import accounts
+
+    in_transaction(
+        app,
+        lambda s: accounts.create_staff(s, username="dora", password=STAFF_PASSWORD, roles={"dpo"}, actor=ACTOR),
+    )
+    server = live_server_for(app)
+    browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page.goto(server.url + "/console")
+    page.get_by_label("User name").fill("dora")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    secret = page.locator("figcaption code").inner_text().replace(" ", "")
+    page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Confirm").click()
+    assert page.get_by_role("heading", name="Your recovery codes").is_visible()
+    codes = page.locator("#recovery-codes code").all_inner_texts()
+    assert len(codes) >= 5
+
+    page.get_by_role("button", name="Copy the codes").click()
+    page.get_by_role("status").get_by_text("Copied.").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.split() == codes
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download as a text file").click()
+    assert info.value.suggested_filename == "recovery-codes.txt"
+    path = tmp_path / "codes.txt"
+    info.value.save_as(path)
+    assert path.read_text().split() == codes
+    check_person_page(page, "i13-recovery-codes")
