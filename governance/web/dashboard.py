@@ -990,3 +990,62 @@ def dashboard_usage() -> str:
             }
         )
     return _page("web/dashboard/usage.html", "web.dashboard_usage", releases=releases, models=models)
+
+
+# --- who accessed my data ----------------------------------------------------------------------------------
+
+
+def _access_entries() -> list[Any]:
+    from governance.gateway import service as gateway
+    from governance.requests import service as requests
+    from governance.web import access_log
+
+    session, subject_id = get_session(), _subject_id()
+    recipients = {c["id"]: c["name"] for c in sources.clients(session)}
+    releases = {
+        str(r.release_id): recipients.get(r.client_id, r.client_id)
+        for r in gateway.releases_including(session, subject_id)
+    }
+    request_ids = [v.id for v in requests.requests_for_subject(session, subject_id)]
+    return access_log.entries_about(session, subject_id, request_ids, releases)
+
+
+@bp.get("/me/access")
+@requires("dashboard.view", resource=own_subject)
+def dashboard_access() -> str:
+    """Who accessed my data: staff (by role), services and our systems, from the tamper-evident audit log."""
+    entries = [
+        {
+            "seq": e.seq,
+            "at": present.as_datetime(e.at),
+            "who": e.who,
+            "what": e.what,
+            "break_glass": e.break_glass,
+            "proof_url": url_for("web.dashboard_access_proof", seq=e.seq),
+        }
+        for e in _access_entries()
+    ]
+    return _page("web/dashboard/access.html", "web.dashboard_access", entries=entries)
+
+
+@bp.get("/me/access/<int:seq>/proof")
+@requires("dashboard.view", resource=own_subject)
+def dashboard_access_proof(seq: int) -> ResponseReturnValue:
+    """The entry's RFC 9162 inclusion proof in a checkpoint signed now, with the log's public key: the person
+    (or anyone they give it to) checks it offline with governance/audit/offline_verify.py."""
+    from governance.audit import service as audit
+    from governance.db import get_db
+
+    if seq not in {e.seq for e in _access_entries()}:  # only entries shown to this person
+        raise NotFoundError("No such entry.")
+    get_session().rollback()  # end this request's read (nothing written) before the sealer's own transaction
+    config = audit.current_config()
+    audit.seal_all(get_db().session, config, force_checkpoint=True)
+    with get_db().session() as session:
+        proof = audit.inclusion_proof(session, config, seq)
+    proof["public_key_pem"] = current_app.extensions["governance.keys"].public_key_pem(audit.SIGNING_KEY)
+    return Response(
+        json.dumps(proof, indent=2, sort_keys=True),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="access-proof-{seq}.json"'},
+    )

@@ -449,3 +449,56 @@ def test_feature_recovery_codes_can_be_copied_and_downloaded(app, page, browser_
     info.value.save_as(path)
     assert path.read_text().split() == codes
     check_person_page(page, "i13-recovery-codes")
+
+
+def test_feature_who_accessed_my_data_with_a_proof_checked_offline(app, page, live_server_for, make_subject, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from governance.access import accounts
+    from governance.access.principals import Principal
+    from governance.vault import service as vault
+    from tests.e2e.helpers import seal_audit_log
+
+    subject_id = make_subject()
+    staff = in_transaction(
+        app,
+        lambda s: accounts.create_staff(s, username="dana", password=STAFF_PASSWORD, roles={"dpo"}, actor=ACTOR),
+    )
+    dpo = Principal(kind="staff", id=str(staff.id), roles=frozenset({"dpo"}), mfa=True)
+    in_transaction(app, lambda s: vault.read_profile(s, subject_id, actor=dpo, view="clear"))
+    seal_audit_log(app)
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("button", name="Show values").click()  # the person's own look is not listed
+    page.get_by_role("link", name="Who accessed it").click()
+    rows = page.get_by_role("table", name="Accesses to your data, newest first").locator("tbody tr")
+    assert rows.count() == 1
+    text = rows.first.inner_text()
+    assert "Our data protection officer" in text
+    assert "saw your details in clear" in text
+    assert "dana" not in page.content()  # staff by role only
+    assert str(staff.id) not in page.content()
+    check_person_page(page, "i13-who-accessed")
+
+    with page.expect_download() as info:
+        rows.first.get_by_role("link", name="Download proof").click()
+    proof_path = tmp_path / "access-proof.json"
+    info.value.save_as(proof_path)
+    proof = json.loads(proof_path.read_text())
+    assert proof["kind"] == "inclusion"
+    assert proof["entry"]["action"] == "vault.profile.read_clear"
+    key = tmp_path / "audit.pub.pem"
+    key.write_text(proof["public_key_pem"])
+    checker = subprocess.run(  # the offline checker, as the person would run it (a separate process)
+        [sys.executable, "-m", "governance.audit.offline_verify", "--proof", str(proof_path), "--public-key", str(key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checker.returncode == 0, checker.stdout + checker.stderr
+    assert checker.stdout.startswith("OK")
+    response = page.request.get(server.url + "/me/access/0/proof")  # an entry not about this person
+    assert response.status == 404
