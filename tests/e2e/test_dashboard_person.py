@@ -335,7 +335,8 @@ def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
     server = live_server_for(app)
     page.goto(server.url + dashboard_path(app, subject_id))
     page.get_by_role("link", name="Consent", exact=True).click()
-    page.wait_for_load_state("load")  # app.js has run (a person who is quicker sees the Save button)
+    # app.js has run, and no response still in flight (the favicon's) can set the session cookie again
+    page.wait_for_load_state("networkidle")
     browser_context.clear_cookies()  # the session ends (timeout) while the tab stays open
     page.get_by_role("switch", name="Allow Personalized recommendations").focus()
     page.keyboard.press("Space")
