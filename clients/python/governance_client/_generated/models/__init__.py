@@ -9,6 +9,7 @@ from .budget_out_purpose import BudgetOutPurpose
 from .bulk_check_body import BulkCheckBody
 from .bulk_check_out import BulkCheckOut
 from .bulk_check_out_results import BulkCheckOutResults
+from .business_entry import BusinessEntry
 from .certificate_out import CertificateOut
 from .check_out import CheckOut
 from .consent_event_out import ConsentEventOut
@@ -40,6 +41,8 @@ from .dp_query_out import DPQueryOut
 from .dp_query_out_result import DPQueryOutResult
 from .dp_query_preview_body import DPQueryPreviewBody
 from .dp_query_preview_body_statistic import DPQueryPreviewBodyStatistic
+from .drp_agent_information_agent_agent_id_get_response_200 import DrpAgentInformationAgentAgentIdGetResponse200
+from .drp_error import DrpError
 from .entity import Entity
 from .entity_properties_type_0 import EntityPropertiesType0
 from .error_body import ErrorBody
@@ -134,6 +137,7 @@ from .requests_api_export_schema_requests_export_schema_get_response_200 import 
     RequestsApiExportSchemaRequestsExportSchemaGetResponse200,
 )
 from .state_out import StateOut
+from .status_out import StatusOut
 from .subject_out import SubjectOut
 from .synthetic_spec_body import SyntheticSpecBody
 from .synthetic_spec_body_format import SyntheticSpecBodyFormat
@@ -170,6 +174,7 @@ __all__ = (
     "BulkCheckBody",
     "BulkCheckOut",
     "BulkCheckOutResults",
+    "BusinessEntry",
     "CertificateOut",
     "CheckOut",
     "ConsentEventOut",
@@ -197,6 +202,8 @@ __all__ = (
     "DPQueryOutResult",
     "DPQueryPreviewBody",
     "DPQueryPreviewBodyStatistic",
+    "DrpAgentInformationAgentAgentIdGetResponse200",
+    "DrpError",
     "Entity",
     "EntityPropertiesType0",
     "ErrorBody",
@@ -287,6 +294,7 @@ __all__ = (
     "RequestsApiCertificateKeysRequestsCertificateKeysGetResponse200",
     "RequestsApiExportSchemaRequestsExportSchemaGetResponse200",
     "StateOut",
+    "StatusOut",
     "SubjectOut",
     "SyntheticSpecBody",
     "SyntheticSpecBodyFormat",
