@@ -19,9 +19,9 @@ def test_pip_builds_a_wheel_with_the_generated_layer_and_extras(tmp_path) -> Non
     source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info next to the sources
     shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     wheels = tmp_path / "wheels"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
-        + [str(source)],
+        [*command, "-w", str(wheels), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
