@@ -76,9 +76,15 @@ def write(session: Session, events: Sequence[OutboxEvent], *, now: dt.datetime |
             {"id": uuid.uuid4(), "event": item.event, "subject_id": item.subject_id, "data": item.data,
              "created_at": moment}
         )  # fmt: skip
-    # .values(list) renders a single INSERT ... VALUES (...), (...) rather than an executemany
-    session.execute(sa.insert(_table).values(rows))
+    # One cached statement sent as one executemany (SQLAlchemy's insertmanyvalues / psycopg's pipelined
+    # executemany: one round trip; SQLite steps one prepared statement). `.values(rows)` rendered the same single
+    # INSERT but built and compiled a new statement on every call: ~40 % of a consent write's CPU (profile in
+    # docs/performance.md). Rows keep their order, so `seq` follows the list.
+    session.execute(_INSERT, rows)
     return [row["id"] for row in rows]
+
+
+_INSERT = sa.insert(_table)
 
 
 def pending(session: Session, *, limit: int) -> list[PendingMessage]:
