@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel
 
+from governance.requests import bundle_index
 from governance.requests import bundle_schema as schema
 from governance.requests.errors import BundleIntegrityError
 
@@ -50,8 +51,10 @@ __all__ = [
 CSV_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "profile.csv": ("field", "value"),
     "consent_decisions.csv": ("purpose", "decision", "notice_version", "method", "occurred_at", "receipt_id"),
-    "consent_receipts.csv": ("receipt_id", "issued_at", "content"),
-    "events.csv": ("id", "category", "occurred_at", "data"),
+    "consent_receipts.csv": ("receipt_id", "issued_at"),
+    "consent_receipt_details.csv": ("receipt_id", "name", "value"),
+    "events.csv": ("id", "category", "occurred_at"),
+    "event_details.csv": ("event_id", "name", "value"),
     "requests.csv": ("id", "kind", "status", "received_at", "due_on", "closed_at"),
     "dataset_releases.csv": ("release_id", "purpose", "released_at", "recipient"),
     "training_jobs.csv": ("model_id", "purpose", "trained_at", "status", "flagged"),
@@ -60,11 +63,14 @@ CSV_COLUMNS: Mapping[str, tuple[str, ...]] = {
 _README = """\
 Your data export
 ================
+index.html       an overview to open in your web browser
 export.json      everything in one machine-readable document (JSON Schema: urn:governance:export-bundle:1,
                  published in the service's documentation)
 profile.csv      your profile fields, in clear
-consent_*.csv    every consent decision you made, and the receipts we issued
-events.csv       the activity events we hold (the data column is JSON)
+consent_*.csv    every consent decision you made, and the receipts we issued (each receipt's contents,
+                 including its signature, one row per item in consent_receipt_details.csv)
+events.csv       the activity events we hold; what each one recorded is in event_details.csv, one row per
+                 item (names such as context.device for nested items)
 requests.csv     your data subject requests, including this one
 dataset_releases.csv / training_jobs.csv
                  every dataset release and every model training that included your data, with purpose and date
@@ -173,6 +179,18 @@ def _write_csv(
     return schema.FileEntry(name=name, rows=count, sha256=hashing.sha256.hexdigest())
 
 
+def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """Nested mappings and lists as (dotted name, plain value) pairs, so no CSV cell holds JSON."""
+    if isinstance(value, Mapping):
+        for key in sorted(value):
+            yield from _flatten(value[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield prefix, value
+
+
 def _event_json(raw: Mapping[str, Any]) -> dict[str, Any]:
     """An event in the shape of `bundle_schema.Event`, built directly: pydantic per event is too slow for the
     10,000-event target (tests validate whole documents against the schema instead)."""
@@ -210,29 +228,47 @@ def write_bundle(content: ExportContent, out: IO[bytes]) -> WrittenBundle:
     with (
         zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
         tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b") as event_json,
+        tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b") as details,
     ):
         archive.writestr(_zipinfo("README.txt", when), _README)
         files.append(_write_csv(archive, "profile.csv", ({"field": k, "value": v} for k, v in profile.items()), when))
         event_count = 0
 
         def events_once() -> Iterable[dict[str, Any]]:
-            # one pass: each event goes to events.csv now and to a spool for export.json later
+            # one pass: each event goes to events.csv now, its details to a spool for event_details.csv and the
+            # whole event to a spool for export.json
             nonlocal event_count
             for raw_event in content.events:
                 event = _event_json(raw_event)
                 event_json.write((b"," if event_count else b"") + _dumps(event).encode())
+                for name, value in _flatten(event["data"]):
+                    details.write(_dumps([event["id"], name, value]).encode() + b"\n")
                 event_count += 1
                 yield event
 
+        def spooled_details() -> Iterable[dict[str, Any]]:
+            details.seek(0)
+            for line in details:
+                event_id, name, value = json.loads(line)
+                yield {"event_id": event_id, "name": name, "value": value}
+
+        receipt_details = (
+            {"receipt_id": r["receipt_id"], "name": name, "value": value}
+            for r in sections["consent_receipts"]
+            for name, value in _flatten(r["content"])
+        )
         for name, rows in (
             ("consent_decisions.csv", sections["consent_decisions"]),
             ("consent_receipts.csv", sections["consent_receipts"]),
+            ("consent_receipt_details.csv", receipt_details),
             ("events.csv", events_once()),
+            ("event_details.csv", spooled_details()),
             ("requests.csv", sections["requests"]),
             ("dataset_releases.csv", sections["dataset_releases"]),
             ("training_jobs.csv", sections["training_jobs"]),
         ):
             files.append(_write_csv(archive, name, rows, when))
+        archive.writestr(_zipinfo("index.html", when), bundle_index.render(when, profile, sections, event_count))
 
         head = {
             "$schema": schema.SCHEMA_ID,

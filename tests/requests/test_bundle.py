@@ -96,7 +96,7 @@ def _zip_of(content: ExportContent) -> tuple[zipfile.ZipFile, object]:
 
 def test_bundle_holds_a_valid_document_and_matching_csv_files() -> None:
     archive, written = _zip_of(_content(events=25))
-    assert set(archive.namelist()) == {"README.txt", "export.json", *CSV_COLUMNS}
+    assert set(archive.namelist()) == {"README.txt", "index.html", "export.json", *CSV_COLUMNS}
     document = ExportDocument.model_validate_json(archive.read("export.json"))
     assert document.schema_ == SCHEMA_ID
     assert document.subject.id == str(SUBJECT)
@@ -125,8 +125,26 @@ def test_csv_cells_are_defused_against_formula_injection() -> None:
     profile = dict(csv.reader(io.StringIO(archive.read("profile.csv").decode())))
     assert profile["motto"] == '\'=HYPERLINK("x")'
     assert profile["age"] == "36"
-    events = list(csv.DictReader(io.StringIO(archive.read("events.csv").decode())))
-    assert json.loads(events[3]["data"]) == {"note": "+1 à l'été", "page": "/p/3"}
+    details = list(csv.DictReader(io.StringIO(archive.read("event_details.csv").decode())))
+    of_e3 = {d["name"]: d["value"] for d in details if d["event_id"] == "e3"}
+    assert of_e3 == {"note": "'+1 à l'été", "page": "/p/3"}  # one item per row, defused, no JSON in a cell
+
+
+def test_no_csv_cell_holds_json_and_index_html_gives_an_overview() -> None:
+    archive, _ = _zip_of(_content(events=5))
+    for name in CSV_COLUMNS:
+        for row in csv.reader(io.StringIO(archive.read(name).decode())):
+            for cell in row:
+                assert not cell.startswith(("{", "[")), (name, cell)
+    receipt = {
+        d["name"]: d["value"] for d in csv.DictReader(io.StringIO(archive.read("consent_receipt_details.csv").decode()))
+    }
+    assert receipt == {"sig": "abc"}
+    index = archive.read("index.html").decode()
+    assert index.startswith("<!doctype html>")
+    assert "<h1>Your data export</h1>" in index
+    assert "Ada Løvelace" in index
+    assert "<script" not in index
 
 
 def test_empty_sections_still_produce_every_file() -> None:
