@@ -7,7 +7,9 @@ sideways at either width, no console error, and screenshots under test-artifacts
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
+import zipfile
 
 import pytest
 
@@ -86,7 +88,9 @@ def test_point1_the_notice_reads_as_a_document_at_phone_width(app, page, live_se
     check_person_page(page, "i13-p1-notice")
 
 
-def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(app, page, live_server_for, make_subject):
+def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(
+    app, page, live_server_for, make_subject, tmp_path
+):
     from governance.jobs.worker import drain
 
     subject_id = make_subject()
@@ -118,6 +122,18 @@ def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(app, p
     _on_screen(download)  # the download is on screen
     assert page.get_by_text("You can download it until").is_visible()  # and says when it expires
     check_person_page(page, "i13-p2-requests-done")
+    with page.expect_download() as info:
+        download.click()
+    archive = zipfile.ZipFile(io.BytesIO(info.value.path().read_bytes()))
+    index = tmp_path / "index.html"
+    index.write_bytes(archive.read("index.html"))
+    overview = page.context.new_page()  # the ZIP's overview, opened offline in the browser
+    overview.console_errors = []
+    overview.goto(index.as_uri())
+    assert overview.get_by_role("heading", name="Your data export").is_visible()
+    assert "Ada Lovelace" in overview.get_by_role("table", name="Your profile").inner_text()
+    check_person_page(overview, "i13-export-index")
+    overview.close()
 
     page.get_by_role("link", name="Consent", exact=True).click()
     check_person_page(page, "i13-p2-consent")
@@ -382,6 +398,8 @@ def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_serv
     assert "730 days" not in consent_text
     page.get_by_role("link", name="View the receipt for Training our models").first.click()
     assert page.get_by_role("heading", name="Consent receipt").is_visible()
+    assert page.get_by_text("Allowed", exact=True).is_visible()
+    check_person_page(page, "i13-receipt")  # the readable receipt beside the signed download
     pages = {"receipt": page.locator("main").inner_text()}
     page.goto(server.url + "/me/requests")
     page.get_by_role("button", name="Request a copy of my data").click()
