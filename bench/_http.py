@@ -84,6 +84,8 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2, threads: int = 1) -> I
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            "--worker-class",  # these figures were taken with sync workers (gunicorn.conf.py now says gthread)
+            "sync",
             "--workers",
             str(workers),
             "--threads",

@@ -17,6 +17,7 @@ requests, one model. Needs PostgreSQL (the default URL is the test server's).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -53,14 +54,25 @@ def prepare(env: dict[str, str], instance: Path, url: str, subjects: int) -> Fix
     from governance.vault import service as vault
 
     flask_cli(env, "init")
-    app = create_app({"ENV": "development", "INSTANCE_PATH": str(instance), "LOG_LEVEL": "ERROR", "DATABASE_URL": url})
+    app = create_app(
+        # a token that outlives a long run on a busy machine (the default 15 minutes did not: 401s)
+        {
+            "ENV": "development",
+            "INSTANCE_PATH": str(instance),
+            "LOG_LEVEL": "ERROR",
+            "DATABASE_URL": url,
+            "ACCESS_TOKEN_SECONDS": "86400",
+        }
+    )
     actor = Principal.system("bench")
     with app.app_context():
         session = app.extensions["governance.db"].session()
         with session.begin():
             scopes = {"consents:write", "consents:read", "requests:write"}
             registered = tokens.register_client(session, name="bench", scopes=scopes, purposes=set(), actor=actor)
-            token = tokens.issue_token(session, tokens.get_client(session, registered.client_id), scopes).access_token
+            client = tokens.get_client(session, registered.client_id)
+            # a day: a long run on a busy machine outlived the default 15 minutes (401s in the last rows)
+            token = tokens.issue_token(session, client, scopes, lifetime=dt.timedelta(days=1)).access_token
             ids = [vault.create_subject(session, external_ref=f"bench-{i}", actor=actor).id for i in range(subjects)]
         session.close()
     app.extensions["governance.db"].dispose()

@@ -128,7 +128,7 @@ def fides_server(venv: Path, env: dict[str, str], workdir: Path) -> Iterator[tup
 
 def fides_consent_ids(port: int, subjects: int) -> list[tuple[str, str]]:
     """One consent request per subject (made before the measured runs): (consent_request_id, email)."""
-    emails = [f"peer-{i}@bench.invalid" for i in range(subjects)]
+    emails = [f"peer-{i}@example.com" for i in range(subjects)]
 
     def create(email: str) -> tuple[str, str]:
         answer = _post(f"http://127.0.0.1:{port}/api/v1/consent-request", "POST", {"identity": {"email": email}})
@@ -155,7 +155,7 @@ def fides_privacy_requests(offset: int, clients: int, total: int) -> list:
     per_client: list[list[Req]] = [[] for _ in range(clients)]
     headers = {"Content-Type": "application/json"}
     for index in range(total):
-        body = [{"identity": {"email": f"dsr-{offset + index}@bench.invalid"}, "policy_key": "default_access_policy"}]
+        body = [{"identity": {"email": f"dsr-{offset + index}@example.com"}, "policy_key": "default_access_policy"}]
         per_client[index % clients].append(Req("POST", "/api/v1/privacy-request", headers, json.dumps(body).encode()))
     return per_client
 
