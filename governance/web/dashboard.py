@@ -628,7 +628,12 @@ def _request_row(view: Any) -> dict[str, Any]:
     return {
         "id": view.id,
         "kind_label": present.REQUEST_KIND_LABELS.get(view.kind, present.humanize(view.kind)),
-        "status": present.request_status(view.status),
+        "status": present.request_status("withdrawn" if view.rejection_code == WITHDRAWN_CODE else view.status),
+        "cancel_url": (
+            url_for("web.dashboard_cancel_request", request_id=view.id)
+            if not finished and not (view.kind == "erasure" and view.step not in ("new", "queued"))
+            else None
+        ),
         "created_at": view.received_at,
         "due_at": view.due_on,
         "days_left": view.days_left,
@@ -759,6 +764,28 @@ def dashboard_rectify() -> ResponseReturnValue:
         session[RECTIFY_KEY] = {"field": name, "value": value[:500], "problem": problem}
         return redirect(url_for("web.dashboard_requests", correct=name, _anchor="rectify"), code=303)
     return _back_to_requests("Thank you. We corrected your data.")
+
+
+WITHDRAWN_CODE = "withdrawn_by_subject"  # policies/requests.yaml rejection_reasons
+
+
+@bp.post("/me/requests/<request_id>/cancel")
+@requires("dsr.create", resource=own_subject)
+def dashboard_cancel_request(request_id: str) -> ResponseReturnValue:
+    """The person withdraws a pending request (recorded as closed with the reason "withdrawn_by_subject")."""
+    from governance.errors import ConflictError
+    from governance.requests import service as requests
+
+    wanted = _uuid_or_none(request_id)
+    owner = requests.request_owner(get_session(), wanted) if wanted else None
+    if owner is None or owner[0] != _subject_id():
+        raise NotFoundError("No such request.")
+    try:
+        with transaction(get_session()) as session:
+            requests.reject_request(session, wanted, code=WITHDRAWN_CODE, actor=current_principal())
+    except ConflictError:
+        return _back_to_requests("This request can no longer be withdrawn: we have already carried it out.", "info")
+    return _back_to_requests("You withdrew the request. Nothing more will be done for it.")
 
 
 @bp.post("/me/requests/object")

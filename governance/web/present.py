@@ -190,6 +190,7 @@ REQUEST_STATUS_TEXT = {
     "completed": ("Done", "We finished your request."),
     "partially_completed": ("Partly done", "We did part of it; the note below says what we could not do and why."),
     "rejected": ("Declined", "We could not do this; the note below says why."),
+    "withdrawn": ("Withdrawn", "You withdrew this request; nothing more is done for it."),
 }
 
 

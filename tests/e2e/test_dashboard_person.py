@@ -521,3 +521,28 @@ def test_feature_who_accessed_my_data_with_a_proof_checked_offline(app, page, li
     assert checker.stdout.startswith("OK")
     response = page.request.get(server.url + "/me/access/0/proof")  # an entry not about this person
     assert response.status == 404
+
+
+def test_feature_a_pending_request_can_be_withdrawn(app, page, live_server_for, make_subject):
+    from governance.jobs.worker import drain
+
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, make_subject()))
+    page.get_by_role("link", name="Requests", exact=True).click()
+    page.get_by_role("button", name="Request a copy of my data").click()
+    withdraw = page.get_by_role("button", name="Withdraw the request: Copy of your data", exact=False)
+    assert withdraw.count() == 1
+    withdraw.click()
+    page.wait_for_url("**/me/requests")
+    assert page.get_by_text("You withdrew the request. Nothing more will be done for it.").is_visible()
+    status = page.locator("td[data-label=Status]").first.inner_text()
+    assert "Withdrawn" in status
+    assert "You withdrew this request; nothing more is done for it." in status
+    assert page.get_by_role("button", name="Withdraw the request", exact=False).count() == 0
+    drain(app)  # the export job sees the withdrawal and stops: no download appears
+    page.reload()
+    assert page.get_by_role("link", name="Download your data (ZIP)").count() == 0
+    assert "Withdrawn" in page.locator("td[data-label=Status]").first.inner_text()
+    check_person_page(page, "i13-request-withdrawn")
+    response = page.request.post(server.url + f"/me/requests/{uuid.uuid4()}/cancel")
+    assert response.status in (400, 404)  # no CSRF token / not this person's request: refused, never a 5xx

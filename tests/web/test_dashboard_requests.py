@@ -79,3 +79,19 @@ def test_invalid_correction_is_explained_and_keeps_the_input_once(client, make_s
     assert 'value="not-an-email"' in html  # the form keeps what the person typed (only on their own page)
     html = client.get("/me/requests?correct=email").get_data(as_text=True)
     assert "not-an-email" not in html  # shown once, then dropped
+
+
+def test_a_request_is_withdrawn_only_by_its_own_subject(app, client, make_subject, login_subject):
+    other = app.test_client()
+    login_subject(other, make_subject())
+    _form_post(other, "/me/requests", "/me/requests/export", {})
+    html = other.get("/me/requests").get_data(as_text=True)
+    request_id = re.search(r"/me/requests/([0-9a-f-]{36})/cancel", html).group(1)
+
+    login_subject(client, make_subject())
+    assert _form_post(client, "/me/requests", f"/me/requests/{request_id}/cancel", {}).status_code == 404
+    assert _form_post(client, "/me/requests", "/me/requests/not-an-id/cancel", {}).status_code == 404
+    assert "Withdrawn" not in other.get("/me/requests").get_data(as_text=True)  # untouched
+    response = _form_post(other, "/me/requests", f"/me/requests/{request_id}/cancel", {})
+    assert response.status_code == 303
+    assert "Withdrawn" in other.get("/me/requests").get_data(as_text=True)
