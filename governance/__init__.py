@@ -27,6 +27,7 @@ DOMAINS = (
     "access",
     "vault",
     "consent",
+    "notifications",
     "intake",
     "requests",
     "gateway",

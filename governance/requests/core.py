@@ -18,6 +18,7 @@ from governance import audit
 from governance.access.principals import Principal
 from governance.db import utcnow
 from governance.errors import DomainError
+from governance.notifications import service as notifications
 from governance.requests.deadlines import (
     ExtensionOffer,
     Period,
@@ -217,6 +218,8 @@ def _transition(
         target=_target(row),
         details={"kind": row.kind, "from": previous, "subject_id": str(row.subject_id), **(details or {})},
     )
+    if target in CLOSED:  # the person is told by e-mail (queued in this transaction; docs/notifications.md)
+        notifications.notify_request_closed(session, row.subject_id, row.id, request_kind=row.kind, status=row.status)
     if row.confirmed_at is None and (target is Status.VERIFIED or target in CLOSED):
         # a verified request starts (the requester learns it was received and is being handled); a closed one
         # was answered: either way the receipt is confirmed now, if nothing confirmed it earlier
