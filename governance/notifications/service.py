@@ -43,8 +43,18 @@ def notify(
     )
 
 
+# the person withdrew the request on the dashboard and read the result there: nothing to tell them
+_NO_MAIL_REJECTIONS = frozenset({"withdrawn_by_subject"})
+
+
 def notify_request_closed(
-    session: Session, subject_id: uuid.UUID, request_id: uuid.UUID, *, request_kind: str, status: str
+    session: Session,
+    subject_id: uuid.UUID,
+    request_id: uuid.UUID,
+    *,
+    request_kind: str,
+    status: str,
+    rejection_code: str | None = None,
 ) -> uuid.UUID | None:
     """The requests domain's hook when a request closes: which e-mail (if any) the person gets.
 
@@ -52,6 +62,8 @@ def notify_request_closed(
     announce it would keep personal data the person asked us to delete. The signed certificate on the
     dashboard is the confirmation (docs/notifications.md)."""
     if status == "rejected":
+        if rejection_code in _NO_MAIL_REJECTIONS:
+            return None
         return notify(session, subject_id, NoticeKind.REQUEST_REJECTED, request_id=request_id)
     if status not in ("completed", "partially_completed") or request_kind == "erasure":
         return None

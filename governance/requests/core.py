@@ -219,7 +219,9 @@ def _transition(
         details={"kind": row.kind, "from": previous, "subject_id": str(row.subject_id), **(details or {})},
     )
     if target in CLOSED:  # the person is told by e-mail (queued in this transaction; docs/notifications.md)
-        notifications.notify_request_closed(session, row.subject_id, row.id, request_kind=row.kind, status=row.status)
+        notifications.notify_request_closed(
+            session, row.subject_id, row.id, request_kind=row.kind, status=row.status, rejection_code=row.rejection_code
+        )
     if row.confirmed_at is None and (target is Status.VERIFIED or target in CLOSED):
         # a verified request starts (the requester learns it was received and is being handled); a closed one
         # was answered: either way the receipt is confirmed now, if nothing confirmed it earlier

@@ -194,3 +194,15 @@ def test_without_smtp_the_mail_is_skipped_once(app, session: Session, make_subje
     )
     (skipped,) = _audit(session, "notifications.email.skipped")
     assert skipped.details == {"kind": "export_ready", "request_id": str(request_id), "reason": "no_smtp"}
+
+
+def test_a_request_the_person_withdrew_sends_nothing(smtp_app, smtp_server, session: Session, make_subject, drain_in):
+    """Withdrawn on the dashboard (closed as rejected with `withdrawn_by_subject`): the page said so already."""
+    alpha = make_subject("alpha", events=0)
+    smtp_server.start()
+    request_id = _file(session, alpha, "access", actor=SUPPORT, source="staff", verification_method=None)
+    with transaction(session):
+        requests.reject_request(session, request_id, code="withdrawn_by_subject", actor=subject_principal(alpha))
+    drain_in(smtp_app)
+    assert _send_jobs(session) == []
+    assert smtp_server.mailbox.messages == []
