@@ -344,6 +344,20 @@ def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
     assert page.get_by_text("Thank you. We corrected your data.").is_visible()
 
 
+def _end_sessions_of(app, subject_id) -> None:
+    """End the person's sessions on the server, as the idle timeout does. (Clearing the browser's cookies raced
+    with responses still in flight under load: one could set the cookie again and the click was saved.)"""
+    import sqlalchemy as sa
+
+    from governance.access.models import SubjectSession
+    from governance.db import utcnow
+
+    with app.extensions["governance.db"].engine.begin() as conn:
+        conn.execute(
+            sa.update(SubjectSession).where(SubjectSession.subject_id == subject_id).values(revoked_at=utcnow())
+        )
+
+
 def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
     app, page, browser_context, live_server_for, make_subject
 ):
@@ -351,9 +365,8 @@ def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
     server = live_server_for(app)
     page.goto(server.url + dashboard_path(app, subject_id))
     page.get_by_role("link", name="Consent", exact=True).click()
-    # app.js has run, and no response still in flight (the favicon's) can set the session cookie again
-    page.wait_for_load_state("networkidle")
-    browser_context.clear_cookies()  # the session ends (timeout) while the tab stays open
+    page.wait_for_load_state("networkidle")  # app.js has run
+    _end_sessions_of(app, subject_id)  # the session ends (timeout) on the server while the tab stays open
     page.get_by_role("switch", name="Allow Personalized recommendations").focus()
     page.keyboard.press("Space")
     page.wait_for_url(server.url + "/")
