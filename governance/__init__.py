@@ -39,15 +39,33 @@ DOMAINS = (
 csrf = CSRFProtect()
 
 
+class GovernanceApp(OpenAPI):
+    """The app. Its secret key (sessions, CSRF tokens, the audit's redaction hashes) is read from the key store
+    the first time something needs it, not when the app is created: creating an app for a CLI command
+    (`--help` included) generates no development key. Production sets it at start-up (`create_app`)."""
+
+    @property  # type: ignore[override]  # Flask's is a ConfigAttribute over the same config entry
+    def secret_key(self) -> str | bytes | None:
+        value = self.config.get("SECRET_KEY")
+        if value is None and "governance.keys" in self.extensions:
+            value = self.extensions["governance.keys"].secret("session")  # cached by the key store
+        return value
+
+    @secret_key.setter
+    def secret_key(self, value: str | bytes | None) -> None:
+        self.config["SECRET_KEY"] = value
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides `GOVERNANCE_*` settings (keys without the prefix)."""
     settings = Settings.load(config)
     observability.configure_logging(settings.log_level)
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    # The instance folder is not created here: what writes into it (keys, the SQLite file, releases, published
+    # checkpoints) creates its own folder when it first writes.
     keys = KeyStore(settings)
     keys.refuse_dev_keys_in_production()
 
-    app = OpenAPI(
+    app = GovernanceApp(
         __name__,
         info=Info(title="Privacy and consent governance API", version=__version__),
         doc_prefix="/api",
@@ -60,7 +78,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=None,
     )
     app.config.update(
-        SECRET_KEY=keys.secret("session"),
+        # production: nothing can be generated, so a missing key stops start-up; elsewhere read on first use
+        SECRET_KEY=keys.secret("session") if settings.is_production else None,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SESSION_COOKIE_NAME="governance_session",
         SESSION_COOKIE_HTTPONLY=True,

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -81,6 +82,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 40)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        database_file = engine.url.database
+        if database_file and database_file != ":memory:" and not database_file.startswith("file:"):
+
+            @event.listens_for(engine, "do_connect")
+            def _sqlite_folder(*_args: Any) -> None:
+                # the default file lives in the instance folder, which nothing creates before the first write
+                Path(database_file).parent.mkdir(parents=True, exist_ok=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

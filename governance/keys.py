@@ -8,9 +8,11 @@ supplied as `GOVERNANCE_KEY_<NAME>` (base64) or as `<key_dir>/<name>.key` / `<na
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import secrets
+import tempfile
 import threading
 from pathlib import Path
 
@@ -23,10 +25,20 @@ log = logging.getLogger("governance.keys")
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Write a new key file (mode 0600) complete or not at all, and never over an existing one: keys are
+    generated on first use, so two workers may generate the same key at once; the first file wins and the
+    other worker reads it."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)  # atomic, and fails rather than replace
+    finally:
+        os.unlink(temp)
 
 
 class KeyStore:

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from governance import create_app
 from governance.settings import ConfigError
+from governance.vault.runtime import get_runtime
 
 
 def test_healthz_answers_and_echoes_request_id(client: FlaskClient) -> None:
@@ -51,14 +52,20 @@ def test_openapi_document_is_3_1(client: FlaskClient) -> None:
     assert outside == {"/oauth/token", "/oauth/introspect", "/oauth/revoke", "/healthz", "/readyz"}
 
 
-def test_development_keys_are_private_files(app: Flask, instance_dir: Path) -> None:
+def test_development_keys_are_private_files(app: Flask, client: FlaskClient, instance_dir: Path) -> None:
+    assert client.get("/login").status_code == 200  # a page with a form: the session (and its key) is used
     key_file = instance_dir / "keys" / "dev-session.key"
     assert key_file.exists()
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
 
 
 def test_production_refuses_development_keys(tmp_path: Path) -> None:
-    create_app({"ENV": "development", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    development = create_app({"ENV": "development", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    with development.test_request_context():  # the first use generates the development keys
+        assert development.secret_key
+        get_runtime()
+    development.extensions["governance.db"].dispose()
+    assert list((tmp_path / "keys").glob("dev-*"))
     with pytest.raises(ConfigError, match="development key"):
         create_app(
             {

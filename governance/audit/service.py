@@ -167,7 +167,7 @@ def _redaction_key() -> bytes:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-        secret = current_app.config.get("SECRET_KEY") if has_app_context() else None
+        secret = current_app.secret_key if has_app_context() else None
         material = secret if isinstance(secret, bytes) and secret else uuid.uuid4().bytes * 2
         cached = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_REDACTION_INFO).derive(material)
         if has_app_context():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import secrets
@@ -259,7 +260,8 @@ class FileKeyProvider(_AesGcmKeyring):
         if not self.path.exists():
             if not create:
                 raise KeyProviderError(f"master key file {self.path} does not exist")
-            self._write({1: secrets.token_bytes(MASTER_KEY_BYTES)}, active=1)
+            # exclusive: another worker generating the file at the same moment must not replace it
+            self._write({1: secrets.token_bytes(MASTER_KEY_BYTES)}, active=1, exclusive=True)
         self._reload(force=True)
 
     def _reload(self, *, force: bool = False) -> None:
@@ -285,7 +287,7 @@ class FileKeyProvider(_AesGcmKeyring):
             self._active = active
             self._stamp = stamp
 
-    def _write(self, keys: Mapping[int, bytes], *, active: int) -> None:
+    def _write(self, keys: Mapping[int, bytes], *, active: int, exclusive: bool = False) -> None:
         document = {
             "active": active,
             "keys": {str(v): base64.b64encode(k).decode("ascii") for v, k in sorted(keys.items())},
@@ -298,7 +300,12 @@ class FileKeyProvider(_AesGcmKeyring):
                 json.dump(document, handle, indent=2)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            if exclusive:
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, self.path)  # atomic, and fails rather than replace the other's file
+                Path(tmp).unlink()
+            else:
+                os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -1,9 +1,12 @@
 """The vault's per-process state: the key provider and envelope (with its cache of unwrapped data keys), the
-blind-index key and the category catalog. Built once per app by `init_app`; services reach it through
-`get_runtime()` so that their signatures stay as docs/contracts.md lists them."""
+blind-index key and the category catalog. `init_app` checks the settings at start-up; the runtime itself is
+built on first use (`get_runtime()`), so that creating the app (a CLI `--help`) generates no development key,
+and built at start-up in production, where no key can be generated and a missing one must stop the service.
+Services reach it through `get_runtime()` so that their signatures stay as docs/contracts.md lists them."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -66,11 +69,40 @@ def configure(runtime: VaultRuntime | None) -> None:
     _fallback = runtime
 
 
+class LazyRuntime:
+    """An app's vault runtime, built by the first `get()` (under a lock: one provider and one envelope cache
+    per app, however many threads ask first). Stored in `app.extensions[EXTENSION]`."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._runtime: VaultRuntime | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._runtime is not None
+
+    def get(self) -> VaultRuntime:
+        runtime = self._runtime
+        if runtime is None:
+            with self._lock:
+                if self._runtime is None:
+                    self._runtime = build_runtime(self._app)
+                runtime = self._runtime
+        return runtime
+
+
+def runtime_for(app: Flask) -> VaultRuntime:
+    """`app`'s vault runtime (built now if this is its first use)."""
+    holder: LazyRuntime = app.extensions[EXTENSION]
+    return holder.get()
+
+
 def get_runtime() -> VaultRuntime:
     if has_app_context():
-        runtime = current_app.extensions.get(EXTENSION)
-        if runtime is not None:
-            return runtime
+        holder = current_app.extensions.get(EXTENSION)
+        if holder is not None:
+            return holder.get()
     if _fallback is None:
         raise RuntimeError("the vault is not configured (no app context and no configured runtime)")
     return _fallback
@@ -94,7 +126,7 @@ def key_provider_for(settings: Settings, keystore: object) -> KeyProvider:
             from governance.vault.provider_migration import MigratingKeyProvider
 
             if legacy_kind == kind or legacy_kind not in _LOCAL_PROVIDERS:
-                raise ConfigError("GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER must be 'file' or 'env', unlike the provider")
+                raise ConfigError(_LEGACY_MESSAGE)
             legacy = _local_provider(legacy_kind, settings, keystore, create=False)
             first = max(legacy.versions(), default=0) + 1
             return MigratingKeyProvider(_provider(kind, settings, keystore, first_version=first), legacy)
@@ -104,6 +136,7 @@ def key_provider_for(settings: Settings, keystore: object) -> KeyProvider:
 
 
 _LOCAL_PROVIDERS = ("file", "env")
+_LEGACY_MESSAGE = "GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER must be 'file' or 'env', unlike the provider"
 
 
 def _local_provider(kind: str, settings: Settings, keystore: object, *, create: bool = True) -> KeyProvider:
@@ -125,16 +158,46 @@ def _provider(kind: str, settings: Settings, keystore: object, *, first_version:
     raise ConfigError("GOVERNANCE_VAULT_KEY_PROVIDER must be 'file', 'env' or 'pkcs11'")
 
 
-def build_runtime(app: Flask) -> VaultRuntime:
-    settings: Settings = app.extensions["governance.settings"]
-    keystore = app.extensions["governance.keys"]
-    provider = key_provider_for(settings, keystore)
-    blind_index = BlindIndex(keystore.secret("vault_blind_index"))
-    catalog = cached_catalog(settings.policies_dir / "categories.yaml")
+def check_settings(settings: Settings) -> None:
+    """Everything about the vault's settings that can be wrong without touching key material: the provider
+    names, the environment's master keys, the HSM settings, the key cache, the key schedule and the catalog.
+    Raises `ConfigError` at start-up, as building the runtime would."""
+    kind = (settings.get("VAULT_KEY_PROVIDER") or "file").lower()
+    legacy_kind = (settings.get("VAULT_LEGACY_KEY_PROVIDER") or "").lower()
+    if kind not in (*_LOCAL_PROVIDERS, "pkcs11"):
+        raise ConfigError("GOVERNANCE_VAULT_KEY_PROVIDER must be 'file', 'env' or 'pkcs11'")
+    if legacy_kind and (legacy_kind == kind or legacy_kind not in _LOCAL_PROVIDERS):
+        raise ConfigError(_LEGACY_MESSAGE)
+    try:
+        if "env" in (kind, legacy_kind):  # parsing the variable creates nothing
+            _local_provider("env", settings, None)
+        if kind == "pkcs11":
+            from governance.vault.pkcs11_provider import Pkcs11Settings
+
+            Pkcs11Settings.from_settings(settings.get)
+    except KeyProviderError as exc:
+        raise ConfigError(f"vault master key: {exc}") from None
+    _cache_settings(settings)
+    key_schedule(settings)
+    cached_catalog(settings.policies_dir / "categories.yaml")
+
+
+def _cache_settings(settings: Settings) -> tuple[int, float]:
     cache_size = settings.get_int("VAULT_KEY_CACHE_SIZE", 20_000)
     cache_seconds = settings.get_float("VAULT_KEY_CACHE_SECONDS", 60.0)
     if cache_seconds <= 0:
         raise ConfigError("GOVERNANCE_VAULT_KEY_CACHE_SECONDS must be positive")
+    return cache_size, cache_seconds
+
+
+def build_runtime(app: Flask) -> VaultRuntime:
+    """Load (outside production: generate, if missing) the master keys and the blind-index key."""
+    settings: Settings = app.extensions["governance.settings"]
+    keystore = app.extensions["governance.keys"]
+    cache_size, cache_seconds = _cache_settings(settings)
+    provider = key_provider_for(settings, keystore)
+    blind_index = BlindIndex(keystore.secret("vault_blind_index"))
+    catalog = cached_catalog(settings.policies_dir / "categories.yaml")
     envelope = Envelope(provider, cache_size=cache_size, cache_seconds=cache_seconds)
     return VaultRuntime(envelope, blind_index, catalog, key_schedule(settings), BlindIndexKeys(keystore, blind_index))
 

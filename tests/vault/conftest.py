@@ -41,9 +41,9 @@ def _restore_master_keys(request: pytest.FixtureRequest) -> Iterator[None]:
     if "app" not in request.fixturenames and "session" not in request.fixturenames:
         yield
         return
-    from governance.vault.runtime import EXTENSION
+    from governance.vault.runtime import runtime_for
 
-    runtime = request.getfixturevalue("app").extensions[EXTENSION]
+    runtime = runtime_for(request.getfixturevalue("app"))
     path = getattr(runtime.provider, "path", None)
     saved = path.read_bytes() if path is not None else None
     yield

@@ -33,10 +33,10 @@ WORKER = textwrap.dedent(
     from governance import create_app
     from governance.access.principals import Principal
     from governance.vault import service
-    from governance.vault.runtime import EXTENSION
+    from governance.vault.runtime import runtime_for
 
     app = create_app(json.loads(os.environ["WORKER_CONFIG"]))
-    envelope = app.extensions[EXTENSION].envelope
+    envelope = runtime_for(app).envelope
     actor = Principal.system("cache-worker")
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")

@@ -16,7 +16,7 @@ from governance.vault import keymanagement, service
 from governance.vault.keyproviders import KeyProvider, KeyProviderError, KeyProviderUnavailable, UnwrapError
 from governance.vault.models import DataKey, MasterKeyVersion, Subject
 from governance.vault.pkcs11_provider import Pkcs11KeyProvider
-from governance.vault.runtime import EXTENSION, get_runtime
+from governance.vault.runtime import get_runtime, runtime_for
 from tests.vault.conftest import ACTOR, PROFILE, HsmToken, event
 
 DATA_KEY = bytes(range(32))
@@ -216,7 +216,7 @@ def test_the_service_runs_on_the_hsm_and_reports_it_unavailable(
             assert profile["phone"] == "******42"
         finally:
             session.close()
-    hsm_app.extensions[EXTENSION].provider.close()
+    runtime_for(hsm_app).provider.close()
 
     wrong_pin = tmp_path / "wrong.pin"
     wrong_pin.write_text("0000-wrong")
@@ -278,7 +278,7 @@ def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
             assert [r.subject_id for r in rows] == ids
             assert [r.profile["postal_code"] for r in rows] == [f"{10000 + n}" for n in range(30)]
             assert [len(r.events) for r in rows] == [2 if n == 5 else 1 for n in range(30)]
-            hsm_app.extensions[EXTENSION].provider.close()
+            runtime_for(hsm_app).provider.close()
             hsm_token.delete()
             with pytest.raises(KeyProviderUnavailable):
                 release()

@@ -28,7 +28,7 @@ from governance.vault.keyproviders import FileKeyProvider
 from governance.vault.models import DataKey, KeyRotation, MasterKeyVersion
 from governance.vault.pkcs11_provider import Pkcs11KeyProvider
 from governance.vault.provider_migration import MigratingKeyProvider, start_provider_migration
-from governance.vault.runtime import EXTENSION, get_runtime
+from governance.vault.runtime import get_runtime, runtime_for
 from tests.vault.conftest import ACTOR, PROFILE, HsmToken, event
 
 MakeSubject = Callable[..., uuid.UUID]
@@ -37,7 +37,7 @@ MakeSubject = Callable[..., uuid.UUID]
 def _migrating_app(make_app: Callable[..., Flask], hsm_token: HsmToken) -> Flask:
     """An app configured as every process is during the migration: the HSM plus the key file as legacy."""
     app = make_app(**hsm_token.app_settings(), VAULT_LEGACY_KEY_PROVIDER="file")
-    assert isinstance(app.extensions[EXTENSION].provider, MigratingKeyProvider)
+    assert isinstance(runtime_for(app).provider, MigratingKeyProvider)
     return app
 
 
@@ -85,7 +85,7 @@ def test_online_migration_from_the_key_file_to_the_hsm(
     and new subjects go on while the job re-wraps in small batches: not one decrypt fails, every key ends in
     the HSM, the file's version is retired (kept for the backup retention) and then destroyed."""
     ids = [make_subject(profile={**PROFILE, "name": f"Person {n}"}) for n in range(40)]
-    file_path = app.extensions[EXTENSION].provider.path
+    file_path = runtime_for(app).provider.path
     file_versions = list(FileKeyProvider(file_path).versions())
     hsm_app = _migrating_app(make_app, hsm_token)
     database = hsm_app.extensions["governance.db"]

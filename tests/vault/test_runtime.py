@@ -10,7 +10,7 @@ import pytest
 
 from governance.keys import KeyStore
 from governance.settings import ConfigError, Settings
-from governance.vault.runtime import EXTENSION, key_provider_for
+from governance.vault.runtime import key_provider_for, runtime_for
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -53,6 +53,6 @@ def test_unknown_provider_and_bad_env_keys(tmp_path: Path) -> None:
 
 
 def test_app_has_the_vault_runtime(app: Any) -> None:
-    runtime = app.extensions[EXTENSION]
+    runtime = runtime_for(app)
     assert runtime.catalog.blind_indexed_fields == {"email"}
     assert runtime.provider.versions()
