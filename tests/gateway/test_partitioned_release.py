@@ -43,26 +43,63 @@ def _groups(footprints: dict) -> set[frozenset]:
     return {frozenset(group) for group in by_digest.values()}
 
 
+# The two builds run in a fresh interpreter: partitions fork only from a process whose sole threads are
+# fork-safe (`service.can_fork`), and the test process holds others (the browser tests' Playwright loop, live
+# servers) when the whole suite runs in one process.
+BUILD_BOTH = """
+import json, pickle, sys
+from pathlib import Path
+from governance import create_app
+from governance.gateway import service
+from tests.gateway.test_partitioned_release import _build
+
+config, out, fmt = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+app = create_app(config)
+with app.app_context():
+    assert service.can_fork(), "the fresh process must be able to fork its partitions"
+    builds = {
+        "single": _build(app, out, fmt, processes=1, name="single"),
+        "split": _build(app, out, fmt, processes=2, partition_subjects=5, name="split"),
+    }
+fields = ("path", "manifest", "subject_ids", "footprints")
+pickle.dump({name: {f: getattr(b, f) for f in fields} for name, b in builds.items()}, (out / "builds.pkl").open("wb"))
+app.extensions["governance.db"].dispose()
+"""
+
+
+def _build_both_in_a_fresh_process(app_config, tmp_path, fmt: str) -> dict:
+    import json
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(  # waits however long the busy machine needs; the process is reaped either way
+        [sys.executable, "-c", BUILD_BOTH, json.dumps(app_config), str(tmp_path), fmt], cwd=root, check=True
+    )
+    with (tmp_path / "builds.pkl").open("rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - written by the test's own subprocess just above
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
-def test_a_partitioned_release_equals_the_single_process_one(app, tmp_path, populate, fmt):
+def test_a_partitioned_release_equals_the_single_process_one(app, app_config, tmp_path, populate, fmt):
     population = populate(30, events=3, varied=True)
     population = populate(7, events=1, population=population)
     for subject in population.ids[-3:]:  # a view on another day: a row class of 3 people, suppressed
         _add_events(app, subject, "view", 1)
-    with app.app_context():
-        assert service.can_fork()  # else the "split" build below would quietly run in one process
-        single = _build(app, tmp_path, fmt, processes=1, name="single")
-        split = _build(app, tmp_path, fmt, processes=2, partition_subjects=5, name="split")
-        assert service._partition_bounds(37, 2, 5) == [(0, 10), (10, 20), (20, 30), (30, 37)]
-    assert single.path.read_bytes() == split.path.read_bytes()
-    assert single.manifest == split.manifest
-    assert single.manifest["counts"]["rows_in"] == 97 + 3
-    assert single.manifest["counts"]["rows_released"] == 97  # those 3 rows suppressed, their people kept
-    assert single.manifest["counts"]["subjects_in"] == 37
-    assert single.subject_ids == split.subject_ids
-    assert set(single.subject_ids) == set(population.ids)
-    assert _groups(single.footprints) == _groups(split.footprints)
+    assert service._partition_bounds(37, 2, 5) == [(0, 10), (10, 20), (20, 30), (30, 37)]
+    builds = _build_both_in_a_fresh_process(app_config, tmp_path, fmt)
+    single, split = builds["single"], builds["split"]
+    assert single["path"].read_bytes() == split["path"].read_bytes()
+    assert single["manifest"] == split["manifest"]
+    assert single["manifest"]["counts"]["rows_in"] == 97 + 3
+    assert single["manifest"]["counts"]["rows_released"] == 97  # those 3 rows suppressed, their people kept
+    assert single["manifest"]["counts"]["subjects_in"] == 37
+    assert single["subject_ids"] == split["subject_ids"]
+    assert set(single["subject_ids"]) == set(population.ids)
+    assert _groups(single["footprints"]) == _groups(split["footprints"])
 
 
 def _records(n: int) -> list:
