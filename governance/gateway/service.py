@@ -9,6 +9,7 @@ import hashlib
 import operator
 import os
 import secrets
+import sys
 import tempfile
 import threading
 import uuid
@@ -327,6 +328,8 @@ def can_fork() -> bool:
     (`governance worker`): a fork copies only the calling thread, and a lock another thread held (logging, a
     connection pool) would stay locked in the child. The in-process worker thread of `governance serve` builds
     releases in one process."""
+    if "jax" in sys.modules:  # a synthetic-data job ran in this process: JAX's threads make a fork unsafe
+        return False
     main = threading.main_thread()
     return threading.current_thread() is main and all(
         t is main or t.name in _FORK_SAFE_THREADS for t in threading.enumerate()

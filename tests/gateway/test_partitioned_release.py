@@ -146,6 +146,9 @@ PSEUDONYMIZE = Pseudonymizer.for_release()  # one key for every build below (for
 
 
 @pytest.mark.slow
+# JAX (imported by the synthetic-data tests earlier in the same process) warns at every fork; these children only
+# run the pure partition functions over in-memory records and touch nothing of JAX.
+@pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")
 @pytest.mark.parametrize("person", [False, True], ids=["row_class", "person"])
 def test_a_partition_whose_process_dies_fails_the_build_cleanly_and_the_rerun_finishes_once(tmp_path, person):
     """The release job's retry is the re-claim: a partition process killed mid-way breaks the pool, the build

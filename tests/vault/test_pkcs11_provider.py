@@ -286,6 +286,9 @@ def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
             session.close()
 
 
+# JAX (imported by the synthetic-data tests earlier in the same process) warns at every fork; the child here
+# only calls the PKCS#11 library and leaves with os._exit, touching nothing of JAX.
+@pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")
 def test_a_forked_worker_opens_its_own_session(provider: Pkcs11KeyProvider) -> None:
     """gunicorn forks workers from a master that may have used the provider: the child re-initialises the
     library and unwraps through a session of its own (PKCS#11 sessions do not survive a fork)."""
