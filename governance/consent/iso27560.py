@@ -35,9 +35,9 @@ from typing import Any
 from flask import Response, current_app
 from pydantic import BaseModel
 
-from governance.access.decorators import public, requires, resource_of
-from governance.access.principals import Resource
+from governance.access.decorators import public, requires
 from governance.api import api_blueprint
+from governance.consent.api import _subject_resource  # the consent API's one factory for subject routes
 from governance.db import get_session, transaction
 
 bp = api_blueprint("consent_iso27560", tag="standards")
@@ -75,14 +75,6 @@ STATE_STATUS = {
 
 class SubjectPath(BaseModel):
     subject_id: uuid.UUID
-
-
-@resource_of("Subject")
-def _subject_resource(view_args: dict[str, Any]) -> Resource:
-    try:
-        return Resource.subject(uuid.UUID(str(view_args.get("subject_id"))))
-    except ValueError:
-        return Resource(type="Subject", id="invalid")
 
 
 @cache
