@@ -336,7 +336,8 @@ def console_request(request_id: str) -> str:
     session = get_session()
     view = requests.get_request(session, _request_uuid(request_id))
     row = _queue_row(view)
-    staff = {s["id"]: s["label"] for s in _staff_choices()}
+    choices = _staff_choices()
+    staff = {s["id"]: s["label"] for s in choices}
     owner = requests.owner_of(session, view.id)
     facts: list[tuple[str, Any]] = [
         ("Whose request", _person(view)),
@@ -368,7 +369,7 @@ def console_request(request_id: str) -> str:
         verification_methods=VERIFICATION_METHODS,
         confirmation_methods=CONFIRMATION_METHODS,
         rejection_reasons=_staff_rejection_reasons(),
-        staff=_staff_choices(),
+        staff=choices,
         owner=str(owner) if owner else "",
         notes=[
             {"at": n.created_at, "by": staff.get(str(n.staff_id), "Former staff member"), "text": n.text}
