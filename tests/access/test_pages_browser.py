@@ -7,7 +7,7 @@ import pyotp
 import pytest
 
 from tests.access.conftest import PASSWORD
-from tests.e2e.browser import check_page
+from tests.e2e.browser import check_page, visible
 
 pytestmark = pytest.mark.browser
 
@@ -21,19 +21,19 @@ def test_admin_enrols_the_authenticator_and_signs_in_again(app, page, live_serve
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill("not my password at all")
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("alert").is_visible()
+    assert visible(page.get_by_role("alert"))
     check_page(page, "access-login-error")
 
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/account/totp")
-    assert page.locator("figure.qr svg").is_visible()
+    assert visible(page.locator("figure.qr svg"))
     check_page(page, "access-enrol-totp")
     secret = page.locator("figcaption code").inner_text().strip()
     page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Confirm").click()
-    assert page.get_by_role("heading", name="Your recovery codes").is_visible()
+    assert visible(page.get_by_role("heading", name="Your recovery codes"))
     assert page.locator("ul.codes li").count() == 10
     check_page(page, "access-recovery-codes")
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from tests.access.test_sso import POLICY
-from tests.e2e.browser import assert_accessible, start_live_server
+from tests.e2e.browser import assert_accessible, start_live_server, visible
 from tests.fixtures.oidc_provider import OidcProvider
 
 pytestmark = pytest.mark.browser
@@ -73,7 +73,7 @@ def test_sign_in_and_sign_out_through_the_provider_in_a_browser(
     _sign_in_at_provider(page, "alice")
     page.wait_for_url(f"{base}/console**")
     assert page.url.startswith(f"{base}/console")
-    assert page.get_by_role("button", name="Sign out").is_visible()
+    assert visible(page.get_by_role("button", name="Sign out"))
 
     # Sign-out: ended here, then at the provider (it asks to confirm), then back at the sign-in page.
     page.get_by_role("button", name="Sign out").click()

@@ -92,6 +92,19 @@ def page(browser_context):
     page.close()
 
 
+def visible(locator) -> bool:
+    """Wait (up to the context's timeout) until the locator is visible. A click that submits a form returns
+    before the next page has rendered, so a bare `is_visible()` right after it races the navigation."""
+    locator.wait_for(state="visible")
+    return True
+
+
+def hidden(locator) -> bool:
+    """Wait (up to the context's timeout) until the locator is hidden or gone; see `visible`."""
+    locator.wait_for(state="hidden")
+    return True
+
+
 def axe_violations(page, *, impacts: set[str] = SERIOUS) -> list[dict]:
     """Serious and critical axe-core violations of the current page (empty when the page is fine)."""
     from axe_playwright_python.sync_playwright import Axe

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tests.e2e.browser import check_page
+from tests.e2e.browser import check_page, hidden, visible
 from tests.e2e.helpers import (
     create_staff_with_totp,
     dashboard_path,
@@ -50,7 +50,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     server = live_server_for(app)
 
     sign_in(page, server.url, "audra", PASSWORD, secret, check=check_page)
-    assert page.get_by_role("heading", name="Overview").is_visible()
+    assert visible(page.get_by_role("heading", name="Overview"))
     assert page.locator("#audit-alarm").count() == 0
     check_page(page, "console-overview")
 
@@ -59,9 +59,9 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     line = page.locator("#verification .verification-line")
     assert "verified" in line.inner_text().lower()
     assert line.evaluate("e => e.getClientRects().length") == 1
-    assert not page.get_by_text("Latest signed checkpoint", exact=True).is_visible()
+    assert hidden(page.get_by_text("Latest signed checkpoint", exact=True))
     page.get_by_text("Verification details and the latest signed checkpoint").click()
-    assert page.get_by_text("Latest signed checkpoint", exact=True).is_visible()
+    assert visible(page.get_by_text("Latest signed checkpoint", exact=True))
     # newest first by default, and the six columns fit 1280 px: the table never scrolls sideways
     seqs = [int(t.split()[0]) for t in page.locator("table.audit-table tbody tr td:first-child").all_inner_texts()]
     assert seqs == sorted(seqs, reverse=True)
@@ -70,7 +70,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     long_details = page.locator("table.audit-table details").first
     if long_details.count():
         long_details.locator("summary").click()
-        assert long_details.locator("pre").is_visible()
+        assert visible(long_details.locator("pre"))
         assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
     # jump to a position with the keyboard: the entry is at the top of the page
     page.get_by_label("Entry number").fill(str(seqs[-1]))
@@ -93,14 +93,14 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     assert "consent.decision.recorded" not in exported  # the export follows the filter
 
     rows.first.get_by_role("link").click()
-    assert page.get_by_role("heading", name="Audit entry").is_visible() or page.locator("h1").inner_text()
+    assert visible(page.get_by_role("heading", name="Audit entry")) or page.locator("h1").inner_text()
     check_page(page, "console-audit-entry")
 
     first_seq = int(page.locator("h1").inner_text().rsplit(" ", 1)[-1])
     tamper_with_audit_row(app, first_seq)
     page.goto(server.url + "/console/audit")
     alarm = page.locator("#audit-alarm")
-    assert alarm.is_visible()
+    assert visible(alarm)
     assert "verification FAILED" in alarm.inner_text()
     check_page(page, "console-audit-alarm")
 
@@ -125,23 +125,23 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
         ("Admin", "Admin", "console-admin"),
     ]:
         nav.get_by_role("link", name=link).click()
-        assert page.get_by_role("heading", name=heading, exact=True).is_visible(), link
+        assert visible(page.get_by_role("heading", name=heading, exact=True)), link
         check_page(page, shot)
         if link == "Requests":
             assert page.locator("tr.is-overdue").count() == 1
             page.locator("tr:not(.is-overdue) a").first.click()
-            assert page.get_by_role("heading", name="Timeline").is_visible()
+            assert visible(page.get_by_role("heading", name="Timeline"))
             page.get_by_label("Reason").fill("Exports for several linked accounts need more time")
             page.get_by_role("button", name="Extend").click()
-            assert page.get_by_role("status").get_by_text("Deadline extended by").is_visible()
+            assert visible(page.get_by_role("status").get_by_text("Deadline extended by"))
             check_page(page, "console-request-detail")
-    assert page.get_by_role("heading", name="Staff accounts").is_visible()
-    assert page.get_by_role("heading", name="Master key").is_visible()
-    assert page.get_by_role("cell", name="CRM").is_visible()
-    assert page.get_by_role("table").get_by_text("recommender", exact=True).first.is_visible()
+    assert visible(page.get_by_role("heading", name="Staff accounts"))
+    assert visible(page.get_by_role("heading", name="Master key"))
+    assert visible(page.get_by_role("cell", name="CRM"))
+    assert visible(page.get_by_role("table").get_by_text("recommender", exact=True).first)
 
     nav.get_by_role("link", name="Releases and models").click()
-    assert page.get_by_role("table", name="Training jobs, newest first").get_by_text("succeeded").is_visible()
+    assert visible(page.get_by_role("table", name="Training jobs, newest first").get_by_text("succeeded"))
 
     # one of the people the model and the dataset included sees both, with their protections, on their dashboard
     context = browser.new_context()
@@ -171,20 +171,20 @@ def test_a_dpo_reads_policies_in_plain_words_and_learns_why_a_training_job_faile
     body = page.locator("main").inner_text()
     assert "{'" not in body
     assert "months':" not in body
-    assert page.get_by_text("Answer within 1 month of receiving the request.").is_visible()
-    assert page.get_by_text("Confirm receipt within 10 business days.").is_visible()
+    assert visible(page.get_by_text("Answer within 1 month of receiving the request."))
+    assert visible(page.get_by_text("Confirm receipt within 10 business days."))
     assert "California (United States)" in body
     check_page(page, "console-policies-plain-words")
 
     nav.get_by_role("link", name="Releases and models").click()
     assert "No report" not in page.locator("main").inner_text()
     page.get_by_text("Privacy report of").first.click()  # the disclosure opens by mouse ...
-    assert page.get_by_text("Why it failed:").is_visible()
-    assert page.get_by_text("Wait until more people have consented", exact=False).is_visible()
-    assert page.locator("code", has_text="too_few_examples").is_visible()
+    assert visible(page.get_by_text("Why it failed:"))
+    assert visible(page.get_by_text("Wait until more people have consented", exact=False))
+    assert visible(page.locator("code", has_text="too_few_examples"))
     check_page(page, "console-training-failed")
     page.set_viewport_size({"width": 390, "height": 844})  # ... and reads on a phone
-    assert page.get_by_text("Why it failed:").is_visible()
+    assert visible(page.get_by_text("Why it failed:"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
@@ -206,14 +206,14 @@ def test_a_dpo_works_a_request_with_the_keyboard_on_a_phone(app, page, live_serv
     page.get_by_label("Add a note").press("Tab")
     page.keyboard.press("Enter")  # the focused "Add note" button
     page.get_by_role("status").get_by_text("Note added").wait_for()  # waits for the redirected page
-    assert page.get_by_text("Asked for the CRM copy as well").is_visible()
+    assert visible(page.get_by_text("Asked for the CRM copy as well"))
     page.get_by_label("How was the person's identity verified?").select_option("id_document")
     page.get_by_role("button", name="Verify identity and start").press("Enter")
     page.get_by_role("status").get_by_text("Identity verified").wait_for()  # waits for the redirected page
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     check_page(page, "console-request-verified")
     page.go_back()  # Back after a post/redirect/get shows the page again, not "Confirm Form Resubmission"
-    assert page.get_by_role("heading", level=1).is_visible()
+    assert visible(page.get_by_role("heading", level=1))
 
 
 def test_an_admin_adds_a_client_sees_its_secret_once_and_back_does_not_resubmit(app, page, live_server_for):
@@ -253,7 +253,7 @@ def test_consent_statistics_read_on_a_phone_with_legible_labels(app, page, live_
     sign_in(page, server.url, "cora-dpo", PASSWORD, secret)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(server.url + "/console/consent")
-    assert page.get_by_text("A refusal is a").is_visible()  # point 10: refusals are decisions, dated by collection
+    assert visible(page.get_by_text("A refusal is a"))  # point 10: refusals are decisions, dated by collection
     for chart in page.locator("svg.chart").all():
         labels = [t for t in chart.locator("text").all() if t.is_visible()]
         boxes = [t.bounding_box() for t in labels]

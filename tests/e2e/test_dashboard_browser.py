@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.browser import check_page
+from tests.e2e.browser import check_page, visible
 from tests.e2e.helpers import dashboard_path, grant
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
     page.get_by_role("status").get_by_text("Saved: Personalized recommendations is off.").wait_for()
     assert not page.get_by_role("switch", name="Allow Personalized recommendations").is_checked()
     page.get_by_role("status").get_by_role("link", name="See the receipt").click()
-    assert page.get_by_role("heading", name="Consent receipt").is_visible()
+    assert visible(page.get_by_role("heading", name="Consent receipt"))
     with page.expect_download() as info:
         page.get_by_role("link", name="Download the signed receipt").click()
     path = tmp_path / "receipt.json"
@@ -48,11 +48,11 @@ def test_person_turns_a_purpose_off_sees_history_and_downloads_the_receipt(
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(server.url + "/")
-    assert page.get_by_role("heading", name="You signed out of your privacy dashboard").is_visible()
+    assert visible(page.get_by_role("heading", name="You signed out of your privacy dashboard"))
     page.goto(server.url + "/me/consent")  # an old tab or a bookmark
     assert page.get_by_role("heading", name="What you allow").count() == 0  # the session is over
     assert page.url == server.url + "/"  # the front page, saying so; nothing about the person in the URL
-    assert page.get_by_role("heading", name="Your dashboard session has ended").is_visible()
+    assert visible(page.get_by_role("heading", name="Your dashboard session has ended"))
     check_page(page, "home-session-ended")
     page.reload()
     assert page.locator("#session-ended").count() == 0  # said once
@@ -73,12 +73,12 @@ def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
     page.goto(server.url + dashboard_path(app, subject_id))
 
     page.get_by_role("link", name="How your data is used").first.click()
-    assert page.get_by_role("heading", name="How your data is used").is_visible()
+    assert visible(page.get_by_role("heading", name="How your data is used"))
     check_page(page, "dashboard-usage-none-yet")
 
     page.get_by_role("link", name="Requests", exact=True).click()
     page.get_by_role("button", name="Request a copy of my data").click()
-    assert page.locator("[data-poll-url] progress").is_visible()  # progress while the job waits or runs
+    assert visible(page.locator("[data-poll-url] progress"))  # progress while the job waits or runs
     check_page(page, "dashboard-requests-export-running")
 
     drain(app)  # the job worker; the page polls and reloads when the job has finished
@@ -94,8 +94,8 @@ def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
     check_page(page, "dashboard-requests")
 
     page.get_by_role("link", name="Delete my data…").click()
-    assert page.get_by_role("heading", name="What we will delete").is_visible()
-    assert page.get_by_role("heading", name="What the law requires us to keep").is_visible()
+    assert visible(page.get_by_role("heading", name="What we will delete"))
+    assert visible(page.get_by_role("heading", name="What the law requires us to keep"))
     check_page(page, "dashboard-erase-confirm")
     page.get_by_role("button", name="Delete my data").click()
     assert page.url.endswith("/me/requests/erase") or page.url.endswith("/me/requests")  # the box was not ticked
@@ -107,10 +107,10 @@ def test_person_exports_their_data_then_erases_it_and_sees_the_certificate(
     drain(app)
     page.reload()  # an erased person's requests page leads to the one page that explains the erasure
     page.get_by_role("link", name="See your erasure certificate").click()
-    assert page.get_by_role("heading", name="Erasure certificate").is_visible()
+    assert visible(page.get_by_role("heading", name="Erasure certificate"))
     assert "Kept by law" in page.content()
     check_page(page, "dashboard-erasure-certificate")
 
     page.get_by_role("link", name="Your data", exact=True).click()
-    assert page.get_by_text("Your data has been erased").is_visible()
+    assert visible(page.get_by_text("Your data has been erased"))
     assert "ada.lovelace" not in page.content()

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.browser import PHONE, check_person_page
+from tests.e2e.browser import PHONE, check_person_page, visible
 from tests.e2e.helpers import ACTOR, dashboard_path, grant, in_transaction
 
 pytestmark = pytest.mark.browser
@@ -113,14 +113,14 @@ def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(
     page.get_by_role("link", name="Requests", exact=True).click()
     page.get_by_role("button", name="Request a copy of my data").click()
     progress = page.locator("[data-poll-url] progress")
-    assert progress.is_visible()
+    assert visible(progress)
     _on_screen(progress)  # the progress bar is on screen
     check_person_page(page, "i13-p2-requests-running")
     drain(app)
     download = page.get_by_role("link", name="Download your data (ZIP)")
     download.wait_for(timeout=60_000)
     _on_screen(download)  # the download is on screen
-    assert page.get_by_text("You can download it until").is_visible()  # and says when it expires
+    assert visible(page.get_by_text("You can download it until"))  # and says when it expires
     check_person_page(page, "i13-p2-requests-done")
     with page.expect_download() as info:
         download.click()
@@ -130,7 +130,7 @@ def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(
     overview = page.context.new_page()  # the ZIP's overview, opened offline in the browser
     overview.console_errors = []
     overview.goto(index.as_uri())
-    assert overview.get_by_role("heading", name="Your data export").is_visible()
+    assert visible(overview.get_by_role("heading", name="Your data export"))
     assert "Ada Lovelace" in overview.get_by_role("table", name="Your profile").inner_text()
     check_person_page(overview, "i13-export-index")
     overview.close()
@@ -144,12 +144,12 @@ def test_point3_show_values_uses_post_redirect_get(app, page, live_server_for, m
     page.goto(server.url + dashboard_path(app, make_subject()))
     page.get_by_role("button", name="Show values").click()
     page.wait_for_url("**/me#profile-h")
-    assert page.get_by_text("ada.lovelace@example.org").is_visible()
+    assert visible(page.get_by_text("ada.lovelace@example.org"))
     methods: list[str] = []
     page.on("request", lambda r: methods.append(r.method) if r.resource_type == "document" else None)
     page.reload()  # no "Confirm Form Resubmission": the page was reached by GET
     assert methods == ["GET"]
-    assert page.get_by_text("ada.lovelace@example.org").is_visible()  # the reveal lives in the session a while
+    assert visible(page.get_by_text("ada.lovelace@example.org"))  # the reveal lives in the session a while
     page.go_back()
     page.go_forward()
     assert "POST" not in methods  # moving through history never re-posts the form
@@ -238,13 +238,13 @@ def test_feature_one_button_turns_everything_optional_off(app, page, live_server
     server = live_server_for(app)
     page.goto(server.url + dashboard_path(app, subject_id))
     page.get_by_role("link", name="Consent", exact=True).click()
-    assert page.get_by_text("You allow 3 of").is_visible()
+    assert visible(page.get_by_text("You allow 3 of"))
     check_person_page(page, "i13-all-off-before")
     page.get_by_role("button", name="Turn all optional uses off").click()
     page.wait_for_url("**/me/consent")
-    assert page.get_by_text("Everything optional is off now (3 turned off).").is_visible()
+    assert visible(page.get_by_text("Everything optional is off now (3 turned off)."))
     assert page.locator("input[role=switch]:checked").count() == 0
-    assert page.get_by_text("Everything optional is off.").is_visible()
+    assert visible(page.get_by_text("Everything optional is off."))
     history = page.get_by_role("table", name="Every consent decision, newest first").locator("tbody tr")
     assert sum("Not allowed" in row for row in history.all_inner_texts()) == 3
     check_person_page(page, "i13-all-off-after")
@@ -278,7 +278,7 @@ def test_point5_after_erasure_one_clear_page_and_error_pages_keep_the_navigation
     drain(app)
 
     page.goto(server.url + "/me")
-    assert page.get_by_role("heading", name="Your data has been erased", level=1).is_visible()
+    assert visible(page.get_by_role("heading", name="Your data has been erased", level=1))
     nav = page.get_by_role("navigation", name="Your privacy")
     assert nav.get_by_role("link").all_inner_texts() == ["Your data"]  # nothing that cannot work
     for gone in ("Request a copy of my data", "Correct it", "Object", "Show values", "Turn all optional uses off"):
@@ -293,15 +293,15 @@ def test_point5_after_erasure_one_clear_page_and_error_pages_keep_the_navigation
         page.goto(server.url + path)
         assert page.url == server.url + "/me", path
     page.get_by_role("link", name="See your erasure certificate").click()
-    assert page.get_by_role("heading", name="Erasure certificate").is_visible()
+    assert visible(page.get_by_role("heading", name="Erasure certificate"))
     assert page.locator("pre").count() == 0  # no raw signature on the page; it is a download
     check_person_page(page, "i13-p5-certificate")
 
     for path in (f"/me/requests/{uuid.uuid4()}/certificate", "/me/requests/not-an-id/certificate"):
         response = page.goto(server.url + path)
         assert response.status in (403, 404), path  # an unknown or malformed id is refused, never a server error
-        assert page.get_by_role("navigation", name="Your privacy").is_visible()  # the dashboard's navigation
-        assert page.get_by_role("link", name="Go to your privacy dashboard").is_visible()
+        assert visible(page.get_by_role("navigation", name="Your privacy"))  # the dashboard's navigation
+        assert visible(page.get_by_role("link", name="Go to your privacy dashboard"))
     page.console_errors.clear()  # the 404 responses themselves are logged by Chromium
     check_person_page(page, "i13-p5-not-found")
 
@@ -341,7 +341,7 @@ def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
     check_person_page(page, "i13-p7-email-rejected")
     email.fill("ada@example.com")
     page.get_by_role("button", name="Correct it").click()
-    assert page.get_by_text("Thank you. We corrected your data.").is_visible()
+    assert visible(page.get_by_text("Thank you. We corrected your data."))
 
 
 def _end_sessions_of(app, subject_id) -> None:
@@ -370,8 +370,8 @@ def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
     page.get_by_role("switch", name="Allow Personalized recommendations").focus()
     page.keyboard.press("Space")
     page.wait_for_url(server.url + "/")
-    assert page.get_by_role("heading", name="Your last action was not saved").is_visible()
-    assert page.get_by_text("We did not save switching Personalized recommendations on").is_visible()
+    assert visible(page.get_by_role("heading", name="Your last action was not saved"))
+    assert visible(page.get_by_text("We did not save switching Personalized recommendations on"))
     assert page.get_by_text("Nothing you changed is lost").count() == 0
     check_person_page(page, "i13-p8-not-saved")
 
@@ -381,8 +381,8 @@ def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
     assert not next(s for s in statuses if s.purpose == "personalized_recommendations").allowed  # indeed not saved
 
     page.goto(server.url + "/me")  # a GET from an old tab: nothing was lost, and it says so
-    assert page.get_by_role("heading", name="Your dashboard session has ended").is_visible()
-    assert page.get_by_text("Nothing was changed since then").is_visible()
+    assert visible(page.get_by_role("heading", name="Your dashboard session has ended"))
+    assert visible(page.get_by_text("Nothing was changed since then"))
 
 
 OPEN_REQUEST_EXPLAINED = {
@@ -410,8 +410,8 @@ def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_serv
     assert "Kept for 2 years" in consent_text  # retention in months or years
     assert "730 days" not in consent_text
     page.get_by_role("link", name="View the receipt for Training our models").first.click()
-    assert page.get_by_role("heading", name="Consent receipt").is_visible()
-    assert page.get_by_text("Allowed", exact=True).is_visible()
+    assert visible(page.get_by_role("heading", name="Consent receipt"))
+    assert visible(page.get_by_text("Allowed", exact=True))
     check_person_page(page, "i13-receipt")  # the readable receipt beside the signed download
     pages = {"receipt": page.locator("main").inner_text()}
     page.goto(server.url + "/me/requests")
@@ -440,7 +440,7 @@ def test_feature_an_expired_link_says_what_to_do_next(app, page, live_server_for
     page.get_by_role("button", name="Sign out").click()
     response = page.goto(server.url + link)  # the same link again: used once already
     assert response.status == 410
-    assert page.get_by_role("heading", name="This link has expired").is_visible()
+    assert visible(page.get_by_role("heading", name="This link has expired"))
     steps = page.get_by_role("region", name="What to do now").get_by_role("listitem")
     assert steps.count() == 3
     assert "Open privacy dashboard" in steps.nth(1).inner_text()
@@ -466,7 +466,7 @@ def test_feature_recovery_codes_can_be_copied_and_downloaded(app, page, browser_
     secret = page.locator("figcaption code").inner_text().replace(" ", "")
     page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Confirm").click()
-    assert page.get_by_role("heading", name="Your recovery codes").is_visible()
+    assert visible(page.get_by_role("heading", name="Your recovery codes"))
     codes = page.locator("#recovery-codes code").all_inner_texts()
     assert len(codes) >= 5
 
@@ -547,7 +547,7 @@ def test_feature_a_pending_request_can_be_withdrawn(app, page, live_server_for, 
     assert withdraw.count() == 1
     withdraw.click()
     page.wait_for_url("**/me/requests")
-    assert page.get_by_text("You withdrew the request. Nothing more will be done for it.").is_visible()
+    assert visible(page.get_by_text("You withdrew the request. Nothing more will be done for it."))
     status = page.locator("td[data-label=Status]").first.inner_text()
     assert "Withdrawn" in status
     assert "You withdrew this request; nothing more is done for it." in status
