@@ -49,6 +49,9 @@ def own_request(args: dict[str, Any]) -> Resource:
 
     request_id = _uuid_or_none(args.get("request_id"))
     owner = requests.request_owner(get_session(), request_id) if request_id else None
+    if owner is None and current_principal().kind == "subject":
+        # unknown to a person is the same answer as another person's request: it does not exist for them
+        raise NotFoundError("No such request.")
     return Resource(type="Request", id=str(request_id), owner_subject_id=owner[0] if owner else None)
 
 

@@ -72,3 +72,14 @@ def test_a_short_request_id_in_the_console_is_a_404_page(client, login_staff) ->
     assert response.status_code == 404
     assert "text/html" in response.content_type
     assert "3f2a9c1e" not in response.get_data(as_text=True)  # nothing typed is echoed back
+
+
+def test_a_person_s_unknown_request_pages_are_404_like_another_person_s(client, make_subject, login_subject) -> None:
+    """An id that is no request of this person, malformed, unknown or someone else's, answers the same 404."""
+    login_subject(client, make_subject())
+    unknown = "3f2a9c1e-0b7d-4c2e-9a51-6d8e0f4b2a7c"
+    for path in ("status", "download", "certificate", "certificate.jwt"):
+        for request_id in (unknown, "3f2a9c1e"):
+            response = client.get(f"/me/requests/{request_id}/{path}")
+            assert response.status_code == 404, (path, request_id, response.status_code)
+    assert client.post(f"/me/requests/{unknown}/cancel").status_code in {400, 404}  # CSRF may refuse first
