@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 # typer<0.28 and the service's venv has typer 0.29 (pycanon's), so installing it there would downgrade typer.
 CODEGEN ?= .venv-codegen
 
-.PHONY: install codegen run test test-sqlite lint format bench clean
+.PHONY: install codegen run test test-sqlite test-fast lint format bench clean
 
 install: $(VENV)/.installed $(CODEGEN)/.installed
 
@@ -35,7 +35,10 @@ test: install  ## install, then the whole suite on SQLite and on PostgreSQL
 	scripts/test.sh
 
 test-sqlite: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
+
+test-fast: install  ## the inner loop: SQLite, both cores, without slow and browser tests (about 2 minutes)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow and not browser"
 
 lint:
 	$(BIN)/ruff check .

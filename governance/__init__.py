@@ -44,7 +44,7 @@ class GovernanceApp(OpenAPI):
     the first time something needs it, not when the app is created: creating an app for a CLI command
     (`--help` included) generates no development key. Production sets it at start-up (`create_app`)."""
 
-    @property  # type: ignore[override]  # Flask's is a ConfigAttribute over the same config entry
+    @property  # Flask's is a ConfigAttribute over the same config entry
     def secret_key(self) -> str | bytes | None:
         value = self.config.get("SECRET_KEY")
         if value is None and "governance.keys" in self.extensions:

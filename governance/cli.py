@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 governance_cli = AppGroup("governance", help="Privacy and consent governance service.")
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings():
     return current_app.extensions["governance.settings"]
 
 

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import JSON, MetaData, Uuid, event
+from sqlalchemy import JSON, MetaData, Table, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -61,6 +61,9 @@ created_at = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow, null
 
 
 class Base(DeclarativeBase):
+    # every model here maps one Table (no mapping to a join or a select): say so, so Core statements built on
+    # `Model.__table__` type-check
+    __table__: ClassVar[Table]
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: dict[Any, Any] = {
         datetime: UTCDateTime,
@@ -221,3 +224,9 @@ def transaction(session: Session | None = None) -> Iterator[Session]:
 
 class TimestampMixin:
     created_at: Mapped[created_at]
+
+
+def rowcount(result: Any) -> int:
+    """Rows a DML statement touched (`Session.execute` is typed as returning a plain `Result`; DML gives a
+    `CursorResult`, whose count may be None on some drivers)."""
+    return int(cast(sa.CursorResult[Any], result).rowcount or 0)

@@ -8,6 +8,7 @@ secrets are printed once and written to `instance/demo-credentials.txt` (mode 06
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import random
 import secrets
@@ -114,6 +115,8 @@ def _phone(rng: random.Random, country: str) -> str:
     import phonenumbers
 
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:  # every country the demo uses has one; a typo in the list should fail loudly
+        raise ValueError("no example mobile number for that country")
     base = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
     for _ in range(50):
         candidate = base[:-4] + f"{rng.randrange(10000):04d}"
@@ -264,7 +267,9 @@ def load_demo(app: Flask, *, subjects: int, seed: int, progress: Callable[[int],
         credentials = _in_transaction(app, _staff_and_clients)
         for index in range(1, subjects + 1):
             subject_rng = random.Random(rng.getrandbits(64))  # noqa: S311 - synthetic data
-            _in_transaction(app, lambda s, r=subject_rng, i=index: _load_subject(s, r, i, now, summary))
+            _in_transaction(
+                app, functools.partial(_load_subject, rng=subject_rng, index=index, now=now, summary=summary)
+            )
             if progress:
                 progress(index)
         first = _in_transaction(app, lambda s: vault.find_subject(s, external_ref="demo-user-0001"))

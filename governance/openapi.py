@@ -249,7 +249,7 @@ DRP_ERROR_SCHEMA: dict[str, Any] = {
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "fatal": {"type": "boolean"}},
 }
 
-_CLIENT_AUTH = [{"client_basic": []}, {}]
+_CLIENT_AUTH: list[dict[str, list[str]]] = [{"client_basic": []}, {}]
 _FORM = "application/x-www-form-urlencoded"
 
 

@@ -31,7 +31,7 @@ from governance.access.errors import (
 )
 from governance.access.models import BreakGlassGrant, LoginThrottle, RecoveryCode, StaffAccount
 from governance.access.principals import ActorRef, Principal, Resource
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 
 ROLES = frozenset({"admin", "dpo", "support", "auditor"})
 MFA_ROLES = frozenset({"admin", "dpo", "auditor"})
@@ -251,10 +251,8 @@ def check_password(
     staff = session.scalars(sa.select(StaffAccount).where(StaffAccount.username == username.strip().lower())).first()
     known = staff if staff is not None and staff.active else None
     name_row = session.get(LoginThrottle, name_hash)
-    locked_until = max(
-        (t for t in (name_row.locked_until if name_row else None, known.locked_until if known else None) if _locked(t)),
-        default=None,
-    )
+    candidates = (name_row.locked_until if name_row else None, known.locked_until if known else None)
+    locked_until = max((t for t in candidates if t is not None and _locked(t)), default=None)
     if locked_until is not None:
         credentials.dummy_verify(password)
         audit.record(
@@ -282,9 +280,9 @@ def check_password(
         raise SignInFailedError()
     if name_row is not None:
         session.delete(name_row)  # the right password ends the run of failures for this name
-    if credentials.needs_rehash(staff.password_hash):
-        staff.password_hash = credentials.hash_password(password)
-    return staff
+    if credentials.needs_rehash(known.password_hash):
+        known.password_hash = credentials.hash_password(password)
+    return known
 
 
 def check_second_factor(
@@ -319,15 +317,17 @@ def check_second_factor(
 def _use_recovery_code(session: Session, staff: StaffAccount, code: str) -> bool:
     if len(credentials.normalize_recovery_code(code)) != 16:
         return False
-    used = session.execute(
-        sa.update(RecoveryCode)
-        .where(
-            RecoveryCode.staff_id == staff.id,
-            RecoveryCode.code_hash == credentials.hash_recovery_code(code),
-            RecoveryCode.used_at.is_(None),
+    used = rowcount(
+        session.execute(
+            sa.update(RecoveryCode)
+            .where(
+                RecoveryCode.staff_id == staff.id,
+                RecoveryCode.code_hash == credentials.hash_recovery_code(code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
         )
-        .values(used_at=utcnow())
-    ).rowcount
+    )
     if used == 1:
         audit.record(
             session,

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask import session as cookie
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from governance.access import accounts, authn, credentials, redirects, sessions, sso
 from governance.access.decorators import current_principal, public, requires, resource_of
@@ -89,7 +90,7 @@ def oauth_revoke() -> Response:
 
 @bp.get("/dashboard/start/<token>")
 @public("one-time dashboard link: the token in the URL is the credential, checked by the view")
-def start_dashboard(token: str) -> Response | tuple[str, int]:
+def start_dashboard(token: str) -> BaseResponse | tuple[str, int]:
     session = get_session()
     try:
         new, _subject_id = sessions.redeem_link(session, token, authn.timeouts())
@@ -114,7 +115,7 @@ def _own_subject(_args: dict[str, Any]) -> Resource:
 
 @bp.post("/dashboard/logout")
 @requires("dashboard.view", resource=_own_subject)
-def dashboard_logout() -> Response:
+def dashboard_logout() -> BaseResponse:
     data = cookie.get(authn.COOKIE_KEY) or {}
     with transaction(get_session()) as session:
         sessions.end_subject_session(session, str(data.get("token", "")))
@@ -233,7 +234,7 @@ def _own_account(_args: dict[str, Any]) -> Resource:
 
 @bp.post("/logout")
 @requires("account.self", resource=_own_account)
-def logout() -> Response:
+def logout() -> BaseResponse:
     from governance.access.sso_pages import provider_logout_url
 
     data = cookie.get(authn.COOKIE_KEY) or {}

@@ -16,7 +16,7 @@ staff_cli = AppGroup("staff", help="Staff accounts.")
 clients_cli = AppGroup("clients", help="OAuth2 service clients.")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     return current_app.extensions["governance.db"].session()
 
 

@@ -121,6 +121,7 @@ def _unauthenticated() -> Response | None:
         raise AuthenticationRequiredError(headers={"WWW-Authenticate": challenge})
     # A data subject has no password here: their pages send them to the front page, which explains how to
     # open a fresh link from the product; staff pages send them to the staff sign-in.
+    args: dict[str, Any]
     if request.path == "/me" or request.path.startswith("/me/"):
         endpoint, args = current_app.config.get("GOVERNANCE_SUBJECT_SIGNED_OUT_ENDPOINT", "web.home"), {}
     else:

@@ -231,7 +231,7 @@ def _entities(principal: Principal, resource: Resource) -> tuple[dict[str, str],
         resource_attrs["purpose"] = resource.purpose
     if resource.owner_client_id is not None:
         resource_attrs["owner_client"] = resource.owner_client_id
-    entities = [
+    entities: list[dict[str, Any]] = [
         {"uid": principal_uid, "attrs": attrs, "parents": parents},
         {"uid": {"type": resource.type, "id": resource.id}, "attrs": resource_attrs, "parents": []},
     ]

@@ -42,7 +42,7 @@ def init_limiter(app: Flask) -> Limiter:
     limiter = Limiter(
         rate_key,
         app=app,
-        default_limits=default,
+        default_limits=list(default),
         storage_uri=settings.ratelimit_storage_url or "memory://",
         headers_enabled=True,
         key_prefix=settings.get("RATELIMIT_KEY_PREFIX", "governance") or "governance",
@@ -53,7 +53,7 @@ def init_limiter(app: Flask) -> Limiter:
         for endpoint in SIGN_IN_ENDPOINTS:
             view = app.view_functions.get(endpoint)
             if view is not None:
-                app.view_functions[endpoint] = limiter.limit(sign_in, key_func=_address_key)(view)
+                app.view_functions[endpoint] = limiter.limit(sign_in, key_func=_address_key)(view)  # type: ignore[assignment]  # flask-limiter types the wrapper as sync-or-async
     return limiter
 
 

@@ -20,7 +20,7 @@ from governance.access.errors import LinkInvalidError
 from governance.access.models import DashboardLink, StaffAccount, StaffSession, SubjectSession
 from governance.access.principals import ActorRef, Principal
 from governance.access.tokens import digest, new_secret
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 
 LINK_LIFETIME = timedelta(minutes=10)
 # Touching last_seen_at on every request would turn every read into a write; a minute's precision is enough
@@ -72,12 +72,14 @@ def redeem_link(session: Session, token: str, timeouts: Timeouts) -> tuple[NewSe
     link = session.scalars(sa.select(DashboardLink).where(DashboardLink.token_hash == digest(token))).first()
     if link is None:
         raise LinkInvalidError()
-    claimed = session.execute(
-        sa.update(DashboardLink)
-        .where(DashboardLink.id == link.id, DashboardLink.used_at.is_(None), DashboardLink.expires_at > now)
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = rowcount(
+        session.execute(
+            sa.update(DashboardLink)
+            .where(DashboardLink.id == link.id, DashboardLink.used_at.is_(None), DashboardLink.expires_at > now)
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if claimed != 1:
         reason = "used" if link.used_at is not None else "expired"
         audit.record(
@@ -198,11 +200,13 @@ def end_staff_session(session: Session, token: str) -> None:
 
 def end_all_staff_sessions(session: Session, staff_id: uuid.UUID) -> int:
     return int(
-        session.execute(
-            sa.update(StaffSession)
-            .where(StaffSession.staff_id == staff_id, StaffSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        ).rowcount
+        rowcount(
+            session.execute(
+                sa.update(StaffSession)
+                .where(StaffSession.staff_id == staff_id, StaffSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        )
         or 0
     )
 
@@ -212,7 +216,9 @@ def _alive(revoked_at: datetime | None, last_seen: datetime, expires_at: datetim
     return revoked_at is None and expires_at > now and last_seen + timeouts.idle > now
 
 
-def _touch(conn: Connection, model: type, row_id: uuid.UUID, last_seen: datetime) -> None:
+def _touch(
+    conn: Connection, model: type[StaffSession] | type[SubjectSession], row_id: uuid.UUID, last_seen: datetime
+) -> None:
     now = utcnow()
     if now - last_seen >= TOUCH_INTERVAL:
         conn.execute(sa.update(model).where(model.id == row_id).values(last_seen_at=now))

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask import session as cookie
+from werkzeug.wrappers import Response  # what redirect() returns (flask.Response is a subclass)
 
 from governance.access import accounts, authn, redirects, sessions, sso
 from governance.access.api import PENDING_KEY, _safe_next, bp

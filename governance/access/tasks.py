@@ -16,7 +16,7 @@ from governance.access.models import (
     StaffSession,
     SubjectSession,
 )
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 from governance.jobs import JobContext, register, register_periodic
 
 CLEANUP = "access.cleanup"
@@ -42,7 +42,7 @@ def purge_expired(session: Session, *, now: datetime | None = None) -> dict[str,
         ),
     }
     for name, statement in statements.items():
-        counts[name] = int(session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0)
+        counts[name] = rowcount(session.execute(statement.execution_options(synchronize_session=False)))
     return counts
 
 

@@ -24,7 +24,7 @@ from governance import audit
 from governance.access.errors import DuplicateError, InvalidCredentialSettingsError, UnknownClientError
 from governance.access.models import AccessToken, OAuthClient
 from governance.access.principals import ActorRef, Principal
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 from governance.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -153,11 +153,13 @@ def deactivate_client(session: Session, client_id: str, *, actor: Principal | Ac
     client = get_client(session, client_id)
     client.active = False
     forget_cached_tokens()
-    revoked = session.execute(
-        sa.update(AccessToken)
-        .where(AccessToken.client_id == client_id, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    ).rowcount
+    revoked = rowcount(
+        session.execute(
+            sa.update(AccessToken)
+            .where(AccessToken.client_id == client_id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    )
     audit.record(session, actor=actor, action="access.client.deactivated", target=("client", client_id), details={})
     return int(revoked or 0)
 
@@ -266,9 +268,9 @@ def principal_for_token(session: Session | Connection, token: str, *, cache_seco
     if cache_seconds > 0:
         cached = _TOKEN_CACHE.get(hashed)
         if cached is not None:
-            info, cached_until = cached
-            if time.monotonic() < cached_until and info.expires_at > utcnow():
-                return _principal(info)
+            hit, cached_until = cached
+            if time.monotonic() < cached_until and hit.expires_at > utcnow():
+                return _principal(hit)
             _TOKEN_CACHE.pop(hashed, None)
     info = _lookup_hashed(session, hashed)
     if info is None or not info.active:

@@ -196,7 +196,7 @@ def _make_details_encoder() -> Any:
     """The C encoder `_ENCODER` builds on every call, built once (same arguments as JSONEncoder.iterencode
     passes on Python 3.11+); falls back to `_ENCODER` where the C signature differs."""
     try:
-        encoder = json.encoder.c_make_encoder(None, None, _encode_str, None, ":", ",", True, False, False)  # type: ignore[misc]
+        encoder = json.encoder.c_make_encoder(None, None, _encode_str, None, ":", ",", True, False, False)  # type: ignore[attr-defined]
         if "".join(encoder({"b": [1.5, None], "a": "\u00e9"}, 0)) != _ENCODER.encode({"b": [1.5, None], "a": "\u00e9"}):
             raise TypeError("unexpected output")
     except (TypeError, ValueError):

@@ -39,7 +39,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,7 +317,7 @@ def _read_jsonl(path: str) -> Iterator[Record | bytes]:
 
 
 def _as_record(item: Record | bytes) -> Record:
-    if type(item) is not bytes:
+    if not isinstance(item, bytes):
         return item
     try:
         return _entry_record(item)
@@ -338,8 +338,8 @@ def _read_csv(path: str) -> Iterator[Record]:
                 yield Record("checkpoint", {"text": row["checkpoint"]})
             elif kind == "consistency":
                 sizes = row["proof_size"].split("-")
-                path = row["proof_path"].split()
-                yield Record("consistency", {"from": int(sizes[0]), "to": int(sizes[1]), "path": path})
+                hashes = row["proof_path"].split()
+                yield Record("consistency", {"from": int(sizes[0]), "to": int(sizes[1]), "path": hashes})
             elif kind in ("header", "end", "published", "cosigned", "break"):
                 yield Record(kind, json.loads(row["entry_json"] or "{}"))
 
@@ -481,7 +481,7 @@ class _Verifier:
             while high != -1 and count >= high:
                 next_segment += 1
                 low, high, published = segments[next_segment]
-            if type(item) is bytes:
+            if isinstance(item, bytes):
                 data = item[103:-1]
                 at = data.rfind(b',"seq":')
                 if at > 0 and data.startswith(b"%d," % count, at + 7):
@@ -499,6 +499,7 @@ class _Verifier:
             record = _as_record(item)
             digest = self.leaf(record, count)
             seq = record.seq
+            assert seq is not None  # nosec B101 - leaf() refuses an entry without an integer seq
             if seq != count:
                 reason = "sequence_gap" if seq > count else "sequence_repeat"
                 raise VerificationFailed(reason, count, f"expected seq {count}, found {seq}")
@@ -529,8 +530,10 @@ class _Verifier:
             record = _as_record(item)
             digest = self.leaf(record, None)
             seq = record.seq
+            assert seq is not None  # nosec B101 - leaf() refuses an entry without an integer seq
             proof = record.data.get("proof") or {}
-            checkpoint = self.checkpoints.get(proof.get("size"))
+            size = proof.get("size")
+            checkpoint = self.checkpoints.get(size) if type(size) is int else None
             if checkpoint is None:
                 raise VerificationFailed("proof_missing", seq, "no inclusion proof to a signed checkpoint")
             path = [bytes.fromhex(h) for h in proof.get("path", [])]
@@ -573,7 +576,7 @@ class _Counter:
         self.count = 1
         yield first
         for record in rest:
-            if type(record) is bytes or record.kind == "entry":
+            if isinstance(record, bytes) or record.kind == "entry":
                 self.count += 1
                 yield record
             elif record.kind == "end":
@@ -605,9 +608,9 @@ def verify_export(
     path: str,
     public_keys: list[tuple[str, Ed25519PublicKey]],
     *,
-    extra_checkpoints: list[str] = (),
+    extra_checkpoints: Sequence[str] = (),
     published_dir: str | None = None,
-    witness_keys: list[WitnessKey] = (),
+    witness_keys: Sequence[WitnessKey] = (),
 ) -> Report:
     """Verify one export file (JSON Lines or CSV) with the given trusted (name, key) pairs, against the
     checkpoints the auditor kept (`extra_checkpoints`), the operator's published checkpoint directory and the
@@ -616,7 +619,12 @@ def verify_export(
     keys = {_key_hash(name, key): (name, key) for name, key in public_keys}
     records = reader(path)
     header = next(records, None)
-    if header is None or type(header) is bytes or header.kind != "header" or header.data.get("format") != EXPORT_FORMAT:
+    if (
+        header is None
+        or isinstance(header, bytes)
+        or header.kind != "header"
+        or header.data.get("format") != EXPORT_FORMAT
+    ):
         raise UnusableInput(f"not a {EXPORT_FORMAT} file")
     scope = str(header.data.get("scope"))
     verifier = _Verifier(keys, header.data.get("origin"))
@@ -629,7 +637,7 @@ def verify_export(
         cosigned: list[str] = []
         first_entry: Record | bytes | None = None
         for record in records:
-            if type(record) is bytes or record.kind == "entry":
+            if isinstance(record, bytes) or record.kind == "entry":
                 first_entry = record
                 break
             if record.kind == "checkpoint":
@@ -708,7 +716,7 @@ def _hashes(values: Any) -> list[bytes]:
 
 
 def verify_proof(
-    path: str, public_keys: list[tuple[str, Ed25519PublicKey]], *, saved_checkpoints: list[str] = ()
+    path: str, public_keys: list[tuple[str, Ed25519PublicKey]], *, saved_checkpoints: Sequence[str] = ()
 ) -> ProofReport:
     """Verify a proof file from ``governance audit prove-*`` or ``/api/v1/audit/proofs/*``.
 

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -46,7 +46,7 @@ from governance.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from governance.audit.offline_verify import VerificationFailed, WitnessKey, parse_vkey, verify_cosignature
 from governance.audit.publish import PublishedFileError, leaf_segments
 from governance.audit.verifier import LOG_TRUNCATED, PUBLISHED_CHECKPOINT_INVALID, Failure, VerifyReport, verify_leaves
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 
 __all__ = [
     "AuditConfig",
@@ -334,7 +334,7 @@ def _insert_psycopg(connection: sa.Connection, values: tuple[Any, ...]) -> None:
     import psycopg
     from psycopg.types.json import Jsonb
 
-    driver = connection.connection.driver_connection
+    driver: Any = connection.connection.driver_connection  # psycopg's own connection (PostgreSQL only)
     try:
         driver.execute(_INSERT_SQL, (*values[:-1], Jsonb(values[-1])))
     except psycopg.Error as exc:
@@ -500,7 +500,7 @@ def _store_positions(session: Session, positions: list[tuple[int, int, bytes]]) 
         return
     if session.get_bind().dialect.name == "postgresql":
         ids, seqs, hashes = (list(column) for column in zip(*positions, strict=True))
-        updated = session.execute(_SEAL_POSTGRES, {"ids": ids, "seqs": seqs, "hashes": hashes}).rowcount
+        updated = rowcount(session.execute(_SEAL_POSTGRES, {"ids": ids, "seqs": seqs, "hashes": hashes}))
         if updated != len(positions):
             raise RuntimeError(f"sealing updated {updated} of {len(positions)} entries")
         return
@@ -559,13 +559,13 @@ _VERIFY_POSTGRES = (
     " actor_kind, actor_id, action, target_kind, target_id, request_id, policy_version, details::text"
     " FROM audit_entries WHERE seq IS NOT NULL ORDER BY seq"
 )
-_JSON_SCAN = json.JSONDecoder().scan_once
+_JSON_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner; untyped in typeshed
 
 
 def _postgres_rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
     """Rows of `_VERIFY_POSTGRES` from a server-side cursor (binary transfer), fetched one batch ahead by a
     helper thread, so the server produces the next batch while this thread hashes the current one."""
-    driver = session.connection().connection.driver_connection
+    driver: Any = session.connection().connection.driver_connection  # psycopg's own connection
     batches: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -613,7 +613,7 @@ def _leaf_inputs(session: Session, *, batch: int = 10_000) -> Iterator[tuple[int
         for seq, leaf, time_text, ak, ai, action, tk, ti, rid, pv, text in _postgres_rows(session, batch):
             try:
                 details, end = scan(text, 0)
-                data = entry_bytes(seq, time_text, ak, ai, action, tk, ti, rid, pv, encode(details))
+                data: bytes | None = entry_bytes(seq, time_text, ak, ai, action, tk, ti, rid, pv, encode(details))
                 if end != len(text):
                     data = None
             except (CanonicalizationError, StopIteration, ValueError, TypeError):
@@ -755,7 +755,8 @@ class _DbNodes:
 
     def __init__(self, session: Session, size: int) -> None:
         c = AuditEntry.__table__.c
-        leaves, self.break_at, self.break_reason = [], None, LOG_TRUNCATED
+        leaves: list[bytes] = []
+        self.break_at, self.break_reason = None, LOG_TRUNCATED
         for seq, leaf in session.execute(sa.select(c.seq, c.leaf_hash).where(c.seq < size).order_by(c.seq)):
             if seq != len(leaves) or leaf is None:
                 self.break_at, self.break_reason = len(leaves), "sequence_gap"
@@ -791,7 +792,7 @@ def export_parts(
                         "detail": "a published checkpoint does not verify"})  # fmt: skip
     size = max((cp.size for cp in cps), default=0)
     nodes = _DbNodes(session, size) if size else None
-    consistency = []
+    consistency: list[tuple[int, int, Sequence[bytes]]] = []
     if nodes is not None and not nodes.complete:
         detail = f"the stored log has no entry at {nodes.break_at}; signed checkpoints cover {size}"
         records.append({"kind": "break", "reason": nodes.break_reason, "position": nodes.break_at, "detail": detail})
@@ -799,7 +800,7 @@ def export_parts(
         sizes = sorted({cp.size for cp in cps})
         for old, new in itertools.pairwise(sizes):
             consistency.append((old, new, merkle.consistency_proof(nodes, old, new)))
-    scope = "full" if filters is None else "filtered"
+    scope: Literal["full", "filtered"] = "full" if filters is None else "filtered"
     header = ExportHeader(config.origin, scope, size, utcnow().isoformat(), filters.as_dict() if filters else {})
 
     def entries() -> Iterator[ExportEntry]:

@@ -56,7 +56,7 @@ try:  # inside the repository
         verify_consistency,
     )
 except ImportError:  # pragma: no cover - copied next to offline_verify.py
-    from offline_verify import (  # type: ignore[no-redef]
+    from offline_verify import (  # type: ignore[no-redef,import-not-found]
         EMPTY_ROOT,
         VerificationFailed,
         cosignature_key_id,
@@ -246,7 +246,9 @@ def run(
     witness = Witness(load_or_create_key(Path(key_file)), name, state_file, origin=origin, log_keys=keys)
     host, _, port = listen.rpartition(":")
     server = serve(witness, host or "127.0.0.1", int(port))
-    print(f"listening http://{server.server_address[0]}:{server.server_address[1]}", flush=True)
+    bound_host, bound_port = server.server_address[:2]
+    shown_host = bound_host.decode() if isinstance(bound_host, bytes) else bound_host
+    print(f"listening http://{shown_host}:{bound_port}", flush=True)
     print(f"vkey {witness.vkey}", flush=True)
     try:
         server.serve_forever()

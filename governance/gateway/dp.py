@@ -356,7 +356,7 @@ def expected_accuracy(query: DPQuery, *, assumed_rows: int | None = None) -> dic
     at a caller-assumed row count (their error depends on the row count, which is private)."""
     query.validate()
     stand_in = [[query.bounds[0] if query.bounds else 1.0]]  # values do not change sensitivities or epsilons
-    components = []
+    components: list[dict[str, Any]] = []
     for q in noise_plan(query, stand_in):
         std = (
             q.scale * math.sqrt(2)

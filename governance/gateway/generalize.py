@@ -198,9 +198,9 @@ class GeneralizationRule:
             truncate_timestamp("2000-01-01T00:00:00", granularity=granularity)  # validate early
             return lambda v: truncate_timestamp(v, granularity=granularity)
         if self.kind == "numeric_band":
-            width = float(opts["width"])
+            band = float(opts["width"])
             lower, upper = opts.get("lower"), opts.get("upper")
-            return lambda v: numeric_band(v, width=width, lower=lower, upper=upper)
+            return lambda v: numeric_band(v, width=band, lower=lower, upper=upper)
         if self.kind == "drop":
             return lambda _v: None
         raise ValueError(f"unknown generalization {self.kind!r} for column {self.column!r}")

@@ -124,7 +124,7 @@ class ClassCounter:
             return self._summary_on_disk()
         k, l_cap = self.requirement.k, self._l_cap
         released = [
-            (n, len(self._values.get(c, ())) if l_cap else None)
+            (n, len(self._values.get(c, ())))
             for c, n in self._subjects.items()
             if n >= k and (not l_cap or len(self._values.get(c, ())) >= l_cap)
         ]

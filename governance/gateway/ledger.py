@@ -331,7 +331,8 @@ def budget_status(
     """The purpose's budget (or, with `client_id` and a client share in policy, the client's share), in the
     window containing ``now`` when policy refreshes it per window."""
     purpose_budget, client_budget = budgets_for(purpose, client_id)
-    budget, account_client = (client_budget, client_id) if client_budget is not None else (purpose_budget, "")
+    account_client = (client_id or "") if client_budget is not None else ""
+    budget = client_budget if client_budget is not None else purpose_budget
     moment = now or utcnow()
     _, policy = _policies()
     window_name = policy.budget_window(purpose)

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 from governance.errors import NotFoundError
 from governance.jobs.models import Job
 from governance.jobs.registry import handler_for
@@ -183,7 +183,7 @@ def renew(session: Session, claim: Claim, *, done: int | None, total: int | None
         values["progress_message"] = message[:200]
     result = session.execute(update(Job).where(_owned(claim)).values(**values))
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 def is_cancel_requested(session: Session, claim: Claim) -> bool:
@@ -202,7 +202,7 @@ def finish(session: Session, claim: Claim, *, result: dict[str, Any] | None, can
     }
     updated = session.execute(update(Job).where(_owned(claim)).values(**values))
     session.commit()
-    return updated.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(updated) == 1
 
 
 def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:

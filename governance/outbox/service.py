@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 from governance.outbox.models import OutboxMessage
 
 __all__ = ["OutboxEvent", "PendingMessage", "backlog", "mark_sent", "pending", "purge_sent", "write"]
@@ -68,7 +68,7 @@ def write(session: Session, events: Sequence[OutboxEvent], *, now: dt.datetime |
     if not events:
         return []
     moment = now or utcnow()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in events:
         if not _EVENT_NAME.match(item.event):
             raise ValueError("event names look like consent.withdrawn")
@@ -107,7 +107,7 @@ def mark_sent(session: Session, seqs: Sequence[int], *, now: dt.datetime | None 
     result = session.execute(
         sa.update(_table).where(t.seq.in_(list(seqs)), t.sent_at.is_(None)).values(sent_at=now or utcnow())
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 def purge_sent(session: Session, *, older_than: dt.datetime, limit: int = 10_000) -> int:
@@ -115,7 +115,7 @@ def purge_sent(session: Session, *, older_than: dt.datetime, limit: int = 10_000
     t = _table.c
     doomed = sa.select(t.seq).where(t.sent_at.is_not(None), t.sent_at < older_than).order_by(t.seq).limit(limit)
     result = session.execute(sa.delete(_table).where(t.seq.in_(doomed.scalar_subquery())))
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,7 +168,7 @@ def _write_csv(
     count = 0
     with archive.open(_zipinfo(name, when), "w", force_zip64=True) as raw:
         hashing = _HashingWriter(raw)
-        text = io.TextIOWrapper(hashing, encoding="utf-8", newline="")  # type: ignore[arg-type,type-var]
+        text = io.TextIOWrapper(hashing, encoding="utf-8", newline="")  # type: ignore[type-var]
         writer = csv.writer(text)
         writer.writerow(columns)
         for row in rows:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import Principal
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 from governance.errors import ValidationFailedError
 from governance.requests.core import _lock, _target
 from governance.requests.errors import RequestNotFoundError
@@ -104,4 +104,4 @@ def notes_of(session: Session, request_id: uuid.UUID) -> list[NoteView]:
 def delete_notes_of_subject(session: Session, subject_id: uuid.UUID) -> int:
     """Erasure: every note on the person's requests (what staff wrote about them) is deleted."""
     result = session.execute(delete(RequestNote).where(RequestNote.subject_id == subject_id))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)

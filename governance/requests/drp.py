@@ -326,7 +326,9 @@ SIGNED_BODY = {
     "required": True,
     "content": {"text/plain": {"schema": {"type": "string", "description": "base64(Ed25519 signature || JSON)"}}},
 }
-ERRORS = dict.fromkeys((400, 401, 403, 404, 409), DrpErrorBody)  # governance.openapi points them at DrpError
+ERRORS: dict[str | int, Any] = dict.fromkeys(
+    (400, 401, 403, 404, 409), DrpErrorBody
+)  # governance.openapi points them at DrpError
 
 
 @bp.post("/data-rights-request", responses={200: StatusOut, **ERRORS}, openapi_extensions={"requestBody": SIGNED_BODY})
@@ -351,7 +353,7 @@ def exercise() -> Response:
         if found is None:
             request_id = uuid.uuid4()
             _audit(session, principal, "denied", None, agent_id=agent.id, exercise=message.exercise, reason="no_match")
-            denied = {"request_id": str(request_id), "status": "denied", "reason": "no_match"}
+            denied: dict[str, str | None] = {"request_id": str(request_id), "status": "denied", "reason": "no_match"}
             denied |= {"received_at": _time(now)}
             if message.agent_request_id:
                 denied["agent_request_id"] = message.agent_request_id
@@ -364,7 +366,7 @@ def exercise() -> Response:
             source="client",
             verification_method=VERIFICATION_METHOD if message.email_verified else None,
         )
-        row = session.get(DataSubjectRequest, filed.request.id)  # merged: the open request of the same kind
+        row = session.get_one(DataSubjectRequest, filed.request.id)  # merged: the open request of the same kind
         if not filed.merged:
             row.params = {**(row.params or {}), "drp": _drp_params(agent, message)}
         _audit(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import Principal
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
 from governance.requests import bundle as bundles
 from governance.requests.core import (
     BUNDLE_KEK,
@@ -332,7 +332,7 @@ def _delete_links_of_subject(session: Session, subject_id: uuid.UUID) -> int:
     hashes and the sessions that used them go too; the bundle rows stay as proof, without content or key)."""
     bundles = select(ExportBundle.id).where(ExportBundle.subject_id == subject_id).scalar_subquery()
     result = session.execute(delete(DownloadLink).where(DownloadLink.bundle_id.in_(bundles)))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def _delete(session: Session, found_bundles: Iterable[ExportBundle], *, now: datetime, reason: str) -> int:

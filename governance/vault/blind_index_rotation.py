@@ -27,7 +27,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -242,7 +242,7 @@ def reindex_batch(
             }
         )
     if updates:
-        table = cast(sa.Table, Subject.__table__)
+        table = Subject.__table__
         statement = (
             sa.update(table)
             .where(table.c.id == sa.bindparam("b_id"), table.c.index_version == sa.bindparam("b_old"))

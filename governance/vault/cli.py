@@ -16,7 +16,7 @@ keys_cli = AppGroup("keys", help="Vault encryption keys: status and rotation.")
 CLI_ACTOR = Principal.system("cli")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     return current_app.extensions["governance.db"].session()
 
 

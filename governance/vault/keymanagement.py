@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -255,7 +255,7 @@ def rewrap_batch(
         updates.append(
             {"b_subject": key.subject_id, "b_version": key.version, "b_old": key.master_version, "wrapped": new.wrapped}
         )
-    table = cast(sa.Table, DataKey.__table__)
+    table = DataKey.__table__
     statement = (
         sa.update(table)
         .where(
