@@ -6,8 +6,17 @@ import os
 import tempfile
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from flask.cli import AppGroup
+from joserfc.jwk import OKPKey
+
+from governance import audit
+from governance.access.principals import ActorRef
+from governance.consent import service
+from governance.consent.receipts import key_id
+from governance.db import utcnow
 
 consent_cli = AppGroup("consent", help="Consent receipts: signing keys.")
 
@@ -15,8 +24,6 @@ consent_cli = AppGroup("consent", help="Consent receipts: signing keys.")
 @consent_cli.command("receipt-keys")
 def receipt_keys_command() -> None:
     """Every key that signed receipts (kid = RFC 7638 thumbprint), the signing one first. No key material."""
-    from governance.consent import service
-
     with current_app.extensions["governance.db"].session() as session, session.begin():
         current = service._signer().kid
         for jwk in service.public_jwks(session)["keys"]:
@@ -31,16 +38,6 @@ def rotate_receipt_key_command() -> None:
     processes sign with the old key until they restart. A key given as GOVERNANCE_KEY_CONSENT_RECEIPTS is
     rotated by changing that variable instead (its public key is published with the first receipt it signs).
     """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from joserfc.jwk import OKPKey
-
-    from governance import audit
-    from governance.access.principals import ActorRef
-    from governance.consent import service
-    from governance.consent.receipts import key_id
-    from governance.db import utcnow
-
     settings = current_app.extensions["governance.settings"]
     if settings.get(f"KEY_{service.RECEIPT_KEY_NAME.upper()}"):
         raise click.ClickException(

@@ -19,6 +19,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from governance.access.decorators import public
+from governance.consent import service
 from governance.consent.policy import PurposeCatalog
 
 bp = APIBlueprint(
@@ -43,8 +44,6 @@ def last_update(catalog: PurposeCatalog) -> dt.date:
 @bp.get("/gpc.json", responses={200: GpcSupport})
 @public("the GPC support resource is public by specification (W3C Global Privacy Control)")
 def gpc_support() -> Response:
-    from governance.consent import service
-
     body = GpcSupport(gpc=True, lastUpdate=last_update(service.purposes()).isoformat())
     response = jsonify(body.model_dump())
     response.headers["Cache-Control"] = "public, max-age=3600"

@@ -5,7 +5,7 @@ line that is not a JSON object, or is too large is rejected with a report and no
 parse but are invalid (unknown purpose or subject, future time, basis not consent) are rejected one by one and
 listed in the report; the others are imported by a job in batches. Each imported event carries (import id, row
 number) under a unique constraint and the batch cursor commits with the batch, so a job that dies half-way
-resumes where it stopped without importing anything twice.
+resumes where it stopped without importing anything twice. The job itself (its transactions) is in tasks.py.
 """
 
 from __future__ import annotations
@@ -17,19 +17,17 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from governance import audit, jobs
 from governance.access.principals import ActorRef, Principal
+from governance.consent import service
 from governance.consent.errors import ImportNotFoundError
 from governance.consent.models import ConsentImport
 from governance.db import utcnow
 from governance.errors import DomainError
-
-if TYPE_CHECKING:
-    from governance.jobs import JobContext
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -159,8 +157,6 @@ def _parse_time(value: Any) -> dt.datetime:
 
 def _import_row(session: Session, job: ConsentImport, number: int, record: dict[str, Any]) -> str | None:
     """Import one row; returns an error code (row rejected) or None. Runs in a savepoint."""
-    from governance.consent import service
-
     try:
         subject_id = uuid.UUID(str(record["subject_id"]))
     except ValueError:
@@ -212,46 +208,47 @@ def _rows_from(job: ConsentImport) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, record
 
 
-def run(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
-    """The import job: batches of rows, each batch with its cursor in one transaction (resumable)."""
-    with ctx.session() as session:
-        job = session.get(ConsentImport, import_id)
-        if job is None or job.status in ("done", "rejected"):
-            return {"status": job.status if job else "missing"}
-        pending = list(_rows_from(job))
-        total = job.total_rows
-    for start_index in range(0, len(pending), BATCH):
-        batch = pending[start_index : start_index + BATCH]
-        with ctx.session() as session:
-            job = session.get(ConsentImport, import_id, with_for_update=True)
-            assert job is not None
-            report = dict(job.report or {})
-            rejected = list(report.get("rejected", []))
-            for number, record in batch:
-                if number <= job.next_row:
-                    continue  # another attempt got here first
-                error = _import_row(session, job, number, record)
-                if error is None:
-                    job.imported_rows += 1
-                else:
-                    job.rejected_rows += 1
-                    if len(rejected) < MAX_REPORTED:
-                        rejected.append({"row": number, "error": error})
-                job.next_row = number
-            job.status = "running"
-            job.report = {**report, "rejected": rejected}
-            session.commit()
-            done = job.next_row
-        ctx.progress(done, total, "rows processed")
-    with ctx.session() as session:
-        job = session.get(ConsentImport, import_id)
-        assert job is not None
-        job.status = "done"
-        job.finished_at = utcnow()
-        job.content = None  # the decisions are in the ledger; the raw file is not kept
-        audit.record(
-            session, actor=ActorRef("system", "consent.import"), action="consent.import.finished",
-            target=("import", job.id), details={"imported": job.imported_rows, "rejected": job.rejected_rows},
-        )  # fmt: skip
-        session.commit()
-        return {"imported": job.imported_rows, "rejected": job.rejected_rows}
+def pending_rows(session: Session, import_id: uuid.UUID) -> tuple[list[tuple[int, dict[str, Any]]], int] | str:
+    """The rows of an import not yet processed (number, record) and its row count; or, for an import that is
+    finished or gone, its status (`done`, `rejected`, `missing`)."""
+    job = session.get(ConsentImport, import_id)
+    if job is None or job.status in ("done", "rejected"):
+        return job.status if job else "missing"
+    return list(_rows_from(job)), job.total_rows
+
+
+def import_batch(session: Session, import_id: uuid.UUID, batch: list[tuple[int, dict[str, Any]]]) -> int:
+    """Import one batch and move the import's cursor, under its row lock; returns the cursor. Never commits: the
+    job commits the batch with its cursor (so a job that dies half-way resumes where it stopped)."""
+    job = session.get(ConsentImport, import_id, with_for_update=True)
+    assert job is not None
+    report = dict(job.report or {})
+    rejected = list(report.get("rejected", []))
+    for number, record in batch:
+        if number <= job.next_row:
+            continue  # another attempt got here first
+        error = _import_row(session, job, number, record)
+        if error is None:
+            job.imported_rows += 1
+        else:
+            job.rejected_rows += 1
+            if len(rejected) < MAX_REPORTED:
+                rejected.append({"row": number, "error": error})
+        job.next_row = number
+    job.status = "running"
+    job.report = {**report, "rejected": rejected}
+    return job.next_row
+
+
+def finish(session: Session, import_id: uuid.UUID) -> dict[str, Any]:
+    """Mark the import done and drop the raw file (the decisions are in the ledger); never commits."""
+    job = session.get(ConsentImport, import_id)
+    assert job is not None
+    job.status = "done"
+    job.finished_at = utcnow()
+    job.content = None  # the decisions are in the ledger; the raw file is not kept
+    audit.record(
+        session, actor=ActorRef("system", "consent.import"), action="consent.import.finished",
+        target=("import", job.id), details={"imported": job.imported_rows, "rejected": job.rejected_rows},
+    )  # fmt: skip
+    return {"imported": job.imported_rows, "rejected": job.rejected_rows}

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 
 from governance.access.decorators import public, requires
 from governance.api import api_blueprint
+from governance.consent import service
 from governance.consent.api import _subject_resource  # the consent API's one factory for subject routes
 from governance.db import get_session, transaction
 
@@ -99,8 +100,6 @@ def _notice(purpose: Any, version: int, base: str) -> dict[str, Any]:
 
 def records(session: Any, subject_id: uuid.UUID, *, base: str) -> dict[str, Any]:
     """The JSON-LD document of the subject's consent records (nothing is written)."""
-    from governance.consent import service
-
     service.subject_exists(session, subject_id)
     catalog = service.purposes()
     events = service.history(session, subject_id)

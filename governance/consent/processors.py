@@ -118,7 +118,7 @@ def register_processor(
     purposes: Iterable[str] | None = None,
 ) -> tuple[ProcessorView, str]:
     """Register a processor; returns it and its signing secret (shown once, never stored)."""
-    from governance.consent.service import purpose
+    from governance.consent.service import purpose  # deferred: cycle, the service's ledger notifies processors
 
     keys = sorted({purpose(k).key for k in purposes}) if purposes is not None else None
     if session.scalar(sa.select(Processor.id).where(Processor.name == name)) is not None:
@@ -328,17 +328,30 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return int(exc.code)
 
 
-def deliver(session: Session, delivery_id: uuid.UUID, *, attempt: int) -> str:
-    """Send one delivery (one job attempt). Returns the new status; raises WebhookNotAcknowledgedError to retry."""
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """The outcome of one attempt: the delivery's status, and the error when the processor did not acknowledge
+    it and it will be retried (the job commits the attempt, then raises WebhookNotAcknowledgedError)."""
+
+    status: str  # delivered | failed | missing | pending
+    error: str | None = None
+
+    @property
+    def retry(self) -> bool:
+        return self.status == "pending"
+
+
+def deliver(session: Session, delivery_id: uuid.UUID, *, attempt: int) -> DeliveryAttempt:
+    """Send one delivery (one job attempt) and record the attempt in the session; never commits (the job in
+    tasks.py does, before it raises for a retry)."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.status == "delivered":
-        return "delivered" if delivery else "missing"
+        return DeliveryAttempt("delivered" if delivery else "missing")
     processor = session.get(Processor, delivery.processor_id)
     if processor is None or not processor.active:
         delivery.status = "failed"
         delivery.last_error = "processor inactive"
-        session.commit()
-        return "failed"
+        return DeliveryAttempt("failed")
     body = json.dumps(
         {
             "id": str(delivery.id),
@@ -376,8 +389,7 @@ def deliver(session: Session, delivery_id: uuid.UUID, *, attempt: int) -> str:
             target=("delivery", delivery.id),
             details={"processor_id": str(processor.id), "attempts": delivery.attempts},
         )  # fmt: skip
-        session.commit()
-        return "delivered"
+        return DeliveryAttempt("delivered")
     if attempt >= MAX_ATTEMPTS:
         delivery.status = "failed"
         audit.record(
@@ -385,7 +397,5 @@ def deliver(session: Session, delivery_id: uuid.UUID, *, attempt: int) -> str:
             target=("delivery", delivery.id),
             details={"processor_id": str(processor.id), "attempts": delivery.attempts},
         )  # fmt: skip
-    session.commit()
-    if delivery.status == "failed":
-        return "failed"
-    raise WebhookNotAcknowledgedError(error)
+        return DeliveryAttempt("failed")
+    return DeliveryAttempt("pending", error)

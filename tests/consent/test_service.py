@@ -20,6 +20,7 @@ from governance.consent.errors import (
 )
 from governance.consent.models import ConsentEvent
 from governance.consent.receipts import verify_receipt
+from governance.consent.service import checks
 from tests.consent.conftest import PRODUCT, SYSTEM, at
 
 RECS = "personalized_recommendations"
@@ -313,7 +314,7 @@ def test_check_many_chunks_duplicates_and_unknown_ids(
     stranger = uuid.uuid4()
     asked = [*subjects, subjects[0], stranger, subjects[1]]
     whole = service.check_many(session, asked, RECS, now=at(2))
-    monkeypatch.setattr(service, "_BULK_CHUNK", 2)
+    monkeypatch.setattr(checks, "_BULK_CHUNK", 2)  # the module that reads it
     split = service.check_many(session, asked, RECS, now=at(2))
     assert whole == split
     assert list(whole) == [*subjects, stranger]  # the caller's order, each id once
