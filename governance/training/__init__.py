@@ -8,6 +8,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Load policies/training.yaml (a bad file stops start-up), register the API and the job handlers."""
+    # deferred: importing the package (say, for its models) must not load its routes and job handlers
     from governance.training import tasks
     from governance.training.api import bp
     from governance.training.policy import POLICY_EXTENSION, load_policy

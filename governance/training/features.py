@@ -90,6 +90,7 @@ def classification_arrays(
 
     Label: whether the person has at least one event of ``label_category`` in the window.
     """
+    # deferred: heavy: numpy stays out of web workers
     import numpy as np
 
     counted = [c for c in count_categories if c != label_category]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from governance.policyfiles import load_yaml
+
 __all__ = ["POLICY_EXTENSION", "TrainingPolicy", "load_policy"]
 
 POLICY_EXTENSION = "governance.training.policy"
@@ -34,8 +36,6 @@ class TrainingPolicy(BaseModel):
 
 def load_policy(policies_dir: Path) -> TrainingPolicy:
     """Load policies/training.yaml (defaults when absent); raises PolicyFileError naming file and line."""
-    from governance.policyfiles import load_yaml
-
     path = policies_dir / "training.yaml"
     if not path.exists():
         return TrainingPolicy()

@@ -1,11 +1,12 @@
-"""Training job handlers: the training run itself, and the periodic upkeep (orphaned jobs, lineage flags)."""
+"""Training job handlers: the training run itself (governance.training.runner), and the periodic upkeep (orphaned
+jobs, lineage flags). The handlers own the transactions: the service functions they call never commit."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from governance.jobs import JobContext, register, register_periodic
-from governance.training import service
+from governance.training import runner, service
 
 RECONCILE_JOB = "training.reconcile"
 FLAGS_JOB = "training.refresh_flags"
@@ -14,7 +15,7 @@ FLAGS_JOB = "training.refresh_flags"
 # The lease is renewed after every epoch and while polling for cancellation (every ~2 s between steps).
 @register(service.JOB_KIND, lease_seconds=600, max_attempts=3)
 def run_training(ctx: JobContext) -> dict[str, Any]:
-    return service.run_training_job(ctx)
+    return runner.run_training_job(ctx)
 
 
 @register(RECONCILE_JOB, lease_seconds=120, max_attempts=3)

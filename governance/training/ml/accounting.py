@@ -29,6 +29,7 @@ def epsilon_for(
     """
     if steps <= 0:
         return 0.0
+    # deferred: heavy: opacus stays out of web workers
     from opacus.accountants import create_accountant
 
     acct = create_accountant(mechanism=accountant)

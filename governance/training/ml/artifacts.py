@@ -31,6 +31,7 @@ def assert_no_identifiers(
     ``forbidden`` are strings known to identify people in this dataset (pseudonyms, subject ids); none may
     appear in a tensor name or metadata key or value.
     """
+    # deferred: heavy: numpy stays out of web workers
     import numpy as np
 
     tokens = [t.lower() for t in forbidden if t]
@@ -49,6 +50,7 @@ def weights_to_bytes(
     weights: dict[str, np.ndarray], *, architecture: dict[str, Any], kind: str, forbidden: Iterable[str] = ()
 ) -> bytes:
     """Serialize ``weights`` with safetensors; metadata holds only the model kind and architecture."""
+    # deferred: heavy: numpy and safetensors stay out of web workers
     import numpy as np
     from safetensors.numpy import save
 
@@ -60,6 +62,7 @@ def weights_to_bytes(
 
 def load_weights(data: bytes) -> dict[str, np.ndarray]:
     """Inverse of :func:`weights_to_bytes`."""
+    # deferred: heavy: safetensors stays out of web workers
     from safetensors.numpy import load
 
     return load(data)

@@ -22,6 +22,7 @@ __all__ = ["build_classifier_module", "scale_with_bounds", "train_classifier"]
 
 def scale_with_bounds(features: np.ndarray, lower: Sequence[float], upper: Sequence[float]) -> np.ndarray:
     """Clip each column to its public [lower, upper] bound and map it to [0, 1]."""
+    # deferred: heavy: numpy stays out of web workers
     import numpy as np
 
     lo = np.asarray(lower, dtype=np.float64)
@@ -33,6 +34,7 @@ def scale_with_bounds(features: np.ndarray, lower: Sequence[float], upper: Seque
 
 def build_classifier_module(*, n_features: int, n_classes: int, hidden_units: int) -> Any:
     """The classifier network: Linear-ReLU-Linear, or a single Linear layer (logistic regression)."""
+    # deferred: heavy: torch stays out of web workers
     from torch import nn
 
     if hidden_units <= 0:
@@ -57,6 +59,7 @@ def train_classifier(
     Raises :class:`~governance.training.ml.limits.PrivacyParametersRefusedError` when epsilon exceeds the cap or
     delta exceeds 1/(10 N_train), and ``ValueError`` on malformed arrays.
     """
+    # deferred: heavy: numpy, torch and scikit-learn stay out of web workers
     import numpy as np
     import torch
     from sklearn.model_selection import train_test_split
@@ -113,6 +116,7 @@ def train_classifier(
 
 def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, *, n_classes: int) -> dict[str, Any]:
     """Accuracy and ROC AUC (one-vs-rest macro for more than two classes; ``None`` when a class is missing)."""
+    # deferred: heavy: numpy and scikit-learn stay out of web workers
     import numpy as np
     from sklearn.metrics import accuracy_score, roc_auc_score
 

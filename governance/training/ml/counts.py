@@ -47,6 +47,7 @@ def noisy_counts(
     rows_per_person: Sequence[int], *, epsilon: float, max_rows_per_person: int, random_state: int | None = None
 ) -> NoisyCounts:
     """DP counts of people and (clipped) rows at ``epsilon`` in total; never negative (post-processing)."""
+    # deferred: heavy: diffprivlib stays out of web workers
     from diffprivlib.mechanisms import Geometric
     from diffprivlib.utils import check_random_state
 

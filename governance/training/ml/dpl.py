@@ -37,6 +37,7 @@ def train_dpl_logistic(
 
     ``noise_seed=None`` uses diffprivlib's secure generator (``secrets``); a fixed one is for tests only.
     """
+    # deferred: heavy: diffprivlib stays out of web workers
     from diffprivlib.accountant import BudgetAccountant
     from diffprivlib.models import LogisticRegression
 
@@ -96,6 +97,7 @@ def train_dpl_naive_bayes(
 
     The class list is ``range(n_classes)`` (public), never the labels present in the data.
     """
+    # deferred: heavy: numpy and diffprivlib stay out of web workers
     import numpy as np
     from diffprivlib.accountant import BudgetAccountant
     from diffprivlib.models import GaussianNB
@@ -136,6 +138,7 @@ def train_dpl_naive_bayes(
 def _split(
     features: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int, test_fraction: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # deferred: heavy: numpy and scikit-learn stay out of web workers
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -167,6 +170,7 @@ def _result(
     n_train: int,
     notes: list[str],
 ) -> TrainedModel:
+    # deferred: heavy: numpy stays out of web workers
     import numpy as np
 
     spent_epsilon, spent_delta = accountant.total()

@@ -2,7 +2,8 @@
 
 Poisson sampling, ``make_private_with_epsilon`` (PRV accountant by default), ``BatchMemoryManager`` to bound
 memory, ``ModuleValidator`` to fix or reject layers, a cancellation check between optimizer steps and progress
-reports with the epsilon spent so far. torch and opacus are imported inside the functions.
+reports with the epsilon spent so far. torch and opacus are imported inside the functions (web workers import
+this module without them).
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def prepare_module(module: nn.Module) -> tuple[nn.Module, list[str]]:
 
     Raises :class:`UnsupportedModuleError` naming the offending layers when ``ModuleValidator.fix`` cannot help.
     """
-    from opacus.validators import ModuleValidator
+    from opacus.validators import ModuleValidator  # deferred: heavy: opacus stays out of web workers
 
     errors = ModuleValidator.validate(module, strict=False)
     if not errors:
@@ -191,7 +192,7 @@ def train_dp_sgd(
     module is the plain (unwrapped) module with the trained weights. If ``hooks.should_stop`` returns true the run
     stops after the current optimizer step and the outcome reports the epsilon actually spent.
     """
-    import torch
+    import torch  # deferred: heavy: torch stays out of web workers
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -201,6 +202,46 @@ def train_dp_sgd(
         torch.set_num_threads(previous_threads)
 
 
+@dataclass
+class _PrivateRun:
+    """A module, optimizer and loader made private by Opacus, with what the run's accounting needs."""
+
+    engine: Any
+    module: Any
+    optimizer: Any
+    loader: Any
+    sample_rate: float
+    noise_multiplier: float
+    planned_steps: int  # the noise multiplier was calibrated for exactly this many steps; never take more
+    expected_batch_size: int
+    n_examples: int
+    public_examples: int
+    module_fixes: list[str]
+    started: float  # perf_counter when calibration began
+
+    def steps_taken(self) -> int:
+        return sum(s for _, _, s in self.engine.accountant.history)
+
+    def spent(self, config: DPSGDConfig) -> float:
+        return epsilon_for(
+            noise_multiplier=self.noise_multiplier,
+            sample_rate=self.sample_rate,
+            steps=self.steps_taken(),
+            delta=config.target_delta,
+            accountant=config.accountant,
+        )
+
+
+@dataclass
+class _Epochs:
+    """What the training loop reports back: losses per epoch, whether it stopped early, time spent accounting."""
+
+    losses: list[float] = field(default_factory=list)
+    stopped: bool = False
+    completed: int = 0
+    accounting_seconds: float = 0.0
+
+
 def _train(
     module: nn.Module,
     dataset: Dataset,
@@ -208,10 +249,25 @@ def _train(
     config: DPSGDConfig,
     hooks: TrainingHooks,
 ) -> tuple[nn.Module, DPSGDOutcome]:
+    run = _make_private(module, dataset, config)
+    calibrated = time.perf_counter()
+    run.module.train()
+    epochs = _run_epochs(run, loss_fn, config, hooks)
+    outcome = _outcome(run, epochs, config, calibrated=calibrated)
+    if outcome.epsilon > config.target_epsilon * (1 + 1e-9):
+        # Cannot happen when steps <= planned_steps; refuse to hand out a model whose report would exceed it.
+        raise RuntimeError("privacy accounting exceeded the target epsilon")
+    trained = run.module.to_standard_module()  # drops Opacus hooks and per-sample gradient buffers
+    trained.eval()
+    return trained, outcome
+
+
+def _make_private(module: nn.Module, dataset: Dataset, config: DPSGDConfig) -> _PrivateRun:
+    """Fix the module's layers, sample with Poisson at the public rate and calibrate the noise for the target."""
+    # deferred: heavy: torch and opacus stay out of web workers
     import torch
     from opacus import PrivacyEngine
     from opacus.data_loader import DPDataLoader
-    from opacus.utils.batch_memory_manager import BatchMemoryManager
 
     module, fixes = prepare_module(module)
     n_examples = len(dataset)  # type: ignore[arg-type]
@@ -252,100 +308,115 @@ def _train(
     # issue #819): normalize by the public expected batch size of the job spec instead
     dp_optimizer.expected_batch_size = config.batch_size
     sample_rate = 1 / len(loader)
-    noise_multiplier = float(dp_optimizer.noise_multiplier)
-    # The noise multiplier was calibrated for exactly this many steps; never take more.
-    planned_steps = int(config.epochs / sample_rate)
-    expected_batch_size = dp_optimizer.expected_batch_size
+    return _PrivateRun(
+        engine=engine,
+        module=private_module,
+        optimizer=dp_optimizer,
+        loader=dp_loader,
+        sample_rate=sample_rate,
+        noise_multiplier=float(dp_optimizer.noise_multiplier),
+        planned_steps=int(config.epochs / sample_rate),
+        expected_batch_size=int(dp_optimizer.expected_batch_size),
+        n_examples=n_examples,
+        public_examples=public_examples,
+        module_fixes=fixes,
+        started=started,
+    )
 
-    def steps_taken() -> int:
-        return sum(s for _, _, s in engine.accountant.history)
 
-    def spent() -> float:
-        return epsilon_for(
-            noise_multiplier=noise_multiplier,
-            sample_rate=sample_rate,
-            steps=steps_taken(),
-            delta=config.target_delta,
-            accountant=config.accountant,
-        )
-
-    calibrated = time.perf_counter()
-    accounting_seconds = 0.0
-    private_module.train()
-    epoch_losses: list[float] = []
-    stopped = False
-    epochs_completed = 0
+def _run_epochs(
+    run: _PrivateRun,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    config: DPSGDConfig,
+    hooks: TrainingHooks,
+) -> _Epochs:
+    """Train epoch by epoch until the planned steps are taken or ``hooks.should_stop`` says stop."""
+    epochs = _Epochs()
     for epoch in range(1, config.epochs + 1):
-        loss_sum, loss_batches = 0.0, 0
-        with BatchMemoryManager(
-            data_loader=dp_loader,
-            max_physical_batch_size=config.max_physical_batch_size,
-            optimizer=dp_optimizer,
-        ) as memory_safe_loader:
-            for batch in memory_safe_loader:
-                if steps_taken() >= planned_steps:
-                    break
-                before = steps_taken()
-                dp_optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(private_module, tuple(batch))
-                with warnings.catch_warnings():
-                    # Opacus's hooks on the first layer fire although inputs need no gradient: expected.
-                    warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-                    loss.backward()
-                dp_optimizer.step()
-                if len(batch[0]) > 0:
-                    loss_sum += float(loss.detach())
-                    loss_batches += 1
-                if steps_taken() > before and hooks.should_stop is not None and hooks.should_stop():
-                    stopped = True
-                    break
-        epoch_loss = loss_sum / loss_batches if loss_batches else float("nan")
-        epoch_losses.append(epoch_loss)
-        if not stopped:
-            epochs_completed = epoch
+        epoch_loss, epochs.stopped = _run_epoch(run, loss_fn, config, hooks)
+        epochs.losses.append(epoch_loss)
+        if not epochs.stopped:
+            epochs.completed = epoch
         if hooks.progress is not None:
             tick = time.perf_counter()
-            epsilon_so_far = spent()
-            accounting_seconds += time.perf_counter() - tick
-            hooks.progress(Progress(epoch, config.epochs, steps_taken(), planned_steps, epoch_loss, epsilon_so_far))
-        if stopped or steps_taken() >= planned_steps:
+            epsilon_so_far = run.spent(config)
+            epochs.accounting_seconds += time.perf_counter() - tick
+            hooks.progress(
+                Progress(epoch, config.epochs, run.steps_taken(), run.planned_steps, epoch_loss, epsilon_so_far)
+            )
+        if epochs.stopped or run.steps_taken() >= run.planned_steps:
             break
+    return epochs
 
+
+def _run_epoch(
+    run: _PrivateRun,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    config: DPSGDConfig,
+    hooks: TrainingHooks,
+) -> tuple[float, bool]:
+    """One pass over the Poisson-sampled loader in memory-bounded physical batches: (mean loss, stopped)."""
+    # deferred: heavy: opacus stays out of web workers
+    from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+    loss_sum, loss_batches = 0.0, 0
+    stopped = False
+    with BatchMemoryManager(
+        data_loader=run.loader,
+        max_physical_batch_size=config.max_physical_batch_size,
+        optimizer=run.optimizer,
+    ) as memory_safe_loader:
+        for batch in memory_safe_loader:
+            if run.steps_taken() >= run.planned_steps:
+                break
+            before = run.steps_taken()
+            run.optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(run.module, tuple(batch))
+            with warnings.catch_warnings():
+                # Opacus's hooks on the first layer fire although inputs need no gradient: expected.
+                warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+                loss.backward()
+            run.optimizer.step()
+            if len(batch[0]) > 0:
+                loss_sum += float(loss.detach())
+                loss_batches += 1
+            if run.steps_taken() > before and hooks.should_stop is not None and hooks.should_stop():
+                stopped = True
+                break
+    return (loss_sum / loss_batches if loss_batches else float("nan")), stopped
+
+
+def _outcome(run: _PrivateRun, epochs: _Epochs, config: DPSGDConfig, *, calibrated: float) -> DPSGDOutcome:
+    """The run's privacy report: epsilon by both accountants at the steps actually taken, and the timings."""
     trained_at = time.perf_counter()
-    steps = steps_taken()
-    common = {"noise_multiplier": noise_multiplier, "sample_rate": sample_rate, "steps": steps}
+    steps = run.steps_taken()
+    common = {"noise_multiplier": run.noise_multiplier, "sample_rate": run.sample_rate, "steps": steps}
     eps_prv = epsilon_for(**common, delta=config.target_delta, accountant="prv")
     eps_rdp = epsilon_for(**common, delta=config.target_delta, accountant="rdp")
-    outcome = DPSGDOutcome(
+    return DPSGDOutcome(
         accountant=config.accountant,
         epsilon=eps_prv if config.accountant == "prv" else eps_rdp,
         epsilon_prv=eps_prv,
         epsilon_rdp=eps_rdp,
         delta=config.target_delta,
         target_epsilon=config.target_epsilon,
-        noise_multiplier=noise_multiplier,
-        sample_rate=sample_rate,
+        noise_multiplier=run.noise_multiplier,
+        sample_rate=run.sample_rate,
         steps=steps,
-        planned_steps=planned_steps,
-        epochs_completed=epochs_completed,
+        planned_steps=run.planned_steps,
+        epochs_completed=epochs.completed,
         max_grad_norm=config.max_grad_norm,
-        expected_batch_size=int(expected_batch_size),
+        expected_batch_size=run.expected_batch_size,
         max_physical_batch_size=config.max_physical_batch_size,
-        n_examples=n_examples,
-        public_examples=public_examples,
-        stopped_early=stopped,
+        n_examples=run.n_examples,
+        public_examples=run.public_examples,
+        stopped_early=epochs.stopped,
         noise_seed_fixed=config.noise_seed is not None,
-        module_fixes=fixes,
-        epoch_losses=epoch_losses,
+        module_fixes=run.module_fixes,
+        epoch_losses=epochs.losses,
         timings={
-            "calibration_seconds": calibrated - started,
-            "training_seconds": trained_at - calibrated - accounting_seconds,
-            "accounting_seconds": accounting_seconds + time.perf_counter() - trained_at,
+            "calibration_seconds": calibrated - run.started,
+            "training_seconds": trained_at - calibrated - epochs.accounting_seconds,
+            "accounting_seconds": epochs.accounting_seconds + time.perf_counter() - trained_at,
         },
     )
-    if outcome.epsilon > config.target_epsilon * (1 + 1e-9):
-        # Cannot happen when steps <= planned_steps; refuse to hand out a model whose report would exceed it.
-        raise RuntimeError("privacy accounting exceeded the target epsilon")
-    trained = private_module.to_standard_module()  # drops Opacus hooks and per-sample gradient buffers
-    trained.eval()
-    return trained, outcome

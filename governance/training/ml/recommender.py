@@ -70,6 +70,7 @@ def split_histories(
 
 def build_recommender_module(*, n_items: int, embedding_dim: int, dropout: float) -> Any:
     """Bag of items -> dropout -> item embeddings (encoder) -> tanh -> scores for every item (decoder)."""
+    # deferred: heavy: torch stays out of web workers
     from torch import nn
 
     return nn.Sequential(
@@ -82,6 +83,7 @@ def build_recommender_module(*, n_items: int, embedding_dim: int, dropout: float
 
 def _bags(train: list[list[int]], n_items: int) -> np.ndarray:
     """Multi-hot rows, L2-normalized so every person's input has the same norm whatever their history length."""
+    # deferred: heavy: numpy stays out of web workers
     import numpy as np
 
     bags = np.zeros((len(train), n_items), dtype=np.float32)
@@ -110,6 +112,7 @@ def train_recommender(
     baseline. Raises :class:`~governance.training.ml.limits.PrivacyParametersRefusedError` when epsilon exceeds
     the cap or delta exceeds 1/(10 N) for N people.
     """
+    # deferred: heavy: numpy and torch stay out of web workers
     import numpy as np
     import torch
     from torch.nn import functional as F
@@ -175,6 +178,7 @@ def ranking_metrics(
     scores: np.ndarray, train: list[list[int]], held_out: list[list[int]], *, k: int
 ) -> dict[str, float | int]:
     """Mean precision@k and recall@k over people with held-out items; their training items are never ranked."""
+    # deferred: heavy: numpy stays out of web workers
     import numpy as np
 
     precisions: list[float] = []
