@@ -12,6 +12,7 @@ from governance.access.decorators import current_principal, requires, resource_o
 from governance.access.principals import Principal, Resource
 from governance.access.service import allowed, authorize
 from governance.api import api_blueprint
+from governance.audit import record
 from governance.db import get_session, transaction
 from governance.errors import ValidationFailedError
 from governance.vault import keymanagement, service
@@ -137,7 +138,8 @@ def break_glass(path: SubjectPath, body: BreakGlassBody) -> dict[str, Any]:
 def ingest_events(path: SubjectPath, body: EventBatchBody) -> dict[str, Any]:
     """Up to 10,000 events; each accepted, reported as duplicate (same event_id), or rejected by index
     (`invalid_event`, `unknown_category`, `no_lawful_basis`: no purpose the subject permits covers it)."""
-    from governance.consent.service import lawful_event_categories  # the route orchestrates vault and consent
+    # deferred: vault and consent never import each other at module level (docs/contracts.md); the route orchestrates
+    from governance.consent.service import lawful_event_categories
 
     with transaction(get_session()) as session:
         service.get_subject(session, path.subject_id)
@@ -153,7 +155,8 @@ def ingest_events(path: SubjectPath, body: EventBatchBody) -> dict[str, Any]:
 def ingest_mixed_events(body: MixedEventBatchBody) -> dict[str, Any]:
     """Up to 10,000 events for any number of subjects (each event names its `subject_id`). Judged per event
     as for one subject, plus `unknown_subject` and `subject_erased`; indexes refer to this request's list."""
-    from governance.intake.service import ingest_mixed  # one orchestration for HTTP and the broker's consumer
+    # deferred: intake sits above vault (it orchestrates vault and consent, for HTTP and the broker's consumer)
+    from governance.intake.service import ingest_mixed
 
     with transaction(get_session()) as session:
         return ingest_mixed(session, body.events, actor=current_principal())
@@ -175,8 +178,6 @@ def list_events(path: SubjectPath, query: EventsQuery) -> dict[str, Any]:
                     next_since = event.occurred_at
                     break
                 events.append(event)
-        from governance.audit import record
-
         record(
             session,
             actor=current_principal(),

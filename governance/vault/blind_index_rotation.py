@@ -36,9 +36,11 @@ from sqlalchemy.orm import Session
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
+from governance.jobs import enqueue
 from governance.settings import ConfigError
-from governance.vault.crypto import BlindIndex, SubjectCipher, WrappedKey
+from governance.vault.crypto import BlindIndex, DecryptionError, SubjectCipher, WrappedKey
 from governance.vault.errors import KeyRotationError, VaultIntegrityError
+from governance.vault.fields import lookup_key
 from governance.vault.keyproviders import UnwrapError
 from governance.vault.models import BlindIndexRotation, DataKey, ProfileFieldValue, Subject
 
@@ -73,7 +75,7 @@ class BlindIndexKeys:
 
 
 def _keys() -> BlindIndexKeys:
-    from governance.vault.runtime import get_runtime
+    from governance.vault.runtime import get_runtime  # deferred: cycle, runtime imports BlindIndexKeys from here
 
     return get_runtime().blind_keys
 
@@ -165,8 +167,6 @@ def start_index_rotation(session: Session, *, actor: Actor, enqueue_job: bool = 
             "A blind-index key rotation is already running.", code="index_rotation_running"
         ) from None
     if enqueue_job:
-        from governance.jobs import enqueue
-
         ref = actor.ref if isinstance(actor, Principal) else actor
         rotation.job_id = enqueue(
             session,
@@ -256,7 +256,7 @@ def reindex_batch(
 
 def _ciphers(session: Session, keys: list[tuple[uuid.UUID, int]]) -> dict[uuid.UUID, SubjectCipher]:
     """The data-key ciphers of a batch's subjects, unwrapped in one provider call (an HSM: one session)."""
-    from governance.vault.runtime import get_runtime
+    from governance.vault.runtime import get_runtime  # deferred: cycle, runtime imports BlindIndexKeys from here
 
     if not keys:
         return {}
@@ -295,8 +295,6 @@ def _emails(session: Session, ciphers: dict[uuid.UUID, SubjectCipher]) -> dict[u
 
 
 def _decrypt(cipher: SubjectCipher, name: str, blob: bytes) -> str:
-    from governance.vault.crypto import DecryptionError
-
     try:
         return cipher.decrypt(name, blob).decode("utf-8")
     except DecryptionError:
@@ -304,8 +302,6 @@ def _decrypt(cipher: SubjectCipher, name: str, blob: bytes) -> str:
 
 
 def _email_digest(index: BlindIndex, email: str) -> bytes:
-    from governance.vault.fields import lookup_key
-
     return index.compute("email", lookup_key("email", email))
 
 

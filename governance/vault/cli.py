@@ -11,6 +11,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from governance.access.principals import Principal
+from governance.vault import blind_index_rotation, keymanagement
+from governance.vault.errors import KeyRotationError
+from governance.vault.provider_migration import start_provider_migration
 
 keys_cli = AppGroup("keys", help="Vault encryption keys: status and rotation.")
 CLI_ACTOR = Principal.system("cli")
@@ -23,8 +26,6 @@ def _session():
 @keys_cli.command("status")
 def status_command() -> None:
     """Master-key versions (state, data keys wrapped by each) and recent rotations. No key material."""
-    from governance.vault import keymanagement
-
     with _session() as session, session.begin():
         status = keymanagement.key_status(session)
     for version in status["versions"]:
@@ -64,8 +65,6 @@ def rotate_command(wait: bool, batch_size: int) -> None:
     --wait, a worker runs the job (`governance worker`); follow it with `governance keys status` or
     GET /api/v1/jobs/<job_id>.
     """
-    from governance.vault import keymanagement
-
     session = _session()
     try:
         if wait:
@@ -107,9 +106,6 @@ def migrate_command(batch_size: int) -> None:
     """Move every data key from GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER to GOVERNANCE_VAULT_KEY_PROVIDER (an HSM):
     a master-key rotation whose new version is created by the new provider, run by a worker as a resumable
     job. Reads and writes continue; docs/vault.md, "Master key in an HSM"."""
-    from governance.vault.errors import KeyRotationError
-    from governance.vault.provider_migration import start_provider_migration
-
     session = _session()
     try:
         with session.begin():
@@ -136,13 +132,12 @@ def migrate_command(batch_size: int) -> None:
 def rotate_index_command(wait: bool, batch_size: int) -> None:
     """Open the next blind-index key version (`vault_blind_index_v<N>` in the key directory) and re-index every
     subject under it (a resumable job). Lookups match either version until it is done; docs/vault.md."""
-    from governance.vault import blind_index_rotation as rotation
-    from governance.vault.errors import KeyRotationError
-
     session = _session()
     try:
         with session.begin():
-            view = rotation.start_index_rotation(session, actor=CLI_ACTOR, enqueue_job=not wait, batch_size=batch_size)
+            view = blind_index_rotation.start_index_rotation(
+                session, actor=CLI_ACTOR, enqueue_job=not wait, batch_size=batch_size
+            )
         out: dict[str, object] = {
             "rotation_id": str(view.id),
             "from_version": view.from_version,
@@ -151,7 +146,9 @@ def rotate_index_command(wait: bool, batch_size: int) -> None:
             "job_id": str(view.job_id) if view.job_id else None,
         }
         if wait:
-            out.update(rotation.run_index_rotation(session, view.id, actor=CLI_ACTOR, batch_size=batch_size))
+            out.update(
+                blind_index_rotation.run_index_rotation(session, view.id, actor=CLI_ACTOR, batch_size=batch_size)
+            )
         click.echo(json.dumps(out))
     except KeyRotationError as exc:
         raise click.ClickException(exc.message) from None
@@ -163,8 +160,6 @@ def rotate_index_command(wait: bool, batch_size: int) -> None:
 @click.argument("subject_id", type=click.UUID)
 def rotate_subject_command(subject_id: uuid.UUID) -> None:
     """Give one subject a fresh data key (re-encrypts its fields and events)."""
-    from governance.vault import keymanagement
-
     with _session() as session, session.begin():
         version = keymanagement.rotate_data_key(session, subject_id, actor=CLI_ACTOR)
     click.echo(json.dumps({"subject_id": str(subject_id), "key_version": version}))

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
 from governance.db import utcnow
+from governance.jobs import enqueue
 from governance.vault.blind_index_rotation import EXTERNAL_REF_FIELD
 from governance.vault.crypto import SubjectCipher, WrappedKey
 from governance.vault.errors import KeyRotationError, VaultIntegrityError
@@ -168,8 +169,6 @@ def start_master_rotation(
     session.add(rotation)
     session.flush()
     if enqueue_job:
-        from governance.jobs import enqueue
-
         ref = actor.ref if isinstance(actor, Principal) else actor
         rotation.job_id = enqueue(
             session,

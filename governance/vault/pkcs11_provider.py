@@ -114,6 +114,7 @@ class Pkcs11KeyProvider:
 
     def _library(self) -> Any:
         try:
+            # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
             import pkcs11
         except ImportError:
             raise KeyProviderUnavailable(reason="library_missing") from None
@@ -125,6 +126,7 @@ class Pkcs11KeyProvider:
             raise KeyProviderUnavailable(reason="library_missing") from None
 
     def _open(self) -> _Connection:
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import exceptions as p11
 
         lib = self._library()
@@ -166,6 +168,7 @@ class Pkcs11KeyProvider:
     def _find_token(self, lib: Any) -> Any | None:
         """The token with our label, slot by slot: one broken slot (a token deleted under a running
         library answers CKR_GENERAL_ERROR) must not hide the others, as `lib.get_token` lets it."""
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import exceptions as p11
 
         matches = []
@@ -201,6 +204,7 @@ class Pkcs11KeyProvider:
 
     def _call(self, operation: Callable[[_Connection], T]) -> T:
         """Run `operation` in the session; a lost session (token removed, HSM restarted) is re-opened once."""
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import exceptions as p11
 
         lost = (
@@ -235,6 +239,7 @@ class Pkcs11KeyProvider:
         return f"{self.settings.key_label}-v{version}"
 
     def _scan(self, connection: _Connection) -> list[int]:
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import Attribute, KeyType, ObjectClass
 
         prefix = self.settings.key_label + "-v"
@@ -282,6 +287,7 @@ class Pkcs11KeyProvider:
     def _key(self, connection: _Connection, version: int) -> Any:
         key = connection.keys.get(version)
         if key is None:
+            # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
             from pkcs11 import Attribute, ObjectClass
             from pkcs11 import exceptions as p11
 
@@ -302,6 +308,7 @@ class Pkcs11KeyProvider:
 
     @staticmethod
     def _gcm(iv: bytes, context: bytes) -> tuple[Any, Any]:
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import Mechanism
         from pkcs11.mechanisms import GCMParams
 
@@ -317,6 +324,7 @@ class Pkcs11KeyProvider:
         return self._call(encrypt)
 
     def _decrypt_one(self, connection: _Connection, version: int, wrapped: bytes, context: bytes) -> bytes:
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import exceptions as p11
 
         key = self._key(connection, version)
@@ -356,6 +364,7 @@ class Pkcs11KeyProvider:
 
     def add_version(self) -> int:
         """Generate the next version inside the token: AES-256, sensitive, never extractable."""
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import Attribute, KeyType
 
         def generate(connection: _Connection) -> int:
@@ -385,6 +394,7 @@ class Pkcs11KeyProvider:
 
     def retire_version(self, version: int) -> None:
         """Destroy the version's key object in the token; a no-op if it is already gone."""
+        # deferred: optional dependency python-pkcs11, loaded only where an HSM is configured
         from pkcs11 import exceptions as p11
 
         def destroy(connection: _Connection) -> None:

@@ -23,8 +23,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from governance.access.principals import ActorRef, Principal
+from governance.jobs import enqueue
 from governance.vault.errors import KeyRotationError
+from governance.vault.keymanagement import REWRAP_JOB, KeyRotation, start_master_rotation
 from governance.vault.keyproviders import FileKeyProvider, KeyProvider, UnwrapError, unwrap_many
+from governance.vault.runtime import get_runtime
 
 __all__ = ["MigratingKeyProvider", "start_provider_migration"]
 
@@ -123,10 +126,6 @@ def start_provider_migration(session: Session, *, actor: Principal | ActorRef, b
 
     Raises `KeyRotationError` (`provider_not_migrating`) unless a legacy provider is configured, and while
     another rotation runs; an unavailable HSM raises `KeyProviderUnavailable` (503) with nothing changed."""
-    from governance.jobs import enqueue
-    from governance.vault.keymanagement import REWRAP_JOB, KeyRotation, start_master_rotation
-    from governance.vault.runtime import get_runtime
-
     if not isinstance(get_runtime().provider, MigratingKeyProvider):
         raise KeyRotationError(
             "No legacy key provider is configured (GOVERNANCE_VAULT_LEGACY_KEY_PROVIDER).",

@@ -19,6 +19,7 @@ from governance.vault.blind_index_rotation import BlindIndexKeys
 from governance.vault.catalog import CategoryCatalog, load_catalog
 from governance.vault.crypto import BlindIndex, Envelope
 from governance.vault.keyproviders import EnvKeyProvider, FileKeyProvider, KeyProvider, KeyProviderError
+from governance.vault.pkcs11_provider import Pkcs11KeyProvider, Pkcs11Settings  # python-pkcs11 loads on first use
 
 EXTENSION = "governance.vault"
 DEFAULT_CATEGORIES = PROJECT_ROOT / "policies" / "categories.yaml"
@@ -123,6 +124,7 @@ def key_provider_for(settings: Settings, keystore: object) -> KeyProvider:
     legacy_kind = (settings.get("VAULT_LEGACY_KEY_PROVIDER") or "").lower()
     try:
         if legacy_kind:
+            # deferred: cycle, provider_migration imports get_runtime (and keymanagement) from the vault
             from governance.vault.provider_migration import MigratingKeyProvider
 
             if legacy_kind == kind or legacy_kind not in _LOCAL_PROVIDERS:
@@ -151,9 +153,6 @@ def _provider(kind: str, settings: Settings, keystore: object, *, first_version:
     if kind in _LOCAL_PROVIDERS:
         return _local_provider(kind, settings, keystore)
     if kind == "pkcs11":
-        # imported here: python-pkcs11 loads only where an HSM is configured
-        from governance.vault.pkcs11_provider import Pkcs11KeyProvider, Pkcs11Settings
-
         return Pkcs11KeyProvider(Pkcs11Settings.from_settings(settings.get), first_version=first_version)
     raise ConfigError("GOVERNANCE_VAULT_KEY_PROVIDER must be 'file', 'env' or 'pkcs11'")
 
@@ -172,8 +171,6 @@ def check_settings(settings: Settings) -> None:
         if "env" in (kind, legacy_kind):  # parsing the variable creates nothing
             _local_provider("env", settings, None)
         if kind == "pkcs11":
-            from governance.vault.pkcs11_provider import Pkcs11Settings
-
             Pkcs11Settings.from_settings(settings.get)
     except KeyProviderError as exc:
         raise ConfigError(f"vault master key: {exc}") from None

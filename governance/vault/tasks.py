@@ -8,6 +8,8 @@ from typing import Any
 
 from governance.access.principals import Principal
 from governance.jobs import JobContext, register, register_periodic
+from governance.vault import blind_index_rotation, keymanagement, retention
+from governance.vault.runtime import get_runtime
 
 REWRAP_JOB = "vault.rotate_master_key"
 EPOCH_JOB = "vault.key_epoch"
@@ -24,8 +26,6 @@ def rotate_master_key(ctx: JobContext) -> dict[str, Any]:
 
     Idempotent: after a crash the next attempt carries on from what is committed.
     """
-    from governance.vault import keymanagement
-
     rotation_id = uuid.UUID(ctx.payload["rotation_id"])
     batch_size = int(ctx.payload.get("batch_size", 2000))
     session = ctx.session()
@@ -50,8 +50,6 @@ def rotate_master_key(ctx: JobContext) -> dict[str, Any]:
 def key_epoch(ctx: JobContext) -> dict[str, Any]:
     """Open a new master-key epoch when the active version is older than the epoch length (re-wrapping every
     data key, resumable) and destroy retired versions whose backup retention is over."""
-    from governance.vault import keymanagement
-
     session = ctx.session()
     try:
         return keymanagement.run_key_epoch(session, actor=SYSTEM)
@@ -63,20 +61,20 @@ def key_epoch(ctx: JobContext) -> dict[str, Any]:
 def reindex_blind(ctx: JobContext) -> dict[str, Any]:
     """Re-index every subject under the new blind-index key version in committed batches, then retire the old
     version for lookups. Idempotent: after a crash the next attempt carries on from what is committed."""
-    from governance.vault import blind_index_rotation as rotation
-
     rotation_id = uuid.UUID(ctx.payload["rotation_id"])
     batch_size = int(ctx.payload.get("batch_size", 1000))
     session = ctx.session()
     try:
-        total = session.get_one(rotation.BlindIndexRotation, rotation_id).total
+        total = session.get_one(blind_index_rotation.BlindIndexRotation, rotation_id).total
         session.rollback()
 
         def report(done: int) -> None:
             ctx.progress(done, max(total, done), "re-indexing subjects")
             ctx.check_cancelled()
 
-        return rotation.run_index_rotation(session, rotation_id, actor=SYSTEM, batch_size=batch_size, on_batch=report)
+        return blind_index_rotation.run_index_rotation(
+            session, rotation_id, actor=SYSTEM, batch_size=batch_size, on_batch=report
+        )
     finally:
         session.close()
 
@@ -84,17 +82,14 @@ def reindex_blind(ctx: JobContext) -> dict[str, Any]:
 @register(RETENTION_JOB, lease_seconds=600)
 def apply_retention(ctx: JobContext) -> dict[str, Any]:
     """Delete fields and events older than every purpose using them allows (counts go to the audit log)."""
-    from governance.consent.service import purposes
-    from governance.vault.retention import apply_retention as apply
-    from governance.vault.retention import retention_days_by_category
-    from governance.vault.runtime import get_runtime
+    from governance.consent.service import purposes  # deferred: vault never imports consent at module level
 
     catalog = get_runtime().catalog
-    days = retention_days_by_category(catalog, purposes())
+    days = retention.retention_days_by_category(catalog, purposes())
     session = ctx.session()
     try:
         with session.begin():
-            return apply(session, catalog=catalog, retention_days=days, actor=SYSTEM)
+            return retention.apply_retention(session, catalog=catalog, retention_days=days, actor=SYSTEM)
     finally:
         session.close()
 
