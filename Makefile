@@ -43,6 +43,7 @@ test-fast: install  ## the inner loop: SQLite, both cores, without slow and brow
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layer and models contracts in pyproject.toml ([tool.importlinter])
 
 format:
 	$(BIN)/ruff format .

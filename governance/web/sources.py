@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from governance.access import accounts
+
 
 def clients(session: Session) -> list[dict[str, Any]]:
     """Registered OAuth clients: id, name, scopes, purposes, active (no secrets)."""
@@ -41,15 +43,8 @@ def deliveries(session: Session, processor_id: Any, limit: int = 500) -> list[An
 
 
 def staff(session: Session) -> list[dict[str, Any]]:
-    """Staff accounts and roles (no password or TOTP material).
-
-    The access domain has no listing function yet, so this one read uses its model directly; it moves to
-    `access.accounts.list_staff(session)` when that exists (docs/web.md, contract additions)."""
-    import sqlalchemy as sa
-
-    from governance.access.models import StaffAccount
-
-    rows = session.scalars(sa.select(StaffAccount).order_by(StaffAccount.username))
+    """Staff accounts and roles (no password or TOTP material)."""
+    rows = accounts.list_staff(session)
     return [
         {
             "id": str(row.id),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from governance.consent import state as logic
 from governance.consent.models import ConsentState
 from governance.consent.state import Decision
-from governance.vault.models import Subject
+from governance.vault import service as vault
 
 _state_table = ConsentState.__table__
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # INSERT … ON CONFLICT of each dialect
@@ -73,10 +73,10 @@ def _lock_states_statement(dialect: str) -> Any:
         wanted = unnest.table_valued("value").render_derived(name="wanted")  # unnest(...) AS wanted(value)
     else:
         wanted = sa.func.json_each(sa.bindparam("purposes", type_=sa.String())).table_valued("value")
-    vault = Subject.__table__
+    subject = vault.active_subject_select(sa.bindparam("s", type_=sa.Uuid())).subquery("subject")
     rows = (
         sa.select(
-            vault.c.id,
+            subject.c.id,
             sa.cast(wanted.c.value, sa.String()),
             sa.literal(0),
             sa.false(),
@@ -84,8 +84,7 @@ def _lock_states_statement(dialect: str) -> Any:
             sa.literal(0),
             sa.bindparam("now", type_=t.c.updated_at.type),
         )
-        .select_from(vault.join(wanted, sa.true()))
-        .where(vault.c.id == sa.bindparam("s", type_=sa.Uuid()), vault.c.status == "active")
+        .select_from(subject.join(wanted, sa.true()))
         .order_by(wanted.c.value)
     )
     columns = ["subject_id", "purpose", "decided_seq", "objected", "objection_seq", "last_seq", "updated_at"]

@@ -32,6 +32,7 @@ from governance.vault.service.results import (
 )
 from governance.vault.service.shredding import shred_subject
 from governance.vault.service.subjects import (
+    active_subject_select,
     all_active_subject_ids,
     categories,
     create_subject,
@@ -64,6 +65,7 @@ __all__ = [
     "ShredReport",
     "SubjectRows",
     "SubjectView",
+    "active_subject_select",
     "all_active_subject_ids",
     "backups_unreadable_by",
     "bounded_event_count",

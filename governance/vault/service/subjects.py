@@ -338,6 +338,12 @@ def erased_ids(session: Session, subject_ids: Iterable[uuid.UUID]) -> set[uuid.U
     return found
 
 
+def active_subject_select(subject_id: sa.ColumnElement[Any]) -> sa.Select[tuple[uuid.UUID]]:
+    """One column `id`: the subject's id when it is active (neither unknown nor erased), for another domain to
+    join inside its own statement (the consent write locks its state rows and checks the subject in one)."""
+    return select(Subject.id.label("id")).where(Subject.id == subject_id, Subject.status == "active")
+
+
 def all_active_subject_ids(session: Session) -> Iterator[uuid.UUID]:
     """Every active subject id, streaming."""
     query = select(Subject.id).where(Subject.status == "active").order_by(Subject.id)
