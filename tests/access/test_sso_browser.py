@@ -42,7 +42,7 @@ def sso_site(
         SSO_CLIENT_SECRET=secret,
         SSO_POLICY=str(policy),
     )
-    server.server.app = sso_app
+    server.serve(sso_app)
     try:
         yield base, sso_app
     finally:

@@ -10,9 +10,10 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -35,6 +36,30 @@ DESKTOP = {"width": 1280, "height": 900}
 SERIOUS = {"serious", "critical"}
 
 
+class ClosingApp:
+    """Serves `app`, closing each response's iterator as soon as it is exhausted or dropped.
+
+    Werkzeug's dev server closes the iterator only after draining the socket, and that drain raises
+    ConnectionResetError when the browser has already navigated away (a favicon cut short): the file behind a
+    static response is then left to the garbage collector, and pytest fails the test on the ResourceWarning.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        return self._closing(self.app(environ, start_response))
+
+    @staticmethod
+    def _closing(body: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from body
+        finally:  # runs on exhaustion, on an error while writing, and when the generator is collected
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+
 @dataclass
 class LiveServer:
     """A real HTTP server on 127.0.0.1 serving the app from a worker thread."""
@@ -47,6 +72,11 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}"
 
+    def serve(self, app: Flask) -> None:
+        """Serve another app on the same port (for an app that must know its own address)."""
+        self.app = app
+        self.server.app = ClosingApp(app)  # type: ignore[assignment]
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -54,7 +84,7 @@ class LiveServer:
 
 
 def start_live_server(app: Flask) -> LiveServer:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, ClosingApp(app), threaded=True)  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     return LiveServer(app=app, server=server, thread=thread)
