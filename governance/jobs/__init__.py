@@ -3,7 +3,7 @@
 from flask import Flask
 
 from governance.jobs.registry import register, register_periodic
-from governance.jobs.service import JobView, enqueue, get_job, request_cancel
+from governance.jobs.service import JobView, enqueue, find_by_dedupe_key, get_job, request_cancel
 from governance.jobs.worker import JobCancelledError, JobContext, PermanentJobError
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "JobView",
     "PermanentJobError",
     "enqueue",
+    "find_by_dedupe_key",
     "get_job",
     "init_app",
     "register",

@@ -88,7 +88,7 @@ def enqueue(
 ) -> uuid.UUID:
     """Add a job in the caller's transaction. With `dedupe_key`, an existing job with that key is returned instead."""
     if dedupe_key is not None:
-        existing = session.scalar(select(Job.id).where(Job.dedupe_key == dedupe_key))
+        existing = find_by_dedupe_key(session, dedupe_key)
         if existing is not None:
             return existing
     spec = handler_for(kind)
@@ -106,6 +106,12 @@ def enqueue(
     session.add(job)
     session.flush()
     return job.id
+
+
+def find_by_dedupe_key(session: Session, dedupe_key: str) -> uuid.UUID | None:
+    """The id of the job queued under `dedupe_key` (in any status), or None: lets a caller that enqueues many
+    jobs tell a new one from one queued by an earlier run."""
+    return session.scalar(select(Job.id).where(Job.dedupe_key == dedupe_key))
 
 
 def get_job(session: Session, job_id: uuid.UUID) -> JobView:

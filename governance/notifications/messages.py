@@ -1,7 +1,8 @@
 """The e-mails' texts: plain text plus a simple HTML part, in English or German (the profile's language).
 
 Messages name no personal data beyond what the person already knows (the kind of request and, for a rejection,
-the policy's reason text); they carry no links with tokens: the person signs in to the dashboard as usual."""
+the policy's reason text; for a renewal, the purpose and what changed in its notice, from the policy); they carry
+no links with tokens: the person signs in to the dashboard as usual."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ _REQUEST_NAMES = {
     },
 }
 
-# (subject, paragraphs); {request} is the request's name, {reason} the rejection's reason text
+# (subject, paragraphs); {request} is the request's name, {reason} the rejection's reason text, {purpose} and
+# {change} a purpose's title and what changed in its notice
 _TEMPLATES: dict[str, dict[NoticeKind, tuple[str, tuple[str, ...]]]] = {
     "en": {
         NoticeKind.EXPORT_READY: (
@@ -58,6 +60,15 @@ _TEMPLATES: dict[str, dict[NoticeKind, tuple[str, tuple[str, ...]]]] = {
             (
                 "Your request ({request}) has been completed.",
                 "Your privacy dashboard shows what was done.",
+            ),
+        ),
+        NoticeKind.NOTICE_RENEWAL: (
+            "Your consent needs renewing",
+            (
+                "We changed what we tell you about {purpose}, and the change matters for what you agreed to.",
+                "What changed: {change}",
+                "Until you decide again, we do not use your data for it. Sign in to your privacy dashboard to read "
+                "the new notice and decide. If you do nothing, it stays off.",
             ),
         ),
     },
@@ -85,6 +96,17 @@ _TEMPLATES: dict[str, dict[NoticeKind, tuple[str, tuple[str, ...]]]] = {
                 "Ihr Datenschutz-Dashboard zeigt, was getan wurde.",
             ),
         ),
+        NoticeKind.NOTICE_RENEWAL: (
+            "Ihre Einwilligung muss erneuert werden",
+            (
+                "Wir haben unseren Hinweis zu „{purpose}“ geändert, und die Änderung betrifft das, wozu Sie "
+                "eingewilligt haben.",
+                "Was sich geändert hat: {change}",
+                "Bis Sie neu entscheiden, nutzen wir Ihre Daten dafür nicht. Melden Sie sich in Ihrem "
+                "Datenschutz-Dashboard an, um den neuen Hinweis zu lesen und zu entscheiden. Wenn Sie nichts tun, "
+                "bleibt es ausgeschaltet.",
+            ),
+        ),
     },
 }
 
@@ -94,13 +116,24 @@ def language_of(tag: str | None) -> str:
     return "de" if tag and tag.lower().split("-")[0] == "de" else "en"
 
 
-def render(kind: NoticeKind, *, language: str, request_kind: str | None, reason: str | None) -> Rendered:
+def render(
+    kind: NoticeKind,
+    *,
+    language: str,
+    request_kind: str | None = None,
+    reason: str | None = None,
+    purpose: str | None = None,
+    change: str | None = None,
+) -> Rendered:
     lang = language if language in _TEMPLATES else "en"
     subject, paragraphs = _TEMPLATES[lang][kind]
     names = _REQUEST_NAMES[lang]
+    not_given = "keine Angabe" if lang == "de" else "not given"
     values = {
         "request": names.get(request_kind or "", request_kind or ""),
-        "reason": reason or ("keine Angabe" if lang == "de" else "not given"),
+        "reason": reason or not_given,
+        "purpose": purpose or "",
+        "change": change or not_given,
     }
     lines = [p.format(**values) for p in paragraphs]
     text = "\n\n".join(lines) + "\n"

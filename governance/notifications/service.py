@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from governance import jobs
+from governance import audit, jobs
+from governance.access.principals import ActorRef, Principal
+from governance.consent import service as consent
 
 SEND_JOB = "notifications.send_email"
 MAX_ATTEMPTS = 5
@@ -17,6 +20,7 @@ class NoticeKind(StrEnum):
     EXPORT_READY = "export_ready"
     REQUEST_REJECTED = "request_rejected"
     REQUEST_COMPLETED = "request_completed"
+    NOTICE_RENEWAL = "notice_renewal"
 
 
 # requests whose completion means "your download is waiting" rather than "it is done"
@@ -69,3 +73,52 @@ def notify_request_closed(
         return None
     kind = NoticeKind.EXPORT_READY if request_kind in _EXPORT_REQUESTS else NoticeKind.REQUEST_COMPLETED
     return notify(session, subject_id, kind, request_id=request_id)
+
+
+def _renewal_key(purpose: str, notice_version: int, subject_id: uuid.UUID) -> str:
+    return f"{SEND_JOB}:{NoticeKind.NOTICE_RENEWAL.value}:{purpose}:v{notice_version}:{subject_id}"
+
+
+@dataclass(frozen=True)
+class RenewalAnnouncement:
+    """What `announce_renewal` did: the notice version asked about and how many e-mails it queued now; the people
+    an earlier run already queued a mail for (for that version) count in `already_queued`, not again."""
+
+    purpose: str
+    notice_version: int
+    queued: int
+    already_queued: int
+
+
+def announce_renewal(session: Session, purpose: str, *, actor: Principal | ActorRef) -> RenewalAnnouncement:
+    """Queue one `notice_renewal` e-mail to each person whose consent to `purpose` was given to a notice older
+    than its last material change (`consent.subjects_needing_renewal`), in the caller's transaction, with one
+    audit entry for the run (counts only).
+
+    At most one e-mail per (purpose, notice version, person), however often it runs: the job's dedupe key says
+    so. A later material change is a new version, so the same person is asked again. Raises UnknownPurposeError."""
+    version = consent.purpose(purpose).renewal_from_version
+    queued = already = 0
+    for subject_id in consent.subjects_needing_renewal(session, purpose):
+        key = _renewal_key(purpose, version, subject_id)
+        if jobs.find_by_dedupe_key(session, key) is not None:
+            already += 1
+            continue
+        payload = {
+            "kind": NoticeKind.NOTICE_RENEWAL.value,
+            "subject_id": str(subject_id),
+            "purpose": purpose,
+            "notice_version": version,
+        }
+        jobs.enqueue(
+            session, SEND_JOB, payload, max_attempts=MAX_ATTEMPTS, dedupe_key=key, created_by="system:notifications"
+        )
+        queued += 1
+    audit.record(
+        session,
+        actor=actor,
+        action="notifications.renewal.announced",
+        target=("purpose", purpose),
+        details={"notice_version": version, "queued": queued, "already_queued": already},
+    )
+    return RenewalAnnouncement(purpose=purpose, notice_version=version, queued=queued, already_queued=already)

@@ -1,9 +1,10 @@
 """The send job: read the address from the vault at send time, render, send over SMTP, audit without it.
 
 Failure behaviour: no SMTP configured -> the job ends `skipped_no_smtp` (no retries); the person erased or
-without an e-mail address -> ends skipped (audited); the server unreachable or a temporary (4xx) answer -> the
-exception goes to the job queue, which retries with backoff up to `MAX_ATTEMPTS`; a permanent (5xx) refusal ->
-ends skipped `refused`. Delivery is at least once: a crash between the send and the commit sends again.
+without an e-mail address, or (a renewal) no longer needing to renew -> ends skipped (audited); the server
+unreachable or a temporary (4xx) answer -> the exception goes to the job queue, which retries with backoff up to
+`MAX_ATTEMPTS`; a permanent (5xx) refusal -> ends skipped `refused`. Delivery is at least once: a crash between
+the send and the commit sends again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from governance import audit, jobs
 from governance.access.principals import Principal
+from governance.consent import service as consent
+from governance.consent.state import Reason
 from governance.notifications.messages import language_of, render
 from governance.notifications.service import MAX_ATTEMPTS, SEND_JOB, NoticeKind
 from governance.settings import Settings
@@ -56,8 +59,9 @@ class SmtpSettings:
 
 def _details(payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
     details = {"kind": payload["kind"], **extra}
-    if payload.get("request_id"):
-        details["request_id"] = payload["request_id"]
+    for key in ("request_id", "purpose", "notice_version"):
+        if payload.get(key):
+            details[key] = payload[key]
     return details
 
 
@@ -97,6 +101,25 @@ def _request_facts(session: Session, request_id: str | None) -> tuple[str | None
     return view.kind, view.outcome_reason
 
 
+def _renewal_facts(session: Session, payload: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(the purpose's title, what changed) while the person still needs to renew; None once they decided again
+    (renewed, withdrew) or the grant stopped counting for another reason: the mail would then be wrong."""
+    subject_id = uuid.UUID(payload["subject_id"])
+    if consent.is_permitted(session, subject_id, payload["purpose"]).reason != Reason.NEEDS_RENEWAL.value:
+        return None
+    found = consent.purpose(payload["purpose"])
+    return found.title, found.notice(int(payload["notice_version"])).change
+
+
+def _facts(session: Session, kind: NoticeKind, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """What the message names, read at send time; None when a renewal is no longer needed."""
+    if kind == NoticeKind.NOTICE_RENEWAL:
+        facts = _renewal_facts(session, payload)
+        return None if facts is None else {"purpose": facts[0], "change": facts[1]}
+    request_kind, reason = _request_facts(session, payload.get("request_id"))
+    return {"request_kind": request_kind, "reason": reason}
+
+
 def _message(smtp: SmtpSettings, to: str, rendered: Any) -> EmailMessage:
     message = EmailMessage()
     message["From"] = smtp.sender
@@ -133,14 +156,16 @@ def send_job(ctx: jobs.JobContext) -> dict[str, Any]:
     with ctx.session() as session, session.begin():
         if smtp is None:
             return _skip(session, payload, "no_smtp")
+        facts = _facts(session, kind, payload)  # before the address is read: a mail not needed reads nothing
+        if facts is None:
+            return _skip(session, payload, "not_needed")
         contact = _contact(session, uuid.UUID(payload["subject_id"]))
         if isinstance(contact, str):
             return _skip(session, payload, contact)
         address, language = contact
         if not address:
             return _skip(session, payload, "no_email")
-        request_kind, reason = _request_facts(session, payload.get("request_id"))
-        rendered = render(kind, language=language_of(language), request_kind=request_kind, reason=reason)
+        rendered = render(kind, language=language_of(language), **facts)
         try:
             _send(smtp, _message(smtp, address, rendered))
         except smtplib.SMTPException as exc:

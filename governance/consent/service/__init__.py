@@ -20,6 +20,7 @@ from governance.consent.service.checks import (
     is_permitted,
     iter_permitted_subjects,
     permitted_subjects_select,
+    subjects_needing_renewal,
 )
 from governance.consent.service.decisions import (
     apply_gpc,
@@ -89,6 +90,7 @@ __all__ = [
     "record_decisions",
     "remember_response",
     "subject_exists",
+    "subjects_needing_renewal",
     "verify_receipt_token",
     "withdraw_all",
 ]

@@ -175,6 +175,32 @@ def iter_permitted_subjects(
             yield subject_id
 
 
+def subjects_needing_renewal(session: Session, purpose: str, *, batch_size: int = 5000) -> Iterator[uuid.UUID]:
+    """Every active subject whose current grant for `purpose` was given to a notice version older than the last
+    material change (the grant no longer counts: `Reason.NEEDS_RENEWAL`), streamed in subject-id order.
+
+    Withdrawn, expired, objected and erased subjects are left out: there is nothing for them to renew. A purpose
+    with no material change (or not based on consent) has none. Raises UnknownPurposeError."""
+    found = purposes().get(purpose)
+    if found is None:
+        raise UnknownPurposeError(purpose, purposes().keys)
+    if not found.requires_consent:
+        return
+    t = _state_table.c
+    stmt = (
+        sa.select(t.subject_id)
+        .where(
+            t.purpose == purpose,
+            t.decision == Decision.GRANTED.value,
+            sa.func.coalesce(t.notice_version, 0) < found.renewal_from_version,
+            t.objected.is_(False),
+            sa.exists(vault.active_subject_select(t.subject_id)),
+        )
+        .order_by(t.subject_id)
+    )
+    yield from _stream_ids(session, stmt, batch_size)
+
+
 def _stream_ids(session: Session, stmt: sa.Select[Any], batch_size: int) -> Iterator[uuid.UUID]:
     """Stream one Uuid column, reading the DB-API cursor directly: building a SQLAlchemy Row per id costs more
     than the query. Memory stays bounded and other statements may run on the session between items.
