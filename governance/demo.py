@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from governance.access.principals import Principal
+from governance.core.principals import Principal
 
 DEMO_ACTOR = Principal.system("demo")
 

@@ -11,7 +11,7 @@ from prometheus_client import Gauge
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from governance.access.decorators import public
+from governance.core.routes import public
 from governance.db import get_db
 from governance.migrations_support import current_revision, head_revision
 

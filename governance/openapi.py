@@ -130,8 +130,8 @@ def _permitted(engine: Any, principal: Any, action: str, resources: list[Any]) -
 
 def security_for(engine: Any, action: str) -> list[dict[str, list[str]]]:
     """Who may call a route declaring `action`, asked of the policy engine itself (never a second table)."""
-    from governance.access.principals import Principal, Resource
     from governance.access.tokens import KNOWN_SCOPES
+    from governance.core.principals import Principal, Resource
 
     subject_id = uuid.UUID(int=7)
     owned = [

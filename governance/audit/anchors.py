@@ -234,8 +234,8 @@ def _alarm(session_factory: Any, action: str, details: dict[str, Any], dedupe: s
 
 def record_alarm(session: Session, action: str, details: dict[str, Any], dedupe: str = "") -> None:
     """Log and audit an alarm once per process and condition (the sealer retries every few seconds)."""
-    from governance.access.principals import Principal
     from governance.audit.service import record
+    from governance.core.principals import Principal
 
     key = (action, f"{sorted(details.items())}{dedupe}")
     if key in _RAISED:

@@ -8,11 +8,11 @@ from typing import Any, Literal
 from flask import Response, stream_with_context
 from pydantic import BaseModel, Field
 
-from governance.access.decorators import requires, resource_of
-from governance.access.principals import Resource
 from governance.api import ErrorBody, StrictModel, api_blueprint, file_response, json_object_response
 from governance.audit import service
 from governance.audit.export import csv_lines, jsonl_lines
+from governance.core.principals import Resource
+from governance.core.routes import requires, resource_of
 from governance.db import get_db, get_session
 
 bp = api_blueprint("audit", description="Tamper-evident audit log: verify, search, export")

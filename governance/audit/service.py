@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy.orm import Session
 
-from governance.access.principals import ActorRef, Principal
 from governance.audit import anchors, merkle
 from governance.audit.canonical import (
     CanonicalizationError,
@@ -46,6 +45,7 @@ from governance.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from governance.audit.offline_verify import VerificationFailed, WitnessKey, parse_vkey, verify_cosignature
 from governance.audit.publish import PublishedFileError, leaf_segments
 from governance.audit.verifier import LOG_TRUNCATED, PUBLISHED_CHECKPOINT_INVALID, Failure, VerifyReport, verify_leaves
+from governance.core.principals import ActorRef, Principal
 from governance.db import rowcount, utcnow
 
 __all__ = [

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from governance.access.decorators import requires, resource_of
-from governance.access.principals import Resource
 from governance.api import ResponseModel, api_blueprint
+from governance.core.principals import Resource
+from governance.core.routes import requires, resource_of
 from governance.db import get_session
 from governance.jobs import service
 from governance.jobs.models import Job
