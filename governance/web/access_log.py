@@ -2,7 +2,8 @@
 
 Read through the audit domain's service (`audit.search`, `audit.inclusion_proof`): entries whose target is the
 person (staff who saw their details in clear, break-glass grants, staff reading their activity), entries about
-their own requests (exports prepared, download links, downloads) and about dataset releases that included them.
+their own requests (download links, downloads) and their export bundles (the copy prepared: that entry names the
+bundle, not the request), and about dataset releases that included them.
 Staff appear only by role, never by name or account id; services by their registered name.
 """
 
@@ -30,10 +31,10 @@ SUBJECT_ACTIONS = {
     "vault.events.read": "looked at your recorded activity",
 }
 REQUEST_ACTIONS = {
-    "requests.bundle.created": "prepared the copy of your data you asked for",
     "requests.link.issued": "made a download link for the copy of your data",
     "requests.bundle.downloaded": "downloaded the copy of your data",
 }
+BUNDLE_ACTIONS = {"requests.bundle.created": "prepared the copy of your data you asked for"}
 RELEASE_ACTIONS = {
     "gateway.release.completed": "was given a dataset that included your data",
     "gateway.release.downloaded": "downloaded a dataset that included your data",
@@ -64,10 +65,14 @@ def _who(entry: dict[str, Any], roles: dict[str, list[str]], clients: dict[str, 
 
 
 def entries_about(
-    session: Session, subject_id: Any, request_ids: list[Any], release_recipients: dict[str, str]
+    session: Session,
+    subject_id: Any,
+    request_ids: list[Any],
+    release_recipients: dict[str, str],
+    bundle_ids: list[Any] = (),  # type: ignore[assignment]
 ) -> list[AccessEntry]:
     """Every shown access to the person's data, newest first. `release_recipients`: the id and recipient name of
-    each dataset release that included the person."""
+    each dataset release that included the person; `bundle_ids`: the export bundles made for their requests."""
     from governance.audit import service as audit
     from governance.web import sources
 
@@ -96,6 +101,8 @@ def entries_about(
         collect(kind, str(subject_id), SUBJECT_ACTIONS)
     for request_id in request_ids:
         collect("request", str(request_id), REQUEST_ACTIONS)
+    for bundle_id in bundle_ids:
+        collect("bundle", str(bundle_id), BUNDLE_ACTIONS)
     for release_id, recipient in release_recipients.items():
         collect("release", str(release_id), RELEASE_ACTIONS, recipient)
     return sorted(found.values(), key=lambda e: e.seq, reverse=True)

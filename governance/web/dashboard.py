@@ -1036,8 +1036,9 @@ def _access_entries() -> list[Any]:
         str(r.release_id): recipients.get(r.client_id, r.client_id)
         for r in gateway.releases_including(session, subject_id)
     }
-    request_ids = [v.id for v in requests.requests_for_subject(session, subject_id)]
-    return access_log.entries_about(session, subject_id, request_ids, releases)
+    views = requests.requests_for_subject(session, subject_id)
+    bundle_ids = [v.result["bundle_id"] for v in views if (v.result or {}).get("bundle_id")]
+    return access_log.entries_about(session, subject_id, [v.id for v in views], releases, bundle_ids)
 
 
 @bp.get("/me/access")
