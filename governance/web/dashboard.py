@@ -19,6 +19,7 @@ from governance.access.decorators import current_principal, requires, resource_o
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
+from governance.requests.errors import DownloadLinkGoneError, InvalidTransitionError
 from governance.web import markup, present, sources
 from governance.web.blueprint import bp
 
@@ -865,15 +866,29 @@ def dashboard_request_status(request_id: str) -> ResponseReturnValue:
     )
 
 
+DOWNLOAD_GONE = (
+    "That copy of your data is no longer available: we delete each copy when its download time runs out. "
+    "Request a new copy below if you still need one."
+)
+DOWNLOAD_NOT_READY = "Your copy is not ready yet. This page shows how far it has got; the download appears here."
+
+
 @bp.get("/me/requests/<request_id>/download")
 @requires("dsr.download", resource=own_request)
 def dashboard_download(request_id: str) -> ResponseReturnValue:
     from governance.requests import service as requests
 
     actor = current_principal()
-    with transaction(get_session()) as session:  # issuing and using the link are both audited
-        token, _expires = requests.issue_download_link(session, _request_uuid(request_id), actor=actor)
-        content, filename = requests.open_download(session, token, actor=actor)
+    try:
+        with transaction(get_session()) as session:  # issuing and using the link are both audited
+            token, _expires = requests.issue_download_link(session, _request_uuid(request_id), actor=actor)
+            content, filename = requests.open_download(session, token, actor=actor)
+    except DownloadLinkGoneError:  # a stale tab or a bookmark: say what happened and what to do, on the page
+        return _back_to_requests(DOWNLOAD_GONE, "info")
+    except InvalidTransitionError as exc:
+        if exc.code != "export_not_ready":
+            raise
+        return _back_to_requests(DOWNLOAD_NOT_READY, "info")
     return Response(
         content,
         mimetype="application/zip",

@@ -249,3 +249,23 @@ def release_dataset(app: Flask, client_id: str, purpose: str, profile_fields: li
     release_id = in_transaction(app, lambda s: gateway.request_release(s, client=client, spec=spec).id)
     drain(app, kinds=["gateway.release"])
     return release_id
+
+
+def expire_export(app: Flask, request_id: str) -> None:
+    """An export's download time runs out (as seven days later): the retention purge deletes its bundle."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from governance.requests import service as requests
+    from governance.requests.models import DataSubjectRequest, ExportBundle
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+
+    def work(session: Any) -> None:
+        row = session.get(DataSubjectRequest, uuid.UUID(request_id))
+        row.result = {**row.result, "expires_at": past.isoformat()}
+        session.execute(sa.update(ExportBundle).where(ExportBundle.request_id == row.id).values(expires_at=past))
+        assert requests.purge_expired_bundles(session) == 1
+
+    in_transaction(app, work)

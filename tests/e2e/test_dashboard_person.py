@@ -448,6 +448,29 @@ def test_feature_an_expired_link_says_what_to_do_next(app, page, live_server_for
     check_person_page(page, "i13-link-expired")
 
 
+def test_feature_an_expired_download_link_says_what_to_do_next(app, page, live_server_for, make_subject):
+    """A tab left open on the download: by the time the person clicks, the copy's time has run out."""
+    from governance.jobs.worker import drain
+    from tests.e2e.helpers import expire_export
+
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, make_subject()))
+    page.get_by_role("link", name="Requests", exact=True).click()
+    page.get_by_role("button", name="Request a copy of my data").click()
+    drain(app)
+    page.reload()
+    download = page.get_by_role("link", name="Download your data (ZIP)")
+    assert visible(download)
+    expire_export(app, download.get_attribute("href").split("/")[3])
+    download.click()  # the old tab's link: no silent failure in the browser's download list
+    page.wait_for_url("**/me/requests")
+    assert visible(page.get_by_text("That copy of your data is no longer available"))
+    assert visible(page.get_by_text("Request a new copy below if you still need one.").first)
+    assert page.get_by_role("link", name="Download your data (ZIP)").count() == 0
+    assert visible(page.get_by_role("button", name="Request a copy of my data"))
+    check_person_page(page, "i13-download-expired")
+
+
 def test_feature_recovery_codes_can_be_copied_and_downloaded(app, page, browser_context, live_server_for, tmp_path):
     import pyotp
 

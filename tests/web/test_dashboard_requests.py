@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tests.e2e.helpers import expire_export
 from tests.web.test_dashboard import _form_post
 
 
@@ -95,3 +96,23 @@ def test_a_request_is_withdrawn_only_by_its_own_subject(app, client, make_subjec
     response = _form_post(other, "/me/requests", f"/me/requests/{request_id}/cancel", {})
     assert response.status_code == 303
     assert "Withdrawn" in other.get("/me/requests").get_data(as_text=True)
+
+
+def test_an_expired_download_link_says_what_happened_and_what_to_do(app, client, make_subject, login_subject):
+    from governance.jobs.worker import drain
+
+    login_subject(client, make_subject())
+    _form_post(client, "/me/requests", "/me/requests/export", {})
+    drain(app)
+    html = client.get("/me/requests").get_data(as_text=True)
+    request_id = re.search(r"/me/requests/([0-9a-f-]{36})/download", html).group(1)
+    expire_export(app, request_id)
+
+    response = client.get(f"/me/requests/{request_id}/download")  # a stale tab or a bookmark
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/me/requests")
+    html = client.get("/me/requests").get_data(as_text=True)
+    assert "That copy of your data is no longer available" in html
+    assert "Request a new copy below if you still need one." in html
+    assert f"/me/requests/{request_id}/download" not in html
+    assert "Request a copy of my data" in html  # the next step is right there
