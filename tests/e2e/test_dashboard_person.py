@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.browser import PHONE, check_person_page, visible
+from tests.e2e.browser import PHONE, check_person_page, hidden, visible
 from tests.e2e.helpers import ACTOR, dashboard_path, grant, in_transaction
 
 pytestmark = pytest.mark.browser
@@ -431,6 +431,45 @@ def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_serv
     page.goto(server.url + "/me/requests?correct=country#rectify")
     assert page.get_by_label("Country where you live").locator("option", has_text="Germany").count() == 1
     check_person_page(page, "i13-p14-country-by-name")
+
+
+def test_feature_a_readable_receipt_beside_the_signed_one_prints_as_a_document(
+    app, page, live_server_for, make_subject
+):
+    subject_id = make_subject()
+    grant(app, subject_id, "model_training")
+    server = live_server_for(app)
+    page.goto(server.url + dashboard_path(app, subject_id))
+    page.get_by_role("link", name="Consent", exact=True).click()
+    page.get_by_role("link", name="View the receipt for Training our models").first.click()
+    assert visible(page.get_by_role("heading", name="Consent receipt"))
+    facts = page.locator("dl.facts").inner_text()
+    assert "Training our models" in facts
+    assert "Allowed" in facts
+    for raw in ("eyJ", "JWS", "urn:uuid"):  # words, not the signed token or identifiers
+        assert raw not in page.locator("main").inner_text()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download the signed receipt").click()
+    assert info.value.suggested_filename.endswith((".json", ".jwt", ".jws", ".txt"))
+    check_person_page(page, "i13-receipt-readable")
+
+    printed = page.get_by_role("button", name="Print this page")
+    assert visible(printed)  # shown once JavaScript can make it work
+    page.evaluate("window.print = () => { window.printedAt = Date.now(); }")  # no print dialog in a headless test
+    printed.click()
+    assert page.evaluate("typeof window.printedAt") == "number"
+    page.emulate_media(media="print")  # what the printer gets: the receipt, none of the page's controls
+    try:
+        assert visible(page.get_by_role("heading", name="Consent receipt"))
+        assert "Training our models" in page.locator("dl.facts").inner_text()
+        for control in ("Back to consent", "Download the signed receipt", "Read the notice you decided on"):
+            assert page.get_by_text(control).evaluate_all("els => els.every(e => e.offsetParent === null)"), control
+        assert hidden(page.locator("nav.site-nav"))
+        assert hidden(page.get_by_role("button", name="Sign out"))
+        pdf = page.pdf(format="A4")  # Chromium's own print to PDF: the printable page renders
+        assert pdf.startswith(b"%PDF")
+    finally:
+        page.emulate_media(media="screen")
 
 
 def test_feature_an_expired_link_says_what_to_do_next(app, page, live_server_for, make_subject):
