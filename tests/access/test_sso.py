@@ -25,7 +25,7 @@ from governance.access import accounts, sso
 from tests.access.conftest import PASSWORD, audit_rows, post_form, second_step, sign_in, totp_now
 from tests.conftest import dump_all_rows
 from tests.fixtures.access import csrf_token_from
-from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
+from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, running_provider
 
 POLICY = """
 claim: groups
@@ -234,10 +234,11 @@ def test_a_provider_error_or_another_issuer_in_the_callback_is_refused(sso_app: 
 # ---- MFA ----
 
 
+@pytest.mark.parametrize("amr", [["pwd"], None], ids=["password-only-amr", "no-amr-or-acr-claim"])
 def test_a_role_needing_mfa_without_the_providers_mfa_and_no_local_totp_is_refused(
-    sso_app: Flask, provider: OidcProvider
+    sso_app: Flask, provider: OidcProvider, amr: list[str] | None
 ) -> None:
-    provider.set_account("bob", ["privacy-admins"], amr=["pwd"])
+    provider.set_account("bob", ["privacy-admins"], amr=amr)  # None: the ID token carries neither claim
     client = sso_app.test_client()
     response = sso_sign_in(client, provider, "bob")
     assert response.status_code == 403
@@ -436,6 +437,32 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(sso_app: Flask, prov
         confirm = browser.get(location, allow_redirects=False, timeout=30)
         assert confirm.status_code == 200
         assert "logout" in confirm.text.lower()
+
+
+def test_sign_out_while_the_provider_is_down_ends_the_session_here(
+    app: Flask, make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    (tmp_path / "idp").mkdir()
+    with running_provider(tmp_path / "idp") as own:  # its own provider: this test stops it
+        settings = _sso_settings(own.issuer, tmp_path)
+        own.set_account("gus", ["privacy-helpdesk"])
+        client = make_app(**settings).test_client()
+        assert sso_sign_in(client, own, "gus").status_code == 302
+        assert signed_in(client)
+        name = app.config["SESSION_COOKIE_NAME"]
+        cookie = client.get_cookie(name)
+        assert cookie is not None
+    # The provider is gone (its port closed). Another worker, which has not read its discovery document yet,
+    # answers the sign-out: the local session ends and the browser goes to the sign-in page, not the provider.
+    other = make_app(**settings).test_client()
+    other.set_cookie(name, cookie.value, domain=cookie.domain)
+    assert signed_in(other)
+    response = post_form(other, "/logout", {})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert not signed_in(other)
+    assert not signed_in(client)  # the same session, ended in the database
+    assert audit_rows(app, "access.sign_out")[-1]["details"] == {}  # no provider_logout
 
 
 # ---- the provider is down ----
