@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,32 @@ from governance.vault.runtime import get_runtime, runtime_for
 from tests.vault.conftest import ACTOR, PROFILE, HsmToken, event
 
 DATA_KEY = bytes(range(32))
+
+
+@dataclass
+class UnwrapCalls:
+    """The calls a running provider received: a batch's size per `unwrap_many`, a count of single unwraps."""
+
+    single: int = 0
+    batches: list[int] = field(default_factory=list)
+
+
+def count_unwraps(provider: Pkcs11KeyProvider, monkeypatch: pytest.MonkeyPatch) -> UnwrapCalls:
+    """Count the provider's unwrap calls; each still goes to the token (the methods are wrapped, not replaced)."""
+    calls = UnwrapCalls()
+    unwrap, unwrap_many = provider.unwrap, provider.unwrap_many
+
+    def counted_unwrap(version: int, wrapped: bytes, context: bytes) -> bytes:
+        calls.single += 1
+        return unwrap(version, wrapped, context)
+
+    def counted_unwrap_many(items: Sequence[tuple[int, bytes, bytes]]) -> list[bytes | UnwrapError]:
+        calls.batches.append(len(items))
+        return unwrap_many(items)
+
+    monkeypatch.setattr(provider, "unwrap", counted_unwrap)
+    monkeypatch.setattr(provider, "unwrap_many", counted_unwrap_many)
+    return calls
 
 
 @pytest.fixture
@@ -239,7 +266,7 @@ def test_the_service_runs_on_the_hsm_and_reports_it_unavailable(
 
 
 def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
-    make_app: Callable[..., Flask], hsm_token: HsmToken, app: Flask
+    make_app: Callable[..., Flask], hsm_token: HsmToken, app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`iter_release_rows` over subjects whose keys the HSM wraps (one of them with two data-key versions)
     gives every value in clear; with the token gone it raises `KeyProviderUnavailable`, never integrity."""
@@ -274,7 +301,12 @@ def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
                         )
                     )
 
+            calls = count_unwraps(runtime_for(hsm_app).provider, monkeypatch)
             rows = release()
+            with session.begin():
+                stored_keys = session.scalar(sa.select(sa.func.count()).select_from(DataKey)) or 0
+            assert calls.batches == [stored_keys]  # 30 subjects (< one 500-id chunk): all their data keys at once
+            assert calls.single == 0
             assert [r.subject_id for r in rows] == ids
             assert [r.profile["postal_code"] for r in rows] == [f"{10000 + n}" for n in range(30)]
             assert [len(r.events) for r in rows] == [2 if n == 5 else 1 for n in range(30)]
@@ -282,6 +314,30 @@ def test_a_release_through_the_hsm_unwraps_each_chunk_in_one_call(
             hsm_token.delete()
             with pytest.raises(KeyProviderUnavailable):
                 release()
+        finally:
+            session.close()
+
+
+def test_a_master_key_rotation_on_the_hsm_unwraps_each_batch_in_one_call(
+    make_app: Callable[..., Flask], hsm_token: HsmToken, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-wrap job's batches each unwrap their data keys with one `unwrap_many` (one lock hold, one key
+    lookup), never one `unwrap` per key; afterwards every key is under the new version in the token."""
+    hsm_app = make_app(**hsm_token.app_settings())
+    with hsm_app.app_context():
+        session = hsm_app.extensions["governance.db"].session()
+        try:
+            with session.begin():
+                service.create_subjects(
+                    session, [{"external_ref": f"rot-{n}", "profile": PROFILE} for n in range(25)], actor=ACTOR
+                )
+            provider = runtime_for(hsm_app).provider
+            calls = count_unwraps(provider, monkeypatch)
+            view = keymanagement.run_master_rotation(session, actor=ACTOR, batch_size=10)
+            assert [size for size in calls.batches if size] == [10, 10, 5]
+            assert calls.single == 0
+            assert set(session.scalars(sa.select(DataKey.master_version).distinct())) == {view.target_version}
+            assert view.target_version in provider.versions()
         finally:
             session.close()
 
