@@ -1,0 +1,270 @@
+"""Filing a request: validate it, merge it into the open one of the same kind or create it, and start what can
+start now (queue the export or erasure job, or apply a rectification or objection in the same transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from governance import audit, jobs
+from governance.access.principals import Principal
+from governance.consent import service as consent
+from governance.db import utcnow
+from governance.errors import ValidationFailedError
+from governance.requests.core import (
+    ERASURE_JOB,
+    EXPORT_JOB,
+    FiledRequest,
+    RequestView,
+    Source,
+    _check_subject,
+    _target,
+    _transition,
+    _view,
+    get_policy,
+)
+from governance.requests.deadlines import compute_deadlines, receipt_date
+from governance.requests.errors import UnknownRequestKindError
+from governance.requests.lifecycle import ItemOutcome, RequestKind, Status, outcome_status
+from governance.requests.models import DataSubjectRequest
+from governance.requests.policy import RequestsPolicy
+from governance.vault import service as vault
+
+VERIFICATION_METHOD_MAX = 60
+
+
+def file_request(
+    session: Session,
+    *,
+    subject_id: uuid.UUID,
+    kind: str,
+    actor: Principal,
+    source: Source,
+    verification_method: str | None,
+    params: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    policy: RequestsPolicy | None = None,
+) -> FiledRequest:
+    """File a request (or merge it into the open one of the same kind) and start what can start now.
+
+    - verified at once when `verification_method` is given (a subject session always is);
+    - access/portability and erasure are queued as durable jobs;
+    - rectification (`params["fields"]`: field -> new value) and objection (`params["purposes"]`) are applied
+      in this same transaction and the request is closed.
+
+    Raises `UnknownRequestKindError` (422), `SubjectAlreadyErasedError` (404 `already_erased`), the vault's
+    `SubjectNotFoundError` (404), `ValidationFailedError` for missing or bad parameters.
+    """
+    now = now or utcnow()
+    policy = policy or get_policy()
+    try:
+        request_kind = RequestKind(kind)
+    except ValueError:
+        raise UnknownRequestKindError("Kind must be one of: " + ", ".join(k.value for k in RequestKind) + ".") from None
+    params = dict(params or {})
+    _validate_params(request_kind, params, verification_method)
+    subject = _check_subject(session, subject_id)
+
+    existing = _open_duplicate(session, subject_id, request_kind)
+    if existing is not None:
+        return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
+
+    row = _new_row(
+        subject_id,
+        request_kind,
+        params,
+        jurisdiction=policy.jurisdiction_for(getattr(subject, "jurisdiction", None)),
+        actor=actor,
+        source=source,
+        verification_method=verification_method,
+        now=now,
+        policy=policy,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # another transaction filed the same kind for this subject a moment ago: merge into it
+        existing = _open_duplicate(session, subject_id, request_kind)
+        if existing is None:
+            raise
+        return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
+    _record_received(session, row, actor=actor)
+    if verification_method:
+        _transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
+        start(session, row, actor=actor, now=now, params=params, policy=policy)
+    session.flush()
+    return FiledRequest(_view(row, policy, now), False)
+
+
+def _new_row(
+    subject_id: uuid.UUID,
+    kind: RequestKind,
+    params: Mapping[str, Any],
+    *,
+    jurisdiction: str,
+    actor: Principal,
+    source: Source,
+    verification_method: str | None,
+    now: datetime,
+    policy: RequestsPolicy,
+) -> DataSubjectRequest:
+    """The received request, its deadlines counted from the day of receipt in its jurisdiction."""
+    rule = policy.rule(jurisdiction)
+    received_on = receipt_date(now, rule)
+    deadlines = compute_deadlines(rule, received_on)
+    return DataSubjectRequest(
+        id=uuid.uuid4(),
+        subject_id=subject_id,
+        kind=kind.value,
+        status=Status.RECEIVED.value,
+        jurisdiction=jurisdiction,
+        source=source,
+        filed_by=f"{actor.kind}:{actor.id}",
+        verification_method=verification_method,
+        received_at=now,
+        received_on=received_on,
+        confirm_by=deadlines.confirm_by,
+        original_due_on=deadlines.original_due,
+        due_on=deadlines.due,
+        extensions=[],
+        outcome_items=[],
+        params=_stored_params(kind, params),
+        open_key=f"{subject_id}:{kind.value}",
+        merged_count=0,
+        step="new",
+        result={},
+    )
+
+
+def _record_received(session: Session, row: DataSubjectRequest, *, actor: Principal) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action="requests.request.received",
+        target=_target(row),
+        details={
+            "kind": row.kind,
+            "source": row.source,
+            "jurisdiction": row.jurisdiction,
+            "subject_id": str(row.subject_id),
+            # days rather than dates: the audit log refuses digit runs that could be phone numbers
+            "days_to_respond": (row.due_on - row.received_on).days,
+        },
+    )
+
+
+def _validate_params(kind: RequestKind, params: Mapping[str, Any], verification_method: str | None) -> None:
+    if verification_method is not None and not (0 < len(verification_method) <= VERIFICATION_METHOD_MAX):
+        raise ValidationFailedError(fields={"verification_method": "1 to 60 characters"})
+    allowed = {RequestKind.RECTIFICATION: {"fields"}, RequestKind.OBJECTION: {"purposes"}}.get(kind, set())
+    unknown = set(params) - allowed
+    if unknown:
+        raise ValidationFailedError(fields=dict.fromkeys(unknown, f"not a parameter of a {kind.value} request"))
+    if kind is RequestKind.RECTIFICATION:
+        fields = params.get("fields")
+        if not isinstance(fields, dict) or not fields:
+            raise ValidationFailedError(fields={"fields": "name the fields to correct and their new values"})
+        if not verification_method:
+            # the new values are personal data: they are applied at once and never parked unverified
+            raise ValidationFailedError(fields={"verification_method": "required for rectification"})
+    if kind is RequestKind.OBJECTION:
+        purposes = params.get("purposes")
+        if not isinstance(purposes, list) or not purposes or not all(isinstance(p, str) for p in purposes):
+            raise ValidationFailedError(fields={"purposes": "name at least one purpose"})
+
+
+def _stored_params(kind: RequestKind, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What is kept of the parameters: purposes, and only the *names* of rectified fields (never values)."""
+    if kind is RequestKind.RECTIFICATION:
+        return {"fields": sorted(params["fields"])}
+    if kind is RequestKind.OBJECTION:
+        return {"purposes": sorted(set(params["purposes"]))}
+    return {}
+
+
+def _open_duplicate(session: Session, subject_id: uuid.UUID, kind: RequestKind) -> DataSubjectRequest | None:
+    return session.scalars(
+        select(DataSubjectRequest).where(DataSubjectRequest.open_key == f"{subject_id}:{kind.value}").with_for_update()
+    ).first()
+
+
+def _merge(
+    session: Session,
+    row: DataSubjectRequest,
+    *,
+    actor: Principal,
+    source: Source,
+    now: datetime,
+    policy: RequestsPolicy,
+) -> RequestView:
+    row.merged_count += 1
+    audit.record(
+        session,
+        actor=actor,
+        action="requests.request.merged",
+        target=_target(row),
+        details={"kind": row.kind, "source": source, "merged_count": row.merged_count},
+    )
+    session.flush()
+    return _view(row, policy, now)
+
+
+def start(
+    session: Session,
+    row: DataSubjectRequest,
+    *,
+    actor: Principal,
+    now: datetime,
+    params: Mapping[str, Any],
+    policy: RequestsPolicy,
+) -> None:
+    """verified -> in_progress, then queue the job or apply the change at once."""
+    kind = RequestKind(row.kind)
+    _transition(session, row, Status.IN_PROGRESS, actor=actor, now=now)
+    if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY, RequestKind.ERASURE):
+        job_kind = ERASURE_JOB if kind is RequestKind.ERASURE else EXPORT_JOB
+        row.job_id = jobs.enqueue(
+            session,
+            job_kind,
+            {"request_id": str(row.id)},
+            dedupe_key=f"{job_kind}:{row.id}",
+            created_by=actor.owner_label,
+        )
+        row.step = "queued"
+        return
+    if kind is RequestKind.RECTIFICATION:
+        _rectify(session, row, params["fields"], actor=actor, now=now)
+    else:
+        _object(session, row, row.params["purposes"], actor=actor, now=now)
+
+
+def _rectify(
+    session: Session, row: DataSubjectRequest, fields: Mapping[str, Any], *, actor: Principal, now: datetime
+) -> None:
+    changed = set(vault.update_profile(session, row.subject_id, dict(fields), actor=actor))
+    items = [
+        ItemOutcome(name, done=True, reason=None if name in changed else "already held this value")
+        for name in sorted(fields)
+    ]
+    row.result = {"changed": sorted(changed), "unchanged": sorted(set(fields) - changed)}
+    row.step = "done"
+    _transition(
+        session, row, outcome_status(items), actor=actor, now=now, items=items, details={"fields_changed": len(changed)}
+    )
+
+
+def _object(session: Session, row: DataSubjectRequest, purposes: list[str], *, actor: Principal, now: datetime) -> None:
+    """Objection/restriction takes effect at once for every named purpose (marketing without any balancing)."""
+    consent.object_to(session, row.subject_id, list(purposes), actor=actor)
+    items = [ItemOutcome(f"purpose:{p}", done=True) for p in purposes]
+    row.result = {"purposes": list(purposes)}
+    row.step = "done"
+    _transition(session, row, Status.COMPLETED, actor=actor, now=now, items=items, details={"purposes": list(purposes)})
