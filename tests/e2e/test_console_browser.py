@@ -79,6 +79,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Audit log").click()
     page.get_by_label("Action").fill("vault.subject")
     page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**/console/audit?action=vault.subject*")  # count() does not wait for the filtered page
     rows = page.get_by_role("table", name="Audit entries, newest first (filtered)").locator("tbody tr")
     assert rows.count() == 3
     assert all("vault.subject.create" in text for text in rows.all_inner_texts())
