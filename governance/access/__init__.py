@@ -1,9 +1,9 @@
 """The access domain. See docs/contracts.md for what other domains may call."""
 
-from flask import Flask
+from flask_openapi3 import OpenAPI
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     """Load and validate the policy files (a broken file stops start-up), register the blueprint, the OAuth2
     server, rate limits, the housekeeping job and CLI commands."""
     from governance.access import credentials, sso, sso_pages, tasks

@@ -9,12 +9,12 @@ from governance.audit.service import Entry, record, record_many
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from flask import Flask
+    from flask_openapi3 import OpenAPI
 
 __all__ = ["Entry", "init_app", "record", "record_many"]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     """Register the API blueprint, the `governance audit` commands and the periodic sealer."""
     import click
 

@@ -1,9 +1,9 @@
 """The consent domain. See docs/contracts.md for what other domains may call."""
 
-from flask import Flask
+from flask_openapi3 import OpenAPI
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     """Load and validate the purposes (a bad policy file stops start-up), register the API, the jobs and the
     `consent` CLI group."""
     from governance.cli import governance_cli

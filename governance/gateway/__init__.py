@@ -1,9 +1,9 @@
 """The gateway domain. See docs/contracts.md for what other domains may call (`governance.gateway.service`)."""
 
-from flask import Flask
+from flask_openapi3 import OpenAPI
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     """Load and validate `policies/gateway.yaml` (a bad file stops start-up), register the API and job handlers."""
     from governance.gateway import synthetic_release, tasks
     from governance.gateway.api import bp

@@ -1,6 +1,6 @@
 """Durable jobs: plumbing that knows no domain. Domains enqueue in their own transaction and register handlers."""
 
-from flask import Flask
+from flask_openapi3 import OpenAPI
 
 from governance.jobs.registry import register, register_periodic
 from governance.jobs.service import JobView, enqueue, find_by_dedupe_key, get_job, request_cancel
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     from governance.jobs.api import bp
 
     app.register_api(bp)

@@ -4,10 +4,10 @@ A domain above access, consent and requests: it answers in the standards' shapes
 service functions (docs/contracts.md) and owns no data of its own.
 """
 
-from flask import Flask
+from flask_openapi3 import OpenAPI
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     from governance.standards.authzen import bp, metadata_bp
 
     app.register_api(bp)

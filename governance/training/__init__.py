@@ -3,10 +3,10 @@
 Nothing here imports torch, opacus, scikit-learn or diffprivlib: they load inside the job that trains.
 """
 
-from flask import Flask
+from flask_openapi3 import OpenAPI
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: OpenAPI) -> None:
     """Load policies/training.yaml (a bad file stops start-up), register the API and the job handlers."""
     # deferred: importing the package (say, for its models) must not load its routes and job handlers
     from governance.training import tasks
