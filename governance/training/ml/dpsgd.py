@@ -14,6 +14,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from governance.training.ml.accounting import epsilon_for, quiet_accountant_warnings
@@ -390,9 +391,15 @@ def _outcome(run: _PrivateRun, epochs: _Epochs, config: DPSGDConfig, *, calibrat
     """The run's privacy report: epsilon by both accountants at the steps actually taken, and the timings."""
     trained_at = time.perf_counter()
     steps = run.steps_taken()
-    common = {"noise_multiplier": run.noise_multiplier, "sample_rate": run.sample_rate, "steps": steps}
-    eps_prv = epsilon_for(**common, delta=config.target_delta, accountant="prv")
-    eps_rdp = epsilon_for(**common, delta=config.target_delta, accountant="rdp")
+    epsilon = partial(
+        epsilon_for,
+        noise_multiplier=run.noise_multiplier,
+        sample_rate=run.sample_rate,
+        steps=steps,
+        delta=config.target_delta,
+    )
+    eps_prv = epsilon(accountant="prv")
+    eps_rdp = epsilon(accountant="rdp")
     return DPSGDOutcome(
         accountant=config.accountant,
         epsilon=eps_prv if config.accountant == "prv" else eps_rdp,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from governance.training.ml.dpsgd import DPSGDConfig, TrainingHooks, train_dp_sgd
 from governance.training.ml.limits import DEFAULT_EPSILON_CAP, require_acceptable
@@ -66,6 +66,14 @@ def split_histories(
         train.append(distinct[: len(distinct) - n_out])
         held_out.append(distinct[len(distinct) - n_out :])
     return SplitHistories(train=train, held_out=held_out)
+
+
+class _Architecture(TypedDict):
+    """What `build_recommender_module` takes, stored with the model (its `architecture`)."""
+
+    n_items: int
+    embedding_dim: int
+    dropout: float
 
 
 def build_recommender_module(*, n_items: int, embedding_dim: int, dropout: float) -> Any:
@@ -137,7 +145,7 @@ def train_recommender(
         per_person = -(log_probs * target).sum(dim=1) / target.sum(dim=1).clamp(min=1.0)
         return per_person.mean()
 
-    architecture = {"n_items": n_items, "embedding_dim": embedding_dim, "dropout": dropout}
+    architecture = _Architecture(n_items=n_items, embedding_dim=embedding_dim, dropout=dropout)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         module = build_recommender_module(**architecture)
@@ -147,9 +155,10 @@ def train_recommender(
             scores = trained(torch.from_numpy(bags)).numpy()
 
     popularity = targets.sum(axis=0)
+    model_metrics = ranking_metrics(scores, split.train, split.held_out, k=k)
     metrics = {
         "k": k,
-        "model": ranking_metrics(scores, split.train, split.held_out, k=k),
+        "model": model_metrics,
         "popularity_baseline": ranking_metrics(
             np.broadcast_to(popularity, scores.shape), split.train, split.held_out, k=k
         ),
@@ -167,7 +176,7 @@ def train_recommender(
         metrics=metrics,
         unit_of_privacy="user",
         n_train=n_people,
-        n_test=metrics["model"]["users_evaluated"],
+        n_test=int(model_metrics["users_evaluated"]),
         seed=config.seed,
         stopped_early=outcome.stopped_early,
         timings=outcome.timings,

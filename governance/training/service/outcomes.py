@@ -160,6 +160,8 @@ def reconcile_orphaned_jobs(session: Session) -> int:
         select(TrainingJob).where(TrainingJob.status.in_(("queued", "running")), TrainingJob.queue_job_id.is_not(None))
     )
     for job in list(open_jobs):
+        if job.queue_job_id is None:  # excluded by the query; narrows the type
+            continue
         queue_status = get_queue_job(session, job.queue_job_id).status
         if queue_status == "cancelled":
             finish_cancelled(session, job, None)
