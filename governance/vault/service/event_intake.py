@@ -145,7 +145,7 @@ def ingest_events(
         stored = stored_id(event_id)
         rows.append((sid, stored, category, occurred_at, now, version, encrypt("event:" + stored, payload)))
         by_category[category] += 1
-    legacy = _stored_in_clear(session, sid, seen) if seen else 0
+    legacy = _stored_in_clear(session, sid, seen) if seen else set()
     if legacy:  # events stored before ids were hashed count as duplicates too
         clear = {row[1]: row for row in rows}
         rows = [row for key, row in clear.items() if key not in legacy]
@@ -185,7 +185,7 @@ def forget_clear_id_check() -> None:
 
 
 def _clear_ids_may_exist(session: Session) -> bool:
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)  # the bind is an Engine or a Connection: both have .engine
     known = _CLEAR_IDS_MAY_EXIST.get(url)
     if known is None:
         prefix = STORED_EVENT_ID_PREFIX + "%"

@@ -50,7 +50,8 @@ def iter_release_rows(
         yield from _release_batch(session, batch, field_names, category_names, since, until)
 
 
-_SCAN_JSON = json.JSONDecoder().scan_once
+# set by JSONDecoder.__init__ but not declared in typeshed's json stubs
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _raw_time(value: Any) -> dt.datetime:
@@ -63,7 +64,7 @@ def _raw_time(value: Any) -> dt.datetime:
 
 def _release_event_query(
     chunk: list[uuid.UUID], categories: list[str], since: dt.datetime | None, until: dt.datetime | None
-) -> sa.Select[Any]:
+) -> sa.Select[*tuple[Any, ...]]:  # raw columns: their Python types depend on the driver
     """Events of a chunk of subjects, raw ids and times (see `_release_batch`), with their data keys."""
     raw_text = sa.String()
     query = (

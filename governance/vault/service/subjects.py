@@ -223,7 +223,7 @@ def _plan_subjects(catalog: CategoryCatalog, subjects: Sequence[Mapping[str, Any
     problems: dict[str, str] = {}
     for index, item in enumerate(subjects):
         try:
-            ref = normalize_external_ref(item.get("external_ref"))  # type: ignore[arg-type]
+            ref = normalize_external_ref(item.get("external_ref"))
             region = _check_jurisdiction(item.get("jurisdiction", "EU"))
             values = _normalize_profile(catalog, item.get("profile") or {}, allow_delete=False)
         except FieldValueError as exc:
@@ -338,7 +338,7 @@ def erased_ids(session: Session, subject_ids: Iterable[uuid.UUID]) -> set[uuid.U
     return found
 
 
-def active_subject_select(subject_id: sa.ColumnElement[Any]) -> sa.Select[tuple[uuid.UUID]]:
+def active_subject_select(subject_id: sa.ColumnElement[Any]) -> sa.Select[uuid.UUID]:
     """One column `id`: the subject's id when it is active (neither unknown nor erased), for another domain to
     join inside its own statement (the consent write locks its state rows and checks the subject in one)."""
     return select(Subject.id.label("id")).where(Subject.id == subject_id, Subject.status == "active")
