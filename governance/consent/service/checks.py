@@ -121,7 +121,7 @@ def _check_many_statement(session: Session, found: Purpose, moment: dt.datetime)
     t = _state_table.c
     if session.get_bind().dialect.name == "postgresql":
         wanted: sa.ColumnElement[bool] = t.subject_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid())))
-        subject = t.subject_id
+        subject: sa.ColumnElement[Any] = t.subject_id
     else:
         ids = sa.func.json_each(sa.bindparam("ids", type_=sa.String())).table_valued("value")
         wanted = sa.type_coerce(t.subject_id, sa.String()).in_(sa.select(ids.c.value))
