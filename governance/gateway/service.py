@@ -15,8 +15,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -47,6 +48,9 @@ from governance.gateway.modes import REQUESTABLE_MODES, ModeInfo, ReleaseMode, m
 from governance.gateway.policy import GatewayPolicyFile, load_gateway_policy
 from governance.gateway.preview import Preview, preview_spend
 from governance.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from governance.gateway.writers import ColumnType
 
 __all__ = [
     "BudgetPreview",
@@ -138,8 +142,11 @@ class DatasetSpec:
 
 
 class _ClientLike(Protocol):
-    id: str
-    purposes: frozenset[str]
+    # read-only members, so a frozen `Principal` matches
+    @property
+    def id(self) -> str: ...
+    @property
+    def purposes(self) -> frozenset[str]: ...
 
 
 def _not_allowed(item: str, name: str, reason: str) -> dict[str, str]:
@@ -280,7 +287,7 @@ def _event_values(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda e: tuple([get(e) for get in getters])
 
 
-def _column_type(name: str) -> str:
+def _column_type(name: str) -> ColumnType:
     return "number" if name == "value" else "string"
 
 
@@ -488,7 +495,7 @@ def build_dataset(
         source: Any = records(spill)
         if len(bounds) > 1:
             source = Partitions(
-                sources=[lambda first=first, last=last: records(spill, first, last) for first, last in bounds],
+                sources=[partial(records, spill, first, last) for first, last in bounds],
                 processes=workers,
                 after_fork=_forget_connections,
             )

@@ -420,6 +420,7 @@ def complete_synthetic(session: Session, release: Release, build: SyntheticBuild
         epsilon_spent=Decimal(repr(build.epsilon)),
         delta_spent=Decimal(repr(build.delta)),
     )
+    charged = session.get_one(BudgetReservation, reservation.id)
     session.execute(sa.delete(ReleaseSubject).where(ReleaseSubject.release_id == release.id))
     ids = build.subject_ids
     for start in range(0, len(ids), 5000):
@@ -435,8 +436,8 @@ def complete_synthetic(session: Session, release: Release, build: SyntheticBuild
         "consent_snapshot_at": build.consent_snapshot_at.isoformat(),
         "spec": release.spec,
         "budget_charged": {
-            "epsilon_micro": int(session.get(BudgetReservation, reservation.id).epsilon_micro),
-            "delta_units": int(session.get(BudgetReservation, reservation.id).delta_units),
+            "epsilon_micro": int(charged.epsilon_micro),
+            "delta_units": int(charged.delta_units),
         },
     }
     release.consent_snapshot_at = build.consent_snapshot_at
@@ -512,12 +513,12 @@ def run_synthetic_job(ctx: Any) -> dict[str, Any]:
         build = build_synthetic(ctx.session, spec, output_dir=service.releases_dir())
     except DataReadError:
         with transaction(ctx.session()) as session:
-            settle_failure(session, session.get(Release, release_id), "generator_failed", data_read=True)
+            settle_failure(session, session.get_one(Release, release_id), "generator_failed", data_read=True)
         raise
     except Exception:
         if ctx.attempt >= MAX_ATTEMPTS:
             with transaction(ctx.session()) as session:
-                settle_failure(session, session.get(Release, release_id), "internal_error", data_read=True)
+                settle_failure(session, session.get_one(Release, release_id), "internal_error", data_read=True)
         raise
     ctx.progress(build.rows, None, "storing the synthetic release")
     name = f"{release_id}.{spec.format}"
@@ -527,7 +528,7 @@ def run_synthetic_job(ctx: Any) -> dict[str, Any]:
     os.replace(build.path, target)
     os.chmod(target, 0o600)
     with transaction(ctx.session()) as session:
-        complete_synthetic(session, session.get(Release, release_id), build, name)
+        complete_synthetic(session, session.get_one(Release, release_id), build, name)
     return {"release_id": str(release_id), "rows": build.rows}
 
 

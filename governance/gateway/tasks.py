@@ -59,17 +59,16 @@ def build_release(ctx: JobContext) -> dict[str, Any]:
             )
     except DomainError as exc:  # not retried: the release fails with the error's code
         with transaction(ctx.session()) as session:
-            service.fail_release(session, session.get(Release, release_id), exc.code)
+            service.fail_release(session, session.get_one(Release, release_id), exc.code)
         raise
     except Exception:
         if ctx.attempt >= MAX_ATTEMPTS:  # the last try: leave no release "running" forever
             with transaction(ctx.session()) as session:
-                service.fail_release(session, session.get(Release, release_id), "internal_error")
+                service.fail_release(session, session.get_one(Release, release_id), "internal_error")
         raise
     file_name = service.move_into_store(build, release_id)
     with transaction(ctx.session()) as session:
-        release = session.get(Release, release_id)
-        service.complete_release(session, release, build, file_name)
+        service.complete_release(session, session.get_one(Release, release_id), build, file_name)
     current_app.logger.info("gateway release built", extra={"release_id": str(release_id), "rows": build.rows})
     return {"release_id": str(release_id), "rows": build.rows, "subjects": len(build.subject_ids)}
 
