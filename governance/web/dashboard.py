@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,6 +22,9 @@ from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.requests.errors import DownloadLinkGoneError, InvalidTransitionError
 from governance.web import markup, present, sources
 from governance.web.blueprint import bp
+
+if TYPE_CHECKING:
+    from governance.consent.service import ConsentEventView
 
 IDENTITY_GROUPS = (
     ("direct", "Who you are and how to reach you"),
@@ -431,13 +434,13 @@ def _saved_summary(receipt: dict[str, Any]) -> str:
 RECORDED_LATER = dt.timedelta(minutes=1)  # below this, "recorded" is just the time the click took to arrive
 
 
-def _decision_order(event: Any) -> tuple[dt.datetime, dt.datetime, int]:
-    return (present.as_datetime(event.collected_at), present.as_datetime(event.recorded_at), event.seq)
+def _decision_order(event: ConsentEventView) -> tuple[dt.datetime, dt.datetime, int]:
+    return (present.aware(event.collected_at), present.aware(event.recorded_at), event.seq)
 
 
-def _recorded_later(event: Any) -> bool:
+def _recorded_later(event: ConsentEventView) -> bool:
     """Whether a decision reached us noticeably later than it was made (imported, or sent by the app later)."""
-    return present.as_datetime(event.recorded_at) - present.as_datetime(event.collected_at) >= RECORDED_LATER
+    return present.aware(event.recorded_at) - present.aware(event.collected_at) >= RECORDED_LATER
 
 
 def _honour_gpc(session: Any, subject_id: uuid.UUID) -> None:
@@ -782,7 +785,7 @@ def dashboard_cancel_request(request_id: str) -> ResponseReturnValue:
 
     wanted = _uuid_or_none(request_id)
     owner = requests.request_owner(get_session(), wanted) if wanted else None
-    if owner is None or owner[0] != _subject_id():
+    if wanted is None or owner is None or owner[0] != _subject_id():
         raise NotFoundError("No such request.")
     try:
         with transaction(get_session()) as session:

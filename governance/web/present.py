@@ -73,6 +73,11 @@ def humanize(key: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def aware(value: datetime) -> datetime:
+    """A stored time as an aware datetime (SQLite gives naive UTC ones)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def as_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
