@@ -1,13 +1,16 @@
-"""Test-side broker helpers: a consumer queue bound to the test's exchange, and reading it with a deadline."""
+"""Test-side broker helpers: a consumer queue bound to the test's exchange, reading it with a deadline, and a
+link to the broker that a test can cut."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -109,3 +112,84 @@ def stop(process: subprocess.Popen[str], *, kill: bool = False) -> tuple[str, st
         process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     return out, err
+
+
+class BrokerLink:
+    """A TCP forwarder between the service and the real RabbitMQ that a test can cut: `cut()` closes every
+    forwarded connection and turns new ones away (accepted, then closed: the broker is "down" for whoever
+    connects through it) until `restore()`. The test itself talks to RabbitMQ directly."""
+
+    def __init__(self, url: str) -> None:
+        params = pika.URLParameters(url)
+        self._target = (params.host, params.port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        port = self._listener.getsockname()[1]
+        self.url = url.replace(f"{params.host}:{params.port}", f"127.0.0.1:{port}", 1)
+        assert self.url != url, "the broker URL must name host:port"
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._up = True
+        self._closing = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._up = False
+            doomed, self._open = self._open, []
+        for sock in doomed:
+            _close(sock)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._up = True
+
+    def close(self) -> None:
+        self.cut()
+        self._closing.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with self._lock:
+                up = self._up
+            if not up:
+                _close(client)
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=30)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                pump = threading.Thread(target=_pump, args=(source, sink), daemon=True)
+                pump.start()
+                self._threads.append(pump)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes one way until either side closes (or the link is cut)."""
+    source.settimeout(None)
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

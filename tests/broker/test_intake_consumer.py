@@ -21,7 +21,7 @@ from governance import broker
 from governance.consent import service as consent
 from governance.db import transaction
 from governance.intake.consumer import INDEX_HEADER, MESSAGE_HEADER, REASON_HEADER, IntakeConsumer
-from tests.broker.broker_helpers import read
+from tests.broker.broker_helpers import BrokerLink, read
 from tests.broker.conftest import SYSTEM, Names
 
 RECS = "personalized_recommendations"  # covers view, click, search, purchase, rating
@@ -261,3 +261,62 @@ def test_the_consuming_loop_stores_batches_until_stopped(
     assert not loop.is_alive()
     assert _stored(app, consenting) == 3
     assert _queue_depth(broker_url, config.intake_queue) == 0
+
+
+def _wait_for(condition: Any, what: str, deadline: float = 90.0) -> None:
+    import time
+
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_broker_down_the_consumer_backs_off_and_takes_up_the_queue_again(
+    broker_app: Flask, app: Flask, names: Names, broker_url: str, make_subject, caplog
+) -> None:
+    """docs/broker.md, "Failure behaviour": with the broker unreachable the consumer logs the exception type,
+    backs off and reconnects; the batches producers sent meanwhile wait in RabbitMQ and are all stored."""
+    import threading
+
+    consenting, _ = _people(app, make_subject)
+    config = _config(broker_app)
+
+    def batch(n: int) -> bytes:
+        return json.dumps({"events": [_event(consenting, f"{CANARY}-{n}", minute=n)]}).encode()
+
+    link = BrokerLink(broker_url)  # the consumer reaches RabbitMQ only through it; the producer directly
+    consumer = IntakeConsumer(broker_app, config.replace(url=link.url))
+    stop = threading.Event()
+    loop = threading.Thread(target=consumer.run, args=(stop,))
+    with caplog.at_level(logging.INFO, logger="governance"):
+        loop.start()
+        try:
+            _publish(broker_url, config, batch(0))
+            _wait_for(lambda: _stored(app, consenting) == 1, "the first batch")
+
+            link.cut()  # the broker goes away under the running consumer
+            _wait_for(
+                lambda: any(r.getMessage() == "intake consumer failed, retrying" for r in caplog.records),
+                "the consumer to notice",
+            )
+            _publish(broker_url, config, batch(1), batch(2))  # producers go on: RabbitMQ keeps their batches
+            # (ready once RabbitMQ has seen the cut connection close: a batch it handed that one comes back)
+            _wait_for(lambda: _queue_depth(broker_url, config.intake_queue) == 2, "both batches to wait")
+            assert _stored(app, consenting) == 1
+
+            link.restore()
+            _wait_for(lambda: _stored(app, consenting) == 3, "the batches sent while it was down")
+        finally:
+            stop.set()
+            loop.join(60)
+            link.close()
+    assert not loop.is_alive()
+    assert _queue_depth(broker_url, config.intake_queue) == 0
+    assert _queue_depth(broker_url, config.dead_letter_queue) == 0
+    retries = [r for r in caplog.records if r.getMessage() == "intake consumer failed, retrying"]
+    assert all(r.error_type and r.retry_in_seconds > 0 for r in retries)  # type: ignore[attr-defined]
+    logged = " ".join(repr(vars(record)) for record in caplog.records)
+    assert CANARY not in logged
+    assert str(consenting) not in logged
+    assert "guest:guest" not in logged  # the URL holds a password
