@@ -119,12 +119,13 @@ def main() -> None:
         app = build_app(url, Path(tmp) / "instance")
         token = issue_token(app)
         from governance.access.policy import PolicyEngine
-        from governance.access.service import ENGINE_KEY
+        from governance.access.service import POLICY_ENGINE
+        from governance.core.runtime import runtime_of
 
         measure(app, token, 50, distinct=True)  # warm-up
         cached = measure(app, token, count, distinct=True)
         policies_dir = app.extensions["governance.settings"].policies_dir
-        app.extensions[ENGINE_KEY] = PolicyEngine.from_directory(policies_dir, cache_size=0)
+        runtime_of(app).provide(POLICY_ENGINE, PolicyEngine.from_directory(policies_dir, cache_size=0))
         uncached = measure(app, token, count, distinct=True)
         app.extensions["governance.db"].dispose()
     backend = "postgresql" if url.startswith("postgresql") else "sqlite"

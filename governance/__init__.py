@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from governance import api, db, errors, observability
 from governance.access.decorators import check_route_declarations, enforce, mark_public
+from governance.core.runtime import RUNTIME_KEY, Runtime
 from governance.keys import KeyStore
 from governance.policyfiles import policy_version
 from governance.settings import PROJECT_ROOT, Settings
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["governance.settings"] = settings
     app.extensions["governance.keys"] = keys
+    app.extensions[RUNTIME_KEY] = Runtime(settings, keys)
     app.extensions["governance.policy_version"] = policy_version(settings.policies_dir)
 
     app.before_request(_reset_request_scope)  # first: nothing from an earlier request survives on `g`

@@ -31,9 +31,11 @@ def test_an_undeclared_route_is_refused(make_app) -> None:  # type: ignore[no-un
 def test_every_declared_action_and_resource_type_fits_the_policy_schema(app: Flask) -> None:
     """The start-up check passes for the shipped routes (it ran inside create_app) and names no route."""
     from governance.access.decorators import check_route_declarations
+    from governance.access.service import POLICY_ENGINE
+    from governance.core.runtime import runtime_of
 
     check_route_declarations(app)
-    engine = app.extensions["governance.access.policy_engine"]
+    engine = runtime_of(app).get(POLICY_ENGINE)
     for rule in app.url_map.iter_rules():
         declaration = declaration_for_endpoint(app, rule.endpoint)
         if declaration is None or declaration.public_reason is not None:

@@ -13,13 +13,14 @@ def init_app(app: OpenAPI) -> None:
     from governance.access.oauth import init_server
     from governance.access.policy import PolicyEngine
     from governance.access.ratelimit import init_limiter
-    from governance.access.service import ENGINE_KEY
+    from governance.access.service import POLICY_ENGINE
     from governance.cli import governance_cli
+    from governance.core.runtime import runtime_of
 
     del sso_pages  # imported for its routes on the access blueprint
 
     settings = app.extensions["governance.settings"]
-    app.extensions[ENGINE_KEY] = PolicyEngine.from_directory(settings.policies_dir)
+    runtime_of(app).provide(POLICY_ENGINE, PolicyEngine.from_directory(settings.policies_dir))
     policy = sso.load_policy(settings)  # a bad policies/sso.yaml stops start-up, like a bad Cedar file
     app.extensions[sso.EXTENSION_KEY] = sso.SsoClient(policy) if policy is not None else None
     if policy is not None:

@@ -31,6 +31,7 @@ from governance.core.routes import (
     requires,
     resource_of,
 )
+from governance.core.runtime import runtime_of
 from governance.errors import AuthenticationRequiredError, ForbiddenError, is_machine_path
 
 __all__ = [
@@ -109,9 +110,9 @@ def check_route_declarations(app: Flask) -> None:
     Called at the end of `create_app`: a mismatch would make every request to the route fail, so it stops
     the service instead. Raises RouteDeclarationError naming each route at fault.
     """
-    from governance.access.service import ENGINE_KEY
+    from governance.access.service import POLICY_ENGINE
 
-    engine = app.extensions[ENGINE_KEY]
+    engine = runtime_of(app).get(POLICY_ENGINE)
     problems: list[str] = []
     for endpoint in sorted(app.view_functions):
         declaration = declaration_for_endpoint(app, endpoint)

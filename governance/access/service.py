@@ -11,7 +11,6 @@ import functools
 import logging
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -19,40 +18,30 @@ from sqlalchemy.orm import Session
 
 from governance.access.policy import Decision, PolicyEngine
 from governance.access.principals import ActorRef, Principal, Resource
+from governance.core.runtime import Slot, runtime
 from governance.errors import AuthenticationRequiredError, ForbiddenError, NotFoundError
 
 log = logging.getLogger("governance.access")
 
-ENGINE_KEY = "governance.access.policy_engine"
+# the app's Cedar policy engine (filled at start-up from the configured policies folder)
+POLICY_ENGINE = Slot("access.policy_engine", PolicyEngine)
 BREAK_GLASS = "profile.break_glass"
 
 __all__ = [
     "BREAK_GLASS",
-    "ENGINE_KEY",
+    "POLICY_ENGINE",
     "allowed",
     "authorize",
     "create_dashboard_link",
     "decide",
     "get_engine",
-    "load_engine",
 ]
 
 
 @functools.lru_cache(maxsize=8)
-def load_engine(policies_dir: str) -> PolicyEngine:
-    """Parse and validate the policy files in `policies_dir` (once per directory and process)."""
-    return PolicyEngine.from_directory(policies_dir)
-
-
 def get_engine() -> PolicyEngine:
-    """The app's policy engine; outside an app, the engine for the project's own policies/ folder."""
-    if has_app_context():
-        engine = current_app.extensions.get(ENGINE_KEY)
-        if engine is not None:
-            return engine
-    from governance.settings import PROJECT_ROOT
-
-    return load_engine(str(Path(PROJECT_ROOT / "policies")))
+    """The app's policy engine (the Cedar files of its configured policies folder); raises outside an app."""
+    return runtime().get(POLICY_ENGINE)
 
 
 def _context_for(action: str, context: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -12,10 +12,11 @@ def init_app(app: OpenAPI) -> None:
     from governance.consent.cli import consent_cli
     from governance.consent.gpc import bp as gpc_bp
     from governance.consent.iso27560 import bp as iso27560_bp
-    from governance.consent.service import CATALOG_EXTENSION, load_purposes
+    from governance.consent.service import PURPOSE_CATALOG, load_purposes
+    from governance.core.runtime import runtime_of
 
-    settings = app.extensions["governance.settings"]
-    app.extensions[CATALOG_EXTENSION] = load_purposes(settings.policies_dir)
+    config = runtime_of(app)
+    config.provide(PURPOSE_CATALOG, load_purposes(config.policies_dir))
     tasks.register_schedules()
     app.register_api(bp)
     app.register_api(public_bp)

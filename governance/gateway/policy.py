@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from governance.core.runtime import Slot
 from governance.gateway.generalize import RULE_KINDS, RULE_OPTIONS, GeneralizationRule
 
 __all__ = [
@@ -179,3 +180,7 @@ def load_gateway_policy(path: Path) -> GatewayPolicyFile:
     from governance.policyfiles import load_yaml
 
     return load_yaml(path, GatewayPolicyFile)
+
+
+# where the app's loaded policies/gateway.yaml lives (filled by the gateway's start-up, read by gateway_policy())
+GATEWAY_POLICY = Slot("gateway.policy", GatewayPolicyFile)

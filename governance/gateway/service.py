@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import ActorRef, Principal
+from governance.core.runtime import runtime
 from governance.db import utcnow
 from governance.gateway.errors import (
     IdentifyingFieldsRefusedError,
@@ -45,9 +46,8 @@ from governance.gateway.ledger import (  # re-exported: the contract names them 
 )
 from governance.gateway.models import DownloadLink, Release, ReleaseSubject
 from governance.gateway.modes import REQUESTABLE_MODES, ModeInfo, ReleaseMode, mode_info, mode_of
-from governance.gateway.policy import GatewayPolicyFile, load_gateway_policy
+from governance.gateway.policy import GATEWAY_POLICY, GatewayPolicyFile
 from governance.gateway.preview import Preview, preview_spend
-from governance.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from governance.gateway.writers import ColumnType
@@ -77,7 +77,6 @@ __all__ = [
     "subjects_in_release",
 ]
 
-POLICY_EXTENSION = "governance.gateway.policy"
 EVENT_BASE_FIELDS = ("category", "occurred_at", "item", "value")
 FORMATS = ("jsonl", "csv", "parquet")
 PSEUDONYM_MODES = ("per_release", "stable")
@@ -85,19 +84,11 @@ _CHUNK = 2000
 # a release is split into partitions (subject ranges) only from this many subjects each: below it the fork and
 # the extra spill files cost more than a second core saves
 MIN_PARTITION_SUBJECTS = 5_000
-_default_policy: GatewayPolicyFile | None = None
 
 
 def gateway_policy() -> GatewayPolicyFile:
-    """The gateway policy in force (the app's, else the repository's `policies/gateway.yaml`)."""
-    if has_app_context():
-        loaded = current_app.extensions.get(POLICY_EXTENSION)
-        if loaded is not None:
-            return loaded
-    global _default_policy
-    if _default_policy is None:
-        _default_policy = load_gateway_policy(PROJECT_ROOT / "policies" / "gateway.yaml")
-    return _default_policy
+    """The app's `policies/gateway.yaml` (from its configured policies folder); raises outside an app."""
+    return runtime().get(GATEWAY_POLICY)
 
 
 # --- specs ---------------------------------------------------------------------------------------------------

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import Principal
+from governance.core.runtime import runtime
 from governance.db import utcnow
 from governance.errors import DomainError
 from governance.notifications import service as notifications
@@ -40,9 +40,8 @@ from governance.requests.lifecycle import (
     check_transition,
 )
 from governance.requests.models import DataSubjectRequest
-from governance.requests.policy import RequestsPolicy
+from governance.requests.policy import REQUESTS_POLICY, RequestsPolicy
 
-POLICY_EXTENSION = "governance.requests.policy"
 BUNDLE_KEK = "requests_bundle_kek"
 CERTIFICATE_KEY = "requests_certificate"
 EXPORT_JOB = "requests.export"
@@ -109,7 +108,8 @@ class FiledRequest:
 
 
 def get_policy() -> RequestsPolicy:
-    return current_app.extensions[POLICY_EXTENSION]
+    """The app's policies/requests.yaml (from its configured policies folder); raises outside an app."""
+    return runtime().get(REQUESTS_POLICY)
 
 
 def _today(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime) -> date:

@@ -45,12 +45,12 @@ from werkzeug.exceptions import HTTPException
 from governance import audit
 from governance.access.decorators import current_principal, public, requires
 from governance.access.principals import Principal
+from governance.core.runtime import Slot, runtime, runtime_of
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError
 from governance.policyfiles import load_yaml
 
 DRP_VERSION = "0.9.4"
-EXTENSION = "governance.requests.drp"
 TAG = Tag(name="standards", description="Standard endpoints: GPC, DRP, ISO/IEC TS 27560, OpenID AuthZEN")
 bp = APIBlueprint("drp", __name__, url_prefix="/drp/v1", abp_tags=[TAG])
 discovery_bp = APIBlueprint("drp_discovery", __name__, url_prefix="/.well-known", abp_tags=[TAG])
@@ -100,15 +100,19 @@ class DrpPolicy(BaseModel):
         return next((a for a in self.agents if a.client_id == client_id), None)
 
 
+# the app's policies/drp.yaml (filled at start-up from the configured policies folder)
+DRP_POLICY = Slot("requests.drp", DrpPolicy)
+
+
 def init_app(app: Flask) -> None:
-    settings = app.extensions["governance.settings"]
-    app.extensions[EXTENSION] = load_yaml(settings.policies_dir / "drp.yaml", DrpPolicy)
+    config = runtime_of(app)
+    config.provide(DRP_POLICY, load_yaml(config.policies_dir / "drp.yaml", DrpPolicy))
     app.register_api(bp)  # type: ignore[attr-defined]
     app.register_api(discovery_bp)  # type: ignore[attr-defined]
 
 
 def _policy() -> DrpPolicy:
-    return current_app.extensions[EXTENSION]
+    return runtime().get(DRP_POLICY)
 
 
 # --- errors in the specification's shape (section 3.06) --------------------------------------------------------

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from governance.core.runtime import Slot
 from governance.policyfiles import load_yaml
 from governance.requests.deadlines import BusinessCalendar, DeadlineRule, Period
 
@@ -184,3 +185,7 @@ def _rule(spec: JurisdictionSpec, jurisdiction: str) -> DeadlineRule:
 def load_policy(policies_dir: Path) -> RequestsPolicy:
     """Load and validate `<policies_dir>/requests.yaml`; raises `PolicyFileError` naming the file and line."""
     return load_yaml(policies_dir / "requests.yaml", RequestsPolicy)
+
+
+# the app's policies/requests.yaml (filled at start-up from the configured policies folder)
+REQUESTS_POLICY = Slot("requests.policy", RequestsPolicy)

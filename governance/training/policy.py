@@ -6,11 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from governance.core.runtime import Slot
 from governance.policyfiles import load_yaml
 
-__all__ = ["POLICY_EXTENSION", "TrainingPolicy", "load_policy"]
-
-POLICY_EXTENSION = "governance.training.policy"
+__all__ = ["TRAINING_POLICY", "TrainingPolicy", "load_policy"]
 
 
 class TrainingPolicy(BaseModel):
@@ -40,3 +39,7 @@ def load_policy(policies_dir: Path) -> TrainingPolicy:
     if not path.exists():
         return TrainingPolicy()
     return load_yaml(path, TrainingPolicy)
+
+
+# where the app's loaded policies/training.yaml lives (filled at start-up, read by training.current_policy())
+TRAINING_POLICY = Slot("training.policy", TrainingPolicy)

@@ -101,13 +101,16 @@ def test_preview_of_a_query_beyond_the_budget_says_so_without_spending(client, b
 
 def test_a_monthly_budget_refreshes_and_reservations_settle_in_their_own_window(app, session):
     from governance.gateway import ledger
+    from governance.core.runtime import runtime_of
     from governance.gateway.errors import BudgetExhaustedError
+    from governance.gateway.policy import GATEWAY_POLICY
 
-    policy = app.extensions["governance.gateway.policy"]
+    config = runtime_of(app)
+    policy = config.get(GATEWAY_POLICY)
     monthly = policy.model_copy(
         update={"purposes": {**policy.purposes, "partner_sharing": _additions(policy, "month")}}
     )
-    app.extensions["governance.gateway.policy"] = monthly
+    config.provide(GATEWAY_POLICY, monthly)
     try:
         with app.app_context():
             november = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)
@@ -126,7 +129,7 @@ def test_a_monthly_budget_refreshes_and_reservations_settle_in_their_own_window(
             assert dec.window_resets_at == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
             session.rollback()
     finally:
-        app.extensions["governance.gateway.policy"] = policy
+        config.provide(GATEWAY_POLICY, policy)
 
 
 def _additions(policy, window):

@@ -185,19 +185,21 @@ def test_a_field_that_does_not_identify_is_checked_and_left_alone(app, session, 
 
 
 def test_policy_can_refuse_a_release_with_an_identifying_field(app, session, tmp_path):
+    from governance.core.runtime import runtime_of
     from governance.gateway.errors import IdentifyingFieldsRefusedError
-    from governance.gateway.policy import IdentifyingPower
+    from governance.gateway.policy import GATEWAY_POLICY, IdentifyingPower
 
     plant(app, [{"profile": profile(language="de")} for _ in range(12)])
     plant(app, [{"profile": profile(country="FR", language="fr")} for _ in range(3)])
     policy = service.gateway_policy()
     refusing = policy.model_copy(update={"identifying_power": IdentifyingPower(action="refuse")})
-    app.extensions[service.POLICY_EXTENSION] = refusing
+    config = runtime_of(app)
+    config.provide(GATEWAY_POLICY, refusing)
     try:
         with pytest.raises(IdentifyingFieldsRefusedError) as refused:
             build(session, tmp_path, {"profile_fields": ["birth_date", "language"]})
     finally:
-        app.extensions[service.POLICY_EXTENSION] = policy
+        config.provide(GATEWAY_POLICY, policy)
     assert refused.value.extra["identifying_fields"] == ["language"]
 
 

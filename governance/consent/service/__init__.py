@@ -13,7 +13,7 @@ make), `idempotency` (keyed API writes). This package re-exports their public na
 """
 
 from governance.consent.processors import delivery_status, notify_processors  # implemented with the webhooks
-from governance.consent.service.catalog import CATALOG_EXTENSION, load_purposes, purpose, purposes
+from governance.consent.service.catalog import PURPOSE_CATALOG, load_purposes, purpose, purposes
 from governance.consent.service.checks import _check_many_statement as _check_many_statement
 from governance.consent.service.checks import (
     check_many,
@@ -54,10 +54,10 @@ from governance.consent.state import Decision, Method, Permission
 # they need not change; they are not part of the contract. (A test that patches a module global patches the
 # submodule that reads it, e.g. `checks._BULK_CHUNK`.)
 __all__ = [
-    "CATALOG_EXTENSION",
     "DEFAULT_CLOCK_SKEW",
     "EVIDENCE_KEYS",
     "KNOWN_KEYS_EXTENSION",
+    "PURPOSE_CATALOG",
     "RECEIPT_KEY_NAME",
     "SIGNER_EXTENSION",
     "ConsentEventView",

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, has_app_context
-
 from governance.consent.errors import UnknownPurposeError
 from governance.consent.policy import Purpose, PurposeCatalog, load_catalog
-from governance.settings import PROJECT_ROOT
+from governance.core.runtime import Slot, runtime
 
-CATALOG_EXTENSION = "governance.consent.catalog"
-
-_default_catalog: PurposeCatalog | None = None
+# the app's purposes.yaml and notices (filled at start-up from the configured policies folder)
+PURPOSE_CATALOG = Slot("consent.purposes", PurposeCatalog)
 
 
 def load_purposes(policies_dir: Path) -> PurposeCatalog:
@@ -25,15 +22,8 @@ def load_purposes(policies_dir: Path) -> PurposeCatalog:
 
 
 def purposes() -> PurposeCatalog:
-    """The purpose catalog in force (the app's, else the repository's `policies/`)."""
-    if has_app_context():
-        catalog = current_app.extensions.get(CATALOG_EXTENSION)
-        if catalog is not None:
-            return catalog
-    global _default_catalog
-    if _default_catalog is None:
-        _default_catalog = load_purposes(PROJECT_ROOT / "policies")
-    return _default_catalog
+    """The app's purpose catalog (from its configured policies folder); raises outside an app."""
+    return runtime().get(PURPOSE_CATALOG)
 
 
 def purpose(key: str) -> Purpose:

@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
+from governance.core.runtime import runtime
 from governance.training.errors import TrainingRefusedError
 from governance.training.ml.limits import Refusal, check_privacy_parameters
-from governance.training.policy import POLICY_EXTENSION, TrainingPolicy
+from governance.training.policy import TRAINING_POLICY, TrainingPolicy
 from governance.training.schemas import OPACUS_KINDS, TrainingJobIn
 
 __all__ = ["check_request", "current_policy", "refusal_error"]
 
 
 def current_policy() -> TrainingPolicy:
-    policy = current_app.extensions.get(POLICY_EXTENSION)
-    return policy if isinstance(policy, TrainingPolicy) else TrainingPolicy()
+    """The app's policies/training.yaml (defaults where the file is silent); raises outside an app."""
+    return runtime().get(TRAINING_POLICY)
 
 
 def refusal_error(refusals: list[Refusal]) -> TrainingRefusedError:
