@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from governance.gateway import service
+from governance.gateway.policy import load_gateway_policy
+from governance.settings import PROJECT_ROOT
 from tests.gateway.conftest import PURPOSE, client_principal
 from tests.gateway.test_dp_sql_counts import _add_events
 
@@ -119,6 +121,11 @@ def _records(n: int) -> list:
     ]
 
 
+def _shipped_policy():
+    """The repository's gateway policy, read from its file (these writer tests run outside an app)."""
+    return load_gateway_policy(PROJECT_ROOT / "policies" / "gateway.yaml")
+
+
 def _write(source, path, person_level):
     import datetime as dt
 
@@ -131,7 +138,7 @@ def _write(source, path, person_level):
         source,
         profile_columns=[Column("birth_date"), Column("country")],
         event_columns=[Column("category"), Column("occurred_at"), Column("item"), Column("value", "number")],
-        generalizer=Generalizer(service.gateway_policy().generalization_rules(), as_of=dt.date(2026, 11, 28)),
+        generalizer=Generalizer(_shipped_policy().generalization_rules(), as_of=dt.date(2026, 11, 28)),
         requirement=AnonymityRequirement(k=4),
         pseudonymize=PSEUDONYMIZE,
         path=path,
