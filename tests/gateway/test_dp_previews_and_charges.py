@@ -100,8 +100,8 @@ def test_preview_of_a_query_beyond_the_budget_says_so_without_spending(client, b
 
 
 def test_a_monthly_budget_refreshes_and_reservations_settle_in_their_own_window(app, session):
-    from governance.gateway import ledger
     from governance.core.runtime import runtime_of
+    from governance.gateway import ledger
     from governance.gateway.errors import BudgetExhaustedError
     from governance.gateway.policy import GATEWAY_POLICY
 
