@@ -142,7 +142,7 @@ def export_entries(query: ExportQuery):
 def prove_consistency(query: ConsistencyQuery):
     """RFC 9162 consistency proof from an earlier tree size (an auditor's saved checkpoint) to a signed
     checkpoint (by default one signed now, after sealing what is pending). Verify it offline with
-    `offline_verify.py --proof FILE --checkpoint SAVED.txt --public-key KEY.pem`."""
+    `offline_verify.pyz --proof FILE --checkpoint SAVED.txt --public-key KEY.pem`."""
     config = service.current_config()
     if query.new_size is None:
         _seal(config, force_checkpoint=True)

@@ -4,7 +4,7 @@ cosigned, and keeps that state in its own file, outside the service's database.
 
 Run it on another machine or account than the service (``flask --app wsgi governance audit witness …``, or
 ``python -m governance.audit.witness …``; this file needs only the standard library, ``cryptography`` and
-``offline_verify.py`` next to it, so it can be copied out like the offline verifier).
+the offline verifier's zipapp ``offline_verify.pyz`` next to it, so it can be copied out like the verifier).
 
 Protocol (tlog-witness ``add-checkpoint``): ``POST /add-checkpoint`` with the body::
 
@@ -55,7 +55,8 @@ try:  # inside the repository
         parse_and_verify_checkpoint,
         verify_consistency,
     )
-except ImportError:  # pragma: no cover - copied next to offline_verify.py
+except ImportError:  # pragma: no cover - copied out next to offline_verify.pyz (the zipapp holds the package)
+    sys.path.insert(0, str(Path(__file__).with_name("offline_verify.pyz")))
     from offline_verify import (  # type: ignore[no-redef,import-not-found]
         EMPTY_ROOT,
         VerificationFailed,

@@ -1,4 +1,4 @@
-"""The standalone offline verifier: runs from a copied file with only the standard library and cryptography,
+"""The standalone offline verifier: runs from its shipped zipapp with only the standard library and cryptography,
 and agrees with the service's verifier on full and filtered exports, tampered or not."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from governance.audit import merkle, offline_verify, verifier
 from governance.audit.export import ExportEntry, ExportHeader, csv_lines, jsonl_lines
+from governance.audit.offline_verify import build
 from tests.audit.logfactory import KEY_NAME, ORIGIN, make_log
 
 LOG = make_log(150, checkpoint_every=40)
@@ -68,14 +69,16 @@ def verify(path: Path) -> offline_verify.Report:
     return offline_verify.verify_export(str(path), [(KEY_NAME, LOG.key.public_key())])
 
 
-def test_a_copied_file_runs_with_only_stdlib_and_cryptography(tmp_path, public_key_pem):
-    """Copied out of the repository and run in isolated mode: no governance package, no Flask."""
-    script = tmp_path / "standalone" / "offline_verify.py"
-    script.parent.mkdir()
-    shutil.copy(offline_verify.__file__, script)
+def test_the_shipped_zipapp_runs_with_only_stdlib_and_cryptography(tmp_path, public_key_pem):
+    """Built as auditors get it (one file, docs/audit.md) and run in isolated mode: no governance package, no
+    Flask, and no source in it imports the service."""
+    script = tmp_path / "standalone" / "offline_verify.pyz"
+    build.build(script)
     export = full_export(tmp_path / "export.jsonl")
+    runner = (f"import runpy, sys; sys.modules['governance'] = None; sys.argv = [{str(script)!r}, *sys.argv[1:]];"
+              f" runpy.run_path({str(script)!r}, run_name='__main__')")  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-I", str(script), str(export), "--public-key", str(public_key_pem), "--key-name", KEY_NAME],
+        [sys.executable, "-I", "-c", runner, str(export), "--public-key", str(public_key_pem), "--key-name", KEY_NAME],
         capture_output=True,
         text=True,
         check=False,
@@ -83,9 +86,21 @@ def test_a_copied_file_runs_with_only_stdlib_and_cryptography(tmp_path, public_k
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: verified 150 of 150")
-    source = script.read_text()
-    assert "import governance" not in source
-    assert "from governance" not in source
+    direct = subprocess.run([sys.executable, "-I", str(script), "--help"], capture_output=True, text=True, check=False)
+    assert direct.returncode == 0, direct.stderr
+    with zipfile.ZipFile(script) as archive:
+        names = archive.namelist()
+        sources = [archive.read(name).decode() for name in names]
+    assert "__main__.py" in names
+    assert "offline_verify/build.py" not in names
+    assert not any("import governance" in text or "from governance" in text for text in sources)
+
+
+def test_the_zipapp_build_is_reproducible(tmp_path):
+    """The operator publishes the SHA-256 the build prints; a rebuild from the same source gives the same file."""
+    first, second = tmp_path / "a" / "offline_verify.pyz", tmp_path / "b" / "offline_verify.pyz"
+    assert build.build(first) == build.build(second)
+    assert first.read_bytes() == second.read_bytes()
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

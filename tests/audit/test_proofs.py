@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
 from governance.audit import merkle, offline_verify, service
@@ -18,7 +19,7 @@ from tests.audit.test_service import config, seal, write
 def _public_key(app: Flask) -> list:
     with app.app_context():
         pem = app.extensions["governance.keys"].public_key_pem(service.SIGNING_KEY)
-    return [(service.KEY_NAME, offline_verify.serialization.load_pem_public_key(pem.encode()))]
+    return [(service.KEY_NAME, serialization.load_pem_public_key(pem.encode()))]
 
 
 def _check(app: Flask, tmp_path: Path, proof: dict, saved: list[str] = ()) -> offline_verify.ProofReport:

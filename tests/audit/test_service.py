@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
 from governance.access.principals import ActorRef, Principal
@@ -203,7 +204,7 @@ def test_api_verify_search_and_export_verify_offline(app, client, login_staff, t
     assert rest["next_after"] is None
     with app.app_context():
         pem = app.extensions["governance.keys"].public_key_pem(service.SIGNING_KEY)
-    key = offline_verify.serialization.load_pem_public_key(pem.encode())
+    key = serialization.load_pem_public_key(pem.encode())
     for query, expected in (("scope=full", 37), ("scope=filtered&action=vault.", 7)):
         for fmt in ("jsonl", "csv"):
             body = client.get(f"/api/v1/audit/export?{query}&format={fmt}").get_data()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
 from governance.audit import anchors, merkle, offline_verify, record, service
@@ -216,7 +217,7 @@ def _export(client, tmp_path: Path, query: str, fmt: str) -> Path:
 def _key(app: Flask):
     with app.app_context():
         pem = app.extensions["governance.keys"].public_key_pem(service.SIGNING_KEY)
-    return [(service.KEY_NAME, offline_verify.serialization.load_pem_public_key(pem.encode()))]
+    return [(service.KEY_NAME, serialization.load_pem_public_key(pem.encode()))]
 
 
 @pytest.mark.parametrize("damage", ["delete", "truncate"])
@@ -414,9 +415,10 @@ def test_the_witness_runs_copied_out_next_to_the_offline_verifier(tmp_path):
     import shutil
 
     from governance.audit import witness
+    from governance.audit.offline_verify import build
 
     shutil.copy(witness.__file__, tmp_path / "witness.py")
-    shutil.copy(offline_verify.__file__, tmp_path / "offline_verify.py")
+    build.build(tmp_path / "offline_verify.pyz")
     # the repository is installed in this virtualenv: block it, as on an auditor's machine
     runner = ("import runpy, sys; sys.modules['governance'] = None; sys.path.insert(0, '.');"
               " sys.argv = ['witness.py', '--help']; runpy.run_path('witness.py', run_name='__main__')")  # fmt: skip
