@@ -35,7 +35,7 @@ class StaffAccount(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Single sign-on: SHA-256 of the provider's issuer and the person's `sub` (see access/sso.py). Set means the
+    # Single sign-on: SHA-256 of the provider's issuer and the person's `sub` (see access/sso/). Set means the
     # account signs in only through the provider; its local password is refused.
     sso_subject: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
 

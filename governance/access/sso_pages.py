@@ -1,5 +1,5 @@
 """Staff single sign-on pages: `/login/sso` sends the browser to the company's OpenID provider, the provider
-sends it back to `/login/sso/callback`. Routes parse, call access/sso.py and answer; every sign-in, refusal and
+sends it back to `/login/sso/callback`. Routes parse, call access/sso/ and answer; every sign-in, refusal and
 just-in-time account is audited in the transaction that writes it (see docs/access.md, "Single sign-on")."""
 
 from __future__ import annotations

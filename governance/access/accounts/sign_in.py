@@ -1,41 +1,24 @@
-"""Staff accounts: creation, sign-in with password and TOTP, lockout per account and per address, enrolment
-of the second factor, recovery codes, password reset by an admin, break-glass reasons.
-
-Functions take a Session and never commit; each sign-in attempt (success or failure) is committed by the
-route together with its audit entry, so a failure counter cannot be rolled back by the error response.
-"""
+"""Sign-in with password and TOTP: lockout per account, per name as typed and per address, all counted in the
+route's transaction together with the audit entry."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access import credentials
-from governance.access.errors import (
-    AccountLockedError,
-    DuplicateError,
-    InvalidCredentialSettingsError,
-    SignInFailedError,
-    SsoAccountError,
-    UnknownStaffError,
-)
-from governance.access.models import BreakGlassGrant, LoginThrottle, RecoveryCode, StaffAccount
-from governance.access.principals import ActorRef, Principal, Resource
+from governance.access.accounts.second_factor import SecretBox
+from governance.access.errors import AccountLockedError, SignInFailedError
+from governance.access.models import LoginThrottle, RecoveryCode, StaffAccount
+from governance.access.principals import ActorRef
 from governance.db import rowcount, utcnow
-
-ROLES = frozenset({"admin", "dpo", "support", "auditor"})
-MFA_ROLES = frozenset({"admin", "dpo", "auditor"})
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +27,6 @@ class LockoutPolicy:
     address_failures: int = 20
     window: timedelta = timedelta(minutes=15)
     lock_for: timedelta = timedelta(minutes=15)
-
-
-@dataclass(frozen=True, slots=True)
-class SecretBox:
-    """Encrypts TOTP secrets at rest (AES-256-GCM; the staff id is associated data, so a ciphertext cannot be
-    moved to another account)."""
-
-    key: bytes
-
-    def seal(self, staff_id: uuid.UUID, secret: str) -> bytes:
-        nonce = secrets.token_bytes(12)
-        return b"\x01" + nonce + AESGCM(self.key[:32]).encrypt(nonce, secret.encode(), staff_id.bytes)
-
-    def open(self, staff_id: uuid.UUID, sealed: bytes) -> str:
-        if sealed[:1] != b"\x01":
-            raise ValueError("unknown TOTP secret format")
-        return AESGCM(self.key[:32]).decrypt(sealed[1:13], sealed[13:], staff_id.bytes).decode()
-
-
-def needs_mfa(roles: frozenset[str] | set[str] | list[str]) -> bool:
-    return bool(MFA_ROLES & set(roles))
 
 
 def address_key(address: str, pepper: bytes) -> str:
@@ -78,57 +40,6 @@ def name_key(username: str, pepper: bytes) -> str:
     Domain-separated from address keys (an address never contains NUL)."""
     name = username.strip().lower()[:256]
     return hmac.new(pepper, b"name\x00" + name.encode(), hashlib.sha256).hexdigest()
-
-
-def create_staff(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    roles: set[str] | frozenset[str],
-    actor: Principal | ActorRef,
-) -> StaffAccount:
-    """Create a staff account. Raises InvalidCredentialSettingsError, PasswordPolicyError, DuplicateError."""
-    name = username.strip().lower()
-    if not _USERNAME.match(name):
-        raise InvalidCredentialSettingsError(fields={"username": "2-63 lower-case letters, digits, . _ -"})
-    unknown = set(roles) - ROLES
-    if unknown or not roles:
-        raise InvalidCredentialSettingsError(fields={"roles": f"one or more of {', '.join(sorted(ROLES))}"})
-    try:
-        password_hash = credentials.hash_password(password)
-    except credentials.PasswordPolicyError as exc:
-        raise InvalidCredentialSettingsError(str(exc), fields={"password": str(exc)}) from None
-    if session.scalars(sa.select(StaffAccount.id).where(StaffAccount.username == name)).first():
-        raise DuplicateError("A staff account with this name exists.")
-    staff = StaffAccount(
-        username=name,
-        password_hash=password_hash,
-        roles=sorted(roles),
-        active=True,
-        must_change_password=False,
-        failed_logins=0,
-    )
-    session.add(staff)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="access.staff.created",
-        target=("staff", staff.id),
-        details={"roles": sorted(roles)},
-    )
-    return staff
-
-
-def get_staff(session: Session, staff_id: uuid.UUID) -> StaffAccount:
-    staff = session.get(StaffAccount, staff_id)
-    if staff is None:
-        raise UnknownStaffError()
-    return staff
-
-
-# ---- sign-in ----
 
 
 def _retry_after(until: datetime) -> int:
@@ -361,144 +272,4 @@ def signed_in(session: Session, staff: StaffAccount, *, mfa: bool, method: str) 
         action="access.sign_in.succeeded",
         target=("staff", staff.id),
         details={"mfa": mfa, "method": method},
-    )
-
-
-# ---- second factor enrolment ----
-
-
-def begin_totp_enrolment(session: Session, staff: StaffAccount, box: SecretBox) -> str:
-    """Store a new (not yet active) TOTP secret and return it for the QR code. An active one is kept until
-    the new one is confirmed."""
-    if staff.totp_enabled_at is not None:
-        raise DuplicateError("The authenticator app is already set up.")
-    secret = credentials.new_totp_secret()
-    staff.totp_secret_enc = box.seal(staff.id, secret)
-    return secret
-
-
-def pending_totp_secret(staff: StaffAccount, box: SecretBox) -> str | None:
-    if staff.totp_secret_enc is None or staff.totp_enabled_at is not None:
-        return None
-    return box.open(staff.id, staff.totp_secret_enc)
-
-
-def confirm_totp_enrolment(session: Session, staff: StaffAccount, code: str, box: SecretBox) -> list[str]:
-    """Activate the pending secret when `code` matches; returns fresh recovery codes (shown once)."""
-    secret = pending_totp_secret(staff, box)
-    if secret is None:
-        raise SignInFailedError("Start the set-up again.")
-    check = credentials.verify_totp(secret, code, last_used_step=staff.totp_last_step)
-    if not check.ok:
-        raise SignInFailedError("That code is not correct. Check the time on your phone and try again.")
-    staff.totp_enabled_at = utcnow()
-    staff.totp_last_step = check.step
-    codes = replace_recovery_codes(session, staff)
-    audit.record(
-        session,
-        actor=ActorRef("staff", str(staff.id)),
-        action="access.totp.enrolled",
-        target=("staff", staff.id),
-        details={},
-    )
-    return codes
-
-
-def replace_recovery_codes(session: Session, staff: StaffAccount) -> list[str]:
-    session.execute(sa.delete(RecoveryCode).where(RecoveryCode.staff_id == staff.id))
-    codes = credentials.generate_recovery_codes()
-    for code in codes:
-        session.add(RecoveryCode(staff_id=staff.id, code_hash=credentials.hash_recovery_code(code)))
-    audit.record(
-        session,
-        actor=ActorRef("staff", str(staff.id)),
-        action="access.recovery_codes.issued",
-        target=("staff", staff.id),
-        details={"count": len(codes)},
-    )
-    return codes
-
-
-# ---- administration ----
-
-
-def reset_password(session: Session, staff_id: uuid.UUID, *, actor: Principal) -> str:
-    """Admin reset: a temporary password (returned once), to be changed at the next sign-in. Ends the
-    account's sessions and lifts a lockout; the second factor stays as it is."""
-    from governance.access.sessions import end_all_staff_sessions
-
-    staff = get_staff(session, staff_id)
-    if staff.sso_subject is not None:
-        raise SsoAccountError()  # a temporary password could never be used: the password form refuses it
-    temporary = secrets.token_urlsafe(15)
-    staff.password_hash = credentials.hash_password(temporary)
-    staff.must_change_password = True
-    staff.password_changed_at = utcnow()
-    staff.failed_logins = 0
-    staff.locked_until = None
-    ended = end_all_staff_sessions(session, staff.id)
-    audit.record(
-        session,
-        actor=actor,
-        action="access.staff.password_reset",
-        target=("staff", staff.id),
-        details={"sessions_ended": ended},
-    )
-    return temporary
-
-
-def change_password(session: Session, staff: StaffAccount, *, current: str, new: str) -> None:
-    if not credentials.verify_password(staff.password_hash, current):
-        raise SignInFailedError("The current password is not correct.")
-    try:
-        staff.password_hash = credentials.hash_password(new)
-    except credentials.PasswordPolicyError as exc:
-        raise InvalidCredentialSettingsError(str(exc), fields={"new_password": str(exc)}) from None
-    staff.must_change_password = False
-    staff.password_changed_at = utcnow()
-    audit.record(
-        session,
-        actor=ActorRef("staff", str(staff.id)),
-        action="access.staff.password_changed",
-        target=("staff", staff.id),
-        details={},
-    )
-
-
-def store_break_glass_reason(session: Session, principal: Principal, resource: Resource, reason: str) -> uuid.UUID:
-    grant = BreakGlassGrant(
-        actor_kind=principal.kind,
-        actor_id=principal.id,
-        resource_type=resource.type,
-        resource_id=resource.id,
-        reason=reason,
-    )
-    session.add(grant)
-    session.flush()
-    return grant.id
-
-
-def break_glass_grants(session: Session, *, limit: int = 100) -> list[BreakGlassGrant]:
-    return list(session.scalars(sa.select(BreakGlassGrant).order_by(BreakGlassGrant.created_at.desc()).limit(limit)))
-
-
-def list_staff(session: Session) -> list[StaffAccount]:
-    return list(session.scalars(sa.select(StaffAccount).order_by(StaffAccount.username)))
-
-
-def deactivate_staff(session: Session, staff_id: uuid.UUID, *, actor: Principal) -> None:
-    """Disable an account and end its sessions at once. An admin cannot lock themselves out this way."""
-    from governance.access.sessions import end_all_staff_sessions
-
-    if actor.kind == "staff" and actor.id == str(staff_id):
-        raise InvalidCredentialSettingsError("You cannot deactivate your own account.")
-    staff = get_staff(session, staff_id)
-    staff.active = False
-    ended = end_all_staff_sessions(session, staff.id)
-    audit.record(
-        session,
-        actor=actor,
-        action="access.staff.deactivated",
-        target=("staff", staff.id),
-        details={"sessions_ended": ended},
     )
