@@ -21,6 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from governance import write_batch
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -128,6 +130,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        if self.engine.dialect.name == "sqlite":  # the app's engine only (migrations make their own)
+            write_batch.install_sqlite(self.engine)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:

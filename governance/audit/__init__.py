@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from governance.audit.service import Entry, record, record_many
+from governance.audit.service import Entry, batch_part, record, record_many
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flask_openapi3 import OpenAPI
 
-__all__ = ["Entry", "init_app", "record", "record_many"]
+__all__ = ["Entry", "batch_part", "init_app", "record", "record_many"]
 
 
 def init_app(app: OpenAPI) -> None:

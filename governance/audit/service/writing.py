@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy.orm import Session
 
+from governance import write_batch
 from governance.audit.canonical import CanonicalizationError, to_typed
 from governance.audit.errors import AuditDetailsError
 from governance.audit.models import AuditEntry
@@ -84,15 +85,27 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
     """
     if not entries:
         return
-    rows = [
-        dict(zip(_INSERT_COLUMNS, _entry_values(actor=e.actor, action=e.action, target=e.target,
-                                                details=e.details, redact=e.redact), strict=True))
-        for e in entries
-    ]  # fmt: skip
+    rows = entry_rows(entries)
     # executemany of one cached statement: SQLAlchemy sends it as a single INSERT ... VALUES (...), (...)
     # ("insertmanyvalues") on PostgreSQL, and as one prepared statement stepped per row on SQLite; either way
     # the provisional ids follow the list order.
     session.execute(_INSERT_ENTRY, rows)
+
+
+def entry_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The checked column values `record_many` inserts, for a caller that writes them together with its own rows
+    in one statement (`batch_part`). Raises AuditDetailsError as `record` does, before anything is written."""
+    return [
+        dict(zip(_INSERT_COLUMNS, _entry_values(actor=e.actor, action=e.action, target=e.target,
+                                                details=e.details, redact=e.redact), strict=True))
+        for e in entries
+    ]  # fmt: skip
+
+
+def batch_part(entries: Sequence[Entry]) -> write_batch.Part:
+    """`record_many`'s rows as a part of a caller's combined statement (`governance.write_batch`): the entries
+    get their provisional ids in list order, exactly as through `record_many`."""
+    return write_batch.Part(_BATCH_TARGET, entry_rows(entries))
 
 
 def _entry_values(
@@ -139,6 +152,7 @@ _INSERT_COLUMNS = (
     "policy_version",
     "details",
 )
+_BATCH_TARGET = write_batch.target("audit_entries", AuditEntry.__table__, _INSERT_COLUMNS)
 _INSERT_SQL = (
     "INSERT INTO audit_entries (occurred_at, actor_kind, actor_id, action, target_kind, target_id, request_id,"
     " policy_version, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"

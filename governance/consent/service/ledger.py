@@ -8,10 +8,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from governance import audit
+from governance import audit, write_batch
 from governance.access.principals import ActorRef, Principal
 from governance.consent import state as logic
 from governance.consent.models import ConsentEvent
@@ -20,7 +19,7 @@ from governance.consent.processors import notify_processors
 from governance.consent.receipts import ReceiptFacts, build_receipt, sign_receipts
 from governance.consent.service.catalog import purposes
 from governance.consent.service.receipt_keys import _publish_signing_key, _Signer, _signer
-from governance.consent.service.state_rows import _lock_states, _save_states, _StateRow, _to_logic
+from governance.consent.service.state_rows import _lock_states, _state_part, _StateRow, _to_logic
 from governance.consent.service.validation import _Planned
 from governance.consent.service.views import Receipt
 from governance.consent.state import Decision, Method
@@ -60,8 +59,9 @@ def _record(
     """Append the events, update the state rows, write the audit entries, sign the receipts, notify processors.
 
     The statements, whatever the number of purposes: the state rows locked (with the subject's check), then the
-    events, the state rows and the audit entries written (one statement each), then the outbox; processors are
-    read only for withdrawals. Unknown or erased subject: the vault's error, nothing written.
+    events, the state rows, the audit entries and the outbox messages written in one combined statement;
+    processors (cached) get deliveries only for withdrawals. Unknown or erased subject: the vault's error,
+    nothing written.
     """
     if not planned:
         return []
@@ -82,11 +82,17 @@ def _record(
         events.append(event)
         entries.append(entry)
     issued = _sign(signer, events, bodies)
-    session.execute(_INSERT_EVENTS, events)
-    _save_states(session, (rows[key] for key in dict.fromkeys(p.purpose.key for p in planned)))
-    audit.record_many(session, entries)
+    # events, state rows, audit entries and outbox messages: ONE statement (governance.write_batch)
+    write_batch.execute(
+        session,
+        [
+            write_batch.Part(_EVENTS_TARGET, events),
+            _state_part(session, (rows[key] for key in dict.fromkeys(p.purpose.key for p in planned))),
+            audit.batch_part(entries),
+            outbox.batch_part(_announcements(subject_id, issued, write.method, now), now=now),
+        ],
+    )
     _notify_stops(session, subject_id, issued, now)
-    _announce(session, subject_id, issued, write.method, now)
     return issued
 
 
@@ -187,7 +193,7 @@ def _sign(signer: _Signer, events: list[dict[str, Any]], bodies: list[dict[str, 
     return issued
 
 
-_INSERT_EVENTS = sa.insert(ConsentEvent.__table__)
+_EVENTS_TARGET = write_batch.target("consent_events", ConsentEvent.__table__, tuple(ConsentEvent.__table__.c.keys()))
 
 
 _STOP_EVENTS = {
@@ -217,31 +223,29 @@ def _notify_stops(session: Session, subject_id: uuid.UUID, issued: list[Receipt]
         )
 
 
-def _announce(session: Session, subject_id: uuid.UUID, issued: list[Receipt], method: str, now: dt.datetime) -> None:
-    """Every change that took effect goes to the outbox (the broker), in this transaction: one INSERT, with one
-    message per event name in the webhook's shape (`consent.granted`, `.withdrawn`, `.expired`, `.objected`,
+def _announcements(
+    subject_id: uuid.UUID, issued: list[Receipt], method: str, now: dt.datetime
+) -> list[outbox.OutboxEvent]:
+    """Every change that took effect goes to the outbox (the broker), in this transaction, with one message per
+    event name in the webhook's shape (`consent.granted`, `.withdrawn`, `.expired`, `.objected`,
     `.objection_lifted`; a GPC signal is a withdrawal with method `gpc`)."""
     by_event: dict[str, list[Receipt]] = {}
     for receipt in issued:
         if not receipt.superseded:
             by_event.setdefault(f"consent.{receipt.decision}", []).append(receipt)
-    outbox.write(
-        session,
-        [
-            outbox.OutboxEvent(
-                name,
-                subject_id,
-                {
-                    "purposes": [r.purpose for r in items],
-                    "record_ids": [str(r.record_id) for r in items],
-                    "effective_at": now.isoformat(),
-                    "method": method,
-                },
-            )
-            for name, items in by_event.items()
-        ],
-        now=now,
-    )
+    return [
+        outbox.OutboxEvent(
+            name,
+            subject_id,
+            {
+                "purposes": [r.purpose for r in items],
+                "record_ids": [str(r.record_id) for r in items],
+                "effective_at": now.isoformat(),
+                "method": method,
+            },
+        )
+        for name, items in by_event.items()
+    ]
 
 
 def _check_subject(session: Session, subject_id: uuid.UUID) -> None:

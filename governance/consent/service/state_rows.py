@@ -1,5 +1,5 @@
 """The derived `consent_state` rows on the write path, as plain values through cached Core statements: locked
-(and created) in one statement per write, written back in one."""
+(and created) in one statement per write, written back as a part of the write's combined statement."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from governance import write_batch
 from governance.consent import state as logic
 from governance.consent.models import ConsentState
 from governance.consent.state import Decision
@@ -103,28 +104,25 @@ _LOCK_STATES = {"postgresql": _lock_states_statement("postgresql"), "sqlite": _l
 _STATE_MAPPER = sa.inspect(ConsentState)
 
 
-def _save_states_statement(dialect: str) -> Any:
-    stmt = _INSERTS[dialect](_state_table)
-    return stmt.on_conflict_do_update(
-        index_elements=[_state_table.c.subject_id, _state_table.c.purpose],
-        set_={name: stmt.excluded[name] for name in _STATE_FIELDS if name not in ("subject_id", "purpose")},
-    )
+_STATE_TARGET = write_batch.target(
+    "consent_state",
+    _state_table,
+    _STATE_FIELDS,
+    conflict=("subject_id", "purpose"),
+    update=tuple(name for name in _STATE_FIELDS if name not in ("subject_id", "purpose")),
+)
 
 
-_SAVE_STATES = {"postgresql": _save_states_statement("postgresql"), "sqlite": _save_states_statement("sqlite")}
-
-
-def _save_states(session: Session, rows: Iterable[_StateRow]) -> None:
-    """Write locked state rows back in ONE cached statement (an upsert of rows that exist and are locked, sent
-    as one executemany), and expire any ORM copy of them this session holds."""
+def _state_part(session: Session, rows: Iterable[_StateRow]) -> write_batch.Part:
+    """Locked state rows to write back, as an upsert part of the write's one combined statement (the rows exist
+    and are locked, so the upsert only ever updates); any ORM copy of them this session holds is expired."""
     values = [{name: getattr(row, name) for name in _STATE_FIELDS} for row in rows]
-    dialect = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
-    session.execute(_SAVE_STATES[dialect], values)
     for row in values:
         key = _STATE_MAPPER.identity_key_from_primary_key((row["subject_id"], row["purpose"]))
         cached = session.identity_map.get(key)
         if cached is not None:
             session.expire(cached)
+    return write_batch.Part(_STATE_TARGET, values)
 
 
 def _to_logic(row: _StateRow) -> logic.ConsentState:
