@@ -24,6 +24,14 @@ def test_the_bench_folder_has_scripts() -> None:
     assert len(SCRIPTS) >= 20
 
 
+def test_every_file_without_a_main_block_is_a_helper_the_scripts_import() -> None:
+    """A script that forgot its `__main__` block would escape the --help check below: every other file must be a
+    helper some script imports."""
+    sources = "\n".join(p.read_text() for p in SCRIPTS)
+    helpers = sorted(p for p in BENCH.glob("*.py") if p not in SCRIPTS)
+    assert [p.name for p in helpers if not re.search(rf"\b(import|from) (bench\.)?{p.stem}\b", sources)] == []
+
+
 def _tree(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
 

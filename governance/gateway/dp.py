@@ -21,13 +21,15 @@ sensitivity (upper - lower) / n assumes n is public). :func:`noise_plan` lists e
 exact value, sensitivity and epsilon share; :func:`run_query` adds exactly that noise, and the tests compute the
 worst-case privacy loss from the plan over enumerated neighbouring datasets. Bounds come from the caller, never
 the data (diffprivlib's ``PrivacyLeakWarning`` is an error). All mechanisms are pure epsilon-DP (delta = 0).
-diffprivlib is imported only when a query runs.
+diffprivlib is imported only when a query that needs it runs: a count from SQL (`run_bounded_count`) draws the
+same geometric noise without it.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import secrets
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +49,7 @@ __all__ = [
     "noise_plan",
     "run_bounded_count",
     "run_query",
+    "two_sided_geometric",
 ]
 
 Statistic = Literal["count", "sum", "mean", "variance", "histogram", "quantiles"]
@@ -271,16 +274,41 @@ def run_query(
 
 def run_bounded_count(query: DPQuery, bounded_rows: int, *, random_state: int | None = None) -> DPResult:
     """A count from its exact bounded row count (each person's rows already capped at N, e.g. by SQL): the same
-    plan, noise and result as `run_query` over the rows themselves (the sampled rows do not matter to a count)."""
+    plan, noise and result as `run_query` over the rows themselves (the sampled rows do not matter to a count).
+
+    It runs in the web worker's request, so it does not import diffprivlib (with scipy and sklearn, seconds per
+    worker): the noise is `two_sided_geometric`, diffprivlib's Geometric sampler step for step, drawn from
+    `secrets.SystemRandom` (the generator diffprivlib itself uses when no seed is given). A seed (tests only)
+    draws from numpy's RandomState(seed), as diffprivlib's `check_random_state(seed)` does, so a seeded count
+    equals `run_query`'s to the integer."""
     query.validate()
     if query.statistic != "count":
         raise DPQueryError("run_bounded_count answers counts only")
-    from diffprivlib.utils import check_random_state
+    rng: Any = secrets.SystemRandom()
+    if random_state is not None:
+        import numpy as np  # deferred: only seeded (test) runs need it
 
-    state = check_random_state(random_state, secure=True)
-    with guard_privacy_leaks():
-        value, empty = _finish(query, _noisy(_count_plan(query, bounded_rows), state))
+        rng = np.random.RandomState(random_state)
+    noisy = {
+        q.name: float(two_sided_geometric(int(q.true_value), q.epsilon, int(q.sensitivity), rng))
+        for q in _count_plan(query, bounded_rows)
+    }
+    value, empty = _finish(query, noisy)
     return _result(query, value, empty)
+
+
+def two_sided_geometric(value: int, epsilon: float, sensitivity: int, rng: Any) -> int:
+    """`value` plus two-sided geometric noise, P(k) = (1 - a) / (1 + a) * a^|k| with a = exp(-epsilon /
+    sensitivity): the inverse-CDF draw of diffprivlib's `Geometric.randomise`, with the same single uniform from
+    `rng.random()` (tests/gateway/test_dp_geometric.py checks equal outputs for equal draws, and the pmf)."""
+    if not epsilon > 0 or sensitivity < 1:
+        raise DPQueryError("the geometric mechanism needs epsilon > 0 and sensitivity >= 1")
+    scale = -epsilon / sensitivity
+    uniform = 0.0
+    while uniform == 0.0:  # a draw of exactly 0.5 (probability 2^-53) has no logarithm: draw again
+        uniform = (rng.random() - 0.5) * (1 + math.exp(scale))  # the zero overlap of the two one-sided halves
+    sign = -1 if uniform < 0 else 1
+    return value + sign * math.floor(math.log(sign * uniform) / scale)
 
 
 def _result(query: DPQuery, value: Any, empty: bool) -> DPResult:
