@@ -1,0 +1,131 @@
+"""Where each column sits in an output row and how it is generalized, and the text encoding of rows (pass one)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from governance.gateway.anonymize.inputs import PSEUDONYM_COLUMN, PersonLevel
+from governance.gateway.generalize import Generalizer
+from governance.gateway.kanon import AnonymityRequirement
+from governance.gateway.writers import Column
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where each column sits in an output row and how it is generalized."""
+
+    names: list[str]
+    out_columns: list[Column]
+    qi_names: list[str]
+    profile_steps: list[tuple[str, Callable[[Any], Any] | None]]
+    event_steps: list[tuple[str, Callable[[Any], Any] | None]]
+    qi_positions: list[int]  # positions in the output row (the pseudonym is position 0)
+    sensitive_position: int | None
+    per_event: bool
+    candidate_names: list[str] = field(default_factory=list)
+    candidate_positions: list[int] = field(default_factory=list)
+    content_names: list[str] = field(default_factory=list)
+    content_positions: list[int] = field(default_factory=list)
+
+    @property
+    def wide_positions(self) -> list[int]:
+        """Positions kept in a row's class combination: declared quasi-identifiers, then candidates."""
+        return self.qi_positions + self.candidate_positions
+
+    @classmethod
+    def build(
+        cls,
+        profile_columns: Sequence[Column],
+        event_columns: Sequence[Column],
+        generalizer: Generalizer,
+        requirement: AnonymityRequirement,
+        forbidden: frozenset[str],
+        person_level: PersonLevel | None = None,
+    ) -> _Layout:
+        columns = [*profile_columns, *event_columns]
+        names = [c.name for c in columns]
+        refused = sorted((set(names) & forbidden) | ({PSEUDONYM_COLUMN} & set(names)))
+        refused += sorted({n for n in names if names.count(n) > 1})
+        if refused:
+            raise ValueError(f"columns not releasable: {', '.join(refused)}")
+        if requirement.sensitive is not None and requirement.sensitive not in names:
+            raise ValueError(f"sensitive attribute {requirement.sensitive!r} is not among the released columns")
+        qi_names = generalizer.quasi_identifiers(names)
+        functions = generalizer.functions(names)
+        steps = list(zip(names, functions, strict=True))
+        skip = {*qi_names, requirement.sensitive}
+        candidates = [n for n in (person_level.candidates if person_level else ()) if n in names and n not in skip]
+        content = [n for n in (person_level.content if person_level else ()) if n in names and n not in skip]
+        return cls(
+            names=names,
+            out_columns=[
+                Column(PSEUDONYM_COLUMN),
+                *(Column(c.name, "string") if c.name in qi_names else c for c in columns),
+            ],
+            qi_names=qi_names,
+            profile_steps=steps[: len(profile_columns)],
+            event_steps=steps[len(profile_columns) :],
+            qi_positions=[i + 1 for i, n in enumerate(names) if n in qi_names],
+            sensitive_position=names.index(requirement.sensitive) + 1 if requirement.sensitive else None,
+            per_event=bool(event_columns),
+            candidate_names=candidates,
+            candidate_positions=[names.index(n) + 1 for n in candidates],
+            content_names=content,
+            content_positions=[names.index(n) + 1 for n in content],
+        )
+
+
+class _TextEncoder:
+    """Encodes rows of JSON Lines or CSV as text once, in pass one: the pseudonym and profile part once per
+    subject, the event part per event; repeated values (generalized ones mostly) are encoded once."""
+
+    def __init__(self, fmt: str, names: list[str], head_width: int) -> None:
+        self._json = fmt == "jsonl"
+        self._cache: dict[str, str] = {}
+        keys = [json.dumps(n, ensure_ascii=False) + ":" for n in names]
+        self._head_keys = ["{" + keys[0], *("," + k for k in keys[1:head_width])]
+        self._tail_keys = ["," + k for k in keys[head_width:]]
+        self._end = "}\n" if self._json else "\n"
+
+    def _value(self, value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            cached = self._cache.get(value)
+            if cached is None:
+                cached = self._encode_str(value)
+                if len(self._cache) < 200_000:
+                    self._cache[value] = cached
+            return cached
+        if value is None:
+            return "null" if self._json else ""
+        if kind is float:
+            return repr(value) if math.isfinite(value) else ("null" if self._json else "")
+        if kind is bool:
+            return ("true" if value else "false") if self._json else str(value)
+        if kind is int:
+            return str(value)
+        return self._encode_str(value if isinstance(value, str) else json.dumps(value, default=str))
+
+    def _encode_str(self, text: str) -> str:
+        if self._json:
+            return json.dumps(text, ensure_ascii=False)
+        if any(c in text for c in ',"\r\n'):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    def head(self, values: tuple[Any, ...]) -> str:
+        if self._json:
+            return "".join([k + self._value(v) for k, v in zip(self._head_keys, values, strict=True)])
+        return ",".join([self._value(v) for v in values])
+
+    def line(self, head: str, values: tuple[Any, ...]) -> str:
+        if self._json:
+            return head + "".join([k + self._value(v) for k, v in zip(self._tail_keys, values, strict=True)]) + "}\n"
+        return head + "".join(["," + self._value(v) for v in values]) + "\n"
+
+    def alone(self, head: str) -> str:
+        return head + self._end
