@@ -12,11 +12,12 @@ import json
 import uuid
 from typing import Any, cast
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from governance.access import authn
 from governance.access.decorators import current_principal, requires, resource_of
-from governance.access.principals import Resource
+from governance.access.principals import Principal, Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.web import present
@@ -52,10 +53,10 @@ def _request_uuid(request_id: str) -> uuid.UUID:
         raise NotFoundError("No such request.") from None
 
 
-def _may(action: str, resource: Resource | None = None) -> bool:
+def _may(action: str, resource: Resource | None = None, principal: Principal | None = None) -> bool:
     from governance.access import service as access
 
-    return access.allowed(current_principal(), action, resource or Resource.system())
+    return access.allowed(principal or current_principal(), action, resource or Resource.system())
 
 
 def _verification(*, fresh: bool = False) -> dict[str, Any] | None:
@@ -130,10 +131,12 @@ CONSOLE_NAV = (
 )
 
 
-def _nav() -> list[tuple[str, str]]:
+def _nav(principal: Principal | None = None) -> list[tuple[str, str]]:
     """The console sections this member of staff may open (others are not shown)."""
     resources = {"audit.read": Resource(type="AuditLog", id="log"), "console.view": Resource(type="Console")}
-    return [(endpoint, label) for endpoint, label, action in CONSOLE_NAV if _may(action, resources.get(action))]
+    return [
+        (endpoint, label) for endpoint, label, action in CONSOLE_NAV if _may(action, resources.get(action), principal)
+    ]
 
 
 def _page(template: str, current: str, **context: Any) -> str:
@@ -149,6 +152,27 @@ def _page(template: str, current: str, **context: Any) -> str:
         logout_url=url_for(logout) if logout in current_app.view_functions else None,
         **context,
     )
+
+
+def console_chrome() -> dict[str, Any]:
+    """The console layout around an error page under /console (templates/errors/error.html), so that a member of
+    staff who followed a stale or mistyped link keeps the navigation; empty for anyone else. A 404 from routing
+    ran no access check, so the staff session is resolved here (read only: nothing is authorized by it)."""
+    principal = g.get("principal") or authn.resolve_principal(request, required=False)
+    if principal.kind != "staff":
+        return {}
+    nav = _nav(principal)
+    sections = [(url_for(endpoint), endpoint) for endpoint, _label in nav if endpoint != "web.console"]
+    current = next((e for url, e in sections if request.path.startswith(url)), "web.console")
+    logout = current_app.config.get("GOVERNANCE_STAFF_LOGOUT_ENDPOINT", "access.logout")
+    return {
+        "on_console": True,
+        "nav": nav,
+        "current": current,
+        "verification": None,
+        "staff_label": ", ".join(sorted(principal.roles)) if principal.roles else None,
+        "logout_url": url_for(logout) if logout in current_app.view_functions else None,
+    }
 
 
 # --- overview ----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pyotp
 import pytest
 
 from tests.access.conftest import PASSWORD
-from tests.e2e.browser import check_page, visible
+from tests.e2e.browser import check_page, new_context, visible
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def test_admin_enrols_the_authenticator_and_signs_in_again(app, page, live_serve
     check_page(page, "access-recovery-codes")
 
     # A new browser signs in with password and a later code (the enrolment code cannot be replayed).
-    other = page.context.browser.new_context()
+    other = new_context(page.context.browser)
     second = other.new_page()
     second.goto(server.url + "/login")
     second.get_by_label("User name").fill(name)

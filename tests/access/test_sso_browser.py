@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from tests.access.test_sso import POLICY
-from tests.e2e.browser import assert_accessible, start_live_server, visible
+from tests.e2e.browser import check_page, start_live_server, visible
 from tests.fixtures.oidc_provider import OidcProvider
 
 pytestmark = pytest.mark.browser
@@ -67,13 +67,14 @@ def test_sign_in_and_sign_out_through_the_provider_in_a_browser(
     base, _app = sso_site
     provider.set_account("alice", ["privacy-helpdesk"], amr=["pwd", "otp"])
     page.goto(f"{base}/login")
-    assert_accessible(page)
+    check_page(page, "sso-login")
     page.get_by_role("link", name="Sign in with your company account").click()
     page.wait_for_url(f"{provider.issuer}/**")
     _sign_in_at_provider(page, "alice")
     page.wait_for_url(f"{base}/console**")
     assert page.url.startswith(f"{base}/console")
     assert visible(page.get_by_role("button", name="Sign out"))
+    check_page(page, "sso-signed-in-console")
 
     # Sign-out: ended here, then at the provider (it asks to confirm), then back at the sign-in page.
     page.get_by_role("button", name="Sign out").click()
@@ -97,4 +98,4 @@ def test_a_person_without_a_mapped_group_sees_a_clear_page(
     _sign_in_at_provider(page, "erin")
     page.wait_for_url(f"{base}/login/sso/callback**")
     assert "no role here yet" in page.content()
-    assert_accessible(page)
+    check_page(page, "sso-no-role")

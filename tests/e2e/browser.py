@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -33,7 +34,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-SERIOUS = {"serious", "critical"}
+WIDTHS = (DESKTOP, PHONE)
 
 
 class ClosingApp:
@@ -83,8 +84,13 @@ class LiveServer:
         self.thread.join(timeout=5)
 
 
+# ports of the live servers: console errors count on their pages, not on a third party's (the test OpenID provider)
+_SERVED_PORTS: set[int] = set()
+
+
 def start_live_server(app: Flask) -> LiveServer:
     server = make_server("127.0.0.1", 0, ClosingApp(app), threaded=True)  # type: ignore[arg-type]
+    _SERVED_PORTS.add(server.server_port)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     return LiveServer(app=app, server=server, thread=thread)
@@ -105,8 +111,8 @@ def browser():
 
 @pytest.fixture
 def browser_context(browser, tmp_path):
-    """A fresh profile (cookies, storage) per test; downloads accepted."""
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    """A fresh profile (cookies, storage) per test; downloads accepted; every page it opens is watched."""
+    context = new_context(browser, accept_downloads=True)
     context.set_default_timeout(15_000)
     yield context
     context.close()
@@ -114,72 +120,74 @@ def browser_context(browser, tmp_path):
 
 @pytest.fixture
 def page(browser_context):
-    page = browser_context.new_page()
-    console_errors: list[str] = []
-    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
-    page.console_errors = console_errors  # type: ignore[attr-defined]
+    page = watch(browser_context.new_page())
     yield page
-    page.close()
+    if not page.is_closed():
+        problems = _problems(page)  # what happened after the test's last check_page still counts
+        page.close()
+        assert not problems, "after the last check_page:\n" + "\n".join(problems)
 
 
-def visible(locator) -> bool:
-    """Wait (up to the context's timeout) until the locator is visible. A click that submits a form returns
-    before the next page has rendered, so a bare `is_visible()` right after it races the navigation."""
-    locator.wait_for(state="visible")
-    return True
+def new_context(browser, **options: Any):
+    """A browser context at desktop width whose pages are all watched (see `watch`). Tests that need a second
+    person's browser, or one without JavaScript, open it with this rather than `browser.new_context()`."""
+    options.setdefault("viewport", DESKTOP)
+    context = browser.new_context(**options)
+    context.on("page", watch)
+    return context
 
 
-def hidden(locator) -> bool:
-    """Wait (up to the context's timeout) until the locator is hidden or gone; see `visible`."""
-    locator.wait_for(state="hidden")
-    return True
+_RESOURCE_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})\b")
 
 
-def axe_violations(page, *, impacts: set[str] = SERIOUS) -> list[dict]:
-    """Serious and critical axe-core violations of the current page (empty when the page is fine)."""
-    from axe_playwright_python.sync_playwright import Axe
+def watch(page) -> Any:
+    """Collect what `check_page` asserts is empty: console errors, uncaught page errors and 5xx responses.
 
-    results = Axe().run(page)
-    return [v for v in results.response["violations"] if v.get("impact") in impacts]
+    Chromium also logs a page's own 4xx status as a console error ("Failed to load resource"); that one is
+    the status the test expects (a 404 page, an expired link's 410), not a fault of the page, so it is left
+    out when it names the main document with exactly that status. Any other failed resource counts. Pages
+    of a third party (the test OpenID provider's sign-in and sign-out pages) are not checked."""
+    if getattr(page, "watched", False):
+        return page
+    page.watched = True
+    page.console_errors = []
+    page.page_errors = []
+    page.server_errors = []
+    documents: dict[str, int] = {}
+
+    def on_response(response: Any) -> None:
+        if response.status >= 500:
+            page.server_errors.append(f"{response.status} {response.request.method} {response.url}")
+        if response.request.resource_type == "document" and response.frame == page.main_frame:
+            documents[response.url] = response.status
+
+    def ours() -> bool:
+        return urlsplit(page.url).port in _SERVED_PORTS
+
+    def on_console(message: Any) -> None:
+        if message.type != "error" or not ours():
+            return
+        status = _RESOURCE_STATUS.match(message.text)
+        url = (message.location or {}).get("url", "")
+        if status and 400 <= int(status.group(1)) < 500 and documents.get(url) == int(status.group(1)):
+            return
+        page.console_errors.append(f"{message.text} ({url})")
+
+    page.on("response", on_response)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: page.page_errors.append(str(error)) if ours() else None)
+    return page
 
 
-def format_violations(violations: list[dict]) -> str:
-    lines = []
-    for violation in violations:
-        targets = [", ".join(node["target"]) for node in violation["nodes"][:5]]
-        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
-    return "\n".join(lines)
-
-
-def assert_accessible(page) -> None:
-    violations = axe_violations(page)
-    assert not violations, format_violations(violations)
-
-
-def screenshot(page, name: str, *, phone: bool = True) -> Path:
-    """Save a full-page screenshot at desktop width (and at phone width) under test-artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
-    path = SCREENSHOTS / f"{safe}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if phone:
-        size = page.viewport_size
-        page.set_viewport_size(PHONE)
-        page.screenshot(path=str(SCREENSHOTS / f"{safe}-phone.png"), full_page=True)
-        # at phone width nothing may widen the page: wide tables scroll inside their own box
-        overflow = page.evaluate("document.documentElement.scrollWidth")
-        assert overflow <= PHONE["width"], f"{name}: the page is {overflow}px wide at phone width"
-        if size:
-            page.set_viewport_size(size)
-    return path
-
-
-def check_page(page, name: str) -> Path:
-    """Checks for every main page: axe, no CSP violations in the console, and a screenshot."""
-    assert_accessible(page)
-    csp_errors = [e for e in getattr(page, "console_errors", []) if "Content Security Policy" in e]
-    assert not csp_errors, csp_errors
-    return screenshot(page, name)
+def _problems(page) -> list[str]:
+    """The console errors, page errors and 5xx responses seen since the previous check (and forget them)."""
+    problems = [f"console error: {e}" for e in page.console_errors]
+    problems += [f"page error: {e}" for e in page.page_errors]
+    problems += [f"server error: {e}" for e in page.server_errors]
+    page.console_errors.clear()
+    page.page_errors.clear()
+    page.server_errors.clear()
+    return problems
 
 
 @pytest.fixture
@@ -197,14 +205,39 @@ def live_server_for() -> Iterator:
         server.stop()
 
 
-ALL_IMPACTS = {"minor", "moderate", "serious", "critical"}
-WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
+def visible(locator) -> bool:
+    """Wait (up to the context's timeout) until the locator is visible. A click that submits a form returns
+    before the next page has rendered, so a bare `is_visible()` right after it races the navigation."""
+    locator.wait_for(state="visible")
+    return True
 
-# every element that scrolls sideways (a table in a scrolling box counts: the person must not have to swipe)
+
+def hidden(locator) -> bool:
+    """Wait (up to the context's timeout) until the locator is hidden or gone; see `visible`."""
+    locator.wait_for(state="hidden")
+    return True
+
+
+def axe_violations(page) -> list[dict]:
+    """Every axe-core violation of the current page, whatever its impact (minor and moderate included)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return list(Axe().run(page).response["violations"])
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        targets = [", ".join(node["target"]) for node in violation["nodes"][:5]]
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
+    return "\n".join(lines)
+
+
+# the page, and every element that scrolls sideways (a table in a scrolling box counts: nobody should swipe)
 _SIDEWAYS = """() => {
   const out = [];
-  const root = document.documentElement;
-  if (root.scrollWidth > window.innerWidth) out.push("page:" + root.scrollWidth);
+  const root = document.scrollingElement || document.documentElement;
+  if (root.scrollWidth > window.innerWidth) out.push("page:" + root.scrollWidth + ">" + window.innerWidth);
   for (const el of document.querySelectorAll("body *")) {
     const style = getComputedStyle(el);
     if (!["auto", "scroll"].includes(style.overflowX)) continue;
@@ -219,26 +252,34 @@ def sideways_scrollers(page) -> list[str]:
     return page.evaluate(_SIDEWAYS)
 
 
-def check_person_page(page, name: str) -> list[Path]:
-    """The strict check of a data subject's page, at 1280 px and at 390 px: axe-core with no violation of any
-    impact (moderate and minor included), nothing that scrolls sideways, no console error; screenshots
-    `<name>.png` and `<name>-phone.png` under test-artifacts/screenshots/."""
+def screenshot_name(name: str, width: int) -> str:
+    """The file `check_page(page, name)` writes at `width` under test-artifacts/screenshots/."""
+    return re.sub(r"[^a-z0-9_-]+", "-", name.lower()) + f"-{width}.png"
+
+
+def check_page(page, name: str) -> list[Path]:
+    """The one check of every page a browser test reaches, at 1280 px and at 390 px: nothing scrolls sideways
+    (neither the page nor a box on it), axe-core finds no violation of any impact, and no console error, page
+    error or 5xx response happened since the previous check. Writes test-artifacts/screenshots/<name>-1280.png
+    and <name>-390.png; the viewport is restored afterwards."""
+    assert getattr(page, "watched", False), "open the page through the harness (page fixture or new_context)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
+    page.wait_for_load_state("load")  # deferred scripts have run: axe sees the page as a person does
     size = page.viewport_size or DESKTOP
     shots = []
     try:
-        for label, viewport in WIDTHS.items():
+        for viewport in WIDTHS:
             page.set_viewport_size(viewport)
+            width = viewport["width"]
             scrollers = sideways_scrollers(page)
-            assert not scrollers, f"{name} at {viewport['width']}px scrolls sideways: {scrollers}"
-            violations = axe_violations(page, impacts=ALL_IMPACTS)
-            assert not violations, f"{name} at {viewport['width']}px:\n{format_violations(violations)}"
-            path = SCREENSHOTS / (f"{safe}.png" if label == "desktop" else f"{safe}-phone.png")
+            assert not scrollers, f"{name} at {width}px scrolls sideways: {scrollers}"
+            violations = axe_violations(page)
+            assert not violations, f"{name} at {width}px:\n{format_violations(violations)}"
+            path = SCREENSHOTS / screenshot_name(name, width)
             page.screenshot(path=str(path), full_page=True)
             shots.append(path)
     finally:
         page.set_viewport_size(size)
-    errors = list(getattr(page, "console_errors", []))
-    assert not errors, f"{name}: console errors {errors}"
+    problems = _problems(page)
+    assert not problems, f"{name}:\n" + "\n".join(problems)
     return shots

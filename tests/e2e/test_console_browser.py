@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tests.e2e.browser import check_page, hidden, visible
+from tests.e2e.browser import check_page, hidden, new_context, visible
 from tests.e2e.helpers import (
     create_staff_with_totp,
     dashboard_path,
@@ -32,7 +32,7 @@ def _people(app, make_subject, live_server_for, browser, count: int = 3) -> None
     grant(app, subjects[0], "product_analytics")
     file_overdue_request(app, subjects[1])
     server = live_server_for(app)
-    context = browser.new_context()  # the person's own browser: no shared cookies with the staff member
+    context = new_context(browser)  # the person's own browser: no shared cookies with the staff member
     person = context.new_page()
     person.goto(server.url + dashboard_path(app, subjects[0]))
     person.goto(server.url + "/me/requests")
@@ -65,7 +65,7 @@ def test_auditor_signs_in_filters_exports_and_sees_the_alarm(
     # newest first by default, and the six columns fit 1280 px: the table never scrolls sideways
     seqs = [int(t.split()[0]) for t in page.locator("table.audit-table tbody tr td:first-child").all_inner_texts()]
     assert seqs == sorted(seqs, reverse=True)
-    wrap = page.locator(".table-wrap").filter(has=page.locator("table.audit-table"))
+    wrap = page.locator(".records-wrap").filter(has=page.locator("table.audit-table"))
     assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
     long_details = page.locator("table.audit-table details").first
     if long_details.count():
@@ -145,7 +145,7 @@ def test_auditor_and_admin_console_pages(app, page, browser, live_server_for, ma
     assert visible(page.get_by_role("table", name="Training jobs, newest first").get_by_text("succeeded"))
 
     # one of the people the model and the dataset included sees both, with their protections, on their dashboard
-    context = browser.new_context()
+    context = new_context(browser)
     person = context.new_page()
     person.goto(server.url + dashboard_path(app, trained[0]))
     person.get_by_role("link", name="How your data is used").first.click()

@@ -1,6 +1,6 @@
 """Issue 13: a data subject walks their dashboard in Chromium, at 1280 px and 390 px, as a person would.
 
-Every page is checked by `check_person_page`: axe-core with no violation of any impact, nothing scrolls
+Every page is checked by `check_page`: axe-core with no violation of any impact, nothing scrolls
 sideways at either width, no console error, and screenshots under test-artifacts/screenshots/.
 """
 
@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.browser import PHONE, check_person_page, hidden, visible
+from tests.e2e.browser import PHONE, check_page, hidden, new_context, visible
 from tests.e2e.helpers import ACTOR, dashboard_path, grant, in_transaction
 
 pytestmark = pytest.mark.browser
@@ -85,7 +85,7 @@ def test_point1_the_notice_reads_as_a_document_at_phone_width(app, page, live_se
     assert page.locator("h1").count() == 1
     page.set_viewport_size(PHONE)
     _on_screen(article)
-    check_person_page(page, "i13-p1-notice")
+    check_page(page, "i13-p1-notice")
 
 
 def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(
@@ -108,35 +108,34 @@ def test_point2_nothing_scrolls_sideways_and_records_are_cards_on_a_phone(
     _on_screen(all_time)  # "All time" is on screen
     labels = activity.locator("tbody tr").first.locator("td").evaluate_all("tds => tds.map(t => t.dataset.label)")
     assert labels[1] == dt.datetime.now(dt.UTC).strftime("%B %Y")  # the newest month comes first
-    check_person_page(page, "i13-p2-your-data")
+    check_page(page, "i13-p2-your-data")
 
     page.get_by_role("link", name="Requests", exact=True).click()
     page.get_by_role("button", name="Request a copy of my data").click()
     progress = page.locator("[data-poll-url] progress")
     assert visible(progress)
     _on_screen(progress)  # the progress bar is on screen
-    check_person_page(page, "i13-p2-requests-running")
+    check_page(page, "i13-p2-requests-running")
     drain(app)
     download = page.get_by_role("link", name="Download your data (ZIP)")
     download.wait_for(timeout=60_000)
     _on_screen(download)  # the download is on screen
     assert visible(page.get_by_text("You can download it until"))  # and says when it expires
-    check_person_page(page, "i13-p2-requests-done")
+    check_page(page, "i13-p2-requests-done")
     with page.expect_download() as info:
         download.click()
     archive = zipfile.ZipFile(io.BytesIO(info.value.path().read_bytes()))
     index = tmp_path / "index.html"
     index.write_bytes(archive.read("index.html"))
     overview = page.context.new_page()  # the ZIP's overview, opened offline in the browser
-    overview.console_errors = []
     overview.goto(index.as_uri())
     assert visible(overview.get_by_role("heading", name="Your data export"))
     assert "Ada Lovelace" in overview.get_by_role("table", name="Your profile").inner_text()
-    check_person_page(overview, "i13-export-index")
+    check_page(overview, "i13-export-index")
     overview.close()
 
     page.get_by_role("link", name="Consent", exact=True).click()
-    check_person_page(page, "i13-p2-consent")
+    check_page(page, "i13-p2-consent")
 
 
 def test_point3_show_values_uses_post_redirect_get(app, page, live_server_for, make_subject):
@@ -153,7 +152,7 @@ def test_point3_show_values_uses_post_redirect_get(app, page, live_server_for, m
     page.go_back()
     page.go_forward()
     assert "POST" not in methods  # moving through history never re-posts the form
-    check_person_page(page, "i13-p3-values-shown")
+    check_page(page, "i13-p3-values-shown")
     page.get_by_role("button", name="Hide values").click()
     page.wait_for_url("**/me#profile-h")
     assert page.get_by_text("ada.lovelace@example.org").count() == 0
@@ -178,7 +177,7 @@ def test_point6_history_and_receipts_are_newest_first_by_when_the_person_decided
     receipts = page.get_by_role("table", name="Receipts of your decisions, newest first").locator("tbody tr")
     assert "Personalized recommendations" in receipts.nth(0).inner_text()
     assert "Product analytics" in receipts.nth(1).inner_text()
-    check_person_page(page, "i13-p6-history")
+    check_page(page, "i13-p6-history")
 
 
 def test_point4_a_consent_switch_keeps_focus_and_announces_the_result(
@@ -212,12 +211,12 @@ def test_point4_a_consent_switch_keeps_focus_and_announces_the_result(
     assert page.evaluate("document.activeElement.getAttribute('aria-describedby')") == (
         "p-personalized_recommendations-desc"
     )
-    check_person_page(page, "i13-p4-switch-saved")
+    check_page(page, "i13-p4-switch-saved")
     page.reload()
     assert page.get_by_role("switch", name="Allow Personalized recommendations").is_checked()  # really saved
 
     # without JavaScript the same switch is a form with a Save button: a full post, then the same message
-    context = browser.new_context(java_script_enabled=False)
+    context = new_context(browser, java_script_enabled=False)
     try:
         nojs = context.new_page()
         nojs.goto(server.url + dashboard_path(app, subject_id))
@@ -239,7 +238,7 @@ def test_feature_one_button_turns_everything_optional_off(app, page, live_server
     page.goto(server.url + dashboard_path(app, subject_id))
     page.get_by_role("link", name="Consent", exact=True).click()
     assert visible(page.get_by_text("You allow 3 of"))
-    check_person_page(page, "i13-all-off-before")
+    check_page(page, "i13-all-off-before")
     page.get_by_role("button", name="Turn all optional uses off").click()
     page.wait_for_url("**/me/consent")
     assert visible(page.get_by_text("Everything optional is off now (3 turned off)."))
@@ -247,7 +246,7 @@ def test_feature_one_button_turns_everything_optional_off(app, page, live_server
     assert visible(page.get_by_text("Everything optional is off."))
     history = page.get_by_role("table", name="Every consent decision, newest first").locator("tbody tr")
     assert sum("Not allowed" in row for row in history.all_inner_texts()) == 3
-    check_person_page(page, "i13-all-off-after")
+    check_page(page, "i13-all-off-after")
 
 
 def test_point5_after_erasure_one_clear_page_and_error_pages_keep_the_navigation(
@@ -287,7 +286,7 @@ def test_point5_after_erasure_one_clear_page_and_error_pages_keep_the_navigation
     kept = page.get_by_role("region", name="What the law requires us to keep")
     assert "tax and commercial law" in kept.inner_text()
     assert "We delete it on" in kept.inner_text()  # and until when
-    check_person_page(page, "i13-p5-erased")
+    check_page(page, "i13-p5-erased")
 
     for path in ("/me/consent", "/me/requests", "/me/usage", "/me/requests/erase"):  # old tabs, bookmarks
         page.goto(server.url + path)
@@ -295,15 +294,14 @@ def test_point5_after_erasure_one_clear_page_and_error_pages_keep_the_navigation
     page.get_by_role("link", name="See your erasure certificate").click()
     assert visible(page.get_by_role("heading", name="Erasure certificate"))
     assert page.locator("pre").count() == 0  # no raw signature on the page; it is a download
-    check_person_page(page, "i13-p5-certificate")
+    check_page(page, "i13-p5-certificate")
 
     for path in (f"/me/requests/{uuid.uuid4()}/certificate", "/me/requests/not-an-id/certificate"):
         response = page.goto(server.url + path)
         assert response.status in (403, 404), path  # an unknown or malformed id is refused, never a server error
         assert visible(page.get_by_role("navigation", name="Your privacy"))  # the dashboard's navigation
         assert visible(page.get_by_role("link", name="Go to your privacy dashboard"))
-    page.console_errors.clear()  # the 404 responses themselves are logged by Chromium
-    check_person_page(page, "i13-p5-not-found")
+    check_page(page, "i13-p5-not-found")
 
 
 def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
@@ -326,7 +324,7 @@ def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
     described = field.get_attribute("aria-describedby").split()
     assert "rectify-error" in described
     assert "cannot be in the future" in page.locator("#rectify-error").inner_text()
-    check_person_page(page, "i13-p7-date-rejected")
+    check_page(page, "i13-p7-date-rejected")
 
     page.get_by_role("link", name="Choose another field").click()
     page.get_by_label("What is wrong?").select_option(label="Email address")
@@ -338,7 +336,7 @@ def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
     assert email.input_value() == "ada at example"
     assert email.get_attribute("aria-invalid") == "true"
     assert "For example name@example.com" in page.locator("#rectify-error").inner_text()
-    check_person_page(page, "i13-p7-email-rejected")
+    check_page(page, "i13-p7-email-rejected")
     email.fill("ada@example.com")
     page.get_by_role("button", name="Correct it").click()
     assert visible(page.get_by_text("Thank you. We corrected your data."))
@@ -373,7 +371,7 @@ def test_point8_a_stale_tab_says_exactly_which_action_was_not_saved(
     assert visible(page.get_by_role("heading", name="Your last action was not saved"))
     assert visible(page.get_by_text("We did not save switching Personalized recommendations on"))
     assert page.get_by_text("Nothing you changed is lost").count() == 0
-    check_person_page(page, "i13-p8-not-saved")
+    check_page(page, "i13-p8-not-saved")
 
     from governance.consent import service as consent
 
@@ -412,7 +410,7 @@ def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_serv
     page.get_by_role("link", name="View the receipt for Training our models").first.click()
     assert visible(page.get_by_role("heading", name="Consent receipt"))
     assert visible(page.get_by_text("Allowed", exact=True))
-    check_person_page(page, "i13-receipt")  # the readable receipt beside the signed download
+    check_page(page, "i13-receipt")  # the readable receipt beside the signed download
     pages = {"receipt": page.locator("main").inner_text()}
     page.goto(server.url + "/me/requests")
     page.get_by_role("button", name="Request a copy of my data").click()
@@ -430,7 +428,7 @@ def test_point14_plain_language_on_every_page_a_person_sees(app, page, live_serv
             assert word not in text, (name, word)
     page.goto(server.url + "/me/requests?correct=country#rectify")
     assert page.get_by_label("Country where you live").locator("option", has_text="Germany").count() == 1
-    check_person_page(page, "i13-p14-country-by-name")
+    check_page(page, "i13-p14-country-by-name")
 
 
 def test_feature_a_readable_receipt_beside_the_signed_one_prints_as_a_document(
@@ -451,7 +449,7 @@ def test_feature_a_readable_receipt_beside_the_signed_one_prints_as_a_document(
     with page.expect_download() as info:
         page.get_by_role("link", name="Download the signed receipt").click()
     assert info.value.suggested_filename.endswith((".json", ".jwt", ".jws", ".txt"))
-    check_person_page(page, "i13-receipt-readable")
+    check_page(page, "i13-receipt-readable")
 
     printed = page.get_by_role("button", name="Print this page")
     assert visible(printed)  # shown once JavaScript can make it work
@@ -483,8 +481,7 @@ def test_feature_an_expired_link_says_what_to_do_next(app, page, live_server_for
     steps = page.get_by_role("region", name="What to do now").get_by_role("listitem")
     assert steps.count() == 3
     assert "Open privacy dashboard" in steps.nth(1).inner_text()
-    page.console_errors.clear()  # Chromium logs the 410 response itself
-    check_person_page(page, "i13-link-expired")
+    check_page(page, "i13-link-expired")
 
 
 def test_feature_an_expired_download_link_says_what_to_do_next(app, page, live_server_for, make_subject):
@@ -507,7 +504,7 @@ def test_feature_an_expired_download_link_says_what_to_do_next(app, page, live_s
     assert visible(page.get_by_text("Request a new copy below if you still need one.").first)
     assert page.get_by_role("link", name="Download your data (ZIP)").count() == 0
     assert visible(page.get_by_role("button", name="Request a copy of my data"))
-    check_person_page(page, "i13-download-expired")
+    check_page(page, "i13-download-expired")
 
 
 def test_feature_recovery_codes_can_be_copied_and_downloaded(app, page, browser_context, live_server_for, tmp_path):
@@ -542,7 +539,7 @@ def test_feature_recovery_codes_can_be_copied_and_downloaded(app, page, browser_
     path = tmp_path / "codes.txt"
     info.value.save_as(path)
     assert path.read_text().split() == codes
-    check_person_page(page, "i13-recovery-codes")
+    check_page(page, "i13-recovery-codes")
 
 
 def test_feature_who_accessed_my_data_with_a_proof_checked_offline(app, page, live_server_for, make_subject, tmp_path):
@@ -574,7 +571,7 @@ def test_feature_who_accessed_my_data_with_a_proof_checked_offline(app, page, li
     assert "saw your details in clear" in text
     assert "dana" not in page.content()  # staff by role only
     assert str(staff.id) not in page.content()
-    check_person_page(page, "i13-who-accessed")
+    check_page(page, "i13-who-accessed")
 
     with page.expect_download() as info:
         rows.first.get_by_role("link", name="Download proof").click()
@@ -618,6 +615,6 @@ def test_feature_a_pending_request_can_be_withdrawn(app, page, live_server_for, 
     page.reload()
     assert page.get_by_role("link", name="Download your data (ZIP)").count() == 0
     assert "Withdrawn" in page.locator("td[data-label=Status]").first.inner_text()
-    check_person_page(page, "i13-request-withdrawn")
+    check_page(page, "i13-request-withdrawn")
     response = page.request.post(server.url + f"/me/requests/{uuid.uuid4()}/cancel")
     assert response.status in (400, 404)  # no CSRF token / not this person's request: refused, never a 5xx

@@ -19,9 +19,10 @@ SAMPLE = """{% extends "base.html" %}
 <label class="switch"><input type="checkbox" role="switch" name="on" checked> Allowed</label>
 <button type="submit" data-autosubmit-button>Save</button></form></div>
 <div class="field"><label for="q">Search</label><input id="q" type="search" name="q"></div>
-<div class="table-wrap"><table><caption>Rows</caption><thead>
+<div class="records-wrap"><table class="records"><caption>Rows</caption><thead>
 <tr><th scope="col">A</th><th scope="col">B</th></tr>
-</thead><tbody><tr class="is-overdue"><td>1</td><td>overdue</td></tr></tbody></table></div>
+</thead><tbody><tr class="is-overdue"><td data-label="A">1</td><td data-label="B">overdue</td></tr></tbody>
+</table></div>
 <span class="badge badge--bad">failed</span> <span class="badge badge--ok">ok</span>
 <div class="alarm" role="alert"><h2>Alarm</h2><p>Verification failed.</p></div>
 {% endblock %}"""

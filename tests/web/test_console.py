@@ -243,8 +243,8 @@ def test_audit_filter_by_http_request_id(app, client, make_subject, login_subjec
     request_id = request_id or entries[0]["entry"]["request_id"]
     login_staff(client, "auditor")
     html = client.get(f"/console/audit?request_id={request_id}").get_data(as_text=True)
-    assert '<td class="mono">consent.decision.recorded</td>' in html
-    assert '<td class="mono">vault.subject.create</td>' not in html
+    assert '<td class="mono" data-label="Action">consent.decision.recorded</td>' in html
+    assert '<td class="mono" data-label="Action">vault.subject.create</td>' not in html
 
 
 def _page_seqs(html: str) -> list[int]:

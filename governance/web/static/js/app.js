@@ -7,7 +7,9 @@
      and the result is announced in the page's live region (#consent-status); anything unexpected (an ended
      session, a network error) falls back to the ordinary form post, whose page says what happened;
    - [data-print] buttons print the page; [data-copy] buttons copy the text of the element they name;
-     [data-download] buttons save that text as a file. */
+     [data-download] buttons save that text as a file;
+   - table.records become stacked cards on narrow screens (CSS display:block), which makes browsers forget
+     that they are tables; explicit ARIA roles keep rows, headers and cells announced as such. */
 (function () {
   "use strict";
 
@@ -128,6 +130,17 @@
     });
   }
 
+  function tableRoles(table) {
+    table.setAttribute("role", "table");
+    table.querySelectorAll("thead, tbody, tfoot").forEach(function (group) { group.setAttribute("role", "rowgroup"); });
+    table.querySelectorAll("tr").forEach(function (row) { row.setAttribute("role", "row"); });
+    table.querySelectorAll("th").forEach(function (th) {
+      var column = th.getAttribute("scope") === "col" || th.closest("thead");
+      th.setAttribute("role", column ? "columnheader" : "rowheader");
+    });
+    table.querySelectorAll("td").forEach(function (td) { td.setAttribute("role", "cell"); });
+  }
+
   document.querySelectorAll("form[data-autosubmit]").forEach(autosubmit);
   document.querySelectorAll("form[data-consent-switch]").forEach(consentSwitch);
   document.querySelectorAll("[data-print]").forEach(printer);
@@ -135,4 +148,5 @@
   document.querySelectorAll("[data-download]").forEach(downloader);
   document.querySelectorAll("[data-poll-url]").forEach(poll);
   document.querySelectorAll("[data-confirm]").forEach(confirmer);
+  document.querySelectorAll("table.records").forEach(tableRoles);
 })();
