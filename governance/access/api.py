@@ -13,7 +13,12 @@ from werkzeug.wrappers import Response as BaseResponse  # what redirect() return
 
 from governance.access import accounts, authn, credentials, redirects, sessions, sso
 from governance.access.decorators import current_principal, public, requires, resource_of
-from governance.access.errors import AccountLockedError, LinkInvalidError, SignInFailedError
+from governance.access.errors import (
+    AccountLockedError,
+    InvalidCredentialSettingsError,
+    LinkInvalidError,
+    SignInFailedError,
+)
 from governance.access.principals import Principal, Resource
 from governance.access.signin_context import address_hash as _address_hash
 from governance.access.signin_context import lockout_policy as _policy
@@ -316,7 +321,7 @@ def change_password() -> Any:
             current=request.form.get("current_password", ""),
             new=request.form.get("new_password", ""),
         )
-    except (SignInFailedError, accounts.InvalidCredentialSettingsError) as exc:
+    except (SignInFailedError, InvalidCredentialSettingsError) as exc:
         session.rollback()
         return render_template("access/password.html", error=exc.message), 400
     session.commit()

@@ -279,6 +279,34 @@ def test_admin_resets_a_password(app: Flask, client: FlaskClient, login_staff, c
     assert sign_in(app.test_client(), name, "my own new long password").status_code == 302
 
 
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        ("not the current password", "my own new long password", "not correct"),  # SignInFailedError
+        (None, "short", "characters"),  # InvalidCredentialSettingsError: the password policy refuses it
+    ],
+)
+def test_password_change_refusals_show_the_form_again(
+    app: Flask, client: FlaskClient, login_staff, csrf_headers, make_staff, current: str | None, new: str, message: str
+) -> None:
+    staff_id, name, _ = make_staff("support", totp=False)
+    login_staff(client, "admin")
+    temporary = client.post(f"/api/v1/access/staff/{staff_id}/password-reset", headers=csrf_headers(client)).get_json()[
+        "temporary_password"
+    ]
+    fresh = app.test_client()
+    sign_in(fresh, name, temporary)
+    refused = post_form(
+        fresh,
+        "/account/password",
+        {"current_password": current or temporary, "new_password": new},
+        page="/account/password",
+    )
+    assert refused.status_code == 400
+    assert message in refused.get_data(as_text=True)
+    assert sign_in(app.test_client(), name, temporary).status_code == 302  # the password is unchanged
+
+
 def test_only_admins_reset_passwords(client: FlaskClient, login_staff, csrf_headers, make_staff) -> None:
     staff_id, _, _ = make_staff("support", totp=False)
     login_staff(client, "dpo")
