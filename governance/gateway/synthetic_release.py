@@ -243,9 +243,7 @@ def request_synthetic_release(
     )
     session.add(release)
     session.flush()
-    release.job_id = enqueue(
-        session, "gateway.synthetic_release", {"release_id": str(release.id)}, created_by=f"client:{client.id}"
-    )
+    release.job_id = enqueue(session, JOB_KIND, {"release_id": str(release.id)}, created_by=f"client:{client.id}")
     audit.record(
         session,
         actor=client,
@@ -489,50 +487,7 @@ def spec_of(release: Release) -> SyntheticSpec:
     return SyntheticSpec.of(json.loads(json.dumps(release.spec)))
 
 
-# --- the job -------------------------------------------------------------------------------------------------
+# --- the job (its handler, which commits, is `tasks.run_synthetic_job`) -----------------------------------------
 
 JOB_KIND = "gateway.synthetic_release"
 MAX_ATTEMPTS = 2
-
-
-def run_synthetic_job(ctx: Any) -> dict[str, Any]:
-    """Build a queued synthetic release (idempotent: a ready one is skipped; a rerun after a crash rebuilds it,
-    and only the stored build is ever released or charged)."""
-    from governance.db import transaction
-    from governance.gateway import service
-
-    release_id = uuid.UUID(ctx.payload["release_id"])
-    with transaction(ctx.session()) as session:
-        release = session.get(Release, release_id)
-        if release is None or release.status in ("ready", "expired", "failed"):
-            return {"release_id": str(release_id), "skipped": True}
-        release.status = "running"
-        spec = spec_of(release)
-    ctx.progress(0, None, "reading the permitted people")
-    try:
-        build = build_synthetic(ctx.session, spec, output_dir=service.releases_dir())
-    except DataReadError:
-        with transaction(ctx.session()) as session:
-            settle_failure(session, session.get_one(Release, release_id), "generator_failed", data_read=True)
-        raise
-    except Exception:
-        if ctx.attempt >= MAX_ATTEMPTS:
-            with transaction(ctx.session()) as session:
-                settle_failure(session, session.get_one(Release, release_id), "internal_error", data_read=True)
-        raise
-    ctx.progress(build.rows, None, "storing the synthetic release")
-    name = f"{release_id}.{spec.format}"
-    target = service.releases_dir() / name
-    import os
-
-    os.replace(build.path, target)
-    os.chmod(target, 0o600)
-    with transaction(ctx.session()) as session:
-        complete_synthetic(session, session.get_one(Release, release_id), build, name)
-    return {"release_id": str(release_id), "rows": build.rows}
-
-
-def register_job() -> None:
-    from governance.jobs import register
-
-    register(JOB_KIND, lease_seconds=1800, max_attempts=MAX_ATTEMPTS)(run_synthetic_job)

@@ -1,13 +1,18 @@
-"""Job handlers of the gateway: building a release (idempotent: a rerun rebuilds the file and lineage)."""
+"""Job handlers of the gateway: building a release and a DP synthetic release (idempotent: a rerun rebuilds the file
+and lineage)."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from typing import Any
 
 from flask import current_app
 
 from governance.db import transaction
 from governance.errors import DomainError
+from governance.gateway import service, synthetic_release
+from governance.gateway.models import Release
 from governance.jobs import JobContext, PermanentJobError, register, register_periodic
 
 EXPIRE_EVERY_SECONDS = 3600
@@ -85,3 +90,40 @@ def _spec_of(stored: dict[str, Any]) -> Any:
         return service.DatasetSpec.of(stored | times)
     except (TypeError, ValueError) as exc:
         raise PermanentJobError("The stored dataset spec cannot be read.", code="invalid_spec") from exc
+
+
+@register(synthetic_release.JOB_KIND, lease_seconds=1800, max_attempts=synthetic_release.MAX_ATTEMPTS)
+def run_synthetic_job(ctx: JobContext) -> dict[str, Any]:
+    """Build a queued synthetic release (idempotent: a ready one is skipped; a rerun after a crash rebuilds it,
+    and only the stored build is ever released or charged)."""
+    release_id = uuid.UUID(ctx.payload["release_id"])
+    with transaction(ctx.session()) as session:
+        release = session.get(Release, release_id)
+        if release is None or release.status in ("ready", "expired", "failed"):
+            return {"release_id": str(release_id), "skipped": True}
+        release.status = "running"
+        spec = synthetic_release.spec_of(release)
+    ctx.progress(0, None, "reading the permitted people")
+    try:
+        build = synthetic_release.build_synthetic(ctx.session, spec, output_dir=service.releases_dir())
+    except synthetic_release.DataReadError:
+        with transaction(ctx.session()) as session:
+            synthetic_release.settle_failure(
+                session, session.get_one(Release, release_id), "generator_failed", data_read=True
+            )
+        raise
+    except Exception:
+        if ctx.attempt >= synthetic_release.MAX_ATTEMPTS:
+            with transaction(ctx.session()) as session:
+                synthetic_release.settle_failure(
+                    session, session.get_one(Release, release_id), "internal_error", data_read=True
+                )
+        raise
+    ctx.progress(build.rows, None, "storing the synthetic release")
+    name = f"{release_id}.{spec.format}"
+    target = service.releases_dir() / name
+    os.replace(build.path, target)
+    os.chmod(target, 0o600)
+    with transaction(ctx.session()) as session:
+        synthetic_release.complete_synthetic(session, session.get_one(Release, release_id), build, name)
+    return {"release_id": str(release_id), "rows": build.rows}
