@@ -59,8 +59,12 @@ def notify_request_closed(
     request_kind: str,
     status: str,
     rejection_code: str | None = None,
+    by_hand: bool = False,
 ) -> uuid.UUID | None:
     """The requests domain's hook when a request closes: which e-mail (if any) the person gets.
+
+    An export a DPO completed by hand (`by_hand`: sent outside the service) has no download: the person gets
+    the plain "completed" mail, not "your export is ready".
 
     A completed erasure sends nothing: the address was destroyed by the erasure itself, and keeping a copy to
     announce it would keep personal data the person asked us to delete. The signed certificate on the
@@ -71,7 +75,8 @@ def notify_request_closed(
         return notify(session, subject_id, NoticeKind.REQUEST_REJECTED, request_id=request_id)
     if status not in ("completed", "partially_completed") or request_kind == "erasure":
         return None
-    kind = NoticeKind.EXPORT_READY if request_kind in _EXPORT_REQUESTS else NoticeKind.REQUEST_COMPLETED
+    exported = request_kind in _EXPORT_REQUESTS and not by_hand
+    kind = NoticeKind.EXPORT_READY if exported else NoticeKind.REQUEST_COMPLETED
     return notify(session, subject_id, kind, request_id=request_id)
 
 

@@ -195,8 +195,10 @@ def _transition(
     reason: str | None = None,
     items: Iterable[ItemOutcome] = (),
     details: Mapping[str, Any] | None = None,
+    by_hand: bool = False,
 ) -> None:
-    """Move `row` to `target` and add the audit entry to the same transaction."""
+    """Move `row` to `target` and add the audit entry to the same transaction (`by_hand`: a DPO completed it
+    outside the service, which changes the person's e-mail)."""
     items = list(items)
     check_transition(row.status, target, reason=reason, items=items)
     previous = row.status
@@ -220,7 +222,13 @@ def _transition(
     )
     if target in CLOSED:  # the person is told by e-mail (queued in this transaction; docs/notifications.md)
         notifications.notify_request_closed(
-            session, row.subject_id, row.id, request_kind=row.kind, status=row.status, rejection_code=row.rejection_code
+            session,
+            row.subject_id,
+            row.id,
+            request_kind=row.kind,
+            status=row.status,
+            rejection_code=row.rejection_code,
+            by_hand=by_hand,
         )
     if row.confirmed_at is None and (target is Status.VERIFIED or target in CLOSED):
         # a verified request starts (the requester learns it was received and is being handled); a closed one

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.access.principals import Principal
 from governance.db import utcnow
 from governance.outbox import service as outbox
 from governance.requests import casework
@@ -206,7 +207,16 @@ def certify_erasure(
     return outcome
 
 
-def _certify(session: Session, row: DataSubjectRequest, *, now: datetime, force: bool) -> dict[str, Any]:
+def _certify(
+    session: Session,
+    row: DataSubjectRequest,
+    *,
+    now: datetime,
+    force: bool,
+    actor: Principal = WORKER,
+    details: dict[str, Any] | None = None,
+    by_hand: bool = False,
+) -> dict[str, Any]:
     policy = get_policy()
     downstream = processor_statuses(session, row)
     local_done = datetime.fromisoformat(row.result["local_done_at"])
@@ -247,7 +257,7 @@ def _certify(session: Session, row: DataSubjectRequest, *, now: datetime, force:
     with session.no_autoflush:
         audit.record(
             session,
-            actor=WORKER,
+            actor=actor,
             action="requests.certificate.issued",
             target=_target(row),
             details={
@@ -263,7 +273,9 @@ def _certify(session: Session, row: DataSubjectRequest, *, now: datetime, force:
         "downstream": [{**d, "confirmed_at": _text(d["confirmed_at"])} for d in downstream],
         "certificate_id": claims.jti,
     }
-    _transition(session, row, outcome_status(items), actor=WORKER, now=now, items=items)
+    _transition(
+        session, row, outcome_status(items), actor=actor, now=now, items=items, details=details, by_hand=by_hand
+    )
     return {"request_id": str(row.id), "certificate_id": claims.jti, "status": row.status}
 
 

@@ -49,6 +49,14 @@ class ExtensionNotAllowedError(RequestsError, ValidationFailedError):
         super().__init__(message, code=code)
 
 
+class ManualActionRefusedError(RequestsError, ConflictError):
+    """A DPO's hand completion or retry is not possible in the request's state (`code` says why:
+    `not_in_progress`, `erasure_not_shredded`, `nothing_to_retry`, `job_not_failed`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+
+
 class BundleIntegrityError(RequestsError):
     """An encrypted export bundle failed authentication (wrong key, wrong bundle id, or tampered bytes)."""
 

@@ -268,6 +268,7 @@ TIMELINE_LABELS = {
     "requests.request.assigned": "Owner assigned",
     "requests.request.unassigned": "Owner removed",
     "requests.note.added": "Internal note added",
+    "requests.request.retried": "Job queued again by staff",
 }
 
 
@@ -402,7 +403,29 @@ def console_request(request_id: str) -> str:
         if may_manage
         else [],
         timeline=_timeline(view),
+        **_manual_actions(view, request_id, may_manage),
     )
+
+
+def _manual_actions(view: Any, request_id: str, may_manage: bool) -> dict[str, Any]:
+    """Retry and complete by hand, offered exactly when the service would accept them (it decides why not)."""
+    from governance.requests import service as requests
+
+    session = get_session()
+    retry_refusal = requests.may_retry(session, view)
+    complete_refusal = requests.may_complete(session, view)
+    may_complete = _may("dsr.complete", a_request({"request_id": request_id}))
+    return {
+        "can_retry": may_manage and retry_refusal is None,
+        "can_complete": may_complete and complete_refusal is None,
+        # an open request the DPO cannot complete: say why (for example an erasure not carried out yet)
+        "complete_refusal": (
+            requests.refusal_text(complete_refusal)
+            if may_complete and complete_refusal not in (None, "not_in_progress")
+            else None
+        ),
+        "completion_methods": requests.COMPLETION_METHODS,
+    }
 
 
 def _staff_rejection_reasons() -> dict[str, str]:
@@ -536,6 +559,34 @@ def console_request_extend(request_id: str) -> ResponseReturnValue:
             session, rid, amount=amount, reason=reason, actor=current_principal()
         ),
         f"Deadline extended by {choices[amount]}; the person is told why.",
+    )
+
+
+@bp.post("/console/requests/<request_id>/retry")
+@requires("dsr.manage", resource=a_request)
+def console_request_retry(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    return _act(
+        request_id,
+        lambda session, rid: requests.retry_job(session, rid, actor=current_principal()),
+        "The request's job is queued again.",
+    )
+
+
+@bp.post("/console/requests/<request_id>/complete")
+@requires("dsr.complete", resource=a_request)
+def console_request_complete(request_id: str) -> ResponseReturnValue:
+    from governance.requests import service as requests
+
+    method = _choice("method", requests.COMPLETION_METHODS)
+    reference = request.form.get("reference", "")  # kept as an internal note; never flashed, logged or audited
+    return _act(
+        request_id,
+        lambda session, rid: requests.complete_by_hand(
+            session, rid, method=method, reference=reference, actor=current_principal()
+        ),
+        "Request completed; the person is told it is done.",
     )
 
 

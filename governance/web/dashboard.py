@@ -648,7 +648,8 @@ def _request_row(view: Any) -> dict[str, Any]:
         "progress": progress,
         "download_url": url_for("web.dashboard_download", request_id=view.id) if downloadable else None,
         "download_until": expires if downloadable else None,
-        "download_gone": is_export and completed and not downloadable,
+        # a copy sent outside the service by a DPO never had a download here
+        "download_gone": is_export and completed and not downloadable and "completed_by_hand" not in view.result,
         "certificate_url": (url_for("web.dashboard_certificate", request_id=view.id) if view.has_certificate else None),
         "note": view.outcome_reason,
     }

@@ -76,6 +76,7 @@ EXPECTED: dict[str, set[str]] = {
     "dsr.create": {"dpo", "support", "subject", "client", "internal"},
     "dsr.read": STAFF | {"subject", "client", "internal"},
     "dsr.manage": {"dpo", "internal"},
+    "dsr.complete": {"dpo", "internal"},
     "dsr.download": {"dpo", "subject", "internal"},
     "audit.read": {"dpo", "auditor", "internal"},
     "audit.verify": {"admin", "dpo", "auditor", "internal"},
@@ -313,3 +314,11 @@ def test_after_a_password_reset_only_the_own_account_is_reachable(engine: Policy
     decision = engine.decide(reset, "dsr.read", owned_resource("dsr.read"))
     assert decision.policies == ("new-password-required-after-reset",)
     assert engine.is_allowed(reset, "account.self", Resource(type="StaffAccount", id="me"))
+
+
+def test_an_account_that_is_also_an_auditor_never_completes_a_request_by_hand(engine: PolicyEngine) -> None:
+    assert engine.is_allowed(staff("dpo"), "dsr.complete", owned_resource("dsr.complete"))
+    decision = engine.decide(staff("dpo", "auditor"), "dsr.complete", owned_resource("dsr.complete"))
+    assert not decision.allowed
+    assert "auditor-never-completes-requests" in decision.policies
+    assert engine.is_allowed(staff("dpo", "auditor"), "dsr.manage", owned_resource("dsr.manage"))

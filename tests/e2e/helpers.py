@@ -269,3 +269,33 @@ def expire_export(app: Flask, request_id: str) -> None:
         assert requests.purge_expired_bundles(session) == 1
 
     in_transaction(app, work)
+
+
+def file_verified_request(app: Flask, subject: uuid.UUID, kind: str) -> uuid.UUID:
+    """A request filed by the DPO with the identity already checked: it is in progress with its job queued."""
+    from governance.access.principals import Principal
+    from governance.requests import service as requests
+
+    dpo = Principal(kind="staff", id=str(uuid.uuid4()), roles=frozenset({"dpo"}))
+    filed = in_transaction(
+        app,
+        lambda s: requests.file_request(
+            s, subject_id=subject, kind=kind, actor=dpo, source="staff", verification_method="id_document"
+        ),
+    )
+    return filed.request.id
+
+
+def fail_job_for_good(app: Flask, job_kind: str) -> None:
+    """A worker claims the request's job and gives up on it (a non-retryable failure, as after a DomainError)."""
+    from governance.jobs import service as jobs
+
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        try:
+            claim = jobs.claim_next(session, worker_id="test-worker", kinds=[job_kind])
+            session.commit()
+            assert claim is not None
+            assert jobs.fail(session, claim, error_code="processor_unreachable", retryable=False) == "failed"
+        finally:
+            session.close()

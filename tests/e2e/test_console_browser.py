@@ -10,7 +10,9 @@ from tests.e2e.browser import check_page, hidden, new_context, visible
 from tests.e2e.helpers import (
     create_staff_with_totp,
     dashboard_path,
+    fail_job_for_good,
     file_overdue_request,
+    file_verified_request,
     grant,
     release_dataset,
     seal_audit_log,
@@ -214,6 +216,36 @@ def test_a_dpo_works_a_request_with_the_keyboard_on_a_phone(app, page, live_serv
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     check_page(page, "console-request-verified")
     page.go_back()  # Back after a post/redirect/get shows the page again, not "Confirm Form Resubmission"
+    assert visible(page.get_by_role("heading", level=1))
+
+
+def test_a_dpo_retries_then_completes_a_failed_export_with_the_keyboard_on_a_phone(
+    app, page, live_server_for, make_subject
+):
+    from governance.requests import service as requests
+
+    request_id = file_verified_request(app, make_subject(), "access")
+    fail_job_for_good(app, requests.EXPORT_JOB)
+    secret = create_staff_with_totp(app, "dora-dpo", PASSWORD, {"dpo"})
+    server = live_server_for(app)
+    sign_in(page, server.url, "dora-dpo", PASSWORD, secret)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/console/requests/{request_id}")
+    check_page(page, "console-request-failed-job")
+    page.get_by_role("button", name="Retry the job").press("Enter")
+    page.get_by_role("status").get_by_text("queued again").wait_for()  # waits for the redirected page
+    assert hidden(page.get_by_role("button", name="Retry the job"))  # queued once: nothing more to retry
+
+    page.get_by_label("How was it done?").select_option("secure_email")
+    page.get_by_label("Reference").fill("Ticket 8812, sent through the secure portal")
+    page.get_by_label("Reference").press("Tab")
+    page.keyboard.press("Enter")  # the focused "Complete the request" button
+    page.get_by_role("status").get_by_text("Request completed").wait_for()  # waits for the redirected page
+    assert visible(page.get_by_text("Ticket 8812, sent through the secure portal"))  # the internal note
+    assert hidden(page.get_by_role("button", name="Complete the request"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    check_page(page, "console-request-completed-by-hand")
+    page.go_back()  # post/redirect/get: Back shows the page again, not "Confirm Form Resubmission"
     assert visible(page.get_by_role("heading", level=1))
 
 

@@ -236,6 +236,61 @@ def test_unacknowledged_processor_is_reported_after_the_wait(
     assert [(d.processor, d.status) for d in claims.downstream] == [(str(processor_id), "pending")]
 
 
+def test_a_dpo_completes_an_erasure_by_hand_only_after_the_shred(
+    app, erasure_app, session: Session, make_subject, processor_endpoint
+) -> None:
+    """The processor never answers and the poll job is gone: once the data is shredded a DPO may close the
+    erasure (the certificate lists the processor as unconfirmed); before the shred the same call is refused."""
+    from governance.access.principals import Principal
+    from governance.errors import DomainError
+
+    url, hooks = processor_endpoint
+    hooks.status = 503
+    _register_processor(session, url, name="warehouse")
+    alpha = make_subject("alpha", events=2)
+    with transaction(session):
+        filed = service.file_request(
+            session,
+            subject_id=alpha,
+            kind="erasure",
+            actor=subject_principal(alpha),
+            source="subject",
+            verification_method="session",
+        )
+    request_id = filed.request.id
+    dpo = Principal(kind="staff", id=str(uuid.uuid4()), roles=frozenset({"dpo"}))
+
+    def complete() -> service.RequestView:
+        with transaction(session):
+            return service.complete_by_hand(
+                session, request_id, method="processors_confirmed", reference="Ticket WH-17", actor=dpo
+            )
+
+    with pytest.raises(DomainError) as refused:
+        complete()
+    assert (refused.value.status, refused.value.code) == (409, "erasure_not_shredded")
+    with erasure_app.app_context():
+        db = erasure_app.extensions["governance.db"]
+        with db.session() as job_session, job_session.begin():
+            service.erase_locally(job_session, request_id)
+    session.expire_all()
+    view = complete()
+    assert view.status == "partially_completed"  # the processor's confirmation is still missing, and says so
+    assert view.has_certificate
+    assert view.result["completed_by_hand"]["method"] == "processors_confirmed"
+    claims = verify_certificate(
+        service.certificate_of(session, request_id),
+        [app.extensions["governance.keys"].public_key("requests_certificate")],
+    )
+    assert [d.status for d in claims.downstream] == ["pending"]
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action.like("requests.%"))).all()
+    by_action = {e.action: e for e in entries}
+    assert by_action["requests.certificate.issued"].actor_id == dpo.id
+    assert by_action["requests.request.partially_completed"].details["by_hand"] is True
+    assert all("WH-17" not in json.dumps(e.details) for e in entries)
+    session.commit()
+
+
 def test_erasure_runs_once_even_if_the_job_runs_again(app, erasure_app, session: Session, make_subject) -> None:
     alpha = make_subject("alpha", events=3)
     view = _erase(session, alpha, erasure_app)

@@ -4,7 +4,8 @@ Functions take the session first and never commit: the route or job handler owns
 state change and its audit entry commit together.
 
 The modules, by concern: `filing` (file or merge a request and start it), `staff` (verify, confirm, reject,
-extend), `reading` (one request, a page, counts), `overdue` (the overdue list, alert and gauge). Casework, the
+extend), `manual` (retry a failed job, complete by hand), `reading` (one request, a page, counts), `overdue`
+(the overdue list, alert and gauge). Casework, the
 export and the erasure steps live in `casework.py`, `exports.py` and `erasure.py`; the shared views and
 lifecycle helpers in `core.py`. This package re-exports their public names, so callers import
 `governance.requests.service` only.
@@ -41,6 +42,14 @@ from governance.requests.exports import (
     run_export,
 )
 from governance.requests.service.filing import file_request
+from governance.requests.service.manual import (
+    COMPLETION_METHODS,
+    complete_by_hand,
+    may_complete,
+    may_retry,
+    refusal_text,
+    retry_job,
+)
 from governance.requests.service.overdue import OVERDUE_GAUGE, overdue, refresh_overdue_metric, sweep_overdue
 from governance.requests.service.reading import count_by_status, get_request, list_requests, request_owner
 from governance.requests.service.staff import confirm_request, extend_request, reject_request, verify_request
@@ -48,6 +57,7 @@ from governance.requests.service.staff import confirm_request, extend_request, r
 __all__ = [
     "BUNDLE_KEK",
     "CERTIFICATE_KEY",
+    "COMPLETION_METHODS",
     "ERASURE_EVENT",
     "ERASURE_JOB",
     "EXPORT_JOB",
@@ -63,6 +73,7 @@ __all__ = [
     "certificate_of",
     "certify_erasure",
     "collect_export",
+    "complete_by_hand",
     "confirm_request",
     "count_by_status",
     "erase",
@@ -74,6 +85,8 @@ __all__ = [
     "issue_download_link",
     "link_request",
     "list_requests",
+    "may_complete",
+    "may_retry",
     "notes_of",
     "open_download",
     "overdue",
@@ -81,9 +94,11 @@ __all__ = [
     "processor_statuses",
     "purge_expired_bundles",
     "refresh_overdue_metric",
+    "refusal_text",
     "reject_request",
     "request_owner",
     "requests_for_subject",
+    "retry_job",
     "run_export",
     "sweep_overdue",
     "verify_request",
