@@ -18,7 +18,15 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
+
+# Property tests never fail on wall-clock time: CI runs on a busy 2-core machine, where one example can take longer
+# than Hypothesis's default 200 ms deadline (a timed assertion in disguise) or trip its "too slow" health check.
+settings.register_profile(
+    "governance", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("governance")
 
 pytest_plugins = ["tests.fixtures.access", "tests.e2e.browser"]
 
