@@ -44,6 +44,7 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports  # the layer and models contracts in pyproject.toml ([tool.importlinter])
+	$(BIN)/mypy  # the types of governance/ ([tool.mypy] in pyproject.toml: its files, plugins and overrides)
 
 format:
 	$(BIN)/ruff format .
