@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +46,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+
+
+class NoticeTranslation(_Frozen):
+    """The notice text of one version in another language, pinned by its own SHA-256 like the original."""
+
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    file: str | None = Field(default=None, description="default: the original's file as <name>.<language>.md")
+    change: str | None = Field(default=None, description="the version's `change` in this language")
+
+
+class PurposeTranslation(_Frozen):
+    """A purpose's title and description in another language (the dashboard shows them to its readers)."""
+
+    title: str = Field(min_length=3, max_length=120)
+    description: str = Field(min_length=10, max_length=2000)
+
+
 class NoticeVersion(_Frozen):
     """One published version of the notice text that describes a purpose."""
 
@@ -55,9 +74,24 @@ class NoticeVersion(_Frozen):
     material: bool = Field(default=False, description="consents to older versions no longer count after this version")
     change: str | None = Field(default=None, description="what changed since the previous version")
     language: str = "en"
+    translations: dict[LanguageCode, NoticeTranslation] = Field(default_factory=dict)
 
     def notice_id(self, purpose_key: str) -> str:
         return f"{purpose_key}:v{self.version}"
+
+    def translation_file(self, language: str) -> str:
+        """Where the text in `language` lives: given in the policy, or next to the original as vN.<language>.md."""
+        translation = self.translations[language]
+        if translation.file:
+            return translation.file
+        stem, dot, suffix = self.file.rpartition(".")
+        return f"{stem}.{language}.{suffix}" if dot else f"{self.file}.{language}"
+
+    @model_validator(mode="after")
+    def _not_the_original_language(self) -> NoticeVersion:
+        if self.language in self.translations:
+            raise ValueError(f"a translation into {self.language}, the notice's own language, is not a translation")
+        return self
 
 
 class GatewayPolicy(_Frozen):
@@ -88,6 +122,7 @@ class Purpose(_Frozen):
     # The W3C Data Privacy Vocabulary purpose class (a term of https://w3id.org/dpv#) this purpose is an instance
     # of, for consent records exported as ISO/IEC TS 27560 JSON-LD (docs/standards.md); generic dpv:Purpose if unset.
     dpv_purpose: str | None = Field(default=None, pattern=r"^[A-Z][A-Za-z]{2,80}$")
+    translations: dict[LanguageCode, PurposeTranslation] = Field(default_factory=dict)
 
     @field_validator("profile_fields", "event_categories")
     @classmethod
@@ -184,22 +219,33 @@ class _CategoryNames(BaseModel):
     event_categories: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ShownNotice:
+    """The notice text a reader was shown: its language and the SHA-256 it is pinned by."""
+
+    language: str
+    text: str
+    sha256: str
+
+
 class PurposeCatalog:
     """The loaded purposes, looked up by key in O(1). Immutable; hashable content fingerprint in `version`."""
 
-    __slots__ = ("_by_key", "controller", "fingerprint", "notice_texts", "source")
+    __slots__ = ("_by_key", "controller", "fingerprint", "notice_texts", "source", "translated_texts")
 
     def __init__(
         self,
         spec: PurposesFile,
         *,
         notice_texts: dict[tuple[str, int], str] | None = None,
+        translated_texts: dict[tuple[str, int, str], str] | None = None,
         source: str = "<memory>",
         fingerprint: str = "",
     ) -> None:
         self._by_key: dict[str, Purpose] = {p.key: p for p in spec.purposes}
         self.controller = spec.controller
         self.notice_texts = dict(notice_texts or {})
+        self.translated_texts = dict(translated_texts or {})
         self.source = source
         self.fingerprint = fingerprint
 
@@ -235,6 +281,19 @@ class PurposeCatalog:
     def notice_text(self, key: str, version: int) -> str | None:
         return self.notice_texts.get((key, version))
 
+    def notice_shown(self, key: str, version: int, language: str) -> ShownNotice | None:
+        """The text of a notice version a reader of `language` is shown: the translation when the policy pins
+        one, else the original. None for an unknown purpose or version."""
+        purpose = self._by_key.get(key)
+        original = self.notice_texts.get((key, version))
+        if purpose is None or original is None:
+            return None
+        notice = purpose.notice(version)
+        translated = self.translated_texts.get((key, version, language))
+        if translated is not None and language in notice.translations:
+            return ShownNotice(language, translated, notice.translations[language].sha256)
+        return ShownNotice(notice.language, original, notice.sha256)
+
     def check_categories(self, profile_fields: Iterable[str], event_categories: Iterable[str]) -> None:
         """Raise PolicyError if a purpose names a field or event category the catalog does not know."""
         known_fields, known_events = set(profile_fields), set(event_categories)
@@ -265,30 +324,43 @@ def load_catalog(path: str | Path) -> PurposeCatalog:
     spec = load_yaml(path, PurposesFile)
     base = path.parent.resolve()
     texts: dict[tuple[str, int], str] = {}
+    translated: dict[tuple[str, int, str], str] = {}
     digest = hashlib.sha256(path.read_bytes())
     for purpose in spec.purposes:
         for notice in purpose.notices:
-            notice_path = (base / notice.file).resolve()
-            if not notice_path.is_relative_to(base):
-                raise PolicyError(path, None, f"{purpose.key} v{notice.version}: notice file outside {base}")
-            try:
-                raw = notice_path.read_bytes()
-            except OSError as exc:
-                raise PolicyError(
-                    path, None, f"{purpose.key} v{notice.version}: notice file {notice.file} cannot be read"
-                ) from exc
-            actual = hashlib.sha256(raw).hexdigest()
-            if actual != notice.sha256:
-                raise PolicyError(
-                    notice_path,
-                    None,
-                    f"text does not match the sha256 pinned for {purpose.key} v{notice.version} in {path} "
-                    f"(pinned {notice.sha256[:12]}…, actual {actual[:12]}…); publish a new version "
-                    "instead of editing a published notice",
-                )
+            label = f"{purpose.key} v{notice.version}"
+            raw = _pinned_text(path, base, label, notice.file, notice.sha256)
             texts[(purpose.key, notice.version)] = raw.decode("utf-8")
             digest.update(raw)
-    return PurposeCatalog(spec, notice_texts=texts, source=str(path), fingerprint=digest.hexdigest())
+            for language, translation in sorted(notice.translations.items()):
+                file = notice.translation_file(language)
+                raw = _pinned_text(path, base, f"{label} ({language})", file, translation.sha256)
+                translated[(purpose.key, notice.version, language)] = raw.decode("utf-8")
+                digest.update(raw)
+    return PurposeCatalog(
+        spec, notice_texts=texts, translated_texts=translated, source=str(path), fingerprint=digest.hexdigest()
+    )
+
+
+def _pinned_text(path: Path, base: Path, label: str, file: str, pinned: str) -> bytes:
+    """A notice file's bytes, refused when outside the policies directory, unreadable or not the pinned text."""
+    notice_path = (base / file).resolve()
+    if not notice_path.is_relative_to(base):
+        raise PolicyError(path, None, f"{label}: notice file outside {base}")
+    try:
+        raw = notice_path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(path, None, f"{label}: notice file {file} cannot be read") from exc
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != pinned:
+        raise PolicyError(
+            notice_path,
+            None,
+            f"text does not match the sha256 pinned for {label} in {path} "
+            f"(pinned {pinned[:12]}…, actual {actual[:12]}…); publish a new version "
+            "instead of editing a published notice",
+        )
+    return raw
 
 
 def notice_sha256(text: str | bytes) -> str:

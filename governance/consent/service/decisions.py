@@ -19,7 +19,13 @@ from governance.consent.service.catalog import purpose, purposes
 from governance.consent.service.checks import _states_of
 from governance.consent.service.ledger import _check_subject, _record
 from governance.consent.service.state_rows import _lock_states, _to_logic
-from governance.consent.service.validation import _check_jurisdiction, _clean_evidence, _Planned, _validate
+from governance.consent.service.validation import (
+    _check_jurisdiction,
+    _check_notice_shown,
+    _clean_evidence,
+    _Planned,
+    _validate,
+)
 from governance.consent.service.views import DecisionInput, Receipt
 from governance.consent.state import Decision, Method
 from governance.db import utcnow
@@ -50,6 +56,7 @@ def record_decisions(
         raise InvalidDecisionError("No decisions given.", fields={"decisions": "empty"})
     planned = _validate(inputs, now=moment, allowed=frozenset({Decision.GRANTED, Decision.WITHDRAWN}))
     cleaned = _clean_evidence(evidence)
+    _check_notice_shown(planned, cleaned)
     _check_jurisdiction(jurisdiction)
     return _record(  # checks the subject in the statement that locks its state rows
         session,

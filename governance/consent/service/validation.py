@@ -31,6 +31,10 @@ EVIDENCE_KEYS = frozenset(
         "source_record_id",
         "request_id",
         "gpc",
+        # which text of the notice the person was shown (a translation is pinned by its own hash): checked
+        # against the policy by `_check_notice_shown`
+        "notice_language",
+        "notice_text_sha256",
     }
 )
 
@@ -57,6 +61,28 @@ def _clean_evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
         else:
             raise InvalidDecisionError(fields={f"evidence.{key}": "must be a string of at most 128 characters"})
     return cleaned
+
+
+def _check_notice_shown(planned: Sequence[_Planned], evidence: Mapping[str, Any]) -> None:
+    """Evidence naming the notice text shown must name a text the policy pins for every decision's notice version
+    (the original, or its translation into `notice_language`), so a receipt's evidence never claims a text that
+    does not exist."""
+    language, digest = evidence.get("notice_language"), evidence.get("notice_text_sha256")
+    if language is None and digest is None:
+        return
+    if not isinstance(language, str) or not isinstance(digest, str):
+        raise InvalidDecisionError(
+            "Evidence of the notice shown needs both notice_language and notice_text_sha256.",
+            fields={"evidence.notice_language": "required with notice_text_sha256"},
+        )
+    for plan in planned:
+        notice = plan.purpose.notice(plan.notice_version)
+        pinned = {notice.language: notice.sha256} | {lang: t.sha256 for lang, t in notice.translations.items()}
+        if pinned.get(language) != digest:
+            raise InvalidDecisionError(
+                f"{plan.purpose.key} v{plan.notice_version} has no {language} text with that hash.",
+                fields={"evidence.notice_text_sha256": "not the pinned hash of the notice text in that language"},
+            )
 
 
 def _check_jurisdiction(jurisdiction: str) -> str:
