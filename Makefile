@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 # typer<0.28 and the service's venv has typer 0.29 (pycanon's), so installing it there would downgrade typer.
 CODEGEN ?= .venv-codegen
 
-.PHONY: install codegen run test test-sqlite test-fast lint format bench clean
+.PHONY: install codegen run test test-sqlite test-fast lint format translations bench clean
 
 install: $(VENV)/.installed $(CODEGEN)/.installed
 
@@ -45,6 +45,16 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports  # the layer and models contracts in pyproject.toml ([tool.importlinter])
 	$(BIN)/mypy  # the types of governance/ ([tool.mypy] in pyproject.toml: its files, plugins and overrides)
+
+# The dashboard's German catalog (docs/web.md, "Languages"): extract the messages, merge them into the .po files,
+# compile the .mo files the app reads. Commit the .po and the .mo; tests/web/test_translations.py fails on an
+# untranslated or fuzzy message and on a .mo older than its .po.
+TRANSLATIONS := governance/translations
+translations:
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output \
+	  --project=governance --msgid-bugs-address=dpo@example.com -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 format:
 	$(BIN)/ruff format .

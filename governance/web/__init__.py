@@ -7,10 +7,11 @@ from flask import Flask, before_render_template, request
 
 def init_app(app: Flask) -> None:
     """Register security headers, template helpers and the web blueprint (pages and static files)."""
-    from governance.web import console, dashboard, home, security  # noqa: F401 - importing registers the routes
+    from governance.web import console, dashboard, home, i18n, security  # noqa: F401 - importing registers routes
     from governance.web.blueprint import bp
 
     security.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(bp)
     app.after_request(home.note_session_end)  # the front page says why a person landed there
     app.context_processor(_dashboard_chrome_on_error_pages)

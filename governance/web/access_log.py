@@ -12,32 +12,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy.orm import Session
+
+from governance.web.i18n import N_
 
 SUBJECT_TARGETS = ("subject", "Subject")
 LIMIT_PER_TARGET = 200
 ROLE_WORDS = {
-    "dpo": "data protection officer",
-    "support": "customer support",
-    "admin": "administrator",
-    "auditor": "auditor",
-    "security": "security team",
-    "ml_engineer": "machine learning team",
+    "dpo": N_("data protection officer"),
+    "support": N_("customer support"),
+    "admin": N_("administrator"),
+    "auditor": N_("auditor"),
+    "security": N_("security team"),
+    "ml_engineer": N_("machine learning team"),
 }
 # the audit actions a person is shown, with what happened in words
 SUBJECT_ACTIONS = {
-    "vault.profile.read_clear": "saw your details in clear",
-    "access.break_glass.granted": "opened your details in an emergency (break-glass), giving a reason",
-    "vault.events.read": "looked at your recorded activity",
+    "vault.profile.read_clear": N_("saw your details in clear"),
+    "access.break_glass.granted": N_("opened your details in an emergency (break-glass), giving a reason"),
+    "vault.events.read": N_("looked at your recorded activity"),
 }
 REQUEST_ACTIONS = {
-    "requests.link.issued": "made a download link for the copy of your data",
-    "requests.bundle.downloaded": "downloaded the copy of your data",
+    "requests.link.issued": N_("made a download link for the copy of your data"),
+    "requests.bundle.downloaded": N_("downloaded the copy of your data"),
 }
-BUNDLE_ACTIONS = {"requests.bundle.created": "prepared the copy of your data you asked for"}
+BUNDLE_ACTIONS = {"requests.bundle.created": N_("prepared the copy of your data you asked for")}
 RELEASE_ACTIONS = {
-    "gateway.release.completed": "was given a dataset that included your data",
-    "gateway.release.downloaded": "downloaded a dataset that included your data",
+    "gateway.release.completed": N_("was given a dataset that included your data"),
+    "gateway.release.downloaded": N_("downloaded a dataset that included your data"),
 }
 
 
@@ -53,15 +56,18 @@ class AccessEntry:
 def _who(entry: dict[str, Any], roles: dict[str, list[str]], clients: dict[str, str], subject_id: str) -> str | None:
     kind, actor = entry["actor"]["kind"], str(entry["actor"]["id"])
     if kind == "staff":
-        names = [ROLE_WORDS.get(r, r.replace("_", " ")) for r in roles.get(actor, [])]
-        return "Our " + (" and ".join(names) if names else "staff") if names else "A member of our staff"
+        names = [gettext(ROLE_WORDS[r]) if r in ROLE_WORDS else r.replace("_", " ") for r in roles.get(actor, [])]
+        if not names:
+            return gettext("A member of our staff")
+        joiner = " " + gettext("and") + " "
+        return gettext("Our %(roles)s", roles=joiner.join(names))
     if kind == "client":
-        return clients.get(actor, "One of our services")
+        return clients.get(actor, gettext("One of our services"))
     if kind == "subject" and actor == subject_id:
         return None  # the person's own actions are not "someone accessed my data"
     if kind == "subject":
         return None
-    return "Our systems"
+    return gettext("Our systems")
 
 
 def entries_about(
@@ -85,7 +91,7 @@ def entries_about(
         page, _cursor = audit.search(session, filters, limit=LIMIT_PER_TARGET, newest_first=True)
         for item in page:
             entry = item["entry"]
-            what = actions.get(entry.get("action", ""))
+            what = gettext(actions[entry["action"]]) if entry.get("action") in actions else None
             who = (recipient or _who(entry, roles, clients, str(subject_id))) if what else None
             if what and who:
                 details = entry.get("details") or {}

@@ -9,27 +9,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Resource
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.requests.errors import DownloadLinkGoneError, InvalidTransitionError
-from governance.web import markup, present, sources
+from governance.web import i18n, markup, present, sources
 from governance.web.blueprint import bp
 
 if TYPE_CHECKING:
     from governance.consent.service import ConsentEventView
 
 IDENTITY_GROUPS = (
-    ("direct", "Who you are and how to reach you"),
-    ("quasi", "About you"),
-    ("none", "Your settings"),
+    ("direct", _l("Who you are and how to reach you")),
+    ("quasi", _l("About you")),
+    ("none", _l("Your settings")),
 )
 VERIFIED_BY_SESSION = "dashboard_link"
 
@@ -55,7 +59,7 @@ def own_request(args: dict[str, Any]) -> Resource:
     owner = requests.request_owner(get_session(), request_id) if request_id else None
     if owner is None and current_principal().kind == "subject":
         # unknown to a person is the same answer as another person's request: it does not exist for them
-        raise NotFoundError("No such request.")
+        raise NotFoundError(_("No such request."))
     return Resource(type="Request", id=str(request_id), owner_subject_id=owner[0] if owner else None)
 
 
@@ -63,7 +67,7 @@ def _request_uuid(request_id: str) -> uuid.UUID:
     """The request id of a page URL; anything that is not a whole UUID (a short id, a typo) is a 404."""
     found = _uuid_or_none(request_id)
     if found is None:
-        raise NotFoundError("No such request.")
+        raise NotFoundError(_("No such request."))
     return found
 
 
@@ -118,6 +122,7 @@ AFTER_ERASURE = frozenset(
         "web.dashboard_certificate",
         "web.dashboard_certificate_json",
         "web.dashboard_request_status",
+        "web.dashboard_language",
     }
 )
 
@@ -135,7 +140,7 @@ def _erased_person_sees_one_page() -> ResponseReturnValue | None:
     if subject_id is None or not _is_erased(subject_id):
         return None
     if request.method == "POST":
-        flash("Nothing was changed: your data has already been erased, so there is nothing left to change.", "info")
+        flash(_("Nothing was changed: your data has already been erased, so there is nothing left to change."), "info")
     return redirect(url_for("web.dashboard"), code=303)
 
 
@@ -170,7 +175,7 @@ ACTIVITY_MONTHS = 6
 def _month_starts(today: dt.date, months: int) -> list[dt.date]:
     first = today.replace(day=1)
     out = []
-    for _ in range(months):
+    for _month in range(months):
         out.append(first)
         first = (first - dt.timedelta(days=1)).replace(day=1)
     return list(reversed(out))
@@ -194,13 +199,15 @@ def _activity(session: Any, subject_id: uuid.UUID, counts: dict[str, int]) -> di
                     per_month[category][slot] += count
     rows = [
         {
-            "label": catalog.event_categories[name].description if name in catalog.event_categories else name,
+            "label": present.event_label(name, catalog.event_categories[name].description)
+            if name in catalog.event_categories
+            else name,
             "counts": list(reversed(per_month[name])),  # newest month first
             "total": count,
         }
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
-    return {"periods": [m.strftime("%B %Y") for m in reversed(months)], "rows": rows}
+    return {"periods": [i18n.format_month(m) for m in reversed(months)], "rows": rows}
 
 
 def _usage_count(session: Any, subject_id: uuid.UUID) -> int:
@@ -234,7 +241,7 @@ def _render_index(fields: dict[str, Any] | None, *, revealed: bool) -> str:
         revealed=revealed,
         erased=erased,
         activity=_activity(session, subject_id, {} if erased else vault.event_counts(session, subject_id)),
-        renewal=[s.title for s in statuses if s.needs_renewal],
+        renewal=[present.purpose_title(consent.purposes()[s.purpose]) for s in statuses if s.needs_renewal],
         consent_summary={"allowed": sum(s.allowed for s in consent_needed), "total": len(consent_needed)},
         open_requests=sum(1 for r in my_requests if r.status in {s.value for s in OPEN}),
         usage_count=_usage_count(session, subject_id),
@@ -350,16 +357,16 @@ def _purpose_rows(statuses: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
         notice = purpose.current_notice
         row = {
             "key": purpose.key,
-            "title": purpose.title,
-            "description": purpose.description,
-            "legal_basis_label": present.LEGAL_BASIS_LABELS.get(status.legal_basis, status.legal_basis),
+            "title": present.purpose_title(purpose),
+            "description": present.purpose_description(purpose),
+            "legal_basis_label": present.label(present.LEGAL_BASIS_LABELS, status.legal_basis, status.legal_basis),
             "notice_version": notice.version,
             "retention": present.duration_words(purpose.retention_days),
             "allowed": status.allowed,
             "needs_renewal": status.needs_renewal,
             "decided_at": status.decided_at,
             "objected": status.objected,
-            "change": notice.change if status.needs_renewal else None,
+            "change": present.notice_change(purpose, notice) if status.needs_renewal else None,
             "gpc_blocked": gpc and purpose.sale_or_sharing and not status.allowed,
         }
         (consent_rows if purpose.requires_consent else other_rows).append(row)
@@ -377,7 +384,7 @@ def dashboard_consent() -> str:
     catalog = consent.purposes()
     statuses = consent.overview(session, subject_id)
     consent_rows, other_rows = _purpose_rows(statuses)
-    titles = {p.key: p.title for p in catalog}
+    titles = {p.key: present.purpose_title(p) for p in catalog}
     # newest decision first by when the person made it (collected), not by when it reached us (recorded)
     events = sorted(consent.history(session, subject_id), key=_decision_order, reverse=True)
     history = [
@@ -386,10 +393,10 @@ def dashboard_consent() -> str:
             "recorded_at": e.recorded_at if _recorded_later(e) else None,
             "purpose_title": titles.get(e.purpose, e.purpose),
             "decision": e.decision,
-            "decision_label": present.DECISION_LABELS.get(e.decision, present.humanize(e.decision)),
+            "decision_label": present.label(present.DECISION_LABELS, e.decision, present.humanize(e.decision)),
             "superseded": e.superseded,
             "notice_version": e.notice_version,
-            "method_label": present.METHOD_LABELS.get(e.method, present.humanize(e.method)),
+            "method_label": present.label(present.METHOD_LABELS, e.method, present.humanize(e.method)),
         }
         for e in events
     ]
@@ -406,7 +413,7 @@ def dashboard_consent() -> str:
             ),
             "purpose_title": titles.get(r["purpose"], r["purpose"]),
             "decision": r["decision"],
-            "decision_label": present.DECISION_LABELS.get(r["decision"], present.humanize(r["decision"])),
+            "decision_label": present.label(present.DECISION_LABELS, r["decision"], present.humanize(r["decision"])),
         }
         for r in sorted(consent.receipts(session, subject_id), key=lambda r: order.get(r["record_id"], len(order)))
     ]
@@ -417,9 +424,9 @@ def dashboard_consent() -> str:
         "web.dashboard_consent",
         consent_purposes=consent_rows,
         other_purposes=other_rows,
-        renewal=[s.title for s in statuses if s.needs_renewal],
+        renewal=[present.purpose_title(catalog[s.purpose]) for s in statuses if s.needs_renewal],
         gpc=_gpc_signal(),
-        gpc_purposes=[p.title for p in catalog.sale_or_sharing_purposes()],
+        gpc_purposes=[present.purpose_title(p) for p in catalog.sale_or_sharing_purposes()],
         history=history,
         receipts=receipts,
         last_receipt=({"id": last["id"], "summary": _saved_summary(last)} if last else None),
@@ -428,7 +435,9 @@ def dashboard_consent() -> str:
 
 
 def _saved_summary(receipt: dict[str, Any]) -> str:
-    return f"{receipt['purpose_title']} is {'on' if receipt['decision'] == 'granted' else 'off'}"
+    if receipt["decision"] == "granted":
+        return _("%(purpose)s is on", purpose=receipt["purpose_title"])
+    return _("%(purpose)s is off", purpose=receipt["purpose_title"])
 
 
 RECORDED_LATER = dt.timedelta(minutes=1)  # below this, "recorded" is just the time the click took to arrive
@@ -468,6 +477,7 @@ def dashboard_consent_set(purpose_key: str) -> ResponseReturnValue:
     except ValueError:
         raise ValidationFailedError(fields={"notice_version": "a notice version number"}) from None
     subject_id = _subject_id()
+    evidence = {"gpc": _gpc_signal(), **_notice_shown(purpose_key, notice_version)}
     with transaction(get_session()) as session:
         jurisdiction = vault.get_subject(session, subject_id).jurisdiction
         receipts = consent.record_decisions(
@@ -477,19 +487,34 @@ def dashboard_consent_set(purpose_key: str) -> ResponseReturnValue:
             method="dashboard",
             actor=current_principal(),
             jurisdiction=jurisdiction,
-            evidence={"gpc": _gpc_signal()},
+            evidence=evidence,
         )
     record_id = str(receipts[0].record_id)
     if _wants_json():  # app.js saves the switch in place, so focus stays on it
         from flask import jsonify
 
-        title = consent.purposes()[purpose_key].title
+        title = present.purpose_title(consent.purposes()[purpose_key])
         return jsonify(
             allowed=decision == "granted",
-            message=f"Saved: {_saved_summary({'purpose_title': title, 'decision': decision})}.",
+            message=_("Saved: %(summary)s.", summary=_saved_summary({"purpose_title": title, "decision": decision})),
             receipt_url=url_for("web.dashboard_receipt_page", receipt_id=record_id),
+            state_label=_("On") if decision == "granted" else _("Off"),
+            receipt_label=_("See the receipt"),
         )
     return redirect(url_for("web.dashboard_consent", saved=record_id), code=303)
+
+
+def _notice_shown(purpose_key: str, version: int) -> dict[str, str]:
+    """Evidence of which notice text the switch's page offered: its language and pinned hash (the form says which
+    language the page was in; a version without that translation was offered in its original language)."""
+    from governance.consent import service as consent
+
+    catalog = consent.purposes()
+    language = i18n.best_supported(request.form.get("notice_language")) or i18n.current_language()
+    shown = catalog.notice_shown(purpose_key, version, language) if purpose_key in catalog else None
+    if shown is None:
+        return {}  # an unknown purpose or version: the service refuses the decision itself
+    return {"notice_language": shown.language, "notice_text_sha256": shown.sha256}
 
 
 def _wants_json() -> bool:
@@ -524,9 +549,12 @@ def dashboard_consent_all_off() -> ResponseReturnValue:
                 evidence={"gpc": _gpc_signal(), "ui_element": "all_optional_off"},
             )
     if allowed:
-        flash(f"Everything optional is off now ({len(allowed)} turned off). Your receipts are below.", "success")
+        flash(
+            _("Everything optional is off now (%(count)d turned off). Your receipts are below.", count=len(allowed)),
+            "success",
+        )
     else:
-        flash("Everything optional was already off.", "info")
+        flash(_("Everything optional was already off."), "info")
     return redirect(url_for("web.dashboard_consent"), code=303)
 
 
@@ -537,7 +565,7 @@ def dashboard_receipt(receipt_id: str) -> ResponseReturnValue:
 
     found = next((r for r in consent.receipts(get_session(), _subject_id()) if r["record_id"] == receipt_id), None)
     if found is None:
-        raise NotFoundError("No such receipt.")
+        raise NotFoundError(_("No such receipt."))
     body = json.dumps({"receipt": found["receipt"], "jws": found["jws"]}, indent=2, sort_keys=True)
     return Response(
         body,
@@ -554,26 +582,27 @@ def dashboard_receipt_page(receipt_id: str) -> str:
 
     found = next((r for r in consent.receipts(get_session(), _subject_id()) if r["record_id"] == receipt_id), None)
     if found is None:
-        raise NotFoundError("No such receipt.")
+        raise NotFoundError(_("No such receipt."))
     body = found["receipt"]
     event, notice = body.get("event", {}), body.get("notice", {})
     purpose = (body.get("purposes") or [{}])[0]
     catalog = consent.purposes()
     facts = [
-        ("What you decided", present.DECISION_LABELS.get(found["decision"], present.humanize(found["decision"]))),
-        ("Purpose", purpose.get("purpose", "")),
-        ("What it means", purpose.get("description", "")),
-        ("Legal basis", present.LEGAL_BASIS_LABELS.get(purpose.get("lawful_basis"), "")),
-        ("When you decided", present.as_datetime(event.get("time"))),
-        ("When it reached us", present.as_datetime(event.get("recorded_at"))),
-        ("How", present.METHOD_LABELS.get(body.get("collection_method"), "")),
-        ("Notice", f"Version {notice.get('version')}"),
-        ("Kept for", present.duration_words(purpose.get("storage_duration_days"))),
-        ("Shared with or sold to others", "Yes" if purpose.get("third_party_disclosure") else "No"),
-        ("Receipt number", body.get("record_id", "")),
+        (_("What you decided"), present.label(present.DECISION_LABELS, found["decision"], found["decision"])),
+        # the signed receipt states the purpose in English; a German reader sees the policy's German words
+        (_("Purpose"), _purpose_words(catalog, purpose, "title")),
+        (_("What it means"), _purpose_words(catalog, purpose, "description")),
+        (_("Legal basis"), present.label(present.LEGAL_BASIS_LABELS, purpose.get("lawful_basis"), "")),
+        (_("When you decided"), present.as_datetime(event.get("time"))),
+        (_("When it reached us"), present.as_datetime(event.get("recorded_at"))),
+        (_("How"), present.label(present.METHOD_LABELS, body.get("collection_method"), "")),
+        (_("Notice"), _("Version %(version)s", version=notice.get("version"))),
+        (_("Kept for"), present.duration_words(purpose.get("storage_duration_days"))),
+        (_("Shared with or sold to others"), _("Yes") if purpose.get("third_party_disclosure") else _("No")),
+        (_("Receipt number"), body.get("record_id", "")),
     ]
     if event.get("superseded"):
-        facts.insert(1, ("Still in force", "No, a later decision replaced it"))
+        facts.insert(1, (_("Still in force"), _("No, a later decision replaced it")))
     key = purpose.get("purpose_id")
     return _page(
         "web/dashboard/receipt.html",
@@ -589,6 +618,15 @@ def dashboard_receipt_page(receipt_id: str) -> str:
     )
 
 
+def _purpose_words(catalog: Any, receipt_purpose: dict[str, Any], name: str) -> str:
+    """The receipt's purpose title or description, in the page's language when the policy translates it."""
+    stated = receipt_purpose.get("purpose" if name == "title" else name, "")
+    purpose = catalog.get(receipt_purpose.get("purpose_id", ""))
+    if purpose is None or getattr(purpose, name) != stated:  # the policy changed since: show what was signed
+        return stated
+    return present.purpose_title(purpose) if name == "title" else present.purpose_description(purpose)
+
+
 @bp.get("/me/consent/notices/<purpose_key>/v<int:version>")
 @requires("consent.read", resource=own_subject)
 def dashboard_notice(purpose_key: str, version: int) -> str:
@@ -596,17 +634,18 @@ def dashboard_notice(purpose_key: str, version: int) -> str:
 
     catalog = consent.purposes()
     purpose = catalog.get(purpose_key)
-    text = catalog.notice_text(purpose_key, version) if purpose else None
-    if purpose is None or text is None:
-        raise NotFoundError("No such notice.")
+    shown = catalog.notice_shown(purpose_key, version, i18n.current_language()) if purpose else None
+    if purpose is None or shown is None:
+        raise NotFoundError(_("No such notice."))
     return _page(
         "web/dashboard/notice.html",
         "web.dashboard_consent",
-        purpose_title=purpose.title,
+        purpose_title=present.purpose_title(purpose),
         version=version,
         published=purpose.notice(version).published,
-        body=markup.render_notice(text),
-        fingerprint=purpose.notice(version).sha256,  # over the source text, as pinned in purposes.yaml
+        body=markup.render_notice(shown.text),
+        notice_language=shown.language,  # English when this version has no text in the reader's language
+        fingerprint=shown.sha256,  # over the source text shown, as pinned in purposes.yaml
     )
 
 
@@ -626,7 +665,7 @@ def _request_row(view: Any) -> dict[str, Any]:
             "done": done,
             "total": total or 1,
             "percent": int(100 * done / total) if total else 0,
-            "message": job.progress_message or "Waiting for its turn…",
+            "message": job.progress_message or _("Waiting for its turn…"),
         }
     is_export = view.kind in ("access", "portability")
     completed = view.status in ("completed", "partially_completed")
@@ -634,7 +673,7 @@ def _request_row(view: Any) -> dict[str, Any]:
     downloadable = is_export and completed and (expires is None or expires > utcnow())
     return {
         "id": view.id,
-        "kind_label": present.REQUEST_KIND_LABELS.get(view.kind, present.humanize(view.kind)),
+        "kind_label": present.label(present.REQUEST_KIND_LABELS, view.kind, present.humanize(view.kind)),
         "status": present.request_status("withdrawn" if view.rejection_code == WITHDRAWN_CODE else view.status),
         "cancel_url": (
             url_for("web.dashboard_cancel_request", request_id=view.id)
@@ -666,7 +705,7 @@ def dashboard_requests() -> str:
     catalog = vault.categories()
     statuses = consent.overview(session, subject_id)
     objectable = [
-        {"key": s.purpose, "title": s.title, "objected": s.objected}
+        {"key": s.purpose, "title": present.purpose_title(consent.purposes()[s.purpose]), "objected": s.objected}
         for s in statuses
         if consent.purposes()[s.purpose].objectable and not consent.purposes()[s.purpose].requires_consent
     ]
@@ -710,8 +749,8 @@ def _back_to_requests(message: str, category: str = "success") -> ResponseReturn
 def dashboard_export() -> ResponseReturnValue:
     filed = _file("access")
     if filed.merged:
-        return _back_to_requests("You already asked for a copy of your data; we are preparing it.", "info")
-    return _back_to_requests("We are preparing a copy of your data. The download appears here when it is ready.")
+        return _back_to_requests(_("You already asked for a copy of your data; we are preparing it."), "info")
+    return _back_to_requests(_("We are preparing a copy of your data. The download appears here when it is ready."))
 
 
 RECTIFY_KEY = "web.rectify"  # the person's own rejected input, shown once on the next page, then dropped
@@ -759,7 +798,7 @@ def dashboard_rectify() -> ResponseReturnValue:
         raise ValidationFailedError(fields={"field": "one of the profile fields"})
     problem = None
     if not value:
-        problem = "Please fill this in."
+        problem = _("Please fill this in.")
     else:
         try:
             _file("rectification", {"fields": {name: value}})
@@ -771,7 +810,7 @@ def dashboard_rectify() -> ResponseReturnValue:
     if problem:
         session[RECTIFY_KEY] = {"field": name, "value": value[:500], "problem": problem}
         return redirect(url_for("web.dashboard_requests", correct=name, _anchor="rectify"), code=303)
-    return _back_to_requests("Thank you. We corrected your data.")
+    return _back_to_requests(_("Thank you. We corrected your data."))
 
 
 WITHDRAWN_CODE = "withdrawn_by_subject"  # policies/requests.yaml rejection_reasons
@@ -787,13 +826,13 @@ def dashboard_cancel_request(request_id: str) -> ResponseReturnValue:
     wanted = _uuid_or_none(request_id)
     owner = requests.request_owner(get_session(), wanted) if wanted else None
     if wanted is None or owner is None or owner[0] != _subject_id():
-        raise NotFoundError("No such request.")
+        raise NotFoundError(_("No such request."))
     try:
         with transaction(get_session()) as session:
             requests.reject_request(session, wanted, code=WITHDRAWN_CODE, actor=current_principal())
     except ConflictError:
-        return _back_to_requests("This request can no longer be withdrawn: we have already carried it out.", "info")
-    return _back_to_requests("You withdrew the request. Nothing more will be done for it.")
+        return _back_to_requests(_("This request can no longer be withdrawn: we have already carried it out."), "info")
+    return _back_to_requests(_("You withdrew the request. Nothing more will be done for it."))
 
 
 @bp.post("/me/requests/object")
@@ -801,9 +840,9 @@ def dashboard_cancel_request(request_id: str) -> ResponseReturnValue:
 def dashboard_object() -> ResponseReturnValue:
     purposes = request.form.getlist("purpose")
     if not purposes:
-        return _back_to_requests("Choose at least one use you object to.", "warning")
+        return _back_to_requests(_("Choose at least one use you object to."), "warning")
     _file("objection", {"purposes": purposes})
-    return _back_to_requests("We recorded your objection and stopped those uses of your data.")
+    return _back_to_requests(_("We recorded your objection and stopped those uses of your data."))
 
 
 def _erasure_summary() -> tuple[list[str], list[dict[str, Any]]]:
@@ -814,16 +853,16 @@ def _erasure_summary() -> tuple[list[str], list[dict[str, Any]]]:
     policy = requests.get_policy()
     jurisdiction = policy.jurisdiction_for(vault.get_subject(session, subject_id).jurisdiction)
     deleted = [
-        "Your profile (name, contact details and everything else on the \u201cYour data\u201d page)",
-        "Your recorded activity",
-        "Your consents: every purpose is switched off, and services that received your data are told",
-        "Copies of your data in exports we prepared for you",
+        _("Your profile (name, contact details and everything else on the \u201cYour data\u201d page)"),
+        _("Your recorded activity"),
+        _("Your consents: every purpose is switched off, and services that received your data are told"),
+        _("Copies of your data in exports we prepared for you"),
     ]
     kept = [
         {
             "title": present.humanize(item.category),
             "why": item.reason,
-            "until": f"{item.retain_for.years} years",
+            "until": ngettext("%(num)d year", "%(num)d years", item.retain_for.years),
         }
         for item in policy.retention_for(jurisdiction)
     ]
@@ -847,9 +886,9 @@ def dashboard_erase() -> str:
 @requires("dsr.create", resource=own_subject)
 def dashboard_erase_confirm() -> ResponseReturnValue:
     if request.form.get("confirm") != "yes":
-        return _back_to_requests("Nothing was deleted: tick the box to confirm.", "warning")
+        return _back_to_requests(_("Nothing was deleted: tick the box to confirm."), "warning")
     _file("erasure")
-    return _back_to_requests("We are deleting your data. The certificate appears here when it is done.")
+    return _back_to_requests(_("We are deleting your data. The certificate appears here when it is done."))
 
 
 @bp.get("/me/requests/<request_id>/status")
@@ -870,11 +909,11 @@ def dashboard_request_status(request_id: str) -> ResponseReturnValue:
     )
 
 
-DOWNLOAD_GONE = (
+DOWNLOAD_GONE = _l(
     "That copy of your data is no longer available: we delete each copy when its download time runs out. "
     "Request a new copy below if you still need one."
 )
-DOWNLOAD_NOT_READY = "Your copy is not ready yet. This page shows how far it has got; the download appears here."
+DOWNLOAD_NOT_READY = _l("Your copy is not ready yet. This page shows how far it has got; the download appears here.")
 
 
 @bp.get("/me/requests/<request_id>/download")
@@ -888,11 +927,11 @@ def dashboard_download(request_id: str) -> ResponseReturnValue:
             token, _expires = requests.issue_download_link(session, _request_uuid(request_id), actor=actor)
             content, filename = requests.open_download(session, token, actor=actor)
     except DownloadLinkGoneError:  # a stale tab or a bookmark: say what happened and what to do, on the page
-        return _back_to_requests(DOWNLOAD_GONE, "info")
+        return _back_to_requests(str(DOWNLOAD_GONE), "info")
     except InvalidTransitionError as exc:
         if exc.code != "export_not_ready":
             raise
-        return _back_to_requests(DOWNLOAD_NOT_READY, "info")
+        return _back_to_requests(str(DOWNLOAD_NOT_READY), "info")
     return Response(
         content,
         mimetype="application/zip",
@@ -900,7 +939,11 @@ def dashboard_download(request_id: str) -> ResponseReturnValue:
     )
 
 
-DOWNSTREAM_WORDS = {"confirmed": "confirmed", "pending": "not confirmed yet", "failed": "could not be reached yet"}
+DOWNSTREAM_WORDS = {
+    "confirmed": _l("confirmed"),
+    "pending": _l("not confirmed yet"),
+    "failed": _l("could not be reached yet"),
+}
 
 
 def _certificate(request_id: str) -> tuple[str, Any]:
@@ -920,27 +963,31 @@ def _certificate(request_id: str) -> tuple[str, Any]:
 def dashboard_certificate(request_id: str) -> str:
     token, claims = _certificate(request_id)
     facts = [
-        ("Certificate", claims.jti),
-        ("Request received", claims.received_at.strftime("%-d %B %Y, %H:%M UTC")),
-        ("Erasure completed", claims.completed_at.strftime("%-d %B %Y, %H:%M UTC")),
-        ("Deleted", ", ".join(present.humanize(c) for c in claims.deleted) or "—"),
+        (_("Certificate"), claims.jti),
+        (_("Request received"), i18n.format_long_when(claims.received_at) + " UTC"),
+        (_("Erasure completed"), i18n.format_long_when(claims.completed_at) + " UTC"),
+        (_("Deleted"), ", ".join(present.humanize(c) for c in claims.deleted) or "—"),
         (
-            "Kept by law",
+            _("Kept by law"),
             "; ".join(
                 f"{present.humanize(k.category)}: {k.reason}"
-                + (f" (deleted on {present.as_datetime(k.retain_until):%-d %B %Y})" if k.retain_until else "")
+                + (
+                    " (" + _("deleted on %(day)s", day=i18n.format_long_day(present.as_datetime(k.retain_until))) + ")"
+                    if k.retain_until
+                    else ""
+                )
                 for k in claims.kept
             )
-            or "Nothing",
+            or _("Nothing"),
         ),
-        ("Consents withdrawn", str(claims.consents_withdrawn)),
+        (_("Consents withdrawn"), i18n.format_number(claims.consents_withdrawn)),
         (
-            "Services told",
+            _("Services told"),
             ", ".join(f"{d.processor} ({DOWNSTREAM_WORDS.get(d.status, d.status)})" for d in claims.downstream)
-            or "None were registered",
+            or _("None were registered"),
         ),
-        ("Models marked for retraining", str(claims.models_flagged)),
-        ("What remains", claims.tombstone),
+        (_("Models marked for retraining"), i18n.format_number(claims.models_flagged)),
+        (_("What remains"), claims.tombstone),
     ]
     return _page(
         "web/dashboard/certificate.html",
@@ -968,39 +1015,54 @@ def _release_protections(release: Any) -> list[str]:
     from governance.gateway import service as gateway
 
     mode = gateway.release_mode_info(release)
-    out = [mode.label]
+    out = [_(mode.label)]  # the gateway's labels are in the catalog (governance/web/i18n.py)
     if release.pseudonym_mode == "stable":
-        out.append("Pseudonymized (identifiers replaced by a code that stays the same for this recipient)")
+        out.append(_("Pseudonymized (identifiers replaced by a code that stays the same for this recipient)"))
     elif release.pseudonym_mode:
-        out.append("Pseudonymized (identifiers replaced by codes used in this dataset only)")
+        out.append(_("Pseudonymized (identifiers replaced by codes used in this dataset only)"))
     per_person = ((release.manifest or {}).get("k_anonymity") or {}).get("unit") == "person"
+    numbers = {"others": release.k_achieved - 1 if release.k_achieved else 0, "k": release.k_achieved}
     if release.k_achieved and per_person:
         out.append(
-            f"k-anonymity: everything this dataset holds about you on age, place, device and dates is shared by "
-            f"at least {release.k_achieved - 1} other people (k = {release.k_achieved}, required "
-            f"{release.k_required}); the recorded activity itself (items, values) is not anonymous"
+            _(
+                "k-anonymity: everything this dataset holds about you on age, place, device and dates is shared by "
+                "at least %(others)d other people (k = %(k)d, required %(required)d); the recorded activity itself "
+                "(items, values) is not anonymous",
+                required=release.k_required,
+                **numbers,
+            )
         )
     elif release.k_achieved:
         out.append(
-            f"k-anonymity: each row looks the same as rows of at least {release.k_achieved - 1} other people "
-            f"(k = {release.k_achieved}, required {release.k_required})"
+            _(
+                "k-anonymity: each row looks the same as rows of at least %(others)d other people "
+                "(k = %(k)d, required %(required)d)",
+                required=release.k_required,
+                **numbers,
+            )
         )
     elif release.k_required:
-        out.append(f"k-anonymity required (k \u2265 {release.k_required})")
+        out.append(_("k-anonymity required (k \u2265 %(required)d)", required=release.k_required))
     diversity = (release.manifest or {}).get("l_diversity") or {}
     if diversity.get("l_achieved"):
-        out.append(f"l-diversity of {present.humanize(diversity['attribute'])} (l = {diversity['l_achieved']})")
+        out.append(
+            _(
+                "l-diversity of %(attribute)s (l = %(l)s)",
+                attribute=present.humanize(diversity["attribute"]),
+                l=diversity["l_achieved"],
+            )
+        )
     if mode.personal_data:
-        out.append("No differential privacy: a dataset holds coarsened rows, not noisy statistics")
+        out.append(_("No differential privacy: a dataset holds coarsened rows, not noisy statistics"))
     return out
 
 
 def _model_protections(job: Any) -> list[str]:
     """What protected the person in a trained model, from the training job's privacy accounting."""
-    out = ["Trained on pseudonymized data"]
+    out = [_("Trained on pseudonymized data")]
     epsilon = job.epsilon_spent or job.target_epsilon
     if epsilon:
-        out.append(f"Differential privacy (\u03b5 = {present.decimal_text(epsilon, 2)})")
+        out.append(_("Differential privacy (\u03b5 = %(epsilon)s)", epsilon=i18n.format_decimal_text(epsilon, 2)))
     return out
 
 
@@ -1012,7 +1074,7 @@ def dashboard_usage() -> str:
     from governance.training import service as training
 
     session, subject_id = get_session(), _subject_id()
-    titles = {p.key: p.title for p in consent.purposes()}
+    titles = {p.key: present.purpose_title(p) for p in consent.purposes()}
     recipients = {c["id"]: c["name"] for c in sources.clients(session)}
     releases = []
     for summary in gateway.releases_including(session, subject_id):
@@ -1032,7 +1094,7 @@ def dashboard_usage() -> str:
         models.append(
             {
                 "at": model.trained_at,
-                "name": present.MODEL_KIND_LABELS.get(model.kind, present.humanize(model.kind)),
+                "name": present.label(present.MODEL_KIND_LABELS, model.kind, present.humanize(model.kind)),
                 "purpose_title": titles.get(model.purpose, model.purpose),
                 "protections": _model_protections(job),
                 "flagged": model.flagged,
@@ -1087,7 +1149,7 @@ def dashboard_access_proof(seq: int) -> ResponseReturnValue:
     from governance.db import get_db
 
     if seq not in {e.seq for e in _access_entries()}:  # only entries shown to this person
-        raise NotFoundError("No such entry.")
+        raise NotFoundError(_("No such entry."))
     get_session().rollback()  # end this request's read (nothing written) before the sealer's own transaction
     config = audit.current_config()
     audit.seal_all(get_db().session, config, force_checkpoint=True)
@@ -1099,3 +1161,23 @@ def dashboard_access_proof(seq: int) -> ResponseReturnValue:
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="access-proof-{seq}.json"'},
     )
+
+
+# --- language ----------------------------------------------------------------------------------------------
+
+_BACK_TO = re.compile(r"^/me(/[A-Za-z0-9_.-]+)*$")
+
+
+@bp.post("/me/language")
+@requires("dashboard.view", resource=own_subject)
+def dashboard_language() -> ResponseReturnValue:
+    """The language switcher: the choice lives in the session only (the profile is not changed, so nothing is
+    audited) and wins over the profile and the browser (governance/web/i18n.py); post/redirect/get."""
+    from flask import session
+
+    chosen = i18n.best_supported(request.form.get("language"))
+    if chosen is None:
+        raise ValidationFailedError(fields={"language": "one of " + ", ".join(i18n.SUPPORTED)})
+    session[i18n.SESSION_KEY] = chosen
+    back = request.form.get("next", "")
+    return redirect(back if _BACK_TO.match(back) and ".." not in back else url_for("web.dashboard"), code=303)

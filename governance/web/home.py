@@ -9,6 +9,7 @@ the URL.
 from __future__ import annotations
 
 from flask import Response, current_app, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from werkzeug.routing import BuildError
 
 from governance.access.decorators import current_principal, public
@@ -19,13 +20,14 @@ UNSAVED_KEY = "web.unsaved_action"  # what the refused post would have done, in 
 
 # what a dashboard post would have done, for the front page to say that exactly this was NOT saved
 UNSAVED_ACTIONS = {
-    "web.dashboard_consent_all_off": "turning all optional uses off",
-    "web.dashboard_export": "your request for a copy of your data",
-    "web.dashboard_rectify": "your correction",
-    "web.dashboard_object": "your objection",
-    "web.dashboard_erase_confirm": "your request to delete your data",
-    "web.dashboard_reveal": "showing your values",
-    "web.dashboard_hide": "hiding your values",
+    "web.dashboard_consent_all_off": lazy_gettext("turning all optional uses off"),
+    "web.dashboard_export": lazy_gettext("your request for a copy of your data"),
+    "web.dashboard_rectify": lazy_gettext("your correction"),
+    "web.dashboard_object": lazy_gettext("your objection"),
+    "web.dashboard_erase_confirm": lazy_gettext("your request to delete your data"),
+    "web.dashboard_reveal": lazy_gettext("showing your values"),
+    "web.dashboard_hide": lazy_gettext("hiding your values"),
+    "web.dashboard_language": lazy_gettext("your choice of language"),
 }
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -58,16 +60,19 @@ def note_session_end(response: Response) -> Response:
 
 
 def _unsaved_action() -> str:
-    """The refused post in words: "switching Training our models off" (a purpose title is not personal data)."""
+    """The refused post in words, in the page's language: "switching Training our models off" (a purpose title is
+    not personal data)."""
     if request.endpoint == "web.dashboard_consent_set":
         from governance.consent import service as consent
 
         purpose = consent.purposes().get((request.view_args or {}).get("purpose_key", ""))
         decisions = request.form.getlist("decision")
         if purpose is not None and decisions:
-            return f"switching {purpose.title} {'on' if decisions[-1] == 'grant' else 'off'}"
-        return "your consent change"
-    return UNSAVED_ACTIONS.get(request.endpoint or "", "your last action")
+            if decisions[-1] == "grant":
+                return gettext("switching %(purpose)s on", purpose=purpose.title)
+            return gettext("switching %(purpose)s off", purpose=purpose.title)
+        return gettext("your consent change")
+    return str(UNSAVED_ACTIONS.get(request.endpoint or "", lazy_gettext("your last action")))
 
 
 @bp.get("/")
@@ -81,5 +86,5 @@ def home() -> str:
         "web/home.html",
         controller=consent.purposes().controller,
         session_end=ended if ended in ("signed_out", "no_session", "not_saved") else None,
-        unsaved_action=unsaved if isinstance(unsaved, str) else "your last action",
+        unsaved_action=unsaved if isinstance(unsaved, str) else gettext("your last action"),
     )

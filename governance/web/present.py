@@ -11,40 +11,90 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import gettext, ngettext
+
+from governance.web import i18n
+from governance.web.i18n import N_
+
 LEGAL_BASIS_LABELS = {
-    "consent": "Your consent",
-    "legitimate_interest": "Our legitimate interest",
-    "contract": "Needed to provide the service (contract)",
-    "legal_obligation": "Required by law",
-    "vital_interest": "Vital interests",
-    "public_task": "Public task",
+    "consent": N_("Your consent"),
+    "legitimate_interest": N_("Our legitimate interest"),
+    "contract": N_("Needed to provide the service (contract)"),
+    "legal_obligation": N_("Required by law"),
+    "vital_interest": N_("Vital interests"),
+    "public_task": N_("Public task"),
 }
 
 REQUEST_KIND_LABELS = {
-    "access": "Copy of your data",
-    "portability": "Copy of your data (portable)",
-    "export": "Copy of your data",
-    "erasure": "Deletion",
-    "rectification": "Correction",
-    "objection": "Objection",
+    "access": N_("Copy of your data"),
+    "portability": N_("Copy of your data (portable)"),
+    "export": N_("Copy of your data"),
+    "erasure": N_("Deletion"),
+    "rectification": N_("Correction"),
+    "objection": N_("Objection"),
 }
 
 MODEL_KIND_LABELS = {
-    "classifier": "Classifier (neural network, DP-SGD)",
-    "recommender": "Recommender (neural network, DP-SGD)",
-    "dpl_logistic": "Logistic regression (differentially private)",
-    "dpl_naive_bayes": "Naive Bayes (differentially private)",
+    "classifier": N_("Classifier (neural network, DP-SGD)"),
+    "recommender": N_("Recommender (neural network, DP-SGD)"),
+    "dpl_logistic": N_("Logistic regression (differentially private)"),
+    "dpl_naive_bayes": N_("Naive Bayes (differentially private)"),
 }
 
 METHOD_LABELS = {
-    "dashboard": "On this dashboard",
-    "api": "Through the app",
-    "staff": "By our staff, on your behalf",
-    "gpc": "Global Privacy Control signal",
-    "import": "Imported record",
-    "expiry": "Expired automatically",
-    "system": "Automatically",
+    "dashboard": N_("On this dashboard"),
+    "api": N_("Through the app"),
+    "staff": N_("By our staff, on your behalf"),
+    "gpc": N_("Global Privacy Control signal"),
+    "import": N_("Imported record"),
+    "expiry": N_("Expired automatically"),
+    "system": N_("Automatically"),
 }
+
+
+def label(table: Mapping[str, str], code: Any, default: Any = None) -> Any:
+    """`table[code]` in the reader's language (the tables hold English msgids), else `default`."""
+    return gettext(table[code]) if code in table else default
+
+
+def _reader_language() -> str:
+    return i18n.current_language() if has_request_context() else i18n.DEFAULT
+
+
+def purpose_title(purpose: Any) -> str:
+    """A purpose's title in the reader's language when the policy translates it (policies/purposes.yaml)."""
+    translation = purpose.translations.get(_reader_language())
+    return translation.title if translation else purpose.title
+
+
+def purpose_description(purpose: Any) -> str:
+    translation = purpose.translations.get(_reader_language())
+    return translation.description if translation else purpose.description
+
+
+def notice_change(purpose: Any, notice: Any) -> str | None:
+    """What changed in a notice version, in the reader's language when the policy translates it."""
+    translation = notice.translations.get(_reader_language())
+    return translation.change if translation and translation.change else notice.change
+
+
+# event categories as a person calls them (the catalog's descriptions are written for staff)
+EVENT_LABELS = {
+    "view": N_("Items viewed"),
+    "click": N_("Clicks"),
+    "search": N_("Searches"),
+    "purchase": N_("Purchases"),
+    "rating": N_("Ratings"),
+    "chat_intent": N_("Chat topics"),
+}
+
+
+def event_label(category: str, fallback: str) -> str:
+    """In English the catalog's own description (unchanged pages); in another language the translated name."""
+    if _reader_language() == i18n.DEFAULT or category not in EVENT_LABELS:
+        return fallback
+    return gettext(EVENT_LABELS[category])
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:
@@ -148,17 +198,21 @@ def duration_words(days: int | None) -> str:
         return "—"
     years = round(days / _DAYS_PER_YEAR)
     if years >= 1 and abs(days - years * _DAYS_PER_YEAR) <= 2:
-        return plural(years, "year")
+        return ngettext("%(num)d year", "%(num)d years", years)
     months = round(days / _DAYS_PER_MONTH)
     if months >= 1 and abs(days - months * _DAYS_PER_MONTH) <= 5:
-        return plural(months, "month")
-    return plural(days, "day")
+        return ngettext("%(num)d month", "%(num)d months", months)
+    return ngettext("%(num)d day", "%(num)d days", days)
 
 
 def region_name(code: str) -> str:
     """`CH` -> `Switzerland`, `US-CA` -> `California (United States)`; an unknown code is shown as given."""
     import pycountry  # light; only pages that name regions need it
 
+    if _reader_language() != i18n.DEFAULT and "-" not in code:  # Babel names countries in the reader's language
+        named = i18n.territory_name("150" if code == "EU" else code)
+        if named:
+            return named
     if code in _REGION_NAMES:
         return _REGION_NAMES[code]
     if "-" in code:
@@ -181,34 +235,44 @@ def chance_words(probability: Any) -> str:
 # --- plain language for data subjects (GDPR Art. 12: concise, intelligible, clear and plain language) ---------
 
 DECISION_LABELS = {
-    "granted": "Allowed",
-    "withdrawn": "Not allowed",
-    "refused": "Not allowed",
-    "expired": "Expired",
+    "granted": N_("Allowed"),
+    "withdrawn": N_("Not allowed"),
+    "refused": N_("Not allowed"),
+    "expired": N_("Expired"),
 }
 
 # what a request's status means for the person, in one sentence
 REQUEST_STATUS_TEXT = {
-    "received": ("Received", "We have your request and will start on it shortly."),
-    "verified": ("Confirmed", "We confirmed it was you and are working on it."),
-    "in_progress": ("In progress", "We are working on it now."),
-    "completed": ("Done", "We finished your request."),
-    "partially_completed": ("Partly done", "We did part of it; the note below says what we could not do and why."),
-    "rejected": ("Declined", "We could not do this; the note below says why."),
-    "withdrawn": ("Withdrawn", "You withdrew this request; nothing more is done for it."),
+    "received": (N_("Received"), N_("We have your request and will start on it shortly.")),
+    "verified": (N_("Confirmed"), N_("We confirmed it was you and are working on it.")),
+    "in_progress": (N_("In progress"), N_("We are working on it now.")),
+    "completed": (N_("Done"), N_("We finished your request.")),
+    "partially_completed": (
+        N_("Partly done"),
+        N_("We did part of it; the note below says what we could not do and why."),
+    ),
+    "rejected": (N_("Declined"), N_("We could not do this; the note below says why.")),
+    "withdrawn": (N_("Withdrawn"), N_("You withdrew this request; nothing more is done for it.")),
 }
 
 
 def request_status(status: str) -> dict[str, str]:
     """The label and the one-line explanation of a request status, for the person who made it."""
-    label, text = REQUEST_STATUS_TEXT.get(status, (humanize(status), ""))
-    return {"code": status, "label": label, "text": text}
+    if status in REQUEST_STATUS_TEXT:
+        label_text, text = (gettext(part) for part in REQUEST_STATUS_TEXT[status])
+    else:
+        label_text, text = humanize(status), ""
+    return {"code": status, "label": label_text, "text": text}
 
 
 def language_name(code: str | None) -> str | None:
     """`de` -> "German", `pt-BR` -> "Portuguese (Brazil)"."""
     if not code:
         return None
+    if _reader_language() != i18n.DEFAULT:
+        named = i18n.language_name(code)
+        if named:
+            return named
     import pycountry
 
     base, _, region = code.replace("_", "-").partition("-")
@@ -223,30 +287,30 @@ def language_name(code: str | None) -> str | None:
 
 # profile fields by kind, as a person calls them (the policy's descriptions name formats such as E.164)
 PROFILE_FIELD_LABELS = {
-    "email": "Email address",
-    "person_name": "Name",
-    "phone": "Phone number",
-    "postal_address": "Postal address",
-    "postal_code": "Postal code",
-    "birth_date": "Date of birth",
-    "country": "Country where you live",
-    "language": "Preferred language",
-    "device_type": "Main device",
+    "email": N_("Email address"),
+    "person_name": N_("Name"),
+    "phone": N_("Phone number"),
+    "postal_address": N_("Postal address"),
+    "postal_code": N_("Postal code"),
+    "birth_date": N_("Date of birth"),
+    "country": N_("Country where you live"),
+    "language": N_("Preferred language"),
+    "device_type": N_("Main device"),
 }
 
 DEVICE_LABELS = {
-    "mobile": "Mobile phone",
-    "tablet": "Tablet",
-    "desktop": "Computer",
-    "tv": "TV",
-    "console": "Games console",
-    "wearable": "Watch or other wearable",
-    "other": "Other",
+    "mobile": N_("Mobile phone"),
+    "tablet": N_("Tablet"),
+    "desktop": N_("Computer"),
+    "tv": N_("TV"),
+    "console": N_("Games console"),
+    "wearable": N_("Watch or other wearable"),
+    "other": N_("Other"),
 }
 
 
 def profile_label(kind: str, fallback: str) -> str:
-    return PROFILE_FIELD_LABELS.get(kind, fallback)
+    return label(PROFILE_FIELD_LABELS, kind, fallback)
 
 
 def profile_value(kind: str, value: Any) -> Any:
@@ -258,10 +322,10 @@ def profile_value(kind: str, value: Any) -> Any:
     if kind == "language":
         return language_name(value)
     if kind == "device_type":
-        return DEVICE_LABELS.get(value, value)
+        return label(DEVICE_LABELS, value, value)
     if kind == "birth_date":
         try:
-            return date.fromisoformat(value).strftime("%-d %B %Y")
+            return i18n.format_long_day(date.fromisoformat(value))
         except ValueError:
             return value
     return value
@@ -269,39 +333,39 @@ def profile_value(kind: str, value: Any) -> Any:
 
 # how to write a corrected value, per kind of field, and what was wrong with a rejected one
 RECTIFY_HINTS = {
-    "email": "For example name@example.com.",
-    "person_name": "Your name as you want us to use it.",
-    "phone": "With the country code, starting with +, for example +49 30 1234567.",
-    "postal_address": "Street and house number, then town or city, each on its own line.",
-    "postal_code": "As on letters to you: 3 to 12 letters, digits, spaces or dashes.",
-    "birth_date": "Choose the day in the calendar, or type it as year, month, day (for example 1990-12-31).",
-    "country": "Choose the country from the list.",
-    "language": "Choose the language from the list.",
-    "device_type": "Choose the kind of device you use most.",
+    "email": N_("For example name@example.com."),
+    "person_name": N_("Your name as you want us to use it."),
+    "phone": N_("With the country code, starting with +, for example +49 30 1234567."),
+    "postal_address": N_("Street and house number, then town or city, each on its own line."),
+    "postal_code": N_("As on letters to you: 3 to 12 letters, digits, spaces or dashes."),
+    "birth_date": N_("Choose the day in the calendar, or type it as year, month, day (for example 1990-12-31)."),
+    "country": N_("Choose the country from the list."),
+    "language": N_("Choose the language from the list."),
+    "device_type": N_("Choose the kind of device you use most."),
 }
 RECTIFY_PROBLEMS = {
-    "email": "This is not an email address we can use.",
-    "person_name": "A name needs at least one letter.",
-    "phone": "This is not a phone number we can use.",
-    "postal_code": "This is not a postal code we can use.",
-    "birth_date": "This is not a date we can use.",
+    "email": N_("This is not an email address we can use."),
+    "person_name": N_("A name needs at least one letter."),
+    "phone": N_("This is not a phone number we can use."),
+    "postal_code": N_("This is not a postal code we can use."),
+    "birth_date": N_("This is not a date we can use."),
 }
 
 
 def rectify_hint(kind: str) -> str:
-    return RECTIFY_HINTS.get(kind, "")
+    return label(RECTIFY_HINTS, kind, "")
 
 
 def rectify_problem(kind: str, service_message: str) -> str:
     """A rejected value's problem in plain words plus how to write it (never the value itself)."""
     if "future" in service_message:
-        problem = "The date cannot be in the future."
+        problem = gettext("The date cannot be in the future.")
     elif "years ago" in service_message:
-        problem = "The date is too long ago."
+        problem = gettext("The date is too long ago.")
     elif "control characters" in service_message or "empty" in service_message:
-        problem = "Please use letters, digits and ordinary punctuation only."
+        problem = gettext("Please use letters, digits and ordinary punctuation only.")
     else:
-        problem = RECTIFY_PROBLEMS.get(kind, "We could not use what you wrote.")
+        problem = label(RECTIFY_PROBLEMS, kind, gettext("We could not use what you wrote."))
     hint = rectify_hint(kind)
     return f"{problem} {hint}".strip()
 
@@ -310,12 +374,17 @@ def rectify_options(kind: str) -> list[tuple[str, str]] | None:
     """The choices for fields a person picks from a list (value, name), sorted by name; None for free text."""
     import pycountry
 
+    translated = _reader_language() != i18n.DEFAULT
     if kind == "country":
         names = [(c.alpha_2, getattr(c, "common_name", None) or c.name) for c in pycountry.countries]
+        if translated:
+            names = [(code, i18n.territory_name(code) or name) for code, name in names]
     elif kind == "language":
         names = [(lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2")]
+        if translated:
+            names = [(code, i18n.language_name(code) or name) for code, name in names]
     elif kind == "device_type":
-        names = list(DEVICE_LABELS.items())
+        names = [(code, gettext(name)) for code, name in DEVICE_LABELS.items()]
     else:
         return None
-    return sorted(names, key=lambda pair: pair[1])
+    return sorted(names, key=lambda pair: i18n.sort_key(pair[1]))

@@ -64,7 +64,7 @@
       if (form.dataset.saving) { return; }
       form.dataset.saving = "1";
       box.setAttribute("aria-busy", "true");
-      if (live) { live.textContent = "Saving…"; }
+      if (live) { live.textContent = form.getAttribute("data-saving-text") || "Saving…"; }
       fetch(form.action, {
         method: "POST",
         body: new FormData(form),
@@ -77,7 +77,7 @@
         return r.json();
       }).then(function (data) {
         box.checked = !!data.allowed;
-        if (state) { state.textContent = data.allowed ? "On" : "Off"; }
+        if (state) { state.textContent = data.state_label || (data.allowed ? "On" : "Off"); }
         if (live) {
           live.textContent = "";
           var p = document.createElement("p");
@@ -85,7 +85,7 @@
           p.textContent = data.message + " ";
           var a = document.createElement("a");
           a.href = data.receipt_url;
-          a.textContent = "See the receipt";
+          a.textContent = data.receipt_label || "See the receipt";
           p.appendChild(a);
           live.appendChild(p);
         }
