@@ -18,6 +18,7 @@ from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal
 from flask import Flask, Response, g, request, session
 from flask_babel import Babel, get_locale
+from sqlalchemy.exc import SQLAlchemyError
 
 from governance.core.routes import current_principal
 from governance.db import get_session
@@ -133,6 +134,8 @@ def _profile_language() -> str | None:
     try:
         fields = vault.read_profile(get_session(), principal.subject_id, actor=principal, view="masked")["fields"]
     except (SubjectErasedError, SubjectNotFoundError):
+        return None
+    except SQLAlchemyError:  # an error page after a failed statement: the language must not fail the page too
         return None
     value = fields.get(names[0])
     g.web_profile_language = value if isinstance(value, str) and "*" not in value else None
