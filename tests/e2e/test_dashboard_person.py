@@ -603,6 +603,7 @@ def test_feature_a_pending_request_can_be_withdrawn(app, page, live_server_for, 
     page.get_by_role("link", name="Requests", exact=True).click()
     page.get_by_role("button", name="Request a copy of my data").click()
     withdraw = page.get_by_role("button", name="Withdraw the request: Copy of your data", exact=False)
+    assert visible(withdraw)  # count() does not wait: it raced the post's redirect and failed once under load
     assert withdraw.count() == 1
     withdraw.click()
     page.wait_for_url("**/me/requests")
