@@ -1,6 +1,6 @@
 """The German dashboard in Chromium with the browser's language set to German (de-DE), at 1280 px and 390 px.
 
-Every page is checked by `check_person_page` (axe-core with no violation of any impact, nothing scrolls sideways,
+Every page is checked by `check_page` (axe-core with no violation of any impact, nothing scrolls sideways,
 no console error, screenshots `i18n-de-*.png`), and says `<html lang="de">`.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.browser import DESKTOP, check_person_page, visible
+from tests.e2e.browser import check_page, new_context, visible
 from tests.e2e.helpers import dashboard_path, grant
 from tests.web.conftest import PROFILE
 
@@ -19,21 +19,17 @@ NO_LANGUAGE = {k: v for k, v in PROFILE.items() if k != "language"}
 @pytest.fixture
 def german_page(browser):
     """A browser profile whose language is German: Chromium sends `Accept-Language: de-DE,…`."""
-    context = browser.new_context(viewport=DESKTOP, locale="de-DE", accept_downloads=True)
+    context = new_context(browser, locale="de-DE", accept_downloads=True)  # its pages are watched
     context.set_default_timeout(60_000)  # a busy 2-core CI machine: generous deadlines, never a short wait
     context.set_default_navigation_timeout(60_000)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.console_errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
 
 
 def _german(page, name: str) -> None:
     assert page.locator("html").get_attribute("lang") == "de"
-    check_person_page(page, name)
-    assert page.console_errors == []  # type: ignore[attr-defined]
+    check_page(page, name)  # console errors included
 
 
 def test_a_german_reader_walks_the_dashboard(app, german_page, live_server_for, make_subject):
@@ -81,7 +77,7 @@ def test_the_switcher_turns_the_german_dashboard_english_and_back(app, german_pa
     page.get_by_role("button", name="English").click()
     assert visible(page.get_by_role("heading", name="Your requests"))  # the same page, now in English
     assert page.locator("html").get_attribute("lang") == "en"
-    check_person_page(page, "i18n-switched-to-english")
+    check_page(page, "i18n-switched-to-english")
 
     page.get_by_role("button", name="Deutsch").click()
     assert visible(page.get_by_role("heading", name="Ihre Anträge"))
