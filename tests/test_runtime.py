@@ -143,3 +143,15 @@ def _register_probe() -> None:
 
 
 _register_probe()
+
+
+def test_each_app_reads_its_own_policy_engine(app: Flask, configured_app: Flask) -> None:
+    """Nothing caches one app's configuration for another (an lru_cache on get_engine once did)."""
+    from governance.access.service import POLICY_ENGINE, get_engine
+
+    engines = []
+    for each in (app, configured_app, app):
+        with each.app_context():
+            engines.append(get_engine())
+            assert engines[-1] is runtime_of(each).get(POLICY_ENGINE)
+    assert engines[0] is not engines[1]

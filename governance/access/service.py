@@ -7,7 +7,6 @@ the denial turns into an error response, and the record of the attempt must surv
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Mapping
@@ -38,7 +37,6 @@ __all__ = [
 ]
 
 
-@functools.lru_cache(maxsize=8)
 def get_engine() -> PolicyEngine:
     """The app's policy engine (the Cedar files of its configured policies folder); raises outside an app."""
     return runtime().get(POLICY_ENGINE)
