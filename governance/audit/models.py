@@ -85,3 +85,23 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     key_id: Mapped[str] = mapped_column(String(80))
     note: Mapped[str] = mapped_column(Text)
+
+
+class AuditVerification(Base):
+    """A stored verification report (the `audit.verify` job's): the console shows the newest instead of
+    re-reading the whole log per page view. `anchor_*` is the tree at the last checkpoint that matched, where the
+    next incremental check continues; a few hundred rows are kept (docs/audit.md, "Verification reports")."""
+
+    __tablename__ = "audit_verifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # full, incremental
+    ok: Mapped[bool] = mapped_column()
+    entries: Mapped[int] = mapped_column(BigInteger)
+    anchor_size: Mapped[int | None] = mapped_column(BigInteger)
+    anchor_frontier: Mapped[list[Any] | None] = mapped_column()
+    report: Mapped[dict[str, Any]] = mapped_column()  # VerifyReport.to_dict(): ids, counts and hashes only
+    seconds: Mapped[float] = mapped_column()
+
+    __table_args__ = (sa.CheckConstraint("kind IN ('full', 'incremental')", name="kind"),)

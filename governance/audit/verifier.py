@@ -73,6 +73,8 @@ class VerifyReport:
     root: str | None  # the recomputed root over all entries read (when ok)
     failure: Failure | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the tree's right edge at the last matching checkpoint: where an incremental check can continue from
+    anchor: Frontier | None = field(default=None, repr=False, compare=False)
 
     @property
     def message(self) -> str:
@@ -91,6 +93,7 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("extra")
+        data.pop("anchor")
         data.update(self.extra)
         data["message"] = self.message
         return data
@@ -129,6 +132,8 @@ def verify_leaves(
     *,
     origin: str | None = None,
     published: Iterable[tuple[int, bytes]] = (),
+    start: Frontier | None = None,
+    first_index: int = 0,
 ) -> VerifyReport:
     """The verifier's core: ``leaves`` are (seq, canonical entry bytes, stored leaf hash) in log order; seq None
     means the entry has no integer seq, bytes None that it has no canonical form.
@@ -137,10 +142,17 @@ def verify_leaves(
     root is recomputed at every checkpoint size. The loop does one SHA-256 per entry plus the amortized one
     node hash of the frontier, and nothing else per entry. ``published`` are (start, concatenated leaf hashes)
     intervals authenticated outside the database (`publish.leaf_segments`): a recomputed leaf that differs
-    from the published one is named at its exact position (`published_leaf_mismatch`)."""
+    from the published one is named at its exact position (`published_leaf_mismatch`).
+
+    ``start`` continues from an earlier verified tree (an incremental check): ``leaves`` then begin at position
+    ``start.size``, ``checkpoints`` are those of that size and larger and ``first_index`` is the index (by size)
+    of the first of them, so that the counts and indexes in the report still cover the whole log."""
     ordered = sorted(checkpoints, key=lambda cp: (cp.size, cp.time))
     state = _State()
-    for index, checkpoint in enumerate(ordered):
+    if start is not None:
+        state.verified = state.entries = start.size
+    state.checkpoints_verified = first_index
+    for index, checkpoint in enumerate(ordered, start=first_index):
         try:
             verify_checkpoint(checkpoint, public_keys, origin=origin)
         except CheckpointError as exc:
@@ -148,20 +160,20 @@ def verify_leaves(
                 Failure(exc.code, None, f"checkpoint {index} (size {checkpoint.size}): {exc}", checkpoint=index)
             )
 
-    frontier = Frontier()
+    frontier = Frontier(start.size, start.nodes) if start is not None else Frontier()
     append = frontier.append
     sha256 = hashlib.sha256
     sizes = [cp.size for cp in ordered] + [-1]
     next_cp = 0
     next_size = sizes[0]
-    segments = [(start, start + len(blob) // 32, blob) for start, blob in sorted(published)] + [(-1, -1, b"")]
+    segments = [(first, first + len(blob) // 32, blob) for first, blob in sorted(published)] + [(-1, -1, b"")]
     next_segment = 0
     low, high, expected = segments[0]
-    count = 0
+    count = frontier.size
     for seq, data, stored in leaves:
         while count == next_size:
             state.entries = count
-            failure = state.check(ordered[next_cp], next_cp, frontier)
+            failure = state.check(ordered[next_cp], next_cp + first_index, frontier)
             if failure:
                 return state.report(failure)
             next_cp += 1
@@ -190,7 +202,7 @@ def verify_leaves(
     state.entries = count
 
     while count == next_size:
-        failure = state.check(ordered[next_cp], next_cp, frontier)
+        failure = state.check(ordered[next_cp], next_cp + first_index, frontier)
         if failure:
             return state.report(failure)
         next_cp += 1
@@ -201,9 +213,9 @@ def verify_leaves(
             Failure(
                 LOG_TRUNCATED,
                 count,
-                f"checkpoint {next_cp} covers {missing.size} entries, the log has {count}",
+                f"checkpoint {next_cp + first_index} covers {missing.size} entries, the log has {count}",
                 range_end=None,
-                checkpoint=next_cp,
+                checkpoint=next_cp + first_index,
             )
         )
     return state.report(None, root=frontier.root())
@@ -217,6 +229,7 @@ class _State:
         self.verified = 0
         self.checkpoints_verified = 0
         self.last: tuple[int, Checkpoint] | None = None
+        self.anchor: Frontier | None = None
 
     def check(self, checkpoint: Checkpoint, index: int, frontier: Frontier) -> Failure | None:
         if self.last and self.last[1].size == checkpoint.size and self.last[1].root != checkpoint.root:
@@ -237,6 +250,7 @@ class _State:
         self.verified = checkpoint.size
         self.checkpoints_verified += 1
         self.last = (index, checkpoint)
+        self.anchor = Frontier(frontier.size, frontier.nodes)
         return None
 
     def report(self, failure: Failure | None, root: bytes | None = None) -> VerifyReport:
@@ -252,4 +266,5 @@ class _State:
             unanchored_entries=self.entries - self.verified,
             root=root.hex() if root is not None else None,
             failure=failure,
+            anchor=self.anchor if failure is None else None,
         )

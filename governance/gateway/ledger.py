@@ -234,6 +234,7 @@ def reserve_budget(
         window_start=window,
         state="reserved",
         epsilon_micro=spend.epsilon_micro,
+        reserved_epsilon_micro=spend.epsilon_micro,
         delta_units=spend.delta_units,
         reason=reason[:64],
         ref=ref[:200],

@@ -45,7 +45,7 @@ class Release(Base):
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     file_name: Mapped[str | None] = mapped_column(String(200))
     error_code: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the console lists the newest
     completed_at: Mapped[datetime | None] = mapped_column()
     file_expires_at: Mapped[datetime | None] = mapped_column()
 
@@ -118,12 +118,14 @@ class BudgetReservation(Base):
     charges_client_share: Mapped[bool] = mapped_column(default=False)
     window_start: Mapped[str] = mapped_column(String(10), default="", server_default="")  # the window charged
     state: Mapped[str] = mapped_column(String(16), default="reserved")
-    epsilon_micro: Mapped[int] = mapped_column(BigInteger)
+    epsilon_micro: Mapped[int] = mapped_column(BigInteger)  # reserved; once committed, what was spent
+    # what was reserved, kept after the commit (the console's ledger shows both); NULL before revision 0017
+    reserved_epsilon_micro: Mapped[int | None] = mapped_column(BigInteger)
     delta_units: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(64))
     ref: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the console's ledger, newest first
+    settled_at: Mapped[datetime | None] = mapped_column(index=True)
 
     __table_args__ = (
         sa.CheckConstraint("state IN ('reserved', 'committed', 'refunded')", name="state"),

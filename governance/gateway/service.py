@@ -35,6 +35,7 @@ from governance.gateway.errors import (
     ReleaseNotReadyError,
     SpecNotAllowedError,
 )
+from governance.gateway.history import LedgerEntry, budget_ledger, recent_releases  # re-exported: the contract
 from governance.gateway.ledger import (  # re-exported: the contract names them on this module
     BudgetPreview,
     BudgetView,
@@ -57,8 +58,10 @@ __all__ = [
     "BudgetView",
     "DatasetBuild",
     "DatasetSpec",
+    "LedgerEntry",
     "Preview",
     "ReleaseSummary",
+    "budget_ledger",
     "budget_status",
     "build_dataset",
     "check_spec",
@@ -68,6 +71,7 @@ __all__ = [
     "joinable_releases",
     "preview_budget",
     "preview_spend",
+    "recent_releases",
     "refund_budget",
     "release_mode_info",
     "releases_including",

@@ -145,3 +145,26 @@ def test_32_concurrent_reservations_never_overspend(app, session):
 
     total = session.scalar(sa.select(sa.func.sum(BudgetReservation.epsilon_micro)))
     assert total == epsilon_to_micro("1.0")
+
+
+def test_the_budget_ledger_lists_each_reservation_made_and_settled_newest_first(session):
+    import datetime as dt
+
+    first = reserve(session, "0.3")
+    second = reserve(session, "0.2")
+    third = reserve(session, "0.1")
+    with transaction(session):
+        service.commit_budget(session, first, epsilon_spent=Decimal("0.25"), delta_spent=Decimal(0))
+        service.refund_budget(session, second)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    ledger = service.budget_ledger(session, since=since)
+    assert [(e.reservation_id, e.status, e.epsilon_micro) for e in ledger] == [
+        (second, "refunded", 0),
+        (first, "committed", 250_000),
+        (third, "reserved", 100_000),
+        (second, "reserved", 200_000),
+        (first, "reserved", 300_000),  # what was reserved, kept after the commit
+    ]
+    assert {(e.purpose, e.client_id, e.reason) for e in ledger} == {(PURPOSE, "svc", "test")}
+    assert [e.status for e in service.budget_ledger(session, since=since, limit=2)] == ["refunded", "committed"]
+    assert service.budget_ledger(session, since=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) == []
