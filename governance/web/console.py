@@ -15,6 +15,7 @@ from typing import Any, cast
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from governance import audit
 from governance.access import authn
 from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Principal, Resource
@@ -22,8 +23,6 @@ from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError, NotFoundError, ValidationFailedError
 from governance.web import present
 from governance.web.blueprint import bp
-
-VERIFY_CACHE = "governance.web.verification"
 
 
 @resource_of("Console")
@@ -59,63 +58,55 @@ def _may(action: str, resource: Resource | None = None, principal: Principal | N
     return access.allowed(principal or current_principal(), action, resource or Resource.system())
 
 
-def _verification(*, fresh: bool = False) -> dict[str, Any] | None:
-    """The audit log's verification status, shown (with the alarm) on every console page.
-
-    The audit pages verify afresh; other pages reuse a result younger than GOVERNANCE_WEB_VERIFY_CACHE_SECONDS
-    (default 60) so that browsing the console does not re-read the whole log on every click."""
+def _verification() -> dict[str, Any] | None:
+    """The newest stored verification report (the `audit.verify` job's), shown with its time (and the alarm)
+    on every console page: one row read, never the log (docs/web.md, "Verification on console pages")."""
     if not _may("audit.verify", Resource(type="AuditLog", id="log")):
         return None
-    cached = current_app.extensions.get(VERIFY_CACHE)
-    if (
-        not fresh
-        and cached
-        and cached.get("fingerprint") == _log_fingerprint()
-        and (utcnow() - cached["checked_at"]).total_seconds() < _verify_ttl()
-    ):
-        return cached
-    return run_verification()
+    stored = audit.latest_verification(get_session())
+    if stored is None:
+        return {
+            "ok": None,
+            "pending": True,
+            "entries": 0,
+            "checked_at": None,
+            "summary": "Not verified yet: the first verification runs within a minute once the job worker is "
+            "running (or choose Verify now)",
+            "details": [],
+        }
+    return _verification_view(stored)
 
 
-def _log_fingerprint() -> tuple[int, str] | None:
-    """The newest signed checkpoint (size, root): a cached result is reused only for the same log."""
-    from governance.audit import service as audit_service
-
-    checkpoints = audit_service.checkpoints(get_session())
-    return (checkpoints[-1].size, checkpoints[-1].root.hex()) if checkpoints else None
-
-
-def _verify_ttl() -> float:
-    settings = current_app.extensions["governance.settings"]
-    return settings.get_float("WEB_VERIFY_CACHE_SECONDS", 60.0)
-
-
-def run_verification() -> dict[str, Any]:
-    from governance.audit import service as audit_service
-
-    report = audit_service.verify(get_session())
-    failure = report.failure
-    details = [
-        ("Entries proven by a signed checkpoint", report.verified_entries),
-        ("Entries after the newest checkpoint", report.unanchored_entries),
-        ("Checkpoints verified", report.checkpoints_verified),
-        ("Entries not yet sealed", report.extra.get("unsealed_entries", 0)),
+def _verification_view(stored: audit.StoredVerification) -> dict[str, Any]:
+    report = stored.report
+    failure = report.get("failure")
+    details: list[tuple[str, Any]] = [
+        ("Entries proven by a signed checkpoint", report.get("verified_entries", 0)),
+        ("Entries after the newest checkpoint", report.get("unanchored_entries", 0)),
+        ("Checkpoints verified", report.get("checkpoints_verified", 0)),
+        ("Entries not yet sealed", report.get("unsealed_entries", 0)),
     ]
-    if report.root:
-        details.append(("Tree root", report.root))
+    if report.get("root"):
+        details.append(("Tree root", report["root"]))
     if failure is not None:
-        where = f"entry {failure.position}" if failure.position is not None else "the checkpoints"
-        details.append(("Failure", f"{failure.reason} at {where}: {failure.detail}"))
-    result = {
-        "ok": bool(report.ok),
-        "entries": report.entries,
-        "checked_at": utcnow(),
-        "summary": report.message[:1].upper() + report.message[1:],
+        where = f"entry {failure['position']}" if failure.get("position") is not None else "the checkpoints"
+        details.append(("Failure", f"{failure['reason']} at {where}: {failure['detail']}"))
+    if stored.kind == "incremental":
+        full_every = current_app.extensions["governance.settings"].get_float("AUDIT_VERIFY_FULL_SECONDS", 3600.0)
+        every = present.plural(round(full_every / 60), "minute")
+        scope = f"Entries from {report.get('incremental_from', 0)} on (the whole log is checked every {every})"
+    else:
+        scope = "The whole log"
+    details.append(("Checked", f"{scope}, in {stored.seconds:g} s"))
+    message = str(report.get("message") or "")
+    return {
+        "ok": stored.ok,
+        "pending": False,
+        "entries": stored.entries,
+        "checked_at": stored.checked_at,
+        "summary": message[:1].upper() + message[1:],
         "details": details,
-        "fingerprint": _log_fingerprint(),
     }
-    current_app.extensions[VERIFY_CACHE] = result
-    return result
 
 
 CONSOLE_NAV = (
@@ -205,7 +196,6 @@ def console() -> str:
         overdue_count=overdue_count,
         can_read_requests=_may("dsr.read"),
         extra_cards=cards,
-        verification=_verification(fresh=True),
     )
 
 
@@ -290,16 +280,9 @@ def _timeline(view: Any) -> list[dict[str, Any]]:
         )
     if view.closed_at:
         events.append({"at": view.closed_at, "label": present.humanize(view.status), "note": view.outcome_reason or ""})
-    from governance.audit import service as audit_service
-
-    filters = audit_service.SearchFilters(target_kind="request", target_id=str(view.id))
-    entries, _ = audit_service.search(get_session(), filters, limit=1000)
-    for item in entries:
-        entry = item["entry"]
-        label = TIMELINE_LABELS.get(entry["action"])
-        if label:
-            at = present.as_datetime(_plain(entry.get("time")))
-            events.append({"at": at, "label": label, "note": f"audit entry {entry['seq']}"})
+    # the steps' entries only (positions, actions and times: one indexed query, no details)
+    for step in audit.actions_on(get_session(), "request", view.id, actions=TIMELINE_LABELS, limit=1000):
+        events.append({"at": step.at, "label": TIMELINE_LABELS[step.action], "note": f"audit entry {step.seq}"})
     return sorted(events, key=lambda e: e["at"] or dt.datetime.max.replace(tzinfo=dt.UTC))
 
 
@@ -842,12 +825,9 @@ def _entry_row(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _latest_checkpoint() -> list[tuple[str, Any]] | None:
-    from governance.audit import service as audit_service
-
-    checkpoints = audit_service.checkpoints(get_session())
-    if not checkpoints:
+    latest = audit.latest_checkpoint(get_session())
+    if latest is None:
         return None
-    latest = checkpoints[-1]
     return [
         ("Entries covered", latest.size),
         ("Signed at", latest.time.strftime("%Y-%m-%d %H:%M:%S UTC")),
@@ -858,34 +838,17 @@ def _latest_checkpoint() -> list[tuple[str, Any]] | None:
 
 
 def _previous_cursor(session: Any, filters: Any, before: int, size: int) -> tuple[bool, int | None]:
-    """Keyset paging backwards over the audit service's forward-only search.
-
-    Finds the `size` entries matching `filters` just before seq `before` by searching windows of seq numbers
-    that double in width going back (`search(after=lo - 1)`, keeping what lies below `before`), so a page costs
-    a few indexed range queries however long the log is. Returns (whether any entry precedes `before`, the
-    `after` cursor of the previous page; None when that page is the first one)."""
+    """Keyset paging backwards: the `size` entries matching `filters` just before seq `before` are one
+    newest-first search (`size` + 1 rows, whatever the log's length). Returns (whether any entry precedes
+    `before`, the `after` cursor of the previous page; None when that page is the first one)."""
     from governance.audit import service as audit_service
 
-    found: list[int] = []  # matching seqs below `before`, ascending
-    high, width = before, size * 4
-    while high > 0 and len(found) < size:
-        low = max(high - width, 0)
-        window: list[int] = []
-        after = low - 1
-        while True:
-            items, next_after = audit_service.search(session, filters, after=after, limit=1000)
-            seqs = [item["entry"]["seq"] for item in items if item["entry"]["seq"] < high]
-            window.extend(seqs)
-            if next_after is None or len(seqs) < len(items):
-                break
-            after = next_after
-        found = window + found
-        high, width = low, width * 2
-    if not found:
+    items, older = audit_service.search(session, filters, before=before, limit=size, newest_first=True)
+    if not items:
         return False, None
-    if high <= 0 and len(found) <= size:
+    if older is None:  # nothing older than these: the previous page is the first
         return True, None
-    return True, found[-size] - 1
+    return True, items[-1]["entry"]["seq"] - 1
 
 
 def _jump_before(session: Any, filters: Any) -> int | None:
@@ -987,7 +950,6 @@ def console_audit() -> str:
     return _page(
         "web/console/audit.html",
         "web.console_audit",
-        verification=_verification(fresh=True),
         checkpoint=_latest_checkpoint(),
         filters=values,
         filters_active=bool(active),
@@ -1063,39 +1025,11 @@ def console_audit_entry(seq: int) -> str:
 @bp.post("/console/audit/verify")
 @requires("audit.verify", resource=audit_log)
 def console_audit_verify() -> ResponseReturnValue:
-    """Seal what is pending (so new entries are covered), then verify afresh."""
-    from governance.audit import service as audit_service
-    from governance.db import get_db
-
-    audit_service.seal_all(get_db().session, audit_service.current_config(), force_checkpoint=False)
-    result = run_verification()
-    flash(result["summary"], "success" if result["ok"] else "error")
+    """Ask for a full verification now (a job, audited); the page shows its report once it is stored."""
+    with transaction(get_session()) as session:
+        audit.request_verification(session, actor=current_principal())
+    flash("Verification of the whole log started; its report appears here when it finishes.", "success")
     return redirect(url_for("web.console_audit"), code=303)
-
-
-# --- reading the audit log for console views ---------------------------------------------------------------
-
-
-def _audit_entries(prefix: str, *, since: dt.datetime | None = None, cap: int = 100_000) -> list[dict[str, Any]]:
-    """Sealed audit entries whose action starts with `prefix` (typed form), oldest first, up to `cap`."""
-    from governance.audit import service as audit_service
-
-    filters = audit_service.SearchFilters(action_prefix=prefix, since=since)
-    out: list[dict[str, Any]] = []
-    after = None
-    while len(out) < cap:
-        items, after = audit_service.search(get_session(), filters, after=after, limit=1000)
-        out.extend(item["entry"] for item in items)
-        if after is None:
-            break
-    return out
-
-
-def _plain(value: Any) -> Any:
-    """A typed audit detail value as plain JSON (the log tags times and decimals)."""
-    if isinstance(value, dict) and len(value) == 1:
-        return next(iter(value.values()))
-    return value
 
 
 # --- consent statistics ------------------------------------------------------------------------------------
@@ -1162,14 +1096,12 @@ def console_consent() -> str:
 SPENDS_SHOWN = 200
 
 
-@bp.get("/console/budgets")
-@requires("budget.read")
-def console_budgets() -> str:
+def _budget_rows(session: Any) -> list[dict[str, Any]]:
+    """Each purpose's budget, then each client's share of it (the clients registered for the purpose)."""
     from governance.consent import service as consent
     from governance.gateway import service as gateway
-    from governance.web import charts, sources
+    from governance.web import sources
 
-    session = get_session()
     clients = sources.clients(session)
     budgets = []
     for purpose in consent.purposes():
@@ -1191,6 +1123,36 @@ def console_budgets() -> str:
                     "label": purpose.title if client_id is None else f"↳ client {client_id}",
                 }
             )
+    return budgets
+
+
+def _spend_rows(session: Any) -> list[dict[str, Any]]:
+    """The budget ledger of the last year, newest first: from the gateway's reservations (two indexed queries),
+    not from the audit log."""
+    from governance.gateway import service as gateway
+
+    since = utcnow() - dt.timedelta(days=365)
+    return [
+        {
+            "at": entry.at,
+            "purpose": entry.purpose,
+            "client": entry.client_id or "—",
+            "reason": entry.reason or "—",
+            "ref": str(entry.reservation_id)[:8],
+            "epsilon": present.decimal_text(entry.epsilon_micro / 1_000_000),
+            "status": entry.status,
+        }
+        for entry in gateway.budget_ledger(session, since=since, limit=SPENDS_SHOWN)
+    ]
+
+
+@bp.get("/console/budgets")
+@requires("budget.read")
+def console_budgets() -> str:
+    from governance.web import charts
+
+    session = get_session()
+    budgets = _budget_rows(session)
     chart = charts.stacked_hbar_chart(
         [b["label"] for b in budgets],
         [
@@ -1201,116 +1163,97 @@ def console_budgets() -> str:
         desc="Epsilon spent and remaining for each purpose, overall and per client.",
         classes=["bar-spent", "bar-remaining"],
     )
-    since = utcnow() - dt.timedelta(days=365)
-    entries = _audit_entries("gateway.budget.", since=since)
-    reasons = {}
-    spends = []
-    for entry in entries:
-        details = {k: _plain(v) for k, v in (entry.get("details") or {}).items()}
-        ref = str((entry.get("target") or {}).get("id"))
-        if entry["action"].endswith(".reserved"):
-            reasons[ref] = details.get("reason")
-        spends.append(
-            {
-                "at": present.as_datetime(_plain(entry.get("time"))),
-                "purpose": details.get("purpose"),
-                "client": details.get("client_id") or "—",
-                "reason": reasons.get(ref) or "—",
-                "ref": ref[:8],
-                "epsilon": present.decimal_text((details.get("epsilon_micro") or 0) / 1_000_000),
-                "status": entry["action"].rsplit(".", 1)[-1],
-            }
-        )
     return _page(
         "web/console/budgets.html",
         "web.console_budgets",
         chart=chart,
         budgets=budgets,
-        spends=list(reversed(spends))[:SPENDS_SHOWN],
+        spends=_spend_rows(session),
     )
 
 
 # --- releases and models -----------------------------------------------------------------------------------
 
+RELEASES_SHOWN = 100
+
+
+def _release_row(release: Any) -> dict[str, Any]:
+    from governance.gateway import service as gateway
+
+    mode = gateway.release_mode_info(release)
+    facts = [
+        ("Kind of data", mode.label),
+        ("Status", release.status),
+        ("Format", release.format),
+        ("Pseudonyms", release.pseudonym_mode),
+        ("k required / achieved", f"{release.k_required} / {release.k_achieved or '—'}"),
+        ("People / rows released", f"{release.subjects_released or 0} / {release.rows_released or 0}"),
+        ("Rows suppressed for k-anonymity", release.rows_suppressed or 0),
+        ("Consent snapshot", release.consent_snapshot_at.isoformat() if release.consent_snapshot_at else "—"),
+        ("Policy version", release.policy_version),
+        ("SHA-256", release.checksum_sha256 or "—"),
+    ]
+    if release.error_code:
+        facts.append(("Error", release.error_code))
+    return {
+        "short_id": str(release.id)[:8],
+        "anchor": f"release-{release.id}",
+        "k_required": release.k_required,
+        "k_achieved": release.k_achieved,
+        "people": release.subjects_released or 0,
+        "suppressed": release.rows_suppressed or 0,
+        "title": f"Release {str(release.id)[:8]}",
+        "data_classification": mode.data_classification,
+        "kind_of_data": mode.label,
+        "purpose": release.purpose,
+        "client": release.client_id,
+        "at": release.created_at,
+        "status": release.status,
+        "facts": facts,
+        "manifest": json.dumps(release.manifest, indent=2, default=str) if release.manifest else None,
+    }
+
+
+def _model_row(session: Any, job: Any) -> dict[str, Any]:
+    from governance.training import service as training
+
+    report = None
+    if job.status == "succeeded":
+        report = json.dumps(training.model_card(session, job.id).get("privacy"), indent=2, default=str)
+    return {
+        "failure": _training_failure(job) if job.status == "failed" else None,
+        "anchor": f"model-{job.id}",
+        "epsilon": present.decimal_text(job.epsilon_spent) if job.epsilon_spent else "—",
+        "people": job.n_subjects or "—",
+        "title": f"{present.MODEL_KIND_LABELS.get(job.kind, present.humanize(job.kind))} {str(job.id)[:8]}",
+        "purpose": job.purpose,
+        "at": job.finished_at or job.created_at,
+        "status": job.status,
+        "flagged": job.flagged_people > 0,
+        "facts": [
+            ("Client", job.client_id),
+            ("Target ε / δ", f"{job.target_epsilon} / {job.target_delta}"),
+            ("ε / δ spent", f"{job.epsilon_spent or '—'} / {job.delta_spent or '—'}"),
+            ("People in training data", job.n_subjects or "—"),
+            ("People erased or withdrawn since", job.flagged_people),
+            ("Retrain of", str(job.retrain_of)[:8] if job.retrain_of else "—"),
+        ]
+        + ([("Note", job.flag_note)] if job.flag_note else []),
+        "report": report,
+    }
+
 
 @bp.get("/console/releases")
 @requires("dataset.read")
 def console_releases() -> str:
+    """The newest releases (from the gateway's own table, one query) and the trained models."""
     from governance.gateway import service as gateway
     from governance.training import service as training
 
     session = get_session()
-    release_ids = []
-    for entry in _audit_entries("gateway.release.requested"):
-        target = entry.get("target") or {}
-        if target.get("id"):
-            release_ids.append(uuid.UUID(str(target["id"])))
-    releases = []
-    for release_id in reversed(release_ids[-100:]):
-        release = gateway.get_release(session, release_id)
-        mode = gateway.release_mode_info(release)
-        facts = [
-            ("Kind of data", mode.label),
-            ("Status", release.status),
-            ("Format", release.format),
-            ("Pseudonyms", release.pseudonym_mode),
-            ("k required / achieved", f"{release.k_required} / {release.k_achieved or '—'}"),
-            ("People / rows released", f"{release.subjects_released or 0} / {release.rows_released or 0}"),
-            ("Rows suppressed for k-anonymity", release.rows_suppressed or 0),
-            ("Consent snapshot", release.consent_snapshot_at.isoformat() if release.consent_snapshot_at else "—"),
-            ("Policy version", release.policy_version),
-            ("SHA-256", release.checksum_sha256 or "—"),
-        ]
-        if release.error_code:
-            facts.append(("Error", release.error_code))
-        releases.append(
-            {
-                "short_id": str(release.id)[:8],
-                "anchor": f"release-{release.id}",
-                "k_required": release.k_required,
-                "k_achieved": release.k_achieved,
-                "people": release.subjects_released or 0,
-                "suppressed": release.rows_suppressed or 0,
-                "title": f"Release {str(release.id)[:8]}",
-                "data_classification": mode.data_classification,
-                "kind_of_data": mode.label,
-                "purpose": release.purpose,
-                "client": release.client_id,
-                "at": release.created_at,
-                "status": release.status,
-                "facts": facts,
-                "manifest": json.dumps(release.manifest, indent=2, default=str) if release.manifest else None,
-            }
-        )
-    models = []
-    can_read_training = _may("training.read")
-    for job in training.list_jobs(session, actor=current_principal()) if can_read_training else []:
-        report = None
-        if job.status == "succeeded":
-            report = json.dumps(training.model_card(session, job.id).get("privacy"), indent=2, default=str)
-        models.append(
-            {
-                "failure": _training_failure(job) if job.status == "failed" else None,
-                "anchor": f"model-{job.id}",
-                "epsilon": present.decimal_text(job.epsilon_spent) if job.epsilon_spent else "—",
-                "people": job.n_subjects or "—",
-                "title": f"{present.MODEL_KIND_LABELS.get(job.kind, present.humanize(job.kind))} {str(job.id)[:8]}",
-                "purpose": job.purpose,
-                "at": job.finished_at or job.created_at,
-                "status": job.status,
-                "flagged": job.flagged_people > 0,
-                "facts": [
-                    ("Client", job.client_id),
-                    ("Target ε / δ", f"{job.target_epsilon} / {job.target_delta}"),
-                    ("ε / δ spent", f"{job.epsilon_spent or '—'} / {job.delta_spent or '—'}"),
-                    ("People in training data", job.n_subjects or "—"),
-                    ("People erased or withdrawn since", job.flagged_people),
-                    ("Retrain of", str(job.retrain_of)[:8] if job.retrain_of else "—"),
-                ]
-                + ([("Note", job.flag_note)] if job.flag_note else []),
-                "report": report,
-            }
-        )
+    releases = [_release_row(release) for release in gateway.recent_releases(session, RELEASES_SHOWN)]
+    jobs = training.list_jobs(session, actor=current_principal()) if _may("training.read") else []
+    models = [_model_row(session, job) for job in jobs]
     return _page(
         "web/console/releases.html",
         "web.console_releases",

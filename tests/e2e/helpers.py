@@ -66,13 +66,24 @@ def create_staff_with_totp(app: Flask, username: str, password: str, roles: set[
 
 
 def seal_audit_log(app: Flask) -> None:
-    """Seal pending audit entries and sign a checkpoint (what the periodic job does every few seconds)."""
+    """Seal pending audit entries, sign a checkpoint and store a verification report (what the periodic jobs
+    `audit.seal` and `audit.verify` do)."""
     from governance.audit import service as audit_service
 
     with app.test_request_context():
         audit_service.seal_all(
             app.extensions["governance.db"].session, audit_service.current_config(), force_checkpoint=True
         )
+    verify_audit_log(app)
+
+
+def verify_audit_log(app: Flask, *, full: bool = True) -> None:
+    """Verify the audit log and store the report the console shows (the `audit.verify` job's work)."""
+    from governance.audit import reports
+    from governance.audit import service as audit_service
+
+    with app.test_request_context():
+        reports.run_verification(app.extensions["governance.db"].session, audit_service.current_config(), full=full)
 
 
 def tamper_with_audit_row(app: Flask, seq: int) -> None:

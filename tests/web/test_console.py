@@ -10,13 +10,11 @@ from flask import Flask
 
 
 def _seal(app: Flask) -> None:
-    """Seal pending audit entries and sign a checkpoint (what the periodic job does)."""
-    from governance.audit import service as audit_service
+    """Seal pending audit entries, sign a checkpoint and store a verification report (what the periodic jobs
+    do)."""
+    from tests.e2e.helpers import seal_audit_log
 
-    with app.test_request_context():
-        audit_service.seal_all(
-            app.extensions["governance.db"].session, audit_service.current_config(), force_checkpoint=True
-        )
+    seal_audit_log(app)
 
 
 def test_console_requires_staff(client, make_subject, login_subject):
@@ -58,7 +56,11 @@ def test_auditor_filters_pages_and_opens_an_entry(app, client, make_subject, log
     assert response.data.count(b"vault.subject.create") >= 3
 
 
-def test_alarm_when_an_audit_row_is_altered(app, client, make_subject, login_staff):
+def test_alarm_after_the_next_verification_when_an_audit_row_is_altered(app, client, make_subject, login_staff):
+    from governance.audit import service as audit_service
+    from governance.jobs.worker import drain
+    from tests.fixtures.access import csrf_token_from
+
     make_subject()
     _seal(app)
     login_staff(client, "auditor")
@@ -68,11 +70,32 @@ def test_alarm_when_an_audit_row_is_altered(app, client, make_subject, login_sta
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # an attacker with DBA rights
         conn.execute(sa.text("UPDATE audit_entries SET action = 'vault.subject.read' WHERE seq = 0"))
+    # pages show the stored report: the alarm waits for the next verification (periodic, or "Verify now")
+    html = client.get("/console/audit").get_data(as_text=True)
+    assert 'id="audit-alarm"' not in html
+    response = client.post("/console/audit/verify", data={"csrf_token": csrf_token_from(html)})
+    assert response.status_code == 303
+    assert drain(app, kinds=["audit.verify"]) == 1
     html = client.get("/console/audit").get_data(as_text=True)
     assert 'id="audit-alarm"' in html
     assert "verification FAILED" in html
-    # every console page shows it (the overview verifies afresh)
+    assert "The whole log" in html
+    # every console page shows it
     assert 'id="audit-alarm"' in client.get("/console").get_data(as_text=True)
+    with app.test_request_context():
+        session = app.extensions["governance.db"].session()
+        asked, _ = audit_service.search(session, audit_service.SearchFilters(action_prefix="audit.verification."))
+        session.close()
+    assert [item["entry"]["action"] for item in asked] == ["audit.verification.requested"]
+
+
+def test_console_says_when_the_log_was_not_verified_yet(app, client, make_subject, login_staff):
+    make_subject()
+    login_staff(client, "auditor")
+    html = client.get("/console/audit").get_data(as_text=True)
+    assert "not yet verified" in html
+    assert 'id="audit-alarm"' not in html
+    assert "Not yet" in client.get("/console").get_data(as_text=True)
 
 
 def test_request_queue_detail_and_extension(app, client, make_subject, login_staff, login_subject):
