@@ -152,13 +152,9 @@ def verify_leaves(
     if start is not None:
         state.verified = state.entries = start.size
     state.checkpoints_verified = first_index
-    for index, checkpoint in enumerate(ordered, start=first_index):
-        try:
-            verify_checkpoint(checkpoint, public_keys, origin=origin)
-        except CheckpointError as exc:
-            return state.report(
-                Failure(exc.code, None, f"checkpoint {index} (size {checkpoint.size}): {exc}", checkpoint=index)
-            )
+    bad_signature = _signature_failure(ordered, public_keys, origin, first_index)
+    if bad_signature is not None:
+        return state.report(bad_signature)
 
     frontier = Frontier(start.size, start.nodes) if start is not None else Frontier()
     append = frontier.append
@@ -200,22 +196,43 @@ def verify_leaves(
         append(computed)
         count += 1
     state.entries = count
+    return _finish(state, ordered[next_cp:], next_cp + first_index, frontier)
 
-    while count == next_size:
-        failure = state.check(ordered[next_cp], next_cp + first_index, frontier)
+
+def _signature_failure(
+    ordered: Sequence[Checkpoint],
+    public_keys: Mapping[str, Ed25519PublicKey] | Sequence[tuple[str, Ed25519PublicKey]],
+    origin: str | None,
+    first_index: int,
+) -> Failure | None:
+    """The first checkpoint whose signature or origin does not verify, as a failure."""
+    for index, checkpoint in enumerate(ordered, start=first_index):
+        try:
+            verify_checkpoint(checkpoint, public_keys, origin=origin)
+        except CheckpointError as exc:
+            return Failure(exc.code, None, f"checkpoint {index} (size {checkpoint.size}): {exc}", checkpoint=index)
+    return None
+
+
+def _finish(state: _State, remaining: Sequence[Checkpoint], index: int, frontier: Frontier) -> VerifyReport:
+    """After the last entry: check the checkpoints of exactly the log's size; any larger one means entries
+    are missing from the end (`remaining` are the checkpoints not yet checked, the first of them at `index`)."""
+    count = frontier.size
+    position = 0
+    while position < len(remaining) and remaining[position].size == count:
+        failure = state.check(remaining[position], index + position, frontier)
         if failure:
             return state.report(failure)
-        next_cp += 1
-        next_size = sizes[next_cp]
-    if next_cp < len(ordered):
-        missing = ordered[next_cp]
+        position += 1
+    if position < len(remaining):
+        missing = remaining[position]
         return state.report(
             Failure(
                 LOG_TRUNCATED,
                 count,
-                f"checkpoint {next_cp + first_index} covers {missing.size} entries, the log has {count}",
+                f"checkpoint {index + position} covers {missing.size} entries, the log has {count}",
                 range_end=None,
-                checkpoint=next_cp + first_index,
+                checkpoint=index + position,
             )
         )
     return state.report(None, root=frontier.root())

@@ -3,8 +3,7 @@ can open issues a bounded number of SQL statements, the same at 2,000 and at 200
 them reads the entries' details, except the audit log pages themselves, one page (at most 51 rows) at a time.
 
 The bulk of the 200,000 entries is written by a fast path of this test's own (sealed rows computed as the sealer
-computes them), then checkpointed by the sealer and verified by the verification job, so the chain is valid and
-the stored report the pages show covers it."""
+computes them), then checkpointed by the sealer, so the chain stays valid."""
 
 from __future__ import annotations
 
@@ -170,8 +169,7 @@ def test_console_pages_cost_the_same_at_2000_and_200000_audit_entries(app, make_
     _append_sealed(app, 2_000, request_id)
     verify_audit_log(app)  # the whole log (the periodic job's full run)
     small = _costs(app, clients, pages)
-    _append_sealed(app, 200_000, request_id)
-    verify_audit_log(app, full=False)  # the periodic job's incremental run: the report covers all 200,000
+    _append_sealed(app, 200_000, request_id)  # pages show the stored report of 2,000 until the next run
     large = _costs(app, clients, pages)
 
     assert {page for _role, page in small} == set(pages)  # each page was seen by at least one of the roles
