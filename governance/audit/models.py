@@ -102,6 +102,6 @@ class AuditVerification(Base):
     anchor_size: Mapped[int | None] = mapped_column(BigInteger)
     anchor_frontier: Mapped[list[Any] | None] = mapped_column()
     report: Mapped[dict[str, Any]] = mapped_column()  # VerifyReport.to_dict(): ids, counts and hashes only
-    seconds: Mapped[float] = mapped_column()
+    seconds: Mapped[float] = mapped_column(sa.Float())
 
     __table_args__ = (sa.CheckConstraint("kind IN ('full', 'incremental')", name="kind"),)
