@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +99,10 @@ def _mode(session: Session, *, full: bool, now: dt.datetime, full_every: float) 
     return "incremental", latest
 
 
-def _leaves_from(session: Session, first: int, batch: int = 5000) -> Iterator[tuple[int | None, bytes | None, bytes]]:
+Leaf = tuple[int | None, bytes | None, bytes]
+
+
+def _leaves_from(session: Session, first: int, batch: int = 5000) -> Generator[Leaf, None, None]:
     """(seq, canonical bytes or None, stored leaf hash) of the sealed entries from position `first` on."""
     c = AuditEntry.__table__.c
     query = (
@@ -108,7 +111,15 @@ def _leaves_from(session: Session, first: int, batch: int = 5000) -> Iterator[tu
         .where(c.seq.is_not(None), c.seq >= first)
         .order_by(c.seq)
     )  # fmt: skip
-    for row in session.execute(query.execution_options(yield_per=batch)):
+    result = session.execute(query.execution_options(yield_per=batch))  # a server-side cursor on PostgreSQL
+    try:
+        yield from _leaf_rows(result)
+    finally:  # the verifier stops at the first failure: close the cursor then, not when collected
+        result.close()
+
+
+def _leaf_rows(result: Any) -> Iterator[Leaf]:
+    for row in result:
         try:
             data: bytes | None = entry_bytes(
                 row.seq, format_time(row.occurred_at), row.actor_kind, row.actor_id, row.action, row.target_kind,
@@ -128,14 +139,18 @@ def _incremental(session: Session, config: service.AuditConfig, previous: AuditV
         sa.select(AuditCheckpoint.note).where(AuditCheckpoint.size >= size).order_by(AuditCheckpoint.size)
     ).all()
     first_index = session.scalar(sa.select(sa.func.count()).where(AuditCheckpoint.size < size)) or 0
-    return verify_leaves(
-        _leaves_from(session, size),
-        [parse_checkpoint(note) for note in notes],
-        config.public_keys,
-        origin=config.origin,
-        start=start,
-        first_index=first_index,
-    )
+    leaves = _leaves_from(session, size)
+    try:
+        return verify_leaves(
+            leaves,
+            [parse_checkpoint(note) for note in notes],
+            config.public_keys,
+            origin=config.origin,
+            start=start,
+            first_index=first_index,
+        )
+    finally:
+        leaves.close()
 
 
 def _store(session: Session, kind: str, report: VerifyReport, seconds: float, now: dt.datetime) -> AuditVerification:
