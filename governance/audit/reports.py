@@ -21,13 +21,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from governance.access.principals import Principal
 from governance.audit import service
 from governance.audit.canonical import CanonicalizationError, details_json, entry_bytes, format_time
 from governance.audit.checkpoint import parse_checkpoint
 from governance.audit.merkle import Frontier
 from governance.audit.models import AuditCheckpoint, AuditEntry, AuditVerification
 from governance.audit.verifier import VerifyReport, verify_leaves
+from governance.core.principals import Principal
 from governance.db import utcnow
 from governance.jobs import enqueue
 

@@ -75,7 +75,7 @@ def test_old_reports_are_pruned_but_the_newest_full_one_is_kept(app, monkeypatch
 
 
 def test_verify_now_enqueues_one_audited_job_and_the_job_stores_the_report(app):
-    from governance.access.principals import Principal
+    from governance.core.principals import Principal
     from governance.jobs.worker import drain
 
     write(app, 3)
