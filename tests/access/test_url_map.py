@@ -10,7 +10,8 @@ from governance.access.service import get_engine
 
 
 def test_every_route_declares_a_catalogued_action_or_is_public(app: Flask) -> None:
-    catalogue = get_engine().actions
+    with app.app_context():
+        catalogue = get_engine().actions
     problems = []
     for rule in app.url_map.iter_rules():
         declaration = declaration_for_endpoint(app, rule.endpoint)

@@ -41,7 +41,7 @@ def test_a_row_level_release_is_labelled_pseudonymized_personal_data_in_api_and_
     from governance.gateway.models import Release
     from governance.web.dashboard import _release_protections
 
-    with app.app_context():
+    with app.test_request_context("/me/usage"):  # the page's labels are translated: a request picks the language
         session = app.extensions["governance.db"].session()
         try:
             release = session.get(Release, uuid.UUID(shown["release_id"]))

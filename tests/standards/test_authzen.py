@@ -139,7 +139,8 @@ def test_access_decisions_are_the_policy_engines(
         {"type": "System", "id": "service"},
     ]
     actions = ["consent.read", "profile.read_clear", "audit.read", "dsr.manage", "consent.check", "keys.rotate"]
-    engine = get_engine()
+    with app.app_context():
+        engine = get_engine()
     checked = allowed = 0
     for subject in subjects:
         for resource in resources:

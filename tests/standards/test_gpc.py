@@ -49,7 +49,8 @@ def test_a_new_sharing_notice_moves_the_date(make_app, tmp_path: Path) -> None: 
     yaml_text = purposes.read_text()
     anchor = "        published: 2024-06-01\n"
     start = yaml_text.index(f"  - key: {SHARING}\n")
-    at = yaml_text.index(anchor, start) + len(anchor)
+    # after version 1's whole entry (its translations included): the next line indented less than its fields
+    at = re.compile(r"^ {0,6}\S", re.MULTILINE).search(yaml_text, yaml_text.index(anchor, start) + len(anchor)).start()
     version = (
         "      - version: 2\n"
         f"        file: notices/{SHARING}/v2.md\n"

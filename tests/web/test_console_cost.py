@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,11 +32,15 @@ _SELECT_LIST = re.compile(r"^\s*select\b(.*?)\bfrom\b", re.IGNORECASE | re.DOTAL
 
 @contextmanager
 def _statements(app: Flask) -> Iterator[list[tuple[str, int | None]]]:
-    """Every statement sent to the database meanwhile, with its LIMIT (None without one)."""
+    """Every statement this thread sent to the database meanwhile, with its LIMIT (None without one). The test
+    client serves pages in this thread; a job worker's statements (the periodic verification) are not the page's."""
     engine = app.extensions["governance.db"].engine
     seen: list[tuple[str, int | None]] = []
+    page_thread = threading.get_ident()
 
     def before(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if threading.get_ident() != page_thread:
+            return
         compiled = getattr(context, "compiled", None)
         select = getattr(compiled, "statement", None)
         limit = getattr(select, "_limit", None) if isinstance(select, sa.Select) else None
