@@ -52,10 +52,6 @@ ALLOWED_IN_CYCLES: set[str] = {
     "governance.vault.service.release_rows",
     "governance.vault.service.shredding",
     "governance.vault.service.subjects",
-    # the gateway's service, ledger and preview
-    "governance.gateway.ledger",
-    "governance.gateway.preview",
-    "governance.gateway.service",
     # access's OAuth routes and its sign-in pages
     "governance.access.api",
     "governance.access.sso_pages",

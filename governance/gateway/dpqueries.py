@@ -21,12 +21,16 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import Principal
+from governance.consent import service as consent
 from governance.db import transaction, utcnow
 from governance.gateway.budget import delta_to_units, epsilon_to_micro
+from governance.gateway.dp import NEIGHBOURING, DPQuery, DPQueryError, expected_accuracy, run_bounded_count, run_query
 from governance.gateway.errors import DPQueryRejectedError, SpecNotAllowedError
 from governance.gateway.ledger import commit_budget, reserve_budget
 from governance.gateway.models import DPQueryRecord
+from governance.gateway.policy import gateway_policy
 from governance.gateway.preview import Preview, preview_spend
+from governance.vault import service as vault
 
 __all__ = ["DPQueryRequest", "preview_dp_query", "run_dp_query"]
 
@@ -72,9 +76,6 @@ def _registered(caller: Principal, purpose: str) -> bool:
 
 
 def _check(client: Principal, query: DPQueryRequest) -> None:
-    from governance.consent import service as consent
-    from governance.gateway.service import gateway_policy
-
     policy = gateway_policy()
     problems: list[dict[str, str]] = []
     found = consent.purposes().get(query.purpose)
@@ -103,11 +104,13 @@ def _check(client: Principal, query: DPQueryRequest) -> None:
             f"max_rows_per_subject above the limit of {policy.dp_queries.max_rows_per_subject}.",
             fields={"max_rows_per_subject": "too large"},
         )
-    if query.statistic != "count" and query.event_category is not None:
-        from governance.vault import service as vault
-
-        if vault.categories().event_categories[query.event_category].value is None:
-            raise DPQueryRejectedError("This event category carries no numeric value; only count applies.")
+    category = query.event_category
+    if (
+        query.statistic != "count"
+        and category is not None
+        and vault.categories().event_categories[category].value is None
+    ):
+        raise DPQueryRejectedError("This event category carries no numeric value; only count applies.")
 
 
 def _age(birth_date: str, today: dt.date) -> float | None:
@@ -122,9 +125,6 @@ def collect_values(
     session_factory: Callable[[], Session], query: DPQueryRequest, *, now: dt.datetime
 ) -> Iterator[list[float]]:
     """Per permitted, non-erased subject, the values of the source (one list per subject; empty ones skipped)."""
-    from governance.consent import service as consent
-    from governance.vault import service as vault
-
     with session_factory() as session:
         ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
     counting = query.statistic == "count"
@@ -163,9 +163,6 @@ def bounded_count(session_factory: Callable[[], Session], query: DPQueryRequest,
     """The exact count of ``query`` (each permitted, non-erased subject's events of the category, at most
     ``max_rows_per_subject`` each), computed by the vault in SQL: equal to summing `collect_values`' bounded
     lists (tests/gateway/test_dp_sql_counts.py checks it on both databases)."""
-    from governance.consent import service as consent
-    from governance.vault import service as vault
-
     assert query.event_category is not None
     with session_factory() as session:
         # consent purposes: consent's SELECT of permitted ids inside the vault's aggregate, one statement
@@ -180,8 +177,6 @@ def bounded_count(session_factory: Callable[[], Session], query: DPQueryRequest,
 def _compute(
     session_factory: Callable[[], Session], query: DPQueryRequest, dp_query: Any, random_state: int | None
 ) -> Any:
-    from governance.gateway.dp import run_bounded_count, run_query
-
     now = utcnow()
     if counts_in_clear(query):
         return run_bounded_count(dp_query, bounded_count(session_factory, query, now=now), random_state=random_state)
@@ -190,8 +185,6 @@ def _compute(
 
 def _dp_query(query: DPQueryRequest) -> Any:
     """The pure query, validated (raises `DPQueryRejectedError`: data-independent, nothing is spent)."""
-    from governance.gateway.dp import DPQuery, DPQueryError
-
     dp_query = DPQuery(
         statistic=query.statistic,  # type: ignore[arg-type]
         epsilon=query.epsilon,
@@ -214,8 +207,6 @@ def preview_dp_query(
     query's parameters only; mean and variance at the caller's ``assumed_rows``). Reads no personal data,
     reserves nothing; audited in the caller's transaction. Raises what `run_dp_query` raises before spending
     (except `BudgetExhaustedError`: the preview says ``allowed: false`` instead)."""
-    from governance.gateway.dp import NEIGHBOURING, expected_accuracy
-
     _check(client, query)
     dp_query = _dp_query(query)
     return preview_spend(

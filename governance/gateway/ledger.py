@@ -14,10 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import ActorRef, Principal
+from governance.consent import service as consent
 from governance.db import utcnow
 from governance.gateway import budget as arithmetic
 from governance.gateway.budget import Budget, Spend, Totals
@@ -29,6 +32,7 @@ from governance.gateway.errors import (
     ReservationStateError,
 )
 from governance.gateway.models import BudgetAccount, BudgetReservation
+from governance.gateway.policy import gateway_policy
 
 __all__ = [
     "BudgetPreview",
@@ -79,13 +83,6 @@ class BudgetView:
         }
 
 
-def _policies() -> tuple[Any, Any]:
-    from governance.consent import service as consent
-    from governance.gateway.service import gateway_policy
-
-    return consent, gateway_policy()
-
-
 def window_of(window: str, now: dt.datetime) -> tuple[dt.date | None, dt.datetime | None]:
     """The window containing ``now`` (UTC): its first day and the moment the next one starts (None, None for a
     budget that never refreshes). Weeks start on Monday."""
@@ -104,14 +101,14 @@ def window_of(window: str, now: dt.datetime) -> tuple[dt.date | None, dt.datetim
 
 
 def _window_key(purpose: str, now: dt.datetime) -> str:
-    _, policy = _policies()
+    policy = gateway_policy()
     start, _ = window_of(policy.budget_window(purpose), now)
     return start.isoformat() if start else ""
 
 
 def budgets_for(purpose: str, client_id: str | None) -> tuple[Budget, Budget | None]:
     """The purpose's budget and, when policy gives the client a share, the client's. Raises when none."""
-    consent, policy = _policies()
+    policy = gateway_policy()
     found = consent.purposes().get(purpose)
     block = found.gateway if found is not None else None
     if block is None:
@@ -142,12 +139,8 @@ def _account(session: Session, purpose: str, client_id: str, window: str) -> Bud
     }
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         session.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         session.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
     query = sa.select(BudgetAccount).where(
         BudgetAccount.purpose == purpose, BudgetAccount.client_id == client_id, BudgetAccount.window_start == window
@@ -335,7 +328,7 @@ def budget_status(
     account_client = (client_id or "") if client_budget is not None else ""
     budget = client_budget if client_budget is not None else purpose_budget
     moment = now or utcnow()
-    _, policy = _policies()
+    policy = gateway_policy()
     window_name = policy.budget_window(purpose)
     window_start, resets_at = window_of(window_name, moment)
     window = window_start.isoformat() if window_start else ""
@@ -421,7 +414,7 @@ def preview_budget(
     spend = Spend.of(epsilon, delta)
     purpose_budget, client_budget = budgets_for(purpose, client_id)
     moment = now or utcnow()
-    _, policy = _policies()
+    policy = gateway_policy()
     window_name = policy.budget_window(purpose)
     _, resets_at = window_of(window_name, moment)
     window = _window_key(purpose, moment)

@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from governance.core.runtime import Slot
+from governance.core.runtime import Slot, runtime
 from governance.gateway.generalize import RULE_KINDS, RULE_OPTIONS, GeneralizationRule
+from governance.policyfiles import load_yaml
 
 __all__ = [
     "ClientGrant",
@@ -24,6 +25,7 @@ __all__ = [
     "QuasiIdentifierRule",
     "SyntheticField",
     "SyntheticPolicy",
+    "gateway_policy",
     "load_gateway_policy",
 ]
 
@@ -177,10 +179,13 @@ class GatewayPolicyFile(_Frozen):
 
 def load_gateway_policy(path: Path) -> GatewayPolicyFile:
     """Load and validate; raises `governance.policyfiles.PolicyFileError` naming file and line."""
-    from governance.policyfiles import load_yaml
-
     return load_yaml(path, GatewayPolicyFile)
 
 
 # where the app's loaded policies/gateway.yaml lives (filled by the gateway's start-up, read by gateway_policy())
 GATEWAY_POLICY = Slot("gateway.policy", GatewayPolicyFile)
+
+
+def gateway_policy() -> GatewayPolicyFile:
+    """The app's `policies/gateway.yaml` (from its configured policies folder); raises outside an app."""
+    return runtime().get(GATEWAY_POLICY)

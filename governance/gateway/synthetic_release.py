@@ -25,12 +25,21 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import ActorRef, Principal
+from governance.consent import service as consent
 from governance.db import utcnow
 from governance.gateway.budget import delta_from_units, epsilon_from_micro
 from governance.gateway.errors import SpecNotAllowedError
+from governance.gateway.generalize import Generalizer
 from governance.gateway.ledger import commit_budget, refund_budget, reserve_budget
 from governance.gateway.models import BudgetReservation, Release, ReleaseSubject
 from governance.gateway.modes import ReleaseMode, mode_info
+from governance.gateway.policy import gateway_policy
+from governance.gateway.preview import preview_spend
+from governance.gateway.service import FORMATS, fail_release, policy_version
+from governance.gateway.synthetic import PersonColumn, count_bucket, count_keys, match_key, synthesize, utility_report
+from governance.gateway.writers import Column, open_writer, sha256_file
+from governance.jobs import enqueue
+from governance.vault import service as vault
 
 __all__ = [
     "MODE",
@@ -92,8 +101,6 @@ class SyntheticSpec:
 
     @property
     def delta_or_default(self) -> Decimal:
-        from governance.gateway.service import gateway_policy
-
         return self.delta if self.delta is not None else gateway_policy().synthetic.default_delta
 
     def column_names(self) -> list[str]:
@@ -125,10 +132,6 @@ def _problem(item: str, name: str, reason: str) -> dict[str, str]:
 
 def check_synthetic_spec(client: Principal, spec: SyntheticSpec) -> None:
     """Policy check. Raises `SpecNotAllowedError` listing everything not allowed (no personal data read)."""
-    from governance.consent import service as consent
-    from governance.gateway.service import FORMATS, gateway_policy
-    from governance.vault import service as vault
-
     catalog = vault.categories()
     policy = gateway_policy().synthetic
     found = consent.purposes().get(spec.purpose)
@@ -180,8 +183,6 @@ def preview_synthetic(session: Session, *, client: Principal, spec: SyntheticSpe
     OpenDP conversion stays within it, and commits OpenDP's figure for the measurement it ran. The expected
     accuracy is not computed before the run (it needs the generator; the manifest's utility report gives it).
     """
-    from governance.gateway.preview import preview_spend
-
     spec = SyntheticSpec.of(spec)
     check_synthetic_spec(client, spec)
     preview = preview_spend(
@@ -215,9 +216,6 @@ def request_synthetic_release(
 ) -> Release:
     """Check, reserve the privacy loss, record the release (queued) and enqueue its job; audited. Raises
     `SpecNotAllowedError` or `BudgetExhaustedError` (then nothing is stored, the caller rolls back)."""
-    from governance.gateway.service import _policy_version
-    from governance.jobs import enqueue
-
     spec = SyntheticSpec.of(spec)
     check_synthetic_spec(client, spec)
     release = Release(
@@ -228,7 +226,7 @@ def request_synthetic_release(
         status="queued",
         format=spec.format,
         pseudonym_mode="none",  # no pseudonyms: no synthetic row stands for a person
-        policy_version=_policy_version(),
+        policy_version=policy_version(),
         k_required=0,  # k-anonymity does not apply; the guarantee is differential privacy
     )
     reserve_budget(
@@ -266,9 +264,6 @@ def reservation_of(session: Session, release_id: uuid.UUID) -> BudgetReservation
 
 
 def person_columns(spec: SyntheticSpec) -> list[Any]:
-    from governance.gateway.service import gateway_policy
-    from governance.gateway.synthetic import PersonColumn, count_keys
-
     policy = gateway_policy().synthetic
     columns = [PersonColumn(n, policy.profile_fields[n].keys, f"profile:{n}") for n in spec.profile_fields]
     counts = count_keys(policy.event_count_cuts)
@@ -282,12 +277,6 @@ def collect_person_table(
     """One row per permitted, non-erased person: generalized profile fields mapped to their public categories and
     each asked category's event count in the window, bucketed and top-coded (each person's contribution is one
     bounded row). Consent is snapshotted at `now` and re-checked per chunk just before reading."""
-    from governance.consent import service as consent
-    from governance.gateway.generalize import Generalizer
-    from governance.gateway.service import gateway_policy
-    from governance.gateway.synthetic import count_bucket, match_key
-    from governance.vault import service as vault
-
     policy = gateway_policy()
     cuts = policy.synthetic.event_count_cuts
     generalize = Generalizer(policy.generalization_rules(), as_of=now.date()).functions(list(spec.profile_fields))
@@ -351,10 +340,6 @@ def build_synthetic(
     seed: int | None = None,
 ) -> SyntheticBuild:
     """Read the person-level table, run the generator and write the synthetic file with its manifest."""
-    from governance.gateway.service import gateway_policy
-    from governance.gateway.synthetic import synthesize, utility_report
-    from governance.gateway.writers import Column, open_writer, sha256_file
-
     moment = now or utcnow()
     columns = person_columns(spec)
     people, rows = collect_person_table(session_factory, spec, now=moment)
@@ -467,8 +452,6 @@ def complete_synthetic(session: Session, release: Release, build: SyntheticBuild
 
 def settle_failure(session: Session, release: Release, error_code: str, *, data_read: bool) -> None:
     """Fail the release; refund its reservation only if no personal data was read."""
-    from governance.gateway.service import fail_release
-
     reservation = reservation_of(session, release.id)
     if reservation is not None and reservation.state == "reserved":
         if data_read:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app
 
+from governance import inputs
 from governance.db import transaction
 from governance.errors import DomainError
 from governance.gateway import service, synthetic_release
@@ -25,8 +26,6 @@ def register_schedules() -> None:
 
 @register("gateway.expire_release_files", lease_seconds=120)
 def expire_release_files(ctx: JobContext) -> dict[str, Any]:
-    from governance.gateway import service
-
     with transaction(ctx.session()) as session:
         expired = service.expire_release_files(session)
     return {"expired": expired}
@@ -34,10 +33,7 @@ def expire_release_files(ctx: JobContext) -> dict[str, Any]:
 
 @register("gateway.release", lease_seconds=300, max_attempts=MAX_ATTEMPTS)
 def build_release(ctx: JobContext) -> dict[str, Any]:
-    from governance.gateway import service
-    from governance.gateway.models import Release
-
-    release_id = service.uuid.UUID(ctx.payload["release_id"])
+    release_id = uuid.UUID(ctx.payload["release_id"])
     with transaction(ctx.session()) as session:
         release = session.get(Release, release_id)
         if release is None or release.status in ("ready", "expired", "failed"):
@@ -81,9 +77,6 @@ def build_release(ctx: JobContext) -> dict[str, Any]:
 def _spec_of(stored: dict[str, Any]) -> Any:
     """The stored spec as a DatasetSpec; one that cannot be read (or whose window is outside the data) fails
     the release once with `invalid_spec` instead of crashing every retry."""
-    from governance import inputs
-    from governance.gateway import service
-
     try:
         times = {k: inputs.check_data_window(inputs.parse_timestamp(stored[k])) if stored.get(k) else None
                  for k in ("since", "until")}  # fmt: skip

@@ -91,7 +91,7 @@ def test_a_partitioned_release_equals_the_single_process_one(app, app_config, tm
     population = populate(7, events=1, population=population)
     for subject in population.ids[-3:]:  # a view on another day: a row class of 3 people, suppressed
         _add_events(app, subject, "view", 1)
-    assert service._partition_bounds(37, 2, 5) == [(0, 10), (10, 20), (20, 30), (30, 37)]
+    assert service.partition_bounds(37, 2, 5) == [(0, 10), (10, 20), (20, 30), (30, 37)]
     builds = _build_both_in_a_fresh_process(app_config, tmp_path, fmt)
     single, split = builds["single"], builds["split"]
     assert single["path"].read_bytes() == split["path"].read_bytes()
