@@ -15,6 +15,8 @@ from governance import audit
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.api import ErrorBody, api_blueprint, file_response
+from governance.audit.service import redacted
+from governance.consent.service import purposes
 from governance.db import get_db, get_session, transaction
 from governance.errors import ForbiddenError
 from governance.gateway import dpqueries, service, synthetic_release
@@ -36,6 +38,7 @@ from governance.gateway.schemas import (
     SyntheticSpecBody,
 )
 from governance.gateway.writers import MEDIA_TYPES
+from governance.jobs import get_job
 
 bp = api_blueprint("gateway", description="Dataset releases for models, DP statistics and privacy budgets")
 
@@ -79,8 +82,6 @@ def _client(principal: Principal) -> Principal:
 
 
 def _release_out(release: Release, *, with_manifest: bool = True) -> dict[str, Any]:
-    from governance.jobs import get_job
-
     progress = None
     if release.job_id and release.status in ("queued", "running"):
         job = get_job(get_session(), release.job_id)
@@ -109,9 +110,6 @@ def _release_out(release: Release, *, with_manifest: bool = True) -> dict[str, A
 
 def _known_purpose_or_redacted(purpose: str) -> str:
     """A refused request names a purpose of the client's choosing: only a catalogue key is kept in clear."""
-    from governance.audit.service import redacted
-    from governance.consent.service import purposes
-
     return purpose if purpose in purposes() else redacted(purpose)
 
 

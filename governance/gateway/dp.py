@@ -221,6 +221,7 @@ def _count_plan(query: DPQuery, bounded_rows: int) -> list[NoisyQuantity]:
 
 
 def _noisy(quantities: list[NoisyQuantity], random_state: Any) -> dict[str, float]:
+    # deferred: diffprivlib (and numpy) stay out of web workers; only a DP query's run needs them
     from diffprivlib.mechanisms import Geometric, Laplace
 
     out: dict[str, float] = {}
@@ -237,6 +238,7 @@ def _noisy(quantities: list[NoisyQuantity], random_state: Any) -> dict[str, floa
 @contextmanager
 def guard_privacy_leaks() -> Iterator[None]:
     """Turns diffprivlib's ``PrivacyLeakWarning`` (data-derived bounds) into :class:`DPQueryError`."""
+    # deferred: diffprivlib (and numpy) stay out of web workers; only a DP query's run needs them
     from diffprivlib.utils import PrivacyLeakWarning
 
     with warnings.catch_warnings():
@@ -256,6 +258,7 @@ def run_query(
     """Runs ``query`` over the subjects' values; raises :class:`DPQueryError` only for invalid queries (never
     for anything the data decides: an empty population gets a noisy, possibly empty, answer)."""
     query.validate()
+    # deferred: diffprivlib (and numpy) stay out of web workers; only a DP query's run needs them
     from diffprivlib.utils import check_random_state
 
     rng = random.Random(random_state)  # noqa: S311 - sampling rows, not a secret
@@ -350,6 +353,7 @@ def _finish(query: DPQuery, noisy: dict[str, float]) -> tuple[Any, bool]:
 
 
 def _quantiles(query: DPQuery, contributions: list[list[float]], random_state: int | None) -> dict[str, Any]:
+    # deferred: diffprivlib (and numpy) stay out of web workers; only a DP query's run needs them
     import numpy as np
     from diffprivlib import tools
     from diffprivlib.accountant import BudgetAccountant

@@ -16,6 +16,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 __all__ = ["Pseudonymizer", "fresh_key", "stable_key"]
 
 PseudonymMode = Literal["per_release", "stable"]
@@ -33,9 +36,6 @@ def stable_key(secret: bytes, *, client_id: str, purpose: str, version: int = 1)
     """
     if len(secret) < 32:
         raise ValueError("pseudonym secret must be at least 32 bytes")
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
     info = b"\x00".join([b"gateway-stable-pseudonym", str(version).encode(), client_id.encode(), purpose.encode()])
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 

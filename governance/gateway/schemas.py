@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal
 from typing import Any, Literal
@@ -90,8 +91,6 @@ class DPQueryBody(StrictModel):
     @field_validator("bounds")
     @classmethod
     def _finite(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        import math
-
         if value is not None and not all(math.isfinite(v) for v in value):
             raise ValueError("bounds must be finite numbers")
         return value

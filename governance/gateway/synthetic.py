@@ -21,7 +21,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib.metadata import version
 from typing import Any
+
+from governance.gateway.budget import epsilon_to_micro
 
 __all__ = [
     "GENERATOR",
@@ -95,6 +98,7 @@ class SyntheticResult:
 
 
 def _enable() -> Any:
+    # deferred: opendp (and its native library) stay out of web workers; only a synthetic-data job needs them
     import opendp.prelude as dp
 
     dp.enable_features("contrib")  # OpenDP marks its Python (mbi) mechanisms as contrib
@@ -132,6 +136,7 @@ def synthesize(
     Every column's categories are public (`PersonColumn.keys`), so no delta is spent on discovering keys: the
     measurement is rho-zCDP, and (epsilon, delta) is OpenDP's conversion of that rho at `delta`.
     """
+    # deferred: numpy and polars stay out of web workers; only a synthetic-data job needs them
     import numpy as np
     import polars as pl
 
@@ -182,8 +187,6 @@ def synthesize(
 
 
 def _version(package: str) -> str:
-    from importlib.metadata import version
-
     return version(package)
 
 
@@ -204,6 +207,7 @@ def total_variation(real: Sequence[Row], synthetic: Sequence[Row], indexes: Sequ
 
 
 def _one_hot(rows: Sequence[Row], columns: Sequence[PersonColumn], features: Sequence[int]) -> Any:
+    # deferred: numpy stay out of web workers; only a synthetic-data job needs them
     import numpy as np
 
     width = sum(len(columns[i].keys) + 1 for i in features)
@@ -219,6 +223,7 @@ def _one_hot(rows: Sequence[Row], columns: Sequence[PersonColumn], features: Seq
 
 
 def _accuracy(train: Sequence[Row], test: Sequence[Row], columns: Sequence[PersonColumn], target: int) -> float:
+    # deferred: numpy and scikit-learn stay out of web workers; only a synthetic-data job needs them
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -316,6 +321,4 @@ def expected_matches_by_chance(
 
 def epsilon_micro(epsilon: float | Decimal) -> int:
     """Epsilon in the ledger's micro-units, rounded up (as the ledger does)."""
-    from governance.gateway.budget import epsilon_to_micro
-
     return epsilon_to_micro(Decimal(repr(float(epsilon))))

@@ -77,6 +77,7 @@ class _CsvWriter:
 
 class _ParquetWriter:
     def __init__(self, path: Path, columns: Sequence[Column]) -> None:
+        # deferred: pyarrow stays out of web workers; only a parquet release's build needs it
         import pyarrow as pa
         import pyarrow.parquet as pq
 
