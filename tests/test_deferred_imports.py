@@ -24,8 +24,6 @@ ALLOWED = {
     "access/service.py",
     "api.py",
     "audit/__init__.py",
-    "audit/anchors.py",
-    "audit/api.py",
     "broker.py",
     "cli.py",
     "consent/__init__.py",

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -35,9 +35,11 @@ from governance.audit.publish import (
     PublishedTreeNodes,
     Publisher,
 )
-
-if TYPE_CHECKING:
-    from governance.audit.service import AuditConfig
+from governance.audit.service.config import AuditConfig
+from governance.audit.service.leaves import StoredLeafNodes
+from governance.audit.service.writing import record
+from governance.audit.witness import request_body
+from governance.core.principals import Principal
 
 __all__ = ["Refusal", "TrustedTree", "cosign", "extend_published", "publish"]
 
@@ -180,8 +182,6 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
 def cosign(session_factory: Any, config: AuditConfig, checkpoint: Checkpoint) -> str | None:
     """Ask the configured witness to cosign `checkpoint`; publish the cosigned note. Returns the outcome code
     ("cosigned", "refused", "unreachable") or None when no witness is configured."""
-    from governance.audit.witness import request_body
-
     publisher = _publisher(config)
     if not config.witness_url or config.witness is None or publisher is None:
         return None
@@ -193,9 +193,7 @@ def cosign(session_factory: Any, config: AuditConfig, checkpoint: Checkpoint) ->
                 proof = merkle.consistency_proof(nodes, old, checkpoint.size)
         except (PublishedFileError, OSError, ValueError):
             with session_factory() as session:  # no published frontier at `old`: build from the stored leaves
-                from governance.audit.service import _StoredLeafNodes
-
-                proof = merkle.consistency_proof(_StoredLeafNodes(session), old, checkpoint.size)
+                proof = merkle.consistency_proof(StoredLeafNodes(session), old, checkpoint.size)
         try:
             body = request_body(old, proof, checkpoint.to_text())
             status, text = _post(config.witness_url, body, config.witness_timeout)
@@ -234,9 +232,6 @@ def _alarm(session_factory: Any, action: str, details: dict[str, Any], dedupe: s
 
 def record_alarm(session: Session, action: str, details: dict[str, Any], dedupe: str = "") -> None:
     """Log and audit an alarm once per process and condition (the sealer retries every few seconds)."""
-    from governance.audit.service import record
-    from governance.core.principals import Principal
-
     key = (action, f"{sorted(details.items())}{dedupe}")
     if key in _RAISED:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 from pydantic import BaseModel, Field
 
 from governance.api import ErrorBody, StrictModel, api_blueprint, file_response, json_object_response
@@ -105,8 +105,6 @@ def list_checkpoints():
 
 
 def get_db_keys_pem() -> str:
-    from flask import current_app
-
     return current_app.extensions["governance.keys"].public_key_pem(service.SIGNING_KEY)
 
 

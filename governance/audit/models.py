@@ -29,6 +29,21 @@ def _sealed_index(name: str, *columns: str, unique: bool = False) -> Index:
     return Index(name, *columns, unique=unique, postgresql_where=SEALED, sqlite_where=SEALED)
 
 
+# The columns an entry's writer sets, in this order; they are what an entry's canonical bytes (its leaf) cover.
+# `record` inserts them, the sealer and verify read them back.
+ENTRY_CONTENT_COLUMNS: tuple[str, ...] = (
+    "occurred_at",
+    "actor_kind",
+    "actor_id",
+    "action",
+    "target_kind",
+    "target_id",
+    "request_id",
+    "policy_version",
+    "details",
+)
+
+
 class AuditEntry(Base):
     """One audit entry. Written by `record` with only its provisional `id` indexed (plus the small index of
     unsealed entries the sealer reads); sealing sets `seq` and `leaf_hash` once and adds it to the search

@@ -19,7 +19,6 @@ from governance.audit.service.config import KEY_NAME, SIGNING_KEY, AuditConfig, 
 from governance.audit.service.exporting import _sealed_rows as _sealed_rows
 from governance.audit.service.exporting import export_parts
 from governance.audit.service.proofs import PROOF_FORMAT, consistency_proof, inclusion_proof
-from governance.audit.service.proofs import _StoredLeafNodes as _StoredLeafNodes
 from governance.audit.service.screening import REDACTED_PREFIX, redacted
 from governance.audit.service.sealing import SealResult, seal_all, seal_pending, typed_entry
 from governance.audit.service.sealing import _row_bytes as _row_bytes
@@ -28,7 +27,7 @@ from governance.audit.service.verification import checkpoints, verify
 from governance.audit.service.writing import Entry, Target, batch_part, record, record_many
 from governance.audit.verifier import VerifyReport
 
-# The `x as x` imports above are private names that anchors.py and tests/audit use, re-exported so that they
+# The `x as x` imports above are private names that tests/audit use, re-exported so that they
 # need not change; they are not part of the contract.
 __all__ = [
     "KEY_NAME",

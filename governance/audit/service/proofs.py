@@ -11,34 +11,10 @@ from governance.audit.checkpoint import Checkpoint, parse_checkpoint
 from governance.audit.errors import AuditProofError, CheckpointNotFoundError
 from governance.audit.models import AuditCheckpoint, AuditEntry
 from governance.audit.service.config import AuditConfig
+from governance.audit.service.leaves import StoredLeafNodes
 from governance.audit.service.sealing import typed_entry
 
 PROOF_FORMAT = "governance-audit-proof/1"
-
-
-class _StoredLeafNodes:
-    """Perfect subtree hashes computed on demand from the stored leaf hashes (one streamed range query per
-    node, cached). A proof's sibling subtrees are disjoint, so one proof reads each leaf hash at most once and
-    holds O(log n) hashes in memory. A stored hash that was changed only makes the proof fail for the auditor.
-    """
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.cache: dict[tuple[int, int], bytes] = {}
-
-    def node(self, level: int, index: int) -> bytes:
-        key = (level, index)
-        if key not in self.cache:
-            start, end = index << level, (index + 1) << level
-            c = AuditEntry.__table__.c
-            query = sa.select(c.leaf_hash).where(c.seq >= start, c.seq < end).order_by(c.seq)
-            frontier = merkle.Frontier()
-            for leaf in self.session.scalars(query.execution_options(yield_per=50_000)):
-                frontier.append(leaf)
-            if frontier.size != end - start:
-                raise AuditProofError("the stored log is shorter than the signed checkpoint")
-            self.cache[key] = frontier.root()
-        return self.cache[key]
 
 
 def _checkpoint_of_size(session: Session, size: int | None) -> Checkpoint:
@@ -57,7 +33,7 @@ def consistency_proof(session: Session, config: AuditConfig, old_size: int, new_
     new = _checkpoint_of_size(session, new_size)
     if not 1 <= old_size <= new.size:
         raise AuditProofError(f"old_size must be between 1 and {new.size}")
-    path = merkle.consistency_proof(_StoredLeafNodes(session), old_size, new.size)
+    path = merkle.consistency_proof(StoredLeafNodes(session), old_size, new.size)
     old_note = session.scalars(sa.select(AuditCheckpoint.note).where(AuditCheckpoint.size == old_size)).first()
     return {
         "format": PROOF_FORMAT,
@@ -80,7 +56,7 @@ def inclusion_proof(session: Session, config: AuditConfig, seq: int, tree_size: 
     row = session.execute(sa.select(AuditEntry.__table__).where(AuditEntry.seq == seq)).first()
     if row is None:
         raise AuditProofError("the stored log has no entry at this position")
-    path = merkle.inclusion_proof(_StoredLeafNodes(session), seq, checkpoint.size)
+    path = merkle.inclusion_proof(StoredLeafNodes(session), seq, checkpoint.size)
     return {
         "format": PROOF_FORMAT,
         "kind": "inclusion",

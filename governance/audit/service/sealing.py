@@ -20,7 +20,7 @@ from governance.audit.canonical import (
     format_time,
 )
 from governance.audit.checkpoint import Checkpoint, sign_checkpoint
-from governance.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from governance.audit.models import ENTRY_CONTENT_COLUMNS, AuditCheckpoint, AuditEntry, AuditHead
 from governance.audit.service.config import KEY_NAME, AuditConfig
 from governance.db import rowcount, utcnow
 
@@ -130,20 +130,7 @@ def seal_pending(
     return SealResult(len(rows), head.size, checkpoint, publications)
 
 
-_CONTENT_COLUMNS = tuple(
-    AuditEntry.__table__.c[name]
-    for name in (
-        "occurred_at",
-        "actor_kind",
-        "actor_id",
-        "action",
-        "target_kind",
-        "target_id",
-        "request_id",
-        "policy_version",
-        "details",
-    )
-)
+_CONTENT_COLUMNS = tuple(AuditEntry.__table__.c[name] for name in ENTRY_CONTENT_COLUMNS)
 
 
 def _row_bytes(seq: int, row: Any) -> bytes:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from governance import write_batch
 from governance.audit.canonical import CanonicalizationError, to_typed
 from governance.audit.errors import AuditDetailsError
-from governance.audit.models import AuditEntry
+from governance.audit.models import ENTRY_CONTENT_COLUMNS, AuditEntry
 from governance.audit.service.screening import _check_details, _check_text, _redact_details, _redact_text
 from governance.core.principals import ActorRef, Principal
 from governance.db import utcnow
@@ -61,7 +61,7 @@ def record(
     if connection.dialect.driver == "psycopg":
         _insert_psycopg(connection, values)
     else:
-        session.execute(_INSERT_ENTRY, dict(zip(_INSERT_COLUMNS, values, strict=True)))
+        session.execute(_INSERT_ENTRY, dict(zip(ENTRY_CONTENT_COLUMNS, values, strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,8 @@ def entry_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
     """The checked column values `record_many` inserts, for a caller that writes them together with its own rows
     in one statement (`batch_part`). Raises AuditDetailsError as `record` does, before anything is written."""
     return [
-        dict(zip(_INSERT_COLUMNS, _entry_values(actor=e.actor, action=e.action, target=e.target,
-                                                details=e.details, redact=e.redact), strict=True))
+        dict(zip(ENTRY_CONTENT_COLUMNS, _entry_values(actor=e.actor, action=e.action, target=e.target,
+                                                      details=e.details, redact=e.redact), strict=True))
         for e in entries
     ]  # fmt: skip
 
@@ -141,21 +141,11 @@ def _entry_values(
     )
 
 
-_INSERT_COLUMNS = (
-    "occurred_at",
-    "actor_kind",
-    "actor_id",
-    "action",
-    "target_kind",
-    "target_id",
-    "request_id",
-    "policy_version",
-    "details",
-)
-_BATCH_TARGET = write_batch.target("audit_entries", AuditEntry.__table__, _INSERT_COLUMNS)
+_BATCH_TARGET = write_batch.target("audit_entries", AuditEntry.__table__, ENTRY_CONTENT_COLUMNS)
+# built from the model's constant column names only: no input reaches this text
 _INSERT_SQL = (
-    "INSERT INTO audit_entries (occurred_at, actor_kind, actor_id, action, target_kind, target_id, request_id,"
-    " policy_version, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO audit_entries ({', '.join(ENTRY_CONTENT_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(['%s'] * len(ENTRY_CONTENT_COLUMNS))})"
 )
 
 
