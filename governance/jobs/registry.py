@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from governance.jobs.worker import JobContext
+    from governance.jobs.context import JobContext
 
 Handler = Callable[["JobContext"], dict[str, Any] | None]
 

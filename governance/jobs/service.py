@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from governance.db import rowcount, utcnow
 from governance.errors import NotFoundError
+from governance.jobs.leases import Claim, owned
 from governance.jobs.models import Job
 from governance.jobs.registry import handler_for
 
@@ -64,16 +65,6 @@ class JobView:
             finished_at=job.finished_at,
             created_by=job.created_by,
         )
-
-
-@dataclass(frozen=True)
-class Claim:
-    job_id: uuid.UUID
-    kind: str
-    payload: dict[str, Any]
-    attempt: int
-    claim_token: uuid.UUID
-    lease_seconds: int
 
 
 def enqueue(
@@ -174,30 +165,6 @@ def claim_next(session: Session, *, worker_id: str, kinds: list[str] | None = No
     return claim
 
 
-def _owned(claim: Claim) -> Any:
-    return (Job.id == claim.job_id) & (Job.claim_token == claim.claim_token) & (Job.status == "running")
-
-
-def renew(session: Session, claim: Claim, *, done: int | None, total: int | None, message: str | None) -> bool:
-    """Record progress and extend the lease; False when the claim was lost (the job belongs to another worker)."""
-    values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=claim.lease_seconds)}
-    if done is not None:
-        values["progress_done"] = done
-    if total is not None:
-        values["progress_total"] = total
-    if message is not None:
-        values["progress_message"] = message[:200]
-    result = session.execute(update(Job).where(_owned(claim)).values(**values))
-    session.commit()
-    return rowcount(result) == 1
-
-
-def is_cancel_requested(session: Session, claim: Claim) -> bool:
-    value = session.scalar(select(Job.cancel_requested).where(Job.id == claim.job_id))
-    session.rollback()
-    return bool(value)
-
-
 def finish(session: Session, claim: Claim, *, result: dict[str, Any] | None, cancelled: bool = False) -> bool:
     values = {
         "status": "cancelled" if cancelled else "succeeded",
@@ -206,7 +173,7 @@ def finish(session: Session, claim: Claim, *, result: dict[str, Any] | None, can
         "lease_expires_at": None,
         "error_code": None,
     }
-    updated = session.execute(update(Job).where(_owned(claim)).values(**values))
+    updated = session.execute(update(Job).where(owned(claim)).values(**values))
     session.commit()
     return rowcount(updated) == 1
 

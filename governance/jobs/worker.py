@@ -11,68 +11,32 @@ import os
 import socket
 import threading
 import time
-import uuid
-from typing import Any
 
 from flask import Flask
 from prometheus_client import Counter
-from sqlalchemy.orm import Session
 
 from governance.db import Database
 from governance.errors import DomainError, error_frames
 from governance.jobs import service
+from governance.jobs.context import JobCancelledError, JobContext, LeaseLostError, PermanentJobError
+from governance.jobs.leases import Claim
 from governance.jobs.registry import handler_for, periodic_specs
+
+# The context and its exceptions are re-exported for `governance.jobs` and the callers that import them from here.
+__all__ = [
+    "JobCancelledError",
+    "JobContext",
+    "LeaseLostError",
+    "PermanentJobError",
+    "Worker",
+    "default_worker_id",
+    "drain",
+    "start_background_worker",
+]
 
 log = logging.getLogger("governance.jobs")
 
 JOBS_FINISHED = Counter("governance_jobs_finished_total", "Job attempts by kind and outcome", ["kind", "outcome"])
-
-
-class PermanentJobError(DomainError):
-    """A job that cannot succeed for a domain reason (its input is invalid, what it works on is gone): it fails
-    once with the stable `code` and is never retried. Any DomainError a handler raises is treated so; this class
-    is for handlers that turn a data error (a ValueError from a stored spec) into one."""
-
-    status, code, default_message = 422, "job_input_invalid", "The job's input cannot be processed."
-
-
-class JobCancelledError(Exception):
-    """Raised by a handler (or `JobContext.check_cancelled`) to stop a job whose cancellation was requested."""
-
-
-class LeaseLostError(Exception):
-    """The job's lease ran out and another worker claimed it; this worker must stop working on it."""
-
-
-class JobContext:
-    """What a handler gets: its payload, a way to open sessions, progress reporting and cancellation checks."""
-
-    def __init__(self, app: Flask, database: Database, claim: service.Claim) -> None:
-        self.app = app
-        self._db = database
-        self._claim = claim
-        self.job_id: uuid.UUID = claim.job_id
-        self.kind = claim.kind
-        self.payload: dict[str, Any] = claim.payload
-        self.attempt = claim.attempt
-
-    def session(self) -> Session:
-        """A new session; the handler commits its own work (in small transactions for long jobs)."""
-        return self._db.session()
-
-    def progress(self, done: int | None = None, total: int | None = None, message: str | None = None) -> None:
-        """Record progress and renew the lease. Call it between transactions (SQLite has one writer)."""
-        with self._db.session() as session:
-            if not service.renew(session, self._claim, done=done, total=total, message=message):
-                raise LeaseLostError()
-
-    def cancelled(self) -> bool:
-        with self._db.session() as session:
-            return service.is_cancel_requested(session, self._claim)
-
-    def check_cancelled(self) -> None:
-        if self.cancelled():
-            raise JobCancelledError()
 
 
 def default_worker_id() -> str:
@@ -105,7 +69,7 @@ class Worker:
         self._run(claim)
         return True
 
-    def _run(self, claim: service.Claim) -> None:
+    def _run(self, claim: Claim) -> None:
         spec = handler_for(claim.kind)
         extra = {"job_id": str(claim.job_id), "job_kind": claim.kind, "attempt": claim.attempt}
         with self.app.app_context(), self.db.session() as session:
