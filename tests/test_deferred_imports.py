@@ -62,7 +62,6 @@ ALLOWED = {
     "web/dashboard.py",
     "web/home.py",
     "web/markup.py",
-    "web/present.py",
     "web/sources.py",
 }
 

@@ -43,9 +43,6 @@ ALLOWED_IN_CYCLES: set[str] = {
     # access's OAuth routes and its sign-in pages
     "governance.access.api",
     "governance.access.sso_pages",
-    # the web's translations and presentation helpers
-    "governance.web.i18n",
-    "governance.web.present",
 }
 
 

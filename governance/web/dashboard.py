@@ -1062,7 +1062,7 @@ def _model_protections(job: Any) -> list[str]:
     out = [_("Trained on pseudonymized data")]
     epsilon = job.epsilon_spent or job.target_epsilon
     if epsilon:
-        out.append(_("Differential privacy (\u03b5 = %(epsilon)s)", epsilon=i18n.format_decimal_text(epsilon, 2)))
+        out.append(_("Differential privacy (\u03b5 = %(epsilon)s)", epsilon=present.format_decimal_text(epsilon, 2)))
     return out
 
 

@@ -184,14 +184,6 @@ def format_number(value: Any) -> str:
     return format_decimal(value, locale=current_language())
 
 
-def format_decimal_text(value: Any, places: int = 3) -> str:
-    """ε and δ as `present.decimal_text` writes them, with the reader's decimal sign (`0,5` in German)."""
-    from governance.web.present import decimal_text  # deferred: present imports this module
-
-    text = decimal_text(value, places)
-    return text.replace(".", ",") if current_language() == "de" else text
-
-
 def format_month(value: Any) -> str:
     """`December 2026` / `Dezember 2026`."""
     return _format(value, "month")

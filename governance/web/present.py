@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pycountry
 from flask import has_request_context
 from flask_babel import gettext, ngettext
 
@@ -171,6 +172,12 @@ def decimal_text(value: Any, places: int = 3) -> str:
     return text if not math.isnan(number) else "—"
 
 
+def format_decimal_text(value: Any, places: int = 3) -> str:
+    """ε and δ as `decimal_text` writes them, with the reader's decimal sign (`0,5` in German)."""
+    text = decimal_text(value, places)
+    return text.replace(".", ",") if i18n.current_language() == "de" else text
+
+
 # --- plain words for policy values (GDPR Art. 12: "clear and plain language") ------------------------------
 
 _REGION_NAMES = {"EU": "European Union", "EEA": "European Economic Area", "UK": "United Kingdom"}
@@ -207,8 +214,6 @@ def duration_words(days: int | None) -> str:
 
 def region_name(code: str) -> str:
     """`CH` -> `Switzerland`, `US-CA` -> `California (United States)`; an unknown code is shown as given."""
-    import pycountry  # light; only pages that name regions need it
-
     if _reader_language() != i18n.DEFAULT and "-" not in code:  # Babel names countries in the reader's language
         named = i18n.territory_name("150" if code == "EU" else code)
         if named:
@@ -273,8 +278,6 @@ def language_name(code: str | None) -> str | None:
         named = i18n.language_name(code)
         if named:
             return named
-    import pycountry
-
     base, _, region = code.replace("_", "-").partition("-")
     language = pycountry.languages.get(alpha_2=base.lower()) if len(base) == 2 else None
     language = language or pycountry.languages.get(alpha_3=base.lower())
@@ -372,8 +375,6 @@ def rectify_problem(kind: str, service_message: str) -> str:
 
 def rectify_options(kind: str) -> list[tuple[str, str]] | None:
     """The choices for fields a person picks from a list (value, name), sorted by name; None for free text."""
-    import pycountry
-
     translated = _reader_language() != i18n.DEFAULT
     if kind == "country":
         names = [(c.alpha_2, getattr(c, "common_name", None) or c.name) for c in pycountry.countries]
