@@ -59,7 +59,6 @@ ALLOWED = {
     "web/__init__.py",
     "web/access_log.py",
     "web/console.py",
-    "web/dashboard.py",
     "web/home.py",
     "web/markup.py",
     "web/sources.py",

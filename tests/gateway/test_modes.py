@@ -39,7 +39,7 @@ def test_a_row_level_release_is_labelled_pseudonymized_personal_data_in_api_and_
     assert stated["not_covered"]
     # the person's "how my data is used" page leads with what kind of data the release is
     from governance.gateway.models import Release
-    from governance.web.dashboard import _release_protections
+    from governance.web.dashboard.usage import _release_protections
 
     with app.test_request_context("/me/usage"):  # the page's labels are translated: a request picks the language
         session = app.extensions["governance.db"].session()
