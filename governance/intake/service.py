@@ -14,8 +14,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from governance.access.principals import ActorRef, Principal
+from governance.consent.service import lawful_event_categories
+from governance.vault import service as vault
+from governance.vault.errors import SubjectErasedError, SubjectNotFoundError
 
-__all__ = ["ingest_mixed"]
+__all__ = ["ingest_for_subject", "ingest_mixed"]
+
+
+def ingest_for_subject(
+    session: Session, subject_id: uuid.UUID, events: Sequence[Any], *, actor: Principal | ActorRef
+) -> vault.IntakeReport:
+    """Store up to 10,000 events of one subject, judged against the categories the subject's consents make
+    lawful (`POST /api/v1/subjects/<id>/events`). Raises the vault's SubjectNotFoundError/SubjectErasedError."""
+    vault.get_subject(session, subject_id)
+    lawful = lawful_event_categories(session, subject_id)
+    return vault.ingest_events(session, subject_id, events, actor=actor, lawful_categories=lawful)
 
 
 def _rejection(index: int, raw: dict[str, Any], code: str, message: str) -> dict[str, Any]:
@@ -31,10 +44,6 @@ def ingest_mixed(session: Session, events: Sequence[Any], *, actor: Principal | 
     Returns `{accepted, duplicates, rejected: [{index, event_id, error, message}], by_category, subjects}`
     with indexes into `events`. Raises the vault's IntakeTooLargeError for more than 10,000 events per subject.
     """
-    from governance.consent.service import lawful_event_categories
-    from governance.vault import service as vault
-    from governance.vault.errors import SubjectErasedError, SubjectNotFoundError
-
     groups: dict[uuid.UUID, list[tuple[int, dict[str, Any]]]] = {}
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(events):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -23,11 +24,26 @@ from governance import audit, jobs
 from governance.access.principals import Principal
 from governance.consent import service as consent
 from governance.consent.state import Reason
+from governance.core.runtime import Slot, runtime
 from governance.notifications.messages import language_of, render
 from governance.notifications.service import MAX_ATTEMPTS, SEND_JOB, NoticeKind
 from governance.settings import Settings
+from governance.vault import service as vault
+from governance.vault.errors import SubjectErasedError, SubjectNotFoundError
 
 SENDER = Principal.system("notifications.sender")
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """How the send job reads a request's kind and outcome text (a rejection's reason) at send time. Requests
+    sits above notifications (it calls `notify`) and is never imported here: the composition root
+    (governance/composition.py) fills `REQUEST_FACTS` with a reader calling `requests.service.get_request`."""
+
+    read: Callable[[Session, uuid.UUID], tuple[str | None, str | None]]
+
+
+REQUEST_FACTS = Slot("notifications.request_facts", RequestFacts)
 
 
 @dataclass(frozen=True)
@@ -78,9 +94,6 @@ def _skip(session: Session, payload: dict[str, Any], reason: str) -> dict[str, A
 
 def _contact(session: Session, subject_id: uuid.UUID) -> tuple[str | None, str | None] | str:
     """(address, language) from the vault, or the reason there is none."""
-    from governance.vault import service as vault
-    from governance.vault.errors import SubjectErasedError, SubjectNotFoundError
-
     try:
         fields = vault.read_profile(session, subject_id, actor=SENDER, view="clear")["fields"]
     except SubjectErasedError:
@@ -94,11 +107,7 @@ def _request_facts(session: Session, request_id: str | None) -> tuple[str | None
     """The request's kind and outcome text (a rejection's reason), read at send time."""
     if not request_id:
         return None, None
-    # a lazy import: requests sits above notifications (it calls `notify`); reading back is a contract call
-    from governance.requests import service as requests
-
-    view = requests.get_request(session, uuid.UUID(request_id))
-    return view.kind, view.outcome_reason
+    return runtime().get(REQUEST_FACTS).read(session, uuid.UUID(request_id))
 
 
 def _renewal_facts(session: Session, payload: dict[str, Any]) -> tuple[str, str | None] | None:

@@ -1,4 +1,6 @@
-"""The vault API under /api/v1: subjects, profiles (by view), event intake and reads, key management."""
+"""The vault API under /api/v1: subjects, profiles (by view), event reads, key management. The event intake
+routes are declared on this blueprint by `governance.intake.api` (they also ask consent, which the vault never
+imports)."""
 
 from __future__ import annotations
 
@@ -21,14 +23,10 @@ from governance.vault.schemas import (
     BreakGlassBody,
     CreateSubjectBody,
     DataKeyRotatedOut,
-    EventBatchBody,
     EventsOut,
     EventsQuery,
-    IntakeOut,
     KeyStatusOut,
     LookupBody,
-    MixedEventBatchBody,
-    MixedIntakeOut,
     ProfileBody,
     ProfileChangedOut,
     ProfileOut,
@@ -49,7 +47,8 @@ def subject_resource(view_args: dict[str, Any]) -> Resource:
         return Resource(type="Subject", id="invalid")
 
 
-def _dump(model: type[BaseModel], value: Any) -> dict[str, Any]:
+def dump(model: type[BaseModel], value: Any) -> dict[str, Any]:
+    """`value` (a service view) as `model` in JSON form; the intake routes share it."""
     return model.model_validate(value, from_attributes=True).model_dump(mode="json")
 
 
@@ -65,7 +64,7 @@ def create_subject(body: CreateSubjectBody) -> tuple[dict[str, Any], int]:
             profile=body.profile,
             jurisdiction=body.jurisdiction,
         )
-    return _dump(SubjectOut, view), 201
+    return dump(SubjectOut, view), 201
 
 
 @bp.post("/subjects/lookup", responses={200: SubjectOut})
@@ -78,13 +77,13 @@ def lookup_subject(body: LookupBody) -> dict[str, Any]:
     if view is None:
         raise SubjectNotFoundError()
     authorize(current_principal(), "subject.read", Resource.subject(view.id))
-    return _dump(SubjectOut, view)
+    return dump(SubjectOut, view)
 
 
 @bp.get("/subjects/<subject_id>", responses={200: SubjectOut})
 @requires("subject.read", resource=subject_resource)
 def get_subject(path: SubjectPath) -> dict[str, Any]:
-    return _dump(SubjectOut, service.get_subject(get_session(), path.subject_id))
+    return dump(SubjectOut, service.get_subject(get_session(), path.subject_id))
 
 
 @bp.patch("/subjects/<subject_id>/profile", responses={200: ProfileChangedOut})
@@ -133,35 +132,6 @@ def break_glass(path: SubjectPath, body: BreakGlassBody) -> dict[str, Any]:
     return ProfileOut.model_validate(result).model_dump(mode="json", exclude_none=True)
 
 
-@bp.post("/subjects/<subject_id>/events", responses={200: IntakeOut})
-@requires("events.write", resource=subject_resource)
-def ingest_events(path: SubjectPath, body: EventBatchBody) -> dict[str, Any]:
-    """Up to 10,000 events; each accepted, reported as duplicate (same event_id), or rejected by index
-    (`invalid_event`, `unknown_category`, `no_lawful_basis`: no purpose the subject permits covers it)."""
-    # deferred: vault and consent never import each other at module level (docs/contracts.md); the route orchestrates
-    from governance.consent.service import lawful_event_categories
-
-    with transaction(get_session()) as session:
-        service.get_subject(session, path.subject_id)
-        lawful = lawful_event_categories(session, path.subject_id)
-        report = service.ingest_events(
-            session, path.subject_id, body.events, actor=current_principal(), lawful_categories=lawful
-        )
-    return _dump(IntakeOut, report)
-
-
-@bp.post("/events", responses={200: MixedIntakeOut})
-@requires("events.write")
-def ingest_mixed_events(body: MixedEventBatchBody) -> dict[str, Any]:
-    """Up to 10,000 events for any number of subjects (each event names its `subject_id`). Judged per event
-    as for one subject, plus `unknown_subject` and `subject_erased`; indexes refer to this request's list."""
-    # deferred: intake sits above vault (it orchestrates vault and consent, for HTTP and the broker's consumer)
-    from governance.intake.service import ingest_mixed
-
-    with transaction(get_session()) as session:
-        return ingest_mixed(session, body.events, actor=current_principal())
-
-
 @bp.get("/subjects/<subject_id>/events", responses={200: EventsOut})
 @requires("events.read", resource=subject_resource)
 def list_events(path: SubjectPath, query: EventsQuery) -> dict[str, Any]:
@@ -205,7 +175,7 @@ def key_status() -> dict[str, Any]:
     """Master-key versions, how many data keys each wraps, recent rotations. Never key material."""
     with transaction(get_session()) as session:
         status = keymanagement.key_status(session)
-    rotations = [_dump(RotationOut, rotation) for rotation in status["rotations"]]
+    rotations = [dump(RotationOut, rotation) for rotation in status["rotations"]]
     body = {"versions": status["versions"], "rotations": rotations, "epochs": status["epochs"]}
     return KeyStatusOut.model_validate(body).model_dump(mode="json")
 
@@ -216,7 +186,7 @@ def rotate_master_key() -> tuple[dict[str, Any], int]:
     """Start a master-key rotation: a new version becomes active and a job re-wraps every data key."""
     with transaction(get_session()) as session:
         view = keymanagement.start_master_rotation(session, actor=current_principal())
-    return _dump(RotationOut, view), 202
+    return dump(RotationOut, view), 202
 
 
 @bp.post("/subjects/<subject_id>/keys/rotate", responses={200: DataKeyRotatedOut})

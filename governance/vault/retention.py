@@ -7,7 +7,8 @@ a category no purpose uses has retention 0 and is deleted on the next run. Count
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import delete, exists, select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from governance.access.principals import ActorRef, Principal
 from governance.audit import record
+from governance.core.runtime import Slot
 from governance.db import utcnow
 from governance.vault.catalog import CategoryCatalog
 from governance.vault.models import DataKey, Event, ProfileFieldValue, Subject
@@ -28,6 +30,17 @@ class _PurposeLike(Protocol):
     def profile_fields(self) -> Iterable[str]: ...
     @property
     def event_categories(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class PurposeSource:
+    """Where the retention job reads the purposes from: consent's catalog. Vault sits below consent and never
+    imports it; the composition root (governance/composition.py) fills `RETENTION_PURPOSES` at start-up."""
+
+    read: Callable[[], Iterable[_PurposeLike]]
+
+
+RETENTION_PURPOSES = Slot("vault.retention_purposes", PurposeSource)
 
 
 def retention_days_by_category(catalog: CategoryCatalog, purposes: Iterable[_PurposeLike]) -> dict[str, int]:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from governance.access.principals import Principal
+from governance.core.runtime import runtime
 from governance.jobs import JobContext, register, register_periodic
 from governance.vault import blind_index_rotation, keymanagement, retention
 from governance.vault.runtime import get_runtime
@@ -82,10 +83,8 @@ def reindex_blind(ctx: JobContext) -> dict[str, Any]:
 @register(RETENTION_JOB, lease_seconds=600)
 def apply_retention(ctx: JobContext) -> dict[str, Any]:
     """Delete fields and events older than every purpose using them allows (counts go to the audit log)."""
-    from governance.consent.service import purposes  # deferred: vault never imports consent at module level
-
     catalog = get_runtime().catalog
-    days = retention.retention_days_by_category(catalog, purposes())
+    days = retention.retention_days_by_category(catalog, runtime().get(retention.RETENTION_PURPOSES).read())
     session = ctx.session()
     try:
         with session.begin():
