@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request
 from flask_openapi3 import Info, OpenAPI
 from flask_wtf.csrf import CSRFProtect
 
@@ -19,23 +18,6 @@ from governance.policyfiles import policy_version
 from governance.settings import PROJECT_ROOT, Settings
 
 __version__ = "0.1.0"
-
-# Registration order follows the dependency order of docs/contracts.md.
-DOMAINS = (
-    "jobs",
-    "audit",
-    "outbox",
-    "access",
-    "vault",
-    "consent",
-    "notifications",
-    "intake",
-    "requests",
-    "gateway",
-    "training",
-    "standards",
-    "web",
-)
 
 csrf = CSRFProtect()
 
@@ -107,15 +89,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_csrf_check)
     api.init_app(app)
 
-    from governance.health import bp as health_bp
+    # deferred: every `import governance.<module>` runs this package first; the domains load when an app is built
+    from governance.composition import compose
 
-    app.register_blueprint(health_bp)
-    for domain in DOMAINS:
-        importlib.import_module(f"governance.{domain}").init_app(app)
-
-    from governance import cli
-
-    cli.init_app(app)
+    compose(app)  # every domain's blueprints, CLI commands, jobs, checks and gauges, in one place
     _exempt_probes_from_rate_limits(app)
     for endpoint in list(app.view_functions):
         if endpoint == "static" or endpoint.endswith(".static"):
@@ -147,8 +124,6 @@ REQUEST_SCOPED_G = (
 
 def _reset_request_scope() -> None:
     """An app context may outlive a request (tests, CLI): request-scoped values must not carry over."""
-    from flask import g
-
     for key in REQUEST_SCOPED_G:
         g.pop(key, None)
 
@@ -158,8 +133,6 @@ def _csrf_check() -> None:
     ambient authority and are exempt."""
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return
-    from flask import current_app
-
     cookie = current_app.config["SESSION_COOKIE_NAME"]
     is_api = errors.is_machine_path(request.path)
     if is_api and request.headers.get("Authorization"):

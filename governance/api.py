@@ -17,7 +17,8 @@ import copy
 import datetime as dt
 import json
 import typing
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from flask import Flask, Response, has_request_context, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -27,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 
 from governance import inputs
 from governance.errors import DomainError, InvalidRequestError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 API_PREFIX = "/api/v1"
 # JSON endpoints: the API, and OpenID AuthZEN's fixed paths (`/access/v1/evaluation`, docs/standards.md).
@@ -107,6 +110,15 @@ class ErrorBody(BaseModel):
 
 # Error responses every operation can give are added to the document by `governance.openapi` (from the route's
 # declaration and method); a route declares only its domain statuses, e.g. `responses={409: ErrorBody}`.
+
+
+IDEMPOTENCY_ATTR = "_governance_idempotency_key"
+
+
+def idempotent_write(view: F) -> F:
+    """Mark a route whose writes take an `Idempotency-Key` header (governance.openapi documents it as required)."""
+    setattr(view, IDEMPOTENCY_ATTR, True)
+    return view
 
 
 def api_blueprint(name: str, *, tag: str | None = None, description: str = "") -> APIBlueprint:

@@ -1,13 +1,18 @@
-"""The `governance` command group: `flask --app wsgi governance <command>`. Domains add their own commands
-to `governance_cli` from their `init_app`."""
+"""The `governance` command group: `flask --app wsgi governance <command>`. The composition root
+(governance/composition.py) adds each domain's commands to `governance_cli` and the group to the app's CLI."""
 
 from __future__ import annotations
 
 import threading
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
+
+from governance.demo import load_demo
+from governance.jobs.worker import Worker, drain, start_background_worker
+from governance.migrations_support import head_revision, upgrade
 
 governance_cli = AppGroup("governance", help="Privacy and consent governance service.")
 
@@ -19,8 +24,6 @@ def _settings():
 @governance_cli.command("init")
 def init_command() -> None:
     """Migrate the database to the latest schema and create development keys if absent."""
-    from governance.migrations_support import head_revision, upgrade
-
     settings = _settings()
     upgrade(settings.database_url)
     keys = current_app.extensions["governance.keys"]
@@ -37,8 +40,6 @@ def init_command() -> None:
 @click.option("--kind", "kinds", multiple=True, help="Only run jobs of these kinds.")
 def worker_command(once: bool, kinds: tuple[str, ...]) -> None:
     """Run a job worker (one per process; start several for more throughput)."""
-    from governance.jobs.worker import Worker, drain
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
         click.echo(f"ran {drain(app, kinds=list(kinds) or None)} jobs")
@@ -57,10 +58,6 @@ def worker_command(once: bool, kinds: tuple[str, ...]) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
     """Development server with one in-process job worker (production: gunicorn + separate workers)."""
-    from werkzeug.serving import run_simple
-
-    from governance.jobs.worker import start_background_worker
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     start_background_worker(app)
     click.echo(f"Serving on http://{host}:{port}/  (API description: http://{host}:{port}/api/openapi.json)")
@@ -72,12 +69,6 @@ def serve_command(host: str, port: int) -> None:
 @click.option("--seed", default=20261128, show_default=True)
 def demo_command(subjects: int, seed: int) -> None:
     """Load a realistic synthetic data set (profiles, consents, events) with a fixed seed."""
-    from governance.demo import load_demo
-
     summary = load_demo(current_app._get_current_object(), subjects=subjects, seed=seed)  # type: ignore[attr-defined]
     for line in summary:
         click.echo(line)
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(governance_cli)

@@ -18,16 +18,12 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask
 
-from governance.api import ErrorBody
+from governance.api import IDEMPOTENCY_ATTR, ErrorBody
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-IDEMPOTENCY_ATTR = "_governance_idempotency_key"
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
 DRP_ERROR_REF = {"$ref": "#/components/schemas/DrpError"}
@@ -72,12 +68,6 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 _HEADERS_401 = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)"}}
 _HEADERS_429 = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}}
-
-
-def idempotent_write(view: F) -> F:
-    """Mark a route whose writes take an `Idempotency-Key` header (documented as required)."""
-    setattr(view, IDEMPOTENCY_ATTR, True)
-    return view
 
 
 def _error(description: str, headers: dict[str, Any] | None = None, ref: dict[str, str] = ERROR_REF) -> dict:

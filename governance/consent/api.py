@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
-from governance.api import ErrorBody, api_blueprint
+from governance.api import ErrorBody, api_blueprint, idempotent_write
 from governance.consent import imports, processors, service
 from governance.consent.errors import InvalidDecisionError
 from governance.consent.receipts import InvalidReceiptError
@@ -53,7 +53,6 @@ from governance.consent.schemas import (
 from governance.consent.state import Method
 from governance.db import get_session, transaction
 from governance.errors import DomainError, ValidationFailedError
-from governance.openapi import idempotent_write
 
 bp = api_blueprint("consent", description="Consent decisions, receipts, checks, GPC, imports and processors")
 public_bp = api_blueprint("consent_public", tag="consent", description="Purposes, notices and receipt keys")

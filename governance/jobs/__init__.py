@@ -1,7 +1,5 @@
 """Durable jobs: plumbing that knows no domain. Domains enqueue in their own transaction and register handlers."""
 
-from flask_openapi3 import OpenAPI
-
 from governance.jobs.registry import register, register_periodic
 from governance.jobs.service import JobView, enqueue, find_by_dedupe_key, get_job, request_cancel
 from governance.jobs.worker import JobCancelledError, JobContext, PermanentJobError
@@ -14,14 +12,7 @@ __all__ = [
     "enqueue",
     "find_by_dedupe_key",
     "get_job",
-    "init_app",
     "register",
     "register_periodic",
     "request_cancel",
 ]
-
-
-def init_app(app: OpenAPI) -> None:
-    from governance.jobs.api import bp
-
-    app.register_api(bp)

@@ -36,7 +36,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
@@ -45,10 +45,9 @@ from werkzeug.exceptions import HTTPException
 from governance import audit
 from governance.access.decorators import current_principal, public, requires
 from governance.access.principals import Principal
-from governance.core.runtime import Slot, runtime, runtime_of
+from governance.core.runtime import Slot, runtime
 from governance.db import get_session, transaction, utcnow
 from governance.errors import DomainError
-from governance.policyfiles import load_yaml
 
 DRP_VERSION = "0.9.4"
 TAG = Tag(name="standards", description="Standard endpoints: GPC, DRP, ISO/IEC TS 27560, OpenID AuthZEN")
@@ -102,13 +101,6 @@ class DrpPolicy(BaseModel):
 
 # the app's policies/drp.yaml (filled at start-up from the configured policies folder)
 DRP_POLICY = Slot("requests.drp", DrpPolicy)
-
-
-def init_app(app: Flask) -> None:
-    config = runtime_of(app)
-    config.provide(DRP_POLICY, load_yaml(config.policies_dir / "drp.yaml", DrpPolicy))
-    app.register_api(bp)  # type: ignore[attr-defined]
-    app.register_api(discovery_bp)  # type: ignore[attr-defined]
 
 
 def _policy() -> DrpPolicy:

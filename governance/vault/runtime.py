@@ -1,5 +1,5 @@
 """The vault's per-process state: the key provider and envelope (with its cache of unwrapped data keys), the
-blind-index key and the category catalog. `init_app` checks the settings at start-up; the runtime itself is
+blind-index key and the category catalog. the composition root checks the settings at start-up; the runtime itself is
 built on first use (`get_runtime()`), so that creating the app (a CLI `--help`) generates no development key,
 and built at start-up in production, where no key can be generated and a missing one must stop the service.
 Services reach it through `get_runtime()` so that their signatures stay as docs/contracts.md lists them."""
@@ -7,6 +7,7 @@ Services reach it through `get_runtime()` so that their signatures stay as docs/
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -18,7 +19,13 @@ from governance.settings import PROJECT_ROOT, ConfigError, Settings
 from governance.vault.blind_index_rotation import BlindIndexKeys
 from governance.vault.catalog import CategoryCatalog, load_catalog
 from governance.vault.crypto import BlindIndex, Envelope
-from governance.vault.keyproviders import EnvKeyProvider, FileKeyProvider, KeyProvider, KeyProviderError
+from governance.vault.keyproviders import (
+    EnvKeyProvider,
+    FileKeyProvider,
+    KeyProvider,
+    KeyProviderError,
+    KeyProviderUnavailable,
+)
 from governance.vault.pkcs11_provider import Pkcs11KeyProvider, Pkcs11Settings  # python-pkcs11 loads on first use
 
 EXTENSION = "governance.vault"
@@ -91,6 +98,27 @@ class LazyRuntime:
                     self._runtime = build_runtime(self._app)
                 runtime = self._runtime
         return runtime
+
+
+def master_key_check(holder: LazyRuntime) -> Callable[[], tuple[bool, str]]:
+    """The readiness check: the master key provider answers (the first probe builds the runtime, development
+    keys included). Its detail names the provider and a fixed reason word, never key material."""
+
+    def master_key_ready() -> tuple[bool, str]:
+        try:
+            provider = holder.get().provider
+        except Exception:  # a ConfigError names paths and settings, never key material; the type is enough
+            return False, "vault master key provider unavailable"
+        name = provider.name
+        try:
+            provider.versions()
+        except KeyProviderUnavailable as exc:  # an HSM: the reason is a fixed word (token_missing, pin_incorrect)
+            return False, f"vault master key provider '{name}' unavailable ({exc.reason})"
+        except Exception:  # the detail must not carry key material; the type is enough
+            return False, "vault master key provider unavailable"
+        return True, f"vault master key provider '{name}'"
+
+    return master_key_ready
 
 
 def runtime_for(app: Flask) -> VaultRuntime:

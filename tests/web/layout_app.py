@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template_string
 
+from governance.composition import register_web
 from governance.settings import PROJECT_ROOT
 
 SAMPLE = """{% extends "base.html" %}
@@ -29,11 +30,9 @@ SAMPLE = """{% extends "base.html" %}
 
 
 def make_layout_app(env: str = "test") -> Flask:
-    from governance.web import init_app
-
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"))
     app.config.update(SECRET_KEY="layout-test-only", GOVERNANCE_ENV=env, TESTING=True)
-    init_app(app)
+    register_web(app)
 
     @app.get("/sample")
     def sample() -> str:
