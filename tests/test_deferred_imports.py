@@ -13,7 +13,6 @@ PACKAGE = Path(__file__).parent.parent / "governance"
 MARK = "# deferred:"
 
 ALLOWED = {
-    "access/api.py",
     "access/api_v1.py",
     "access/cli.py",
     "access/decorators.py",

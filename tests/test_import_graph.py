@@ -27,9 +27,6 @@ ALLOWED_IN_CYCLES: set[str] = {
     "governance.vault.service.release_rows",
     "governance.vault.service.shredding",
     "governance.vault.service.subjects",
-    # access's OAuth routes and its sign-in pages
-    "governance.access.api",
-    "governance.access.sso_pages",
 }
 
 

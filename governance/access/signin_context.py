@@ -1,5 +1,7 @@
 """What checking a sign-in factor needs from the running app: the TOTP secret box, the hashed client address
-and the lockout policy. Shared by the sign-in pages and by the console's second-factor re-check."""
+and the lockout policy; and what the sign-in pages (views.py, sso_pages.py) share: the pending second step's
+cookie key and lifetime, and the checked `next` address. Shared by the sign-in pages and by the console's
+second-factor re-check."""
 
 from __future__ import annotations
 
@@ -7,7 +9,15 @@ from datetime import timedelta
 
 from flask import current_app, request
 
-from governance.access import accounts
+from governance.access import accounts, redirects
+
+PENDING_KEY = "access_pending"  # first factor passed, second factor awaited
+PENDING_LIFETIME = timedelta(minutes=5)
+
+
+def safe_next(default: str = "/console") -> str:
+    """The request's `next` address when it stays on this site, else `default`."""
+    return redirects.safe_next(request.args.get("next"), default)
 
 
 def totp_box() -> accounts.SecretBox:

@@ -12,8 +12,9 @@ from flask import session as cookie
 from werkzeug.wrappers import Response  # what redirect() returns (flask.Response is a subclass)
 
 from governance.access import accounts, authn, redirects, sessions, sso
-from governance.access.api import PENDING_KEY, _safe_next, bp
 from governance.access.decorators import public
+from governance.access.signin_context import PENDING_KEY, safe_next
+from governance.access.views import bp
 from governance.db import get_session, transaction
 from governance.errors import error_response
 
@@ -35,7 +36,7 @@ def _no_store(response: Response) -> Response:
 def login_sso() -> Any:
     client = _client()
     try:
-        url, flow = client.begin(_safe_next())
+        url, flow = client.begin(safe_next())
     except sso.SsoUnavailableError as exc:
         with transaction(get_session()) as session:
             sso.record_refusal(session, exc.reason)
@@ -75,11 +76,3 @@ def login_sso_callback() -> Any:
     authn.start_cookie_session("staff", new.token)
     cookie[sso.SIGNED_IN_KEY] = True
     return _no_store(redirect(next_url))
-
-
-def provider_logout_url() -> str | None:
-    """Where to send a browser whose staff session began at the provider (RP-initiated logout), if anywhere."""
-    client = current_app.extensions.get(sso.EXTENSION_KEY)
-    if client is None or not cookie.get(sso.SIGNED_IN_KEY):
-        return None
-    return client.end_session_url()
