@@ -20,11 +20,12 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from flask import Flask, Response, has_request_context, jsonify, request
+from flask import Flask, Response, current_app, has_request_context, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from governance import inputs
 from governance.errors import DomainError, InvalidRequestError
@@ -281,8 +282,6 @@ def _refuse_undeclared_query_parameters() -> None:
     model itself refuses unknown ones, so only routes without a model are checked here."""
     if not request.path.startswith(JSON_PREFIXES) or not request.args or request.endpoint is None:
         return
-    from flask import current_app
-
     models: dict[str, type[BaseModel] | None] = current_app.extensions.setdefault("governance.query_models", {})
     if request.endpoint not in models:
         models[request.endpoint] = _query_model_of(current_app.view_functions.get(request.endpoint))
@@ -321,8 +320,6 @@ def guard_json_body() -> None:
     except DomainError:
         raise
     except Exception:  # werkzeug raises BadRequest (or 413 when too large, re-raised below)
-        from werkzeug.exceptions import RequestEntityTooLarge
-
         if (
             request.content_length
             and request.max_content_length

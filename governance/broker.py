@@ -10,6 +10,7 @@ The broker URL holds a password: it is never logged (errors name the exception t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +50,12 @@ class BrokerSettings:
         )
 
     def replace(self, **changes: Any) -> BrokerSettings:
-        from dataclasses import replace
-
-        return replace(self, **changes)
+        return dataclasses.replace(self, **changes)
 
 
 def connect(config: BrokerSettings) -> pika.BlockingConnection:
     """A blocking connection (raises pika.exceptions.AMQPConnectionError when the broker is unreachable)."""
-    import pika
+    import pika  # deferred: only the relay and the intake consumer talk to the broker, never a web worker
 
     params = pika.URLParameters(config.url)
     params.heartbeat = config.heartbeat_seconds

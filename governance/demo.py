@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from governance.access import accounts, tokens
+from governance.access.errors import DuplicateError
+from governance.access.service import create_dashboard_link
+from governance.consent import service as consent
 from governance.core.principals import Principal
+from governance.vault import service as vault
 
 DEMO_ACTOR = Principal.system("demo")
 
@@ -112,8 +118,6 @@ class DemoSummary:
 
 def _phone(rng: random.Random, country: str) -> str:
     """A valid mobile number for the country: its example number with the last digits varied."""
-    import phonenumbers
-
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     if example is None:  # every country the demo uses has one; a typo in the list should fail loudly
         raise ValueError("no example mobile number for that country")
@@ -189,9 +193,6 @@ def _decisions(rng: random.Random, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 def _load_subject(session: Session, rng: random.Random, index: int, now: dt.datetime, summary: DemoSummary) -> None:
-    from governance.consent import service as consent
-    from governance.vault import service as vault
-
     profile, country = _profile(rng, index, now.date())
     decisions = _decisions(rng, now)
     events = _events(rng, index, now, profile["device"])
@@ -226,9 +227,6 @@ def _write_credentials(path: Path, lines: list[str]) -> None:
 
 
 def _staff_and_clients(session: Session) -> list[str]:
-    from governance.access import accounts, tokens
-    from governance.access.errors import DuplicateError
-
     lines: list[str] = []
     for username, role in STAFF:
         password = secrets.token_urlsafe(12)
@@ -257,9 +255,6 @@ def _in_transaction(app: Flask, work: Callable[[Session], Any]) -> Any:
 
 def load_demo(app: Flask, *, subjects: int, seed: int, progress: Callable[[int], None] | None = None) -> list[str]:
     """Load (or top up) the demo data set; returns lines to show the operator."""
-    from governance.access.service import create_dashboard_link
-    from governance.vault import service as vault
-
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     summary = DemoSummary()

@@ -7,11 +7,15 @@ data: they are shown to callers and may be logged.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException
+
+from governance.db import current_session
 
 log = logging.getLogger("governance.errors")
 
@@ -122,9 +126,6 @@ def error_response(status: int, body: dict[str, Any], headers: Mapping[str, str]
     if wants_json():
         response = jsonify(body)
     else:
-        from flask import render_template
-        from jinja2 import TemplateNotFound
-
         try:
             html = render_template("errors/error.html", status=status, error=body)
         except TemplateNotFound:
@@ -138,16 +139,12 @@ def error_response(status: int, body: dict[str, Any], headers: Mapping[str, str]
 
 def error_frames(exc: BaseException, limit: int = 12) -> list[str]:
     """Where an error happened (file, line, function) without its message, which may carry values."""
-    import traceback
-
     return [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}:{f.name}" for f in traceback.extract_tb(exc.__traceback__)][
         -limit:
     ]
 
 
 def _rollback() -> None:
-    from governance.db import current_session
-
     session = current_session()
     if session is not None:
         session.rollback()

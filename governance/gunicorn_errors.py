@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gunicorn import util
+
 CODES = {
     400: ("bad_request", "The request is malformed."),
     403: ("forbidden", "The request is forbidden."),
@@ -34,12 +36,8 @@ def error_bytes(status: int, reason: str) -> bytes:
 
 def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """Drop-in for `gunicorn.util.write_error`; `mesg` (which may quote the request) is never sent."""
-    from gunicorn import util
-
     util.write_nonblock(sock, error_bytes(int(status_int), reason))
 
 
 def install() -> None:
-    from gunicorn import util
-
     util.write_error = write_json_error

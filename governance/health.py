@@ -13,7 +13,10 @@ from sqlalchemy.exc import OperationalError
 
 from governance.core.routes import public
 from governance.db import get_db
+from governance.jobs.service import queue_depth
 from governance.migrations_support import current_revision, head_revision
+from governance.observability import metrics_response
+from governance.openapi import build_document
 
 log = logging.getLogger("governance.health")
 bp = Blueprint("health", __name__)
@@ -78,8 +81,6 @@ def openapi_document() -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cached = app.extensions.get("governance.openapi")
     if cached is None:
-        from governance.openapi import build_document
-
         cached = app.extensions["governance.openapi"] = build_document(app)
     return jsonify(cached)
 
@@ -87,8 +88,6 @@ def openapi_document() -> Response:
 @bp.get("/metrics")
 @public("Prometheus scrape endpoint: aggregate counters only; expose it on the internal network")
 def metrics() -> Response:
-    from governance.jobs.service import queue_depth
-
     for collector in current_app.extensions.get("governance.metric_refreshers", []):
         try:
             collector()
@@ -101,8 +100,6 @@ def metrics() -> Response:
             JOB_QUEUE.labels(status).set(depth.get(status, 0))
     except Exception:  # noqa: S110 - metrics must not fail because the database is down; /readyz reports it
         pass
-    from governance.observability import metrics_response
-
     return metrics_response()
 
 

@@ -7,13 +7,14 @@ cannot leak into logs through URLs or payloads.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
 from typing import Any
 
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -97,11 +98,7 @@ def init_app(app: Flask) -> None:
 
 def metrics_response(extra_collectors: list[Any] | None = None) -> Response:
     """The Prometheus exposition of this process (or of every worker in multiprocess mode)."""
-    import os
-
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import CollectorRegistry, multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

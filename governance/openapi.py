@@ -22,7 +22,12 @@ from typing import Any
 
 from flask import Flask
 
+from governance.access.decorators import declaration_for_endpoint
+from governance.access.policy import PolicyRequestError
+from governance.access.service import get_engine
+from governance.access.tokens import KNOWN_SCOPES
 from governance.api import IDEMPOTENCY_ATTR, ErrorBody
+from governance.core.principals import Principal, Resource
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
@@ -107,8 +112,6 @@ def _endpoints(app: Flask) -> dict[tuple[str, str], str]:
 
 
 def _permitted(engine: Any, principal: Any, action: str, resources: list[Any]) -> bool:
-    from governance.access.policy import PolicyRequestError
-
     for resource in resources:
         try:
             if engine.is_allowed(principal, action, resource):
@@ -120,9 +123,6 @@ def _permitted(engine: Any, principal: Any, action: str, resources: list[Any]) -
 
 def security_for(engine: Any, action: str) -> list[dict[str, list[str]]]:
     """Who may call a route declaring `action`, asked of the policy engine itself (never a second table)."""
-    from governance.access.tokens import KNOWN_SCOPES
-    from governance.core.principals import Principal, Resource
-
     subject_id = uuid.UUID(int=7)
     owned = [
         Resource(type=t, id="x", owner_subject_id=subject_id, owner_client_id="doc-client", purpose="doc")
@@ -193,9 +193,6 @@ def _has_attr(view: Any, name: str) -> bool:
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The complete OpenAPI document of `app` (computed once and cached by the caller)."""
-    from governance.access.decorators import declaration_for_endpoint
-    from governance.access.service import get_engine
-
     doc = copy.deepcopy(app.api_doc)  # type: ignore[attr-defined]
     components = doc.setdefault("components", {})
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)

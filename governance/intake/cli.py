@@ -9,6 +9,9 @@ from typing import Any
 import click
 from flask import current_app
 
+from governance import broker
+from governance.intake.consumer import IntakeConsumer
+
 
 @click.command("intake-consumer")
 @click.option("--once", is_flag=True, help="Process the messages now in the queue, then exit.")
@@ -16,9 +19,6 @@ from flask import current_app
 def intake_consumer_command(once: bool, queue: str | None) -> None:
     """Consume event batches (at least once, idempotent by event id, consent-gated like POST /api/v1/events);
     rejected and malformed messages go to the dead-letter queue with their reason code."""
-    from governance import broker
-    from governance.intake.consumer import IntakeConsumer
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = broker.BrokerSettings.from_settings(app.extensions["governance.settings"])
     if queue:

@@ -85,7 +85,7 @@ class IntakeConsumer:
                 connection.close()
 
     def _dead_letter(self, channel: Any, body: bytes, reason: str, message: str, index: int | None) -> None:
-        import pika
+        import pika  # deferred: only the consumer process talks to the broker, never a web worker
 
         headers: dict[str, Any] = {REASON_HEADER: reason, MESSAGE_HEADER: message}
         if index is not None:

@@ -9,6 +9,9 @@ from typing import Any
 import click
 from flask import current_app
 
+from governance import broker
+from governance.outbox.relay import Relay
+
 
 @click.command("outbox-relay")
 @click.option("--once", is_flag=True, help="Publish until the outbox is empty, then exit.")
@@ -17,9 +20,6 @@ from flask import current_app
 @click.option("--exchange", default=None, help="Topic exchange to publish to (GOVERNANCE_BROKER_EXCHANGE).")
 def outbox_relay_command(once: bool, batch_size: int | None, poll_seconds: float | None, exchange: str | None) -> None:
     """Relay outbox messages to RabbitMQ with publisher confirms (at least once; consumers dedupe by message id)."""
-    from governance import broker
-    from governance.outbox.relay import Relay
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.extensions["governance.settings"]
     config = broker.BrokerSettings.from_settings(settings)

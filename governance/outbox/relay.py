@@ -75,7 +75,7 @@ class Relay:
                 connection.close()
 
     def _publish(self, channel: Any, message: service.PendingMessage) -> None:
-        import pika
+        import pika  # deferred: only the relay process talks to the broker, never a web worker
 
         channel.basic_publish(
             exchange=self.config.exchange,

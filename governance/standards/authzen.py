@@ -27,9 +27,12 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from governance.access import service as access
 from governance.access.decorators import public, requires
 from governance.access.principals import Principal, Resource
+from governance.access.service import get_engine
 from governance.api import ErrorBody, StrictModel
+from governance.consent import service as consent
 from governance.db import get_session, transaction
 from governance.errors import DomainError
 
@@ -127,8 +130,6 @@ def _uuid(value: str, what: str) -> uuid.UUID:
 def _principal(session: Session, subject: Entity) -> Principal:
     """The principal the question is about, from this service's own records (never the caller's say-so, except
     `properties.mfa` of a staff member: whether the caller's session of that person passed a second factor)."""
-    from governance.access import service as access
-
     if subject.type == "data_subject":
         subject_id = _uuid(subject.id, "subject")
         _known_subject(session, subject_id)
@@ -146,8 +147,6 @@ def _principal(session: Session, subject: Entity) -> Principal:
 
 
 def _known_subject(session: Session, subject_id: uuid.UUID) -> None:
-    from governance.consent import service as consent
-
     try:
         consent.subject_exists(session, subject_id)
     except DomainError as exc:  # unknown (404) or erased (410)
@@ -155,8 +154,6 @@ def _known_subject(session: Session, subject_id: uuid.UUID) -> None:
 
 
 def _resource(action: str, entity: Entity) -> Resource:
-    from governance.access.service import get_engine
-
     if not get_engine().applies_to(action, entity.type):
         raise EvaluationProblem(400, "not_applicable", "The action does not apply to this resource type.")
     if entity.type == "Subject":
@@ -176,8 +173,6 @@ def _resource(action: str, entity: Entity) -> Resource:
 
 
 def _consent_check(session: Session, request: EvaluationRequest) -> dict[str, Any]:
-    from governance.consent import service as consent
-
     if request.action.name != CONSENT_ACTION:
         raise EvaluationProblem(400, "unsupported_action", "A purpose takes the action `process`.")
     if request.subject.type != "data_subject":
@@ -191,8 +186,6 @@ def _consent_check(session: Session, request: EvaluationRequest) -> dict[str, An
 
 
 def _access_decision(session: Session, request: EvaluationRequest) -> dict[str, Any]:
-    from governance.access import service as access
-
     action = request.action.name
     if action.startswith("group.") or action not in access.get_engine().actions:
         raise EvaluationProblem(400, "unknown_action", "Actions are those of docs/access.md's catalogue.")
