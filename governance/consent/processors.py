@@ -118,7 +118,8 @@ def register_processor(
     purposes: Iterable[str] | None = None,
 ) -> tuple[ProcessorView, str]:
     """Register a processor; returns it and its signing secret (shown once, never stored)."""
-    from governance.consent.service import purpose  # deferred: cycle, the service's ledger notifies processors
+    # deferred: the catalog alone, but importing it runs consent.service's __init__, which imports this module
+    from governance.consent.service.catalog import purpose
 
     keys = sorted({purpose(k).key for k in purposes}) if purposes is not None else None
     if session.scalar(sa.select(Processor.id).where(Processor.name == name)) is not None:

@@ -38,11 +38,13 @@ from governance.audit import record
 from governance.db import utcnow
 from governance.jobs import enqueue
 from governance.settings import ConfigError
+from governance.vault.blind_keys import BlindIndexKeys
 from governance.vault.crypto import BlindIndex, DecryptionError, SubjectCipher, WrappedKey
 from governance.vault.errors import KeyRotationError, VaultIntegrityError
 from governance.vault.fields import lookup_key
 from governance.vault.keyproviders import UnwrapError
 from governance.vault.models import BlindIndexRotation, DataKey, ProfileFieldValue, Subject
+from governance.vault.runtime import get_runtime
 
 Actor = Principal | ActorRef
 REINDEX_JOB = "vault.reindex_blind"
@@ -57,26 +59,7 @@ class IndexState:
     read_versions: tuple[int, ...]
 
 
-class BlindIndexKeys:
-    """Blind-index keys by version, from the service key store (never the database)."""
-
-    def __init__(self, keystore: Any, first: BlindIndex) -> None:
-        self._keystore = keystore
-        self._keys: dict[int, BlindIndex] = {1: first}
-
-    def get(self, version: int) -> BlindIndex:
-        key = self._keys.get(version)
-        if key is None:
-            if version < 2:
-                raise KeyRotationError(f"Blind-index key version {version} does not exist.")
-            key = BlindIndex(self._keystore.secret(f"vault_blind_index_v{version}"))
-            self._keys[version] = key
-        return key
-
-
 def _keys() -> BlindIndexKeys:
-    from governance.vault.runtime import get_runtime  # deferred: cycle, runtime imports BlindIndexKeys from here
-
     return get_runtime().blind_keys
 
 
@@ -256,8 +239,6 @@ def reindex_batch(
 
 def _ciphers(session: Session, keys: list[tuple[uuid.UUID, int]]) -> dict[uuid.UUID, SubjectCipher]:
     """The data-key ciphers of a batch's subjects, unwrapped in one provider call (an HSM: one session)."""
-    from governance.vault.runtime import get_runtime  # deferred: cycle, runtime imports BlindIndexKeys from here
-
     if not keys:
         return {}
     wanted = set(keys)

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Flask, current_app, has_app_context
 
 from governance.settings import PROJECT_ROOT, ConfigError, Settings
-from governance.vault.blind_index_rotation import BlindIndexKeys
+from governance.vault.blind_keys import BlindIndexKeys
 from governance.vault.catalog import CategoryCatalog, load_catalog
 from governance.vault.crypto import BlindIndex, Envelope
 from governance.vault.keyproviders import (
@@ -26,6 +26,7 @@ from governance.vault.keyproviders import (
     KeyProviderError,
     KeyProviderUnavailable,
 )
+from governance.vault.migrating_provider import MigratingKeyProvider
 from governance.vault.pkcs11_provider import Pkcs11KeyProvider, Pkcs11Settings  # python-pkcs11 loads on first use
 
 EXTENSION = "governance.vault"
@@ -152,9 +153,6 @@ def key_provider_for(settings: Settings, keystore: object) -> KeyProvider:
     legacy_kind = (settings.get("VAULT_LEGACY_KEY_PROVIDER") or "").lower()
     try:
         if legacy_kind:
-            # deferred: cycle, provider_migration imports get_runtime (and keymanagement) from the vault
-            from governance.vault.provider_migration import MigratingKeyProvider
-
             if legacy_kind == kind or legacy_kind not in _LOCAL_PROVIDERS:
                 raise ConfigError(_LEGACY_MESSAGE)
             legacy = _local_provider(legacy_kind, settings, keystore, create=False)
