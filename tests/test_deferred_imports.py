@@ -28,7 +28,6 @@ ALLOWED = {
     "requests/exports.py",
     "requests/service/manual.py",
     "web/access_log.py",
-    "web/console.py",
     "web/home.py",
     "web/markup.py",
     "web/sources.py",

@@ -282,7 +282,7 @@ def _link(html: str, rel: str) -> str | None:
 def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkeypatch):
     from governance import audit
     from governance.access.principals import ActorRef
-    from governance.web import console
+    from governance.web.console import audit_log
 
     with app.test_request_context():
         session = app.extensions["governance.db"].session()
@@ -293,7 +293,7 @@ def test_audit_log_pages_forwards_and_backwards(app, client, login_staff, monkey
         session.close()
     _seal(app)
     login_staff(client, "auditor")
-    monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 4)
+    monkeypatch.setattr(audit_log, "AUDIT_PAGE_SIZE", 4)
 
     for start in (
         "/console/audit?action=web.paging&order=oldest",
@@ -372,11 +372,11 @@ def _seed_paging_entries(app: Flask, count: int = 130) -> None:
 
 
 def test_audit_log_is_newest_first_by_default_and_pages_both_ways(app, client, login_staff, monkeypatch):
-    from governance.web import console
+    from governance.web.console import audit_log
 
     _seed_paging_entries(app)
     login_staff(client, "auditor")
-    monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 4)
+    monkeypatch.setattr(audit_log, "AUDIT_PAGE_SIZE", 4)
     for start, expected in (("/console/audit?action=web.paging", 130), ("/console/audit?action=web.paging.rare", 13)):
         pages: list[list[int]] = []
         url: str | None = start
@@ -398,11 +398,11 @@ def test_audit_log_is_newest_first_by_default_and_pages_both_ways(app, client, l
 
 
 def test_audit_log_jumps_to_a_position_or_a_day(app, client, login_staff, monkeypatch):
-    from governance.web import console
+    from governance.web.console import audit_log
 
     _seed_paging_entries(app, 20)
     login_staff(client, "auditor")
-    monkeypatch.setattr(console, "AUDIT_PAGE_SIZE", 5)
+    monkeypatch.setattr(audit_log, "AUDIT_PAGE_SIZE", 5)
     html = client.get("/console/audit?position=7").get_data(as_text=True)
     assert _page_seqs(html) == [7, 6, 5, 4, 3]
     assert _link(html, "prev") is not None  # newer entries exist above the jump
