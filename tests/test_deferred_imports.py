@@ -27,10 +27,6 @@ ALLOWED = {
     "requests/erasure.py",
     "requests/exports.py",
     "requests/service/manual.py",
-    "web/access_log.py",
-    "web/home.py",
-    "web/markup.py",
-    "web/sources.py",
 }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
+from governance.audit import service as audit
+from governance.web import sources
 from governance.web.i18n import N_
 
 SUBJECT_TARGETS = ("subject", "Subject")
@@ -79,9 +81,6 @@ def entries_about(
 ) -> list[AccessEntry]:
     """Every shown access to the person's data, newest first. `release_recipients`: the id and recipient name of
     each dataset release that included the person; `bundle_ids`: the export bundles made for their requests."""
-    from governance.audit import service as audit
-    from governance.web import sources
-
     roles = {s["id"]: s["roles"] for s in sources.staff(session)}
     clients = {c["id"]: c["name"] for c in sources.clients(session)}
     found: dict[int, AccessEntry] = {}

@@ -13,6 +13,7 @@ from flask_babel import gettext, lazy_gettext
 from werkzeug.routing import BuildError
 
 from governance.access.decorators import current_principal, public
+from governance.consent import service as consent
 from governance.web.blueprint import bp
 
 SESSION_END_KEY = "web.session_end"  # "signed_out" | "no_session" | "not_saved", read once by the front page
@@ -63,8 +64,6 @@ def _unsaved_action() -> str:
     """The refused post in words, in the page's language: "switching Training our models off" (a purpose title is
     not personal data)."""
     if request.endpoint == "web.dashboard_consent_set":
-        from governance.consent import service as consent
-
         purpose = consent.purposes().get((request.view_args or {}).get("purpose_key", ""))
         decisions = request.form.getlist("decision")
         if purpose is not None and decisions:
@@ -78,8 +77,6 @@ def _unsaved_action() -> str:
 @bp.get("/")
 @public("the front page explains how to reach the dashboard and links to the staff sign-in; it holds no data")
 def home() -> str:
-    from governance.consent import service as consent
-
     ended = session.pop(SESSION_END_KEY, None)
     unsaved = session.pop(UNSAVED_KEY, None)
     return render_template(

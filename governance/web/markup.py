@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import nh3
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 ALLOWED_TAGS = frozenset(
@@ -23,8 +25,6 @@ HEADING_SHIFT = 1  # the page has its own <h1>: a notice's "# Title" becomes an 
 
 @lru_cache(maxsize=1)
 def _parser():
-    from markdown_it import MarkdownIt
-
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
     def heading(renderer, tokens, idx, options, env):
@@ -40,8 +40,6 @@ def _parser():
 
 def render_notice(source: str) -> Markup:
     """The notice's Markdown as sanitized HTML (safe to insert into a page unescaped)."""
-    import nh3
-
     html = _parser().render(source)
     clean = nh3.clean(
         html,

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from governance.access import accounts
+from governance.access import accounts, tokens
+from governance.consent import processors as consent_processors
+from governance.vault import keymanagement
 
 
 def clients(session: Session) -> list[dict[str, Any]]:
     """Registered OAuth clients: id, name, scopes, purposes, active (no secrets)."""
-    from governance.access import tokens
-
     return [
         {
             "id": c.client_id,
@@ -31,14 +31,10 @@ def clients(session: Session) -> list[dict[str, Any]]:
 
 def processors(session: Session) -> list[Any]:
     """Registered downstream processors (consent's webhooks)."""
-    from governance.consent import processors as consent_processors
-
     return list(consent_processors.list_processors(session))
 
 
 def deliveries(session: Session, processor_id: Any, limit: int = 500) -> list[Any]:
-    from governance.consent import processors as consent_processors
-
     return list(consent_processors.deliveries(session, processor_id=processor_id, limit=limit))
 
 
@@ -68,8 +64,6 @@ def _destruction(version: dict[str, Any]) -> str:
 
 def key_status(session: Session) -> tuple[list[tuple[str, Any]], dict[str, Any] | None]:
     """Master-key versions and the latest rotation, as (facts, rotation) for the admin page."""
-    from governance.vault import keymanagement
-
     status = keymanagement.key_status(session)
     facts: list[tuple[str, Any]] = [
         (
