@@ -144,7 +144,7 @@ def _entry_values(
 _BATCH_TARGET = write_batch.target("audit_entries", AuditEntry.__table__, ENTRY_CONTENT_COLUMNS)
 # built from the model's constant column names only: no input reaches this text
 _INSERT_SQL = (
-    f"INSERT INTO audit_entries ({', '.join(ENTRY_CONTENT_COLUMNS)})"  # noqa: S608
+    f"INSERT INTO audit_entries ({', '.join(ENTRY_CONTENT_COLUMNS)})"  # noqa: S608  # nosec B608 - fixed names
     f" VALUES ({', '.join(['%s'] * len(ENTRY_CONTENT_COLUMNS))})"
 )
 
