@@ -102,6 +102,13 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def dump(model: type[BaseModel], value: Any) -> dict[str, Any]:
+    """`value` (a service view: a dataclass, an ORM row, or a mapping of them) in the JSON form of `model`, the
+    route's declared response model: what the OpenAPI document says is what the client gets, datetimes in
+    RFC 3339, and nothing the model does not declare."""
+    return model.model_validate(value, from_attributes=True).model_dump(mode="json")
+
+
 class ErrorBody(BaseModel):
     error: str
     message: str

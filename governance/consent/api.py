@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 from flask import Response, abort, jsonify, request
@@ -15,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
-from governance.api import ErrorBody, api_blueprint, idempotent_write
+from governance.api import ErrorBody, api_blueprint, dump, idempotent_write
 from governance.consent import imports, processors, service
 from governance.consent.errors import InvalidDecisionError
 from governance.consent.receipts import InvalidReceiptError
@@ -198,8 +197,8 @@ def get_state(path: SubjectPath) -> Response:
     """Every purpose with the subject's current state (allowed, reason, needs renewed consent, expiry)."""
     with transaction(get_session()) as session:
         service.subject_exists(session, path.subject_id)
-        items = [asdict(s) for s in service.overview(session, path.subject_id)]
-    return _json({"subject_id": str(path.subject_id), "purposes": json.loads(json.dumps(items, default=str))})
+        state = {"subject_id": path.subject_id, "purposes": service.overview(session, path.subject_id)}
+        return _json(dump(StateOut, state))
 
 
 @bp.get("/subjects/<subject_id>/consents/history", responses={200: HistoryOut})
@@ -207,8 +206,8 @@ def get_state(path: SubjectPath) -> Response:
 def get_history(path: SubjectPath) -> Response:
     with transaction(get_session()) as session:
         service.subject_exists(session, path.subject_id)
-        events = [asdict(e) for e in service.history(session, path.subject_id)]
-    return _json({"subject_id": str(path.subject_id), "events": json.loads(json.dumps(events, default=str))})
+        history = {"subject_id": path.subject_id, "events": service.history(session, path.subject_id)}
+        return _json(dump(HistoryOut, history))
 
 
 @bp.get("/subjects/<subject_id>/consents/receipts", responses={200: ReceiptsOut})
@@ -316,15 +315,14 @@ def create_processor(body: ProcessorBody) -> Response:
             purposes=body.purposes,
             actor=current_principal(),
         )
-    return _json({**json.loads(json.dumps(asdict(view), default=str)), "secret": secret}, 201)
+    return _json({**dump(ProcessorOut, view), "secret": secret}, 201)
 
 
 @bp.get("/consents/processors", responses={200: ProcessorList})
 @requires("processor.manage")
 def list_processors() -> Response:
     with transaction(get_session()) as session:
-        items = [asdict(p) for p in processors.list_processors(session)]
-    return _json({"processors": json.loads(json.dumps(items, default=str))})
+        return _json(dump(ProcessorList, {"processors": processors.list_processors(session)}))
 
 
 @bp.post("/consents/processors/<processor_id>/rotate-secret", responses={200: ProcessorSecretOut})
@@ -333,7 +331,7 @@ def rotate_secret(path: ProcessorPath) -> Response:
     session = get_session()
     with transaction(session):
         view, secret = processors.rotate_secret(session, path.processor_id, actor=current_principal())
-    return _json({**json.loads(json.dumps(asdict(view), default=str)), "secret": secret})
+    return _json({**dump(ProcessorOut, view), "secret": secret})
 
 
 @bp.post("/consents/processors/<processor_id>/deactivate", responses={200: ProcessorOut})
@@ -342,15 +340,15 @@ def deactivate(path: ProcessorPath) -> Response:
     session = get_session()
     with transaction(session):
         view = processors.set_active(session, path.processor_id, False, actor=current_principal())
-    return _json(json.loads(json.dumps(asdict(view), default=str)))
+    return _json(dump(ProcessorOut, view))
 
 
 @bp.get("/consents/processors/<processor_id>/deliveries", responses={200: DeliveryList})
 @requires("processor.manage")
 def list_deliveries(path: ProcessorPath) -> Response:
     with transaction(get_session()) as session:
-        items = [asdict(d) for d in processors.deliveries(session, processor_id=path.processor_id)]
-    return _json({"deliveries": json.loads(json.dumps(items, default=str))})
+        items = processors.deliveries(session, processor_id=path.processor_id)
+        return _json(dump(DeliveryList, {"deliveries": items}))
 
 
 @bp.post("/consents/deliveries/<delivery_id>/redeliver", responses={200: DeliveryOut})
@@ -359,7 +357,7 @@ def redeliver(path: DeliveryPath) -> Response:
     session = get_session()
     with transaction(session):
         view = processors.redeliver(session, path.delivery_id, actor=current_principal())
-    return _json(json.loads(json.dumps(asdict(view), default=str)))
+    return _json(dump(DeliveryOut, view))
 
 
 # --- public: what the purposes are, the notice texts, and the receipt verification keys ---------------------

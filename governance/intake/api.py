@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from governance.access.decorators import current_principal, requires
+from governance.api import dump
 from governance.db import get_session, transaction
 from governance.intake.service import ingest_for_subject, ingest_mixed
-from governance.vault.api import bp, dump, subject_resource
+from governance.vault.api import bp, subject_resource
 from governance.vault.schemas import EventBatchBody, IntakeOut, MixedEventBatchBody, MixedIntakeOut, SubjectPath
 
 __all__ = ["ingest_events", "ingest_mixed_events"]

@@ -8,12 +8,10 @@ import uuid
 from contextlib import closing
 from typing import Any
 
-from pydantic import BaseModel
-
 from governance.access.decorators import current_principal, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.access.service import allowed, authorize
-from governance.api import api_blueprint
+from governance.api import api_blueprint, dump
 from governance.audit import record
 from governance.db import get_session, transaction
 from governance.errors import ValidationFailedError
@@ -45,11 +43,6 @@ def subject_resource(view_args: dict[str, Any]) -> Resource:
         return Resource.subject(uuid.UUID(str(view_args.get("subject_id"))))
     except ValueError:
         return Resource(type="Subject", id="invalid")
-
-
-def dump(model: type[BaseModel], value: Any) -> dict[str, Any]:
-    """`value` (a service view) as `model` in JSON form; the intake routes share it."""
-    return model.model_validate(value, from_attributes=True).model_dump(mode="json")
 
 
 @bp.post("/subjects", responses={201: SubjectOut})
