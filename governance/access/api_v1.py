@@ -26,6 +26,8 @@ from governance.access.schemas import (
     StaffPath,
     SubjectPath,
 )
+from governance.access.service import create_dashboard_link as create_link
+from governance.access.service import get_engine
 from governance.api import api_blueprint
 from governance.db import get_session, transaction
 
@@ -57,8 +59,6 @@ def _client(args: dict[str, Any]) -> Resource:
 @requires("subject.link", resource=_subject)
 def create_dashboard_link(path: SubjectPath) -> Any:
     """A one-time link to the subject's privacy dashboard (valid 10 minutes, opens once)."""
-    from governance.access.service import create_dashboard_link as create_link
-
     with transaction(get_session()) as session:
         url = create_link(session, path.subject_id, actor=current_principal())
     body = DashboardLinkOut(url=url, expires_in=int(sessions.LINK_LIFETIME.total_seconds()))
@@ -174,8 +174,6 @@ def list_break_glass() -> Any:
 @requires("policy.read")
 def policy() -> Any:
     """The access policy in force: its version, the action catalogue and every rule with its file and line."""
-    from governance.access.service import get_engine
-
     engine = get_engine()
     rules = []
     for policy_id in engine.policy_ids:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import uuid
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from governance.access import accounts, sso, tokens
+from governance.access.models import StaffAccount
 from governance.access.principals import Principal
+from governance.access.service import create_dashboard_link
+from governance.errors import DomainError
 
 CLI_ACTOR = Principal.system("cli")
 
@@ -26,9 +31,6 @@ def _session():
 @click.password_option(help="At least 12 characters (prompted when omitted).")
 def staff_add(username: str, roles: tuple[str, ...], password: str) -> None:
     """Create a staff account. Admin, DPO and auditor set up an authenticator app at first sign-in."""
-    from governance.access import accounts
-    from governance.errors import DomainError
-
     session = _session()
     try:
         with session.begin():
@@ -48,12 +50,6 @@ def staff_add(username: str, roles: tuple[str, ...], password: str) -> None:
 def staff_link_sso(username: str, subject: str) -> None:
     """Turn single sign-on on for a local account: it then signs in only through the provider (its password
     stops working, its sessions end). Keep at least one local admin unlinked as the break-glass account."""
-    import sqlalchemy as sa
-
-    from governance.access import sso
-    from governance.access.models import StaffAccount
-    from governance.errors import DomainError
-
     client = current_app.extensions.get(sso.EXTENSION_KEY)
     if client is None:
         raise click.ClickException("single sign-on is not configured (GOVERNANCE_SSO_ISSUER)")
@@ -80,9 +76,6 @@ def staff_link_sso(username: str, subject: str) -> None:
 @click.option("--client-id", default=None, help="Choose the id (default: generated).")
 def clients_add(name: str, scopes: tuple[str, ...], purposes: tuple[str, ...], client_id: str | None) -> None:
     """Register a service client. The secret is printed once and stored only as a hash."""
-    from governance.access import tokens
-    from governance.errors import DomainError
-
     session = _session()
     try:
         with session.begin():
@@ -108,8 +101,6 @@ def clients_add(name: str, scopes: tuple[str, ...], purposes: tuple[str, ...], c
 @with_appcontext
 def dashboard_link(subject_id: uuid.UUID) -> None:
     """Print a one-time dashboard link for a data subject (valid 10 minutes, once)."""
-    from governance.access.service import create_dashboard_link
-
     session = _session()
     try:
         with session.begin():

@@ -14,6 +14,8 @@ from flask import Flask, current_app, g, redirect, request, url_for
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
+from governance.access import authn, service
+from governance.access.service import POLICY_ENGINE
 from governance.core.principals import Resource
 from governance.core.routes import (
     ACTION_ATTR,
@@ -85,7 +87,6 @@ def enforce() -> Response | None:
     declaration = declaration_for_endpoint(current_app, request.endpoint)
     if declaration is None:
         raise ForbiddenError("This route declares no permission.", code="undeclared_route")
-    from governance.access import authn, service
 
     if declaration.public_reason is not None:
         g.principal = authn.resolve_principal(request, required=False)
@@ -110,8 +111,6 @@ def check_route_declarations(app: Flask) -> None:
     Called at the end of `create_app`: a mismatch would make every request to the route fail, so it stops
     the service instead. Raises RouteDeclarationError naming each route at fault.
     """
-    from governance.access.service import POLICY_ENGINE
-
     engine = runtime_of(app).get(POLICY_ENGINE)
     problems: list[str] = []
     for endpoint in sorted(app.view_functions):

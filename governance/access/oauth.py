@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError, TokenMixin
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
@@ -20,6 +21,7 @@ from flask import Flask, current_app
 from governance.access import tokens
 from governance.access.models import AccessToken, OAuthClient
 from governance.access.principals import ActorRef, Principal, Resource
+from governance.access.service import allowed
 from governance.db import get_session, utcnow
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -103,8 +105,6 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
 
 
 def _find_token(token_string: str) -> TokenAdapter | None:
-    import sqlalchemy as sa
-
     row = (
         get_session()
         .scalars(sa.select(AccessToken).where(AccessToken.token_hash == tokens.digest(token_string)))
@@ -114,8 +114,6 @@ def _find_token(token_string: str) -> TokenAdapter | None:
 
 
 def _allowed(client: ClientAdapter, action: str, token: TokenAdapter) -> bool:
-    from governance.access.service import allowed
-
     principal = Principal(
         kind="client",
         id=client.get_client_id(),

@@ -10,6 +10,9 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_limiter import Limiter
 
+from governance.access.authn import resolve_principal
+from governance.access.decorators import enforce
+
 SIGN_IN_ENDPOINTS = (
     "access.login",
     "access.login_totp",
@@ -22,8 +25,6 @@ SIGN_IN_ENDPOINTS = (
 def rate_key() -> str:
     """Per client for bearer-token calls, per address otherwise. Runs before authorization (so that failed
     attempts count too); the principal it resolves is memoized for the access hook."""
-    from governance.access.authn import resolve_principal
-
     principal = g.get("principal") or resolve_principal(request, required=False)
     if principal.kind == "client":
         return f"client:{principal.id}"
@@ -60,8 +61,6 @@ def init_limiter(app: Flask) -> Limiter:
 def _check_limits_before_authorization(app: Flask, limiter: Limiter) -> None:
     """flask-limiter appends its check to the before-request hooks; move it in front of the access hook so
     that unauthenticated and unauthorized calls are limited too."""
-    from governance.access.decorators import enforce
-
     hooks = app.before_request_funcs.setdefault(None, [])
     check = next((h for h in hooks if getattr(h, "__self__", None) is limiter), None)
     if check is None or enforce not in hooks:

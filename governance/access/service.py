@@ -12,12 +12,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy.orm import Session
 
+from governance import audit
+from governance.access import accounts, sessions
+from governance.access.models import OAuthClient, StaffAccount
 from governance.access.policy import Decision, PolicyEngine
 from governance.access.principals import ActorRef, Principal, Resource
 from governance.core.runtime import Slot, runtime
+from governance.db import current_session, get_db
 from governance.errors import AuthenticationRequiredError, ForbiddenError, NotFoundError
 
 log = logging.getLogger("governance.access")
@@ -96,10 +100,6 @@ def _release_request_transaction() -> None:
     """SQLite has one writer: the request's own open transaction would block the separate audit write below
     (same thread, so until the busy timeout). The request is being refused or is only reading, so its
     transaction is rolled back first."""
-    from flask import has_request_context
-
-    from governance.db import current_session
-
     if not has_request_context():
         return
     request_session = current_session()
@@ -123,8 +123,6 @@ def _record_outside_request(
     """Commit an audit entry (and, for break-glass, the written reason) in a separate transaction."""
     if not has_app_context() or "governance.db" not in current_app.extensions:
         return  # pure use of the engine (benchmarks, unit tests of policy): nothing to record into
-    from governance import audit
-    from governance.db import get_db
 
     details: dict[str, Any] = {"resource_type": resource.type, "rules": list(decision.policies)}
     if action is not None:
@@ -135,8 +133,6 @@ def _record_outside_request(
     try:
         with session.begin():
             if reason is not None:
-                from governance.access import accounts
-
                 grant_id = accounts.store_break_glass_reason(session, principal, resource, reason)
                 details["break_glass_id"] = str(grant_id)
             # a refusal's target id comes from the URL: redacted if it looks like personal data, never dropped
@@ -155,8 +151,6 @@ def _record_outside_request(
 
 def create_dashboard_link(session: Session, subject_id: uuid.UUID, *, actor: Principal | ActorRef) -> str:
     """A one-time dashboard URL for `subject_id` (valid 10 minutes, once). Does not commit."""
-    from governance.access import sessions
-
     token = sessions.create_link_token(session, subject_id, actor=actor)
     base = ""
     if has_app_context():
@@ -168,8 +162,6 @@ def client_principal(session: Session, client_id: str) -> Principal | None:
     """The principal of a registered, active service client with every scope and purpose it is registered for,
     or None. For acting on a client's behalf, e.g. a DPO retraining a client's model: the new job still belongs
     to the client and stays within what the client may do."""
-    from governance.access.models import OAuthClient
-
     client = session.get(OAuthClient, client_id)
     if client is None or not client.active:
         return None
@@ -182,8 +174,6 @@ def staff_principal(session: Session, staff_id: uuid.UUID, *, mfa: bool) -> Prin
     """The principal of an active staff account with its roles, or None: for answering "may this person do X?"
     asked by another system (OpenID AuthZEN). `mfa` is whether that system's session of the person passed a
     second factor; without it the MFA guard rail leaves privileged roles only `account.self`."""
-    from governance.access.models import StaffAccount
-
     account = session.get(StaffAccount, staff_id)
     if account is None or not account.active:
         return None

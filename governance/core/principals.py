@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+from governance.errors import NotFoundError
+
 PrincipalKind = Literal["staff", "subject", "client", "system", "anonymous"]
 
 
@@ -90,8 +92,6 @@ class Resource:
             try:
                 sid = uuid.UUID(str(subject_id))
             except ValueError:
-                from governance.errors import NotFoundError
-
                 raise NotFoundError("No such subject.") from None
         return cls(type="Subject", id=str(sid), owner_subject_id=sid)
 

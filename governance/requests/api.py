@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, current_app
 from pydantic import BaseModel, Field
 
+from governance.access import service as access
 from governance.access.decorators import current_principal, public, requires, resource_of
 from governance.access.principals import Principal, Resource
 from governance.api import ErrorBody, ResponseModel, StrictModel, api_blueprint, file_response, json_object_response
@@ -18,6 +19,7 @@ from governance.requests import service
 from governance.requests.bundle_schema import json_schema
 from governance.requests.cursor import decode_cursor, encode_cursor
 from governance.requests.errors import RequestNotFoundError
+from governance.vault import service as vault
 
 bp = api_blueprint("requests", description="Data subject requests: export, erasure, rectification, objection")
 
@@ -196,9 +198,6 @@ def _load_visible(request_id: uuid.UUID) -> service.RequestView:
 
 def _resolve_subject(principal: Principal, body: FileRequestBody) -> tuple[uuid.UUID, str, str | None]:
     """(subject id, source, verification method) for the caller."""
-    from governance.access import service as access
-    from governance.vault import service as vault
-
     if principal.kind == "subject":
         if principal.subject_id is None or (body.subject_id not in (None, principal.subject_id)):
             raise NotFoundError()

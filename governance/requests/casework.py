@@ -14,12 +14,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.access import accounts
+from governance.access.errors import UnknownStaffError
 from governance.access.principals import Principal
 from governance.db import rowcount, utcnow
 from governance.errors import ValidationFailedError
-from governance.requests.core import _lock, _target
 from governance.requests.errors import RequestNotFoundError
 from governance.requests.models import DataSubjectRequest, RequestNote
+from governance.requests.records import _lock, _target
 
 NOTE_MAX_CHARS = 2000
 
@@ -44,9 +46,6 @@ def assign_owner(
     session: Session, request_id: uuid.UUID, *, owner_staff_id: uuid.UUID | None, actor: Principal
 ) -> uuid.UUID | None:
     """Make an active staff account the request's owner (None: unassign). Returns the previous owner."""
-    from governance.access import accounts
-    from governance.access.errors import UnknownStaffError
-
     if owner_staff_id is not None:
         try:
             staff = accounts.get_staff(session, owner_staff_id)

@@ -45,9 +45,14 @@ from werkzeug.exceptions import HTTPException
 from governance import audit
 from governance.access.decorators import current_principal, public, requires
 from governance.access.principals import Principal
+from governance.consent import service as consent
 from governance.core.runtime import Slot, runtime
-from governance.db import get_session, transaction, utcnow
+from governance.db import current_session, get_session, transaction, utcnow
 from governance.errors import DomainError
+from governance.requests import service
+from governance.requests.errors import InvalidTransitionError
+from governance.requests.models import DataSubjectRequest
+from governance.vault import service as vault
 
 DRP_VERSION = "0.9.4"
 TAG = Tag(name="standards", description="Standard endpoints: GPC, DRP, ISO/IEC TS 27560, OpenID AuthZEN")
@@ -132,8 +137,6 @@ def _spec_error(status: int, message: str, *, fatal: bool = False, headers: dict
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError) -> Response:
     """Every refusal on these paths, including authentication (401) and authorization (403), in DRP's shape."""
-    from governance.db import current_session
-
     session = current_session()
     if session is not None:
         session.rollback()
@@ -272,8 +275,6 @@ def _time(value: dt.datetime | None) -> str | None:
 
 
 def _row(session: Session, request_id: str, agent: Agent) -> Any:
-    from governance.requests.models import DataSubjectRequest
-
     try:
         rid = uuid.UUID(request_id)
     except ValueError:
@@ -331,10 +332,6 @@ ERRORS: dict[str | int, Any] = dict.fromkeys(
 @requires("drp.request")
 def exercise() -> Response:
     """Data Rights Exercise (section 2.01): file an access or deletion request for the person the agent verified."""
-    from governance.requests import service
-    from governance.requests.models import DataSubjectRequest
-    from governance.vault import service as vault
-
     agent, now, principal = _agent(), utcnow(), current_principal()
     message: ExerciseMessage = _parse(ExerciseMessage, _signed_body(agent))
     _check_envelope(message, agent, now)
@@ -403,9 +400,6 @@ def status(path: RequestPath) -> Response:
 @requires("drp.request")
 def revoke(path: RequestPath) -> Response:
     """Data Rights Revoke (section 2.04): cancel an open request (the person's `reason` is not kept)."""
-    from governance.requests import service
-    from governance.requests.errors import InvalidTransitionError
-
     agent, now, principal = _agent(), utcnow(), current_principal()
     _check_envelope(_parse(Envelope, _signed_body(agent)), agent, now)
     session = get_session()
@@ -447,8 +441,6 @@ class BusinessEntry(BaseModel):
 @discovery_bp.get("/data-rights.json", responses={200: BusinessEntry})
 @public("the Data Rights Protocol discovery document is public by specification")
 def discovery() -> Response:
-    from governance.consent import service as consent
-
     base = current_app.extensions["governance.settings"].base_url.rstrip("/")
     policy = _policy()
     body = {

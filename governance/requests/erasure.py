@@ -11,22 +11,11 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import Principal
+from governance.consent import service as consent
 from governance.db import utcnow
 from governance.outbox import service as outbox
 from governance.requests import casework
 from governance.requests import certificate as certificates
-from governance.requests.core import (
-    CERTIFICATE_KEY,
-    ERASURE_EVENT,
-    WORKER,
-    _as_dict,
-    _lock,
-    _pick,
-    _target,
-    _text,
-    _transition,
-    get_policy,
-)
 from governance.requests.crashpoints import crash_point
 from governance.requests.errors import (
     RequestNotFoundError,
@@ -38,6 +27,20 @@ from governance.requests.lifecycle import (
     outcome_status,
 )
 from governance.requests.models import DataSubjectRequest
+from governance.requests.records import (
+    CERTIFICATE_KEY,
+    ERASURE_EVENT,
+    WORKER,
+    _as_dict,
+    _lock,
+    _pick,
+    _target,
+    _text,
+    _transition,
+    get_policy,
+)
+from governance.training import service as training
+from governance.vault import service as vault
 
 # --- erasure -------------------------------------------------------------------------------------------------
 
@@ -89,10 +92,6 @@ def _may_certify(row: DataSubjectRequest) -> bool:
 
 
 def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) -> None:
-    from governance.consent import service as consent
-    from governance.training import service as training
-    from governance.vault import service as vault
-
     exceptions = get_policy().retention_for(row.jurisdiction)
     keep = {e.category for e in exceptions}
     # consent first: the consent ledger refuses changes for a subject the vault already shows as erased
@@ -171,8 +170,6 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
 
 def processor_statuses(session: Session, row: DataSubjectRequest) -> list[dict[str, Any]]:
     """The delivery status of each processor notified for this erasure."""
-    from governance.consent import service as consent
-
     ids = [uuid.UUID(d) for d in row.result.get("deliveries", [])]
     if not ids:
         return []

@@ -17,22 +17,10 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import Principal
+from governance.consent import service as consent
 from governance.db import rowcount, utcnow
+from governance.gateway import service as gateway
 from governance.requests import bundle as bundles
-from governance.requests.core import (
-    BUNDLE_KEK,
-    WORKER,
-    RequestView,
-    _as_dict,
-    _check_subject,
-    _lock,
-    _pick,
-    _target,
-    _text,
-    _transition,
-    get_policy,
-    requests_for_subject,
-)
 from governance.requests.crashpoints import crash_point
 from governance.requests.errors import (
     DownloadLinkGoneError,
@@ -46,6 +34,22 @@ from governance.requests.lifecycle import (
     Status,
 )
 from governance.requests.models import DataSubjectRequest, DownloadLink, ExportBundle
+from governance.requests.records import (
+    BUNDLE_KEK,
+    WORKER,
+    RequestView,
+    _as_dict,
+    _check_subject,
+    _lock,
+    _pick,
+    _target,
+    _text,
+    _transition,
+    get_policy,
+    requests_for_subject,
+)
+from governance.training import service as training
+from governance.vault import service as vault
 
 
 def _event_row(event: Any) -> dict[str, Any]:
@@ -120,11 +124,6 @@ def _request_row(view: RequestView) -> dict[str, Any]:
 
 def collect_export(session: Session, row: DataSubjectRequest, *, now: datetime) -> bundles.ExportContent:
     """Gather the subject's data through the other domains' contract functions (events stay a stream)."""
-    from governance.consent import service as consent
-    from governance.gateway import service as gateway
-    from governance.training import service as training
-    from governance.vault import service as vault
-
     subject = _check_subject(session, row.subject_id)
     subject_data = _as_dict(subject)
     # the worker reads in clear on the subject's own request (audited by the vault as vault.profile.read_clear)

@@ -6,25 +6,13 @@ state change and its audit entry commit together.
 The modules, by concern: `filing` (file or merge a request and start it), `staff` (verify, confirm, reject,
 extend), `manual` (retry a failed job, complete by hand), `reading` (one request, a page, counts), `overdue`
 (the overdue list, alert and gauge). Casework, the
-export and the erasure steps live in `casework.py`, `exports.py` and `erasure.py`; the shared views and
-lifecycle helpers in `core.py`. This package re-exports their public names, so callers import
+export and the erasure steps live in `casework.py`, `exports.py` and `erasure.py`; the request view, the
+shared constants and the transition helpers that write each audit entry in `records.py` (the pure state
+machine they check against is `lifecycle.py`). This package re-exports their public names, so callers import
 `governance.requests.service` only.
 """
 
 from governance.requests.casework import NoteView, add_note, assign_owner, notes_of, owner_of
-from governance.requests.core import (
-    BUNDLE_KEK,
-    CERTIFICATE_KEY,
-    ERASURE_EVENT,
-    ERASURE_JOB,
-    EXPORT_JOB,
-    WORKER,
-    FiledRequest,
-    RequestView,
-    Source,
-    get_policy,
-    requests_for_subject,
-)
 from governance.requests.erasure import (
     certificate_jwks,
     certificate_of,
@@ -40,6 +28,19 @@ from governance.requests.exports import (
     open_download,
     purge_expired_bundles,
     run_export,
+)
+from governance.requests.records import (
+    BUNDLE_KEK,
+    CERTIFICATE_KEY,
+    ERASURE_EVENT,
+    ERASURE_JOB,
+    EXPORT_JOB,
+    WORKER,
+    FiledRequest,
+    RequestView,
+    Source,
+    get_policy,
+    requests_for_subject,
 )
 from governance.requests.service.filing import file_request
 from governance.requests.service.manual import (

@@ -17,7 +17,12 @@ from governance.access.principals import Principal
 from governance.consent import service as consent
 from governance.db import utcnow
 from governance.errors import ValidationFailedError
-from governance.requests.core import (
+from governance.requests.deadlines import compute_deadlines, receipt_date
+from governance.requests.errors import UnknownRequestKindError
+from governance.requests.lifecycle import ItemOutcome, RequestKind, Status, outcome_status
+from governance.requests.models import DataSubjectRequest
+from governance.requests.policy import RequestsPolicy
+from governance.requests.records import (
     ERASURE_JOB,
     EXPORT_JOB,
     FiledRequest,
@@ -29,11 +34,6 @@ from governance.requests.core import (
     _view,
     get_policy,
 )
-from governance.requests.deadlines import compute_deadlines, receipt_date
-from governance.requests.errors import UnknownRequestKindError
-from governance.requests.lifecycle import ItemOutcome, RequestKind, Status, outcome_status
-from governance.requests.models import DataSubjectRequest
-from governance.requests.policy import RequestsPolicy
 from governance.vault import service as vault
 
 VERIFICATION_METHOD_MAX = 60

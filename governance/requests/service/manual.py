@@ -27,13 +27,14 @@ from governance.access.principals import Principal
 from governance.db import utcnow
 from governance.errors import DomainError, ValidationFailedError
 from governance.requests import casework
-from governance.requests.core import ERASURE_JOB, EXPORT_JOB, RequestView, _lock, _target, _transition, _view
-from governance.requests.core import get_policy as _get_policy
 from governance.requests.erasure import _certify
 from governance.requests.errors import ManualActionRefusedError
 from governance.requests.lifecycle import RequestKind, Status
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import RequestsPolicy
+from governance.requests.records import ERASURE_JOB, EXPORT_JOB, RequestView, _lock, _target, _transition, _view
+from governance.requests.records import get_policy as _get_policy
+from governance.vault import service as vault
 
 #: how a DPO fulfilled a request outside the service; the text is what the person reads as the outcome
 COMPLETION_METHODS: dict[str, str] = {
@@ -199,8 +200,6 @@ def _job_status(session: Session, job_id: uuid.UUID | None) -> str | None:
 
 def _erased(session: Session, subject_id: uuid.UUID) -> bool:
     """The vault's word that the person's keys are destroyed (not the request's own step marker alone)."""
-    from governance.vault import service as vault
-
     try:
         vault.get_subject(session, subject_id)
     except DomainError as exc:

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.db import get_db, utcnow
-from governance.requests.core import WORKER, RequestView, _lock, _target, _view, get_policy
 from governance.requests.deadlines import receipt_date
 from governance.requests.lifecycle import OPEN
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import RequestsPolicy
+from governance.requests.records import WORKER, RequestView, _lock, _target, _view, get_policy
 
 OVERDUE_GAUGE = Gauge(
     "governance_requests_overdue", "Open data subject requests past their legal due date", ["jurisdiction"]

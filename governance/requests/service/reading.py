@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from governance.requests.core import RequestView, _view, get_policy
 from governance.requests.errors import RequestNotFoundError
 from governance.requests.lifecycle import Status
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import RequestsPolicy
+from governance.requests.records import RequestView, _view, get_policy
 from governance.requests.service.overdue import overdue
 
 

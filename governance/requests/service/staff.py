@@ -12,7 +12,11 @@ from governance import audit
 from governance.access.principals import Principal
 from governance.db import utcnow
 from governance.errors import ValidationFailedError
-from governance.requests.core import (
+from governance.requests.deadlines import Period, plan_extension, receipt_date
+from governance.requests.errors import InvalidTransitionError
+from governance.requests.lifecycle import OPEN, RequestKind, Status
+from governance.requests.policy import RequestsPolicy
+from governance.requests.records import (
     RequestView,
     _check_subject,
     _confirm,
@@ -23,10 +27,6 @@ from governance.requests.core import (
     _view,
     get_policy,
 )
-from governance.requests.deadlines import Period, plan_extension, receipt_date
-from governance.requests.errors import InvalidTransitionError
-from governance.requests.lifecycle import OPEN, RequestKind, Status
-from governance.requests.policy import RequestsPolicy
 from governance.requests.service.filing import VERIFICATION_METHOD_MAX, start
 
 

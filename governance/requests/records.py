@@ -1,5 +1,6 @@
-"""What the requests modules share: constants, the request view, and the lifecycle helpers that write the
-audit entry of every transition in the caller's transaction."""
+"""The request record as the requests modules read and write it: shared constants, the request view, and the
+transition helpers that lock a row, apply a status change `lifecycle.py` allows and write its audit entry in
+the caller's transaction."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from governance.requests.lifecycle import (
 )
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import REQUESTS_POLICY, RequestsPolicy
+from governance.vault import service as vault
 
 BUNDLE_KEK = "requests_bundle_kek"
 CERTIFICATE_KEY = "requests_certificate"
@@ -262,8 +264,6 @@ def _lock(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
 
 def _check_subject(session: Session, subject_id: uuid.UUID) -> Any:
     """The vault's view of the subject; an erased subject gives `already_erased`, an unknown one 404."""
-    from governance.vault import service as vault
-
     try:
         return vault.get_subject(session, subject_id)
     except DomainError as exc:
