@@ -15,7 +15,8 @@ ARGS=(-n "$WORKERS")
 COVERAGE="${GOVERNANCE_COVERAGE:-0}"
 if [[ "$COVERAGE" == "1" ]]; then
   rm -f .coverage .coverage.*
-  ARGS+=(--cov=governance --cov-report= --cov-append)
+  # Each half alone covers less than both: pytest-cov's own floor is off, `coverage report` below applies it.
+  ARGS+=(--cov=governance --cov-report= --cov-append --cov-fail-under=0)
 fi
 
 status=0
