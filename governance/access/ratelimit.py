@@ -7,8 +7,12 @@ unless set), GOVERNANCE_RATELIMIT_SIGN_IN (sign-in and token endpoints; "20/minu
 
 from __future__ import annotations
 
+import threading
+import time
+
 from flask import Flask, g, request
 from flask_limiter import Limiter
+from limits.storage import MemoryStorage
 
 from governance.access.authn import resolve_principal
 from governance.access.decorators import enforce
@@ -20,6 +24,33 @@ SIGN_IN_ENDPOINTS = (
     "access.login_sso_callback",
     "access.oauth_token",
 )
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-process storage, swept once a second on the request path instead of by a timer thread.
+
+    MemoryStorage starts a new 10 ms `threading.Timer` on every hit once the previous one has fired, which was
+    most of flask-limiter's cost per request (a thread start per write; docs/performance.md). Expiry there only
+    frees memory: a moving window ignores entries older than its window whenever it counts, so sweeping later
+    never lets a request through that the window would refuse (tests/access/test_ratelimit_storage.py)."""
+
+    STORAGE_SCHEME = ["governance+memory"]
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._sweeping = threading.Lock()
+        self._next_sweep = time.monotonic() + self.SWEEP_SECONDS
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the base class's per-hit timer
+        now = time.monotonic()
+        if now < self._next_sweep or not self._sweeping.acquire(blocking=False):
+            return
+        try:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]  # the base class's own sweep
+        finally:
+            self._sweeping.release()
 
 
 def rate_key() -> str:
@@ -44,7 +75,7 @@ def init_limiter(app: Flask) -> Limiter:
         rate_key,
         app=app,
         default_limits=list(default),
-        storage_uri=settings.ratelimit_storage_url or "memory://",
+        storage_uri=settings.ratelimit_storage_url or "governance+memory://",
         headers_enabled=True,
         key_prefix=settings.get("RATELIMIT_KEY_PREFIX", "governance") or "governance",
         strategy="moving-window",
