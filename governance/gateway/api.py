@@ -234,6 +234,9 @@ def _dp_request(body: DPQueryBody) -> dpqueries.DPQueryRequest:
         max_rows_per_subject=body.max_rows_per_subject,
         bins=body.bins,
         quantiles=tuple(body.quantiles),
+        over=body.over,
+        since=body.since,
+        until=body.until,
     )
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "guard_privacy_leaks",
     "noise_plan",
     "run_bounded_count",
+    "run_bounded_histogram",
     "run_query",
     "two_sided_geometric",
 ]
@@ -210,9 +211,14 @@ def noise_plan(query: DPQuery, contributions: Sequence[Sequence[float]]) -> list
             NoisyQuantity("count", float(len(rows)), n_max, eps / 3, "geometric"),
         ]
     if query.statistic == "histogram":
-        counts = _histogram_counts(rows, query.bins, query.bounds)
-        return [NoisyQuantity(f"bin_{i}", float(c), n_max, eps, "geometric") for i, c in enumerate(counts)]
+        return _histogram_plan(query, _histogram_counts(rows, query.bins, query.bounds))
     return []
+
+
+def _histogram_plan(query: DPQuery, counts: Sequence[int]) -> list[NoisyQuantity]:
+    """A histogram's noisy bins: one person's N rows change the bins' L1 norm by at most N."""
+    n_max, eps = query.max_rows_per_subject, float(query.epsilon)
+    return [NoisyQuantity(f"bin_{i}", float(c), n_max, eps, "geometric") for i, c in enumerate(counts)]
 
 
 def _count_plan(query: DPQuery, bounded_rows: int) -> list[NoisyQuantity]:
@@ -287,15 +293,26 @@ def run_bounded_count(query: DPQuery, bounded_rows: int, *, random_state: int | 
     query.validate()
     if query.statistic != "count":
         raise DPQueryError("run_bounded_count answers counts only")
+    return _run_geometric_plan(query, _count_plan(query, bounded_rows), random_state)
+
+
+def run_bounded_histogram(query: DPQuery, counts: Sequence[int], *, random_state: int | None = None) -> DPResult:
+    """A histogram from its exact bounded bin counts (each person's rows already capped at N, e.g. by SQL): the
+    plan `run_query` uses for a histogram (geometric noise per bin, sensitivity N), drawn as `run_bounded_count`
+    draws it, so nothing heavy is imported in the web worker."""
+    query.validate()
+    if query.statistic != "histogram" or len(counts) != query.bins:
+        raise DPQueryError("run_bounded_histogram answers histograms of exactly `bins` counts")
+    return _run_geometric_plan(query, _histogram_plan(query, counts), random_state)
+
+
+def _run_geometric_plan(query: DPQuery, plan: list[NoisyQuantity], random_state: int | None) -> DPResult:
     rng: Any = secrets.SystemRandom()
     if random_state is not None:
         import numpy as np  # deferred: only seeded (test) runs need it
 
         rng = np.random.RandomState(random_state)
-    noisy = {
-        q.name: float(two_sided_geometric(int(q.true_value), q.epsilon, int(q.sensitivity), rng))
-        for q in _count_plan(query, bounded_rows)
-    }
+    noisy = {q.name: float(two_sided_geometric(int(q.true_value), q.epsilon, int(q.sensitivity), rng)) for q in plan}
     value, empty = _finish(query, noisy)
     return _result(query, value, empty)
 

@@ -24,7 +24,16 @@ from governance.access.principals import Principal
 from governance.consent import service as consent
 from governance.db import transaction, utcnow
 from governance.gateway.budget import delta_to_units, epsilon_to_micro
-from governance.gateway.dp import NEIGHBOURING, DPQuery, DPQueryError, expected_accuracy, run_bounded_count, run_query
+from governance.gateway.dp import (
+    NEIGHBOURING,
+    DPQuery,
+    DPQueryError,
+    DPResult,
+    expected_accuracy,
+    run_bounded_count,
+    run_bounded_histogram,
+    run_query,
+)
 from governance.gateway.errors import DPQueryRejectedError, SpecNotAllowedError
 from governance.gateway.ledger import commit_budget, reserve_budget
 from governance.gateway.models import DPQueryRecord
@@ -39,7 +48,8 @@ _CHUNK = 2000
 
 @dataclass(frozen=True, slots=True)
 class DPQueryRequest:
-    """A statistic over one numeric source: an event category's value (or its events, for counts) or age."""
+    """A statistic over one source: an event category's value (or its events, for counts), age, or for a
+    histogram ``over="occurred_at"`` the category's event times in [since, until)."""
 
     purpose: str
     statistic: str
@@ -50,12 +60,21 @@ class DPQueryRequest:
     max_rows_per_subject: int = 1
     bins: int = 10
     quantiles: tuple[float, ...] = (0.5,)
+    over: str = "value"  # "value" | "occurred_at"
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @property
+    def over_time(self) -> bool:
+        return self.over == "occurred_at"
 
     def parameters(self) -> dict[str, Any]:
         return {
             "source": {"event_category": self.event_category}
             if self.event_category
             else {"profile_value": self.profile_value},
+            "over": self.over,
+            "period": [self.since.isoformat(), self.until.isoformat()] if self.since and self.until else None,
             "bounds": list(self.bounds) if self.bounds else None,
             "max_rows_per_subject": self.max_rows_per_subject,
             "bins": self.bins if self.statistic == "histogram" else None,
@@ -104,6 +123,11 @@ def _check(client: Principal, query: DPQueryRequest) -> None:
             f"max_rows_per_subject above the limit of {policy.dp_queries.max_rows_per_subject}.",
             fields={"max_rows_per_subject": "too large"},
         )
+    if query.over_time:
+        _check_time_histogram(query)
+        return
+    if query.since is not None or query.until is not None:
+        raise DPQueryRejectedError("since and until apply to a histogram over occurred_at only.")
     category = query.event_category
     if (
         query.statistic != "count"
@@ -111,6 +135,19 @@ def _check(client: Principal, query: DPQueryRequest) -> None:
         and vault.categories().event_categories[category].value is None
     ):
         raise DPQueryRejectedError("This event category carries no numeric value; only count applies.")
+
+
+def _check_time_histogram(query: DPQueryRequest) -> None:
+    """A histogram of event times: the period is the bounds (public, the caller's), never taken from the data."""
+    if query.statistic != "histogram" or query.event_category is None:
+        raise DPQueryRejectedError("over occurred_at applies to a histogram of an event category only.")
+    if query.bounds is not None:
+        raise DPQueryRejectedError("A histogram over occurred_at takes since and until, not bounds.")
+    if query.since is None or query.until is None or not query.since < query.until:
+        raise DPQueryRejectedError(
+            "A histogram over occurred_at needs since and until, with since before until.",
+            fields={"since": "required", "until": "required"},
+        )
 
 
 def _age(birth_date: str, today: dt.date) -> float | None:
@@ -174,21 +211,63 @@ def bounded_count(session_factory: Callable[[], Session], query: DPQueryRequest,
         )
 
 
+def bounded_time_histogram(
+    session_factory: Callable[[], Session], query: DPQueryRequest, *, now: dt.datetime
+) -> list[int]:
+    """The exact bin counts of a histogram over event times (each permitted, non-erased subject's events of the
+    category in the period, at most N each), computed by the vault in SQL like `bounded_count`."""
+    assert query.event_category is not None
+    assert query.since is not None
+    assert query.until is not None
+    with session_factory() as session:
+        ids: Any = consent.permitted_subjects_select(query.purpose, now=now)
+        if ids is None:
+            ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
+        return vault.bounded_event_histogram(
+            session,
+            ids,
+            category=query.event_category,
+            since=query.since,
+            until=query.until,
+            bins=query.bins,
+            max_rows_per_subject=query.max_rows_per_subject,
+        )
+
+
 def _compute(
     session_factory: Callable[[], Session], query: DPQueryRequest, dp_query: Any, random_state: int | None
-) -> Any:
+) -> DPResult:
     now = utcnow()
     if counts_in_clear(query):
         return run_bounded_count(dp_query, bounded_count(session_factory, query, now=now), random_state=random_state)
+    if query.over_time:
+        counts = bounded_time_histogram(session_factory, query, now=now)
+        return run_bounded_histogram(dp_query, counts, random_state=random_state)
     return run_query(dp_query, collect_values(session_factory, query, now=now), random_state=random_state)
+
+
+def presented(query: DPQueryRequest, result: DPResult) -> dict[str, Any]:
+    """The stored and answered result: a histogram over time gives its bounds and edges as RFC 3339 times, the
+    edges the vault binned by (since + i * (until - since) / bins)."""
+    out = result.as_dict()
+    if query.over_time and query.since is not None and query.until is not None:
+        width = (query.until - query.since) / query.bins
+        edges = [query.since + width * i for i in range(query.bins)] + [query.until]
+        out["value"] = {**out["value"], "edges": [edge.astimezone(dt.UTC).isoformat() for edge in edges]}
+        out["bounds"] = [out["value"]["edges"][0], out["value"]["edges"][-1]]
+        out["over"] = "occurred_at"
+    return out
 
 
 def _dp_query(query: DPQueryRequest) -> Any:
     """The pure query, validated (raises `DPQueryRejectedError`: data-independent, nothing is spent)."""
+    bounds = query.bounds
+    if query.over_time and query.since is not None and query.until is not None:
+        bounds = (query.since.timestamp(), query.until.timestamp())  # the bins are equal spans of seconds
     dp_query = DPQuery(
         statistic=query.statistic,  # type: ignore[arg-type]
         epsilon=query.epsilon,
-        bounds=query.bounds,
+        bounds=bounds,
         max_rows_per_subject=query.max_rows_per_subject,
         bins=query.bins,
         quantiles=query.quantiles,
@@ -272,7 +351,7 @@ def run_dp_query(
             purpose=query.purpose,
             statistic=query.statistic,
             parameters=query.parameters(),
-            result=result.as_dict(),
+            result=presented(query, result),
             epsilon_micro=epsilon_to_micro(result.epsilon),
             delta_units=delta_to_units(result.delta),
             mechanism=result.mechanism,

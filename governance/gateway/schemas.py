@@ -87,12 +87,24 @@ class DPQueryBody(StrictModel):
     max_rows_per_subject: int = Field(default=1, ge=1, le=1000)
     bins: int = Field(default=10, ge=1, le=1000)
     quantiles: list[float] = Field(default_factory=lambda: [0.5], min_length=1, max_length=99)
+    # what a histogram bins: the events' values (decrypted) or their times (stored in clear: binned in SQL,
+    # nothing decrypted), between since (inclusive) and until (exclusive)
+    over: Literal["value", "occurred_at"] = "value"
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
     @field_validator("bounds")
     @classmethod
     def _finite(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and not all(math.isfinite(v) for v in value):
             raise ValueError("bounds must be finite numbers")
+        return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware_time(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a timezone (for example Z)")
         return value
 
 

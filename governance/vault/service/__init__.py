@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from governance.vault.service.datakeys import backups_unreadable_by
 from governance.vault.service.event_intake import MAX_EVENTS_PER_REQUEST, ingest_events
-from governance.vault.service.events import bounded_event_count, event_counts, event_counts_by_month, iter_events
+from governance.vault.service.events import (
+    bounded_event_count,
+    bounded_event_histogram,
+    event_counts,
+    event_counts_by_month,
+    iter_events,
+)
 from governance.vault.service.profiles import read_profile, update_profile
 from governance.vault.service.release_rows import iter_release_rows
 from governance.vault.service.results import (
@@ -69,6 +75,7 @@ __all__ = [
     "all_active_subject_ids",
     "backups_unreadable_by",
     "bounded_event_count",
+    "bounded_event_histogram",
     "categories",
     "create_subject",
     "create_subjects",

@@ -127,3 +127,48 @@ def bounded_event_count(
         return bounded_sum(subject_ids.scalar_subquery())
     ids = list(subject_ids)
     return sum(bounded_sum(ids[first : first + _AGGREGATE_CHUNK]) for first in range(0, len(ids), _AGGREGATE_CHUNK))
+
+
+def bounded_event_histogram(
+    session: Session,
+    subject_ids: Iterable[uuid.UUID] | sa.Select[Any],
+    *,
+    category: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    bins: int,
+    max_rows_per_subject: int,
+) -> list[int]:
+    """Events of ``category`` in [since, until) per equal-width time bin, each active subject contributing at
+    most N of them (a uniform sample, drawn in SQL, when they have more): the exact counts of a DP histogram over
+    time. Like `bounded_event_count`, only category and time are read (stored in clear): nothing is decrypted,
+    and with ``subject_ids`` a SELECT it is one statement. Bin i holds [since + i·w, since + (i+1)·w)."""
+    width = (until - since) / bins
+    # the bin from comparisons with the edges (portable: no epoch arithmetic, which SQLite and PostgreSQL spell
+    # differently); each edge is bound with the column's own type, so it compares as the stored times do
+    bin_index = sa.case(
+        *[(Event.occurred_at < since + width * edge, edge - 1) for edge in range(1, bins)], else_=bins - 1
+    )
+    pick = func.row_number().over(partition_by=Event.subject_id, order_by=func.random())
+    in_period = select(bin_index.label("bin"), pick.label("pick")).where(
+        Event.category == category,
+        Event.occurred_at >= since,
+        Event.occurred_at < until,
+        Event.subject_id.not_in(select(Subject.id).where(Subject.status != "active")),
+    )
+
+    def counts(ids: Any) -> Counter[int]:
+        picked = in_period.where(Event.subject_id.in_(ids)).subquery()
+        rows = session.execute(
+            select(picked.c.bin, func.count()).where(picked.c.pick <= max_rows_per_subject).group_by(picked.c.bin)
+        )
+        return Counter({int(index): int(n) for index, n in rows})
+
+    if isinstance(subject_ids, sa.Select):
+        total = counts(subject_ids.scalar_subquery())
+    else:
+        ids = list(subject_ids)
+        total = Counter()
+        for first in range(0, len(ids), _AGGREGATE_CHUNK):  # a subject's rows are all in its own chunk
+            total.update(counts(ids[first : first + _AGGREGATE_CHUNK]))
+    return [total.get(index, 0) for index in range(bins)]

@@ -36,10 +36,12 @@ from .decisions_out import DecisionsOut
 from .decisions_out_context_type_0 import DecisionsOutContextType0
 from .download_link_out import DownloadLinkOut
 from .dp_query_body import DPQueryBody
+from .dp_query_body_over import DPQueryBodyOver
 from .dp_query_body_statistic import DPQueryBodyStatistic
 from .dp_query_out import DPQueryOut
 from .dp_query_out_result import DPQueryOutResult
 from .dp_query_preview_body import DPQueryPreviewBody
+from .dp_query_preview_body_over import DPQueryPreviewBodyOver
 from .dp_query_preview_body_statistic import DPQueryPreviewBodyStatistic
 from .drp_agent_information_agent_agent_id_get_response_200 import DrpAgentInformationAgentAgentIdGetResponse200
 from .drp_error import DrpError
@@ -197,10 +199,12 @@ __all__ = (
     "DecisionsOutContextType0",
     "DownloadLinkOut",
     "DPQueryBody",
+    "DPQueryBodyOver",
     "DPQueryBodyStatistic",
     "DPQueryOut",
     "DPQueryOutResult",
     "DPQueryPreviewBody",
+    "DPQueryPreviewBodyOver",
     "DPQueryPreviewBodyStatistic",
     "DrpAgentInformationAgentAgentIdGetResponse200",
     "DrpError",

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.dp_query_body_over import DPQueryBodyOver
 from ..models.dp_query_body_statistic import DPQueryBodyStatistic
 from ..types import UNSET, Unset
 
@@ -22,8 +24,11 @@ class DPQueryBody:
         bounds (list[float] | None | Unset):
         event_category (None | str | Unset):
         max_rows_per_subject (int | Unset):  Default: 1.
+        over (DPQueryBodyOver | Unset):  Default: DPQueryBodyOver.VALUE.
         profile_value (Literal['age'] | None | Unset):
         quantiles (list[float] | Unset):
+        since (datetime.datetime | None | Unset):
+        until (datetime.datetime | None | Unset):
     """
 
     epsilon: float | str
@@ -33,8 +38,11 @@ class DPQueryBody:
     bounds: list[float] | None | Unset = UNSET
     event_category: None | str | Unset = UNSET
     max_rows_per_subject: int | Unset = 1
+    over: DPQueryBodyOver | Unset = DPQueryBodyOver.VALUE
     profile_value: Literal["age"] | None | Unset = UNSET
     quantiles: list[float] | Unset = UNSET
+    since: datetime.datetime | None | Unset = UNSET
+    until: datetime.datetime | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         epsilon: float | str
@@ -67,6 +75,10 @@ class DPQueryBody:
 
         max_rows_per_subject = self.max_rows_per_subject
 
+        over: str | Unset = UNSET
+        if not isinstance(self.over, Unset):
+            over = self.over.value
+
         profile_value: Literal["age"] | None | Unset
         if isinstance(self.profile_value, Unset):
             profile_value = UNSET
@@ -76,6 +88,22 @@ class DPQueryBody:
         quantiles: list[float] | Unset = UNSET
         if not isinstance(self.quantiles, Unset):
             quantiles = self.quantiles
+
+        since: None | str | Unset
+        if isinstance(self.since, Unset):
+            since = UNSET
+        elif isinstance(self.since, datetime.datetime):
+            since = self.since.isoformat()
+        else:
+            since = self.since
+
+        until: None | str | Unset
+        if isinstance(self.until, Unset):
+            until = UNSET
+        elif isinstance(self.until, datetime.datetime):
+            until = self.until.isoformat()
+        else:
+            until = self.until
 
         field_dict: dict[str, Any] = {}
 
@@ -94,10 +122,16 @@ class DPQueryBody:
             field_dict["event_category"] = event_category
         if max_rows_per_subject is not UNSET:
             field_dict["max_rows_per_subject"] = max_rows_per_subject
+        if over is not UNSET:
+            field_dict["over"] = over
         if profile_value is not UNSET:
             field_dict["profile_value"] = profile_value
         if quantiles is not UNSET:
             field_dict["quantiles"] = quantiles
+        if since is not UNSET:
+            field_dict["since"] = since
+        if until is not UNSET:
+            field_dict["until"] = until
 
         return field_dict
 
@@ -153,6 +187,13 @@ class DPQueryBody:
 
         max_rows_per_subject = d.pop("max_rows_per_subject", UNSET)
 
+        _over = d.pop("over", UNSET)
+        over: DPQueryBodyOver | Unset
+        if isinstance(_over, Unset):
+            over = UNSET
+        else:
+            over = DPQueryBodyOver(_over)
+
         def _parse_profile_value(data: object) -> Literal["age"] | None | Unset:
             if data is None:
                 return data
@@ -168,6 +209,40 @@ class DPQueryBody:
 
         quantiles = cast(list[float], d.pop("quantiles", UNSET))
 
+        def _parse_since(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                since_type_0 = datetime.datetime.fromisoformat(data)
+
+                return since_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        since = _parse_since(d.pop("since", UNSET))
+
+        def _parse_until(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                until_type_0 = datetime.datetime.fromisoformat(data)
+
+                return until_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        until = _parse_until(d.pop("until", UNSET))
+
         dp_query_body = cls(
             epsilon=epsilon,
             purpose=purpose,
@@ -176,8 +251,11 @@ class DPQueryBody:
             bounds=bounds,
             event_category=event_category,
             max_rows_per_subject=max_rows_per_subject,
+            over=over,
             profile_value=profile_value,
             quantiles=quantiles,
+            since=since,
+            until=until,
         )
 
         return dp_query_body
