@@ -102,10 +102,9 @@ class DPQueryBody(StrictModel):
 
     @field_validator("since", "until")
     @classmethod
-    def _aware_time(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a timezone (for example Z)")
-        return value
+    def _in_window(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """ISO 8601 with a zone is the shared rule (StrictModel); the range is the gateway's, as for releases."""
+        return inputs.check_data_window(value)
 
 
 class DPQueryPreviewBody(DPQueryBody):

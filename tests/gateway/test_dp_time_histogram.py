@@ -181,6 +181,10 @@ def test_over_the_api_it_is_charged_and_answers_times(client, bearer, people):
         {"statistic": "mean", "bounds": [0, 1]},
         {"bounds": [0, 1]},
         {"event_category": None, "profile_value": "age"},
+        {"since": "0001-01-01T00:00:00+14:00"},  # outside the calendar in UTC
+        {"until": "9999-12-31T23:59:59-14:00"},
+        {"until": "2150-01-01T00:00:00Z"},  # outside the gateway's data window
+        {"since": 1772323200},  # a number, not a time
     ],
 )
 def test_malformed_time_histograms_are_refused_before_anything_is_spent(client, bearer, changes):
