@@ -1,4 +1,5 @@
-"""`GET /api/v1/consents/check` under gunicorn (2 sync workers), with the shared harness (`bench/_http.py`).
+"""`GET /api/v1/consents/check` under gunicorn (2 workers, `--model`: gthread:4 as gunicorn.conf.py sets for
+production, or sync as the earlier figures were taken), with the shared harness (`bench/_http.py`).
 
 Two measurements, each next to the foundation's ceiling endpoints measured in the same run:
 1. capacity: closed-loop keep-alive clients (`_http.drive`, as `bench/foundation_http.py` does) on `/healthz`,
@@ -11,6 +12,7 @@ The rate limiter is set out of the way through its environment variables (GOVERN
 the figure measures the check, not 429 answers; the limiter itself still runs on every request.
 
     python bench/consent_http_check.py [--rate 500] [--seconds 10] [--subjects 20000] [--postgres URL] [--quick]
+        [--model gthread:4]
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _http import bench_env, drive, flask_cli, gunicorn, temporary_instance
+from _http import bench_env, drive, flask_cli, temporary_instance
 from consent_common import PURPOSE, SEED, seed_states
+from intake_http import gunicorn, parse_model
 
 CLIENTS = 4
 RATE_LIMIT = "10000000/minute"
@@ -103,7 +106,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="closed-loop requests per endpoint")
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--model", default="gthread:4", help="gunicorn worker model: sync | gthread:N")
     args = parser.parse_args()
+    parse_model(args.model)  # refuse an unknown model before any work
     if args.quick:
         args.seconds, args.subjects, args.requests = 2, 1_000, 400
     from governance import create_app
@@ -138,7 +143,7 @@ def main() -> None:
         total = int(args.rate * args.seconds)
         paths = [f"/api/v1/consents/check?subject={rng.choice(ids)}&purpose={PURPOSE}" for _ in range(total)]
         one_check = paths[0]
-        with gunicorn(env, workers=2) as port:
+        with gunicorn(env, args.model) as (port, _master):
             drive(port, "/healthz", requests=200, concurrency=2)  # warm-up
             drive(port, one_check, requests=200, concurrency=2, headers=headers)
             capacity = {
@@ -159,7 +164,7 @@ def main() -> None:
         json.dumps(
             {
                 "figure": "consent_http_check",
-                "server": "gunicorn --workers 2 (sync)",
+                "server": f"gunicorn --workers 2 ({args.model})",
                 "database": "postgresql" if args.postgres else "sqlite",
                 "cpus": os.cpu_count(),
                 "load_average_1m": round(os.getloadavg()[0], 2),
