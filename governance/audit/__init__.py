@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from governance.audit.aggregates import ActionOn, actions_on, latest_checkpoint
 from governance.audit.reports import StoredVerification, latest_verification, request_verification
-from governance.audit.service import Entry, batch_part, record, record_many
+from governance.audit.service import Entry, batch_part, deferred, record, record_many
 
 __all__ = [
     "ActionOn",
@@ -12,6 +12,7 @@ __all__ = [
     "StoredVerification",
     "actions_on",
     "batch_part",
+    "deferred",
     "latest_checkpoint",
     "latest_verification",
     "record",

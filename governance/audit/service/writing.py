@@ -1,11 +1,13 @@
-"""Writing entries: one INSERT in the caller's transaction (`record`), or one multi-row INSERT (`record_many`).
+"""Writing entries: one INSERT in the caller's transaction (`record`), or one multi-row INSERT (`record_many`, or
+the entries recorded inside a `deferred` block).
 Nothing here waits on other writers: the entry gets its position later, from the sealer."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +56,10 @@ def record(
     (a keyed hash) instead of refusing the entry.
     """
     values = _entry_values(actor=actor, action=action, target=target, details=details, redact=redact)
+    pending = session.info.get(_DEFERRED)
+    if pending is not None:  # inside `deferred`: checked now, written with the block's other entries
+        pending.append(dict(zip(ENTRY_CONTENT_COLUMNS, values, strict=True)))
+        return
     # one INSERT in the caller's transaction, with no RETURNING (the provisional id is not needed): on
     # PostgreSQL straight through the driver, elsewhere as a cached Core statement. This is most of what an
     # audited change costs the writer (docs/audit.md, "Throughput").
@@ -62,6 +68,29 @@ def record(
         _insert_psycopg(connection, values)
     else:
         session.execute(_INSERT_ENTRY, dict(zip(ENTRY_CONTENT_COLUMNS, values, strict=True)))
+
+
+_DEFERRED = "governance.audit.deferred"
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """The entries `record` adds in `session` inside the block are checked at once (a refused entry still raises
+    at its call) and written at the end of the block in ONE multi-row INSERT, in call order: their provisional
+    ids, and so the sealer's positions, follow the calls exactly as without the block. For a service call that
+    records several steps of one change (filing a request: received, verified, confirmed, in progress). A nested
+    block joins the outer one. If the block raises, nothing is written (the caller's transaction rolls back)."""
+    if _DEFERRED in session.info:
+        yield
+        return
+    pending: list[dict[str, Any]] = []
+    session.info[_DEFERRED] = pending
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED, None)
+    if pending:
+        session.execute(_INSERT_ENTRY, pending)
 
 
 @dataclass(frozen=True, slots=True)

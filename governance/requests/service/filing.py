@@ -37,6 +37,7 @@ from governance.requests.records import (
 from governance.vault import service as vault
 
 VERIFICATION_METHOD_MAX = 60
+QUEUED_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY, RequestKind.ERASURE)  # run by a job
 
 
 def file_request(
@@ -96,11 +97,20 @@ def file_request(
         if existing is None:
             raise
         return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
-    _record_received(session, row, actor=actor)
-    if verification_method:
-        _transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
+    queued = request_kind in QUEUED_KINDS
+    # received, verified, confirmed (and in progress, for a queued job): one change, one INSERT of its entries in
+    # this order. A rectification or objection starts after the block: the vault and consent write entries of
+    # their own, which must follow these.
+    with audit.deferred(session):
+        _record_received(session, row, actor=actor)
+        if verification_method:
+            _transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
+            if queued:
+                start(session, row, actor=actor, now=now, params=params, policy=policy)
+        session.flush()
+    if verification_method and not queued:
         start(session, row, actor=actor, now=now, params=params, policy=policy)
-    session.flush()
+        session.flush()
     return FiledRequest(_view(row, policy, now), False)
 
 
@@ -229,7 +239,7 @@ def start(
     """verified -> in_progress, then queue the job or apply the change at once."""
     kind = RequestKind(row.kind)
     _transition(session, row, Status.IN_PROGRESS, actor=actor, now=now)
-    if kind in (RequestKind.ACCESS, RequestKind.PORTABILITY, RequestKind.ERASURE):
+    if kind in QUEUED_KINDS:
         job_kind = ERASURE_JOB if kind is RequestKind.ERASURE else EXPORT_JOB
         row.job_id = jobs.enqueue(
             session,
