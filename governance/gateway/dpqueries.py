@@ -196,18 +196,24 @@ def counts_in_clear(query: DPQueryRequest) -> bool:
     return query.statistic == "count" and query.event_category is not None
 
 
+def _permitted_ids(session: Session, purpose: str, now: dt.datetime) -> Any:
+    """Consent's SELECT of the permitted ids, embedded in the vault's aggregate (one statement), or the ids
+    themselves for a purpose consent cannot express as one SELECT."""
+    ids: Any = consent.permitted_subjects_select(purpose, now=now)
+    return list(consent.iter_permitted_subjects(session, purpose, now=now)) if ids is None else ids
+
+
 def bounded_count(session_factory: Callable[[], Session], query: DPQueryRequest, *, now: dt.datetime) -> int:
     """The exact count of ``query`` (each permitted, non-erased subject's events of the category, at most
     ``max_rows_per_subject`` each), computed by the vault in SQL: equal to summing `collect_values`' bounded
     lists (tests/gateway/test_dp_sql_counts.py checks it on both databases)."""
     assert query.event_category is not None
     with session_factory() as session:
-        # consent purposes: consent's SELECT of permitted ids inside the vault's aggregate, one statement
-        ids: Any = consent.permitted_subjects_select(query.purpose, now=now)
-        if ids is None:
-            ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
         return vault.bounded_event_count(
-            session, ids, category=query.event_category, max_rows_per_subject=query.max_rows_per_subject
+            session,
+            _permitted_ids(session, query.purpose, now),
+            category=query.event_category,
+            max_rows_per_subject=query.max_rows_per_subject,
         )
 
 
@@ -220,12 +226,9 @@ def bounded_time_histogram(
     assert query.since is not None
     assert query.until is not None
     with session_factory() as session:
-        ids: Any = consent.permitted_subjects_select(query.purpose, now=now)
-        if ids is None:
-            ids = list(consent.iter_permitted_subjects(session, query.purpose, now=now))
         return vault.bounded_event_histogram(
             session,
-            ids,
+            _permitted_ids(session, query.purpose, now),
             category=query.event_category,
             since=query.since,
             until=query.until,
