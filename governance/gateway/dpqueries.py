@@ -251,11 +251,10 @@ def _compute(
 
 def presented(query: DPQueryRequest, result: DPResult) -> dict[str, Any]:
     """The stored and answered result: a histogram over time gives its bounds and edges as RFC 3339 times, the
-    edges the vault binned by (since + i * (until - since) / bins)."""
+    edges the vault binned by."""
     out = result.as_dict()
     if query.over_time and query.since is not None and query.until is not None:
-        width = (query.until - query.since) / query.bins
-        edges = [query.since + width * i for i in range(query.bins)] + [query.until]
+        edges = vault.time_bin_edges(query.since, query.until, query.bins)
         out["value"] = {**out["value"], "edges": [edge.astimezone(dt.UTC).isoformat() for edge in edges]}
         out["bounds"] = [out["value"]["edges"][0], out["value"]["edges"][-1]]
         out["over"] = "occurred_at"

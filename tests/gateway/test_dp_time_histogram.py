@@ -16,6 +16,16 @@ from tests.gateway.conftest import ALL_CATEGORIES, PURPOSE, SYSTEM, client_princ
 
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
+API_BODY = {
+    "purpose": PURPOSE,
+    "statistic": "histogram",
+    "epsilon": "0.25",
+    "event_category": "view",
+    "over": "occurred_at",
+    "since": "2026-03-01T00:00:00Z",
+    "until": "2026-03-05T00:00:00Z",
+    "bins": 4,
+}
 
 
 def _add_events(app, subject_id, days: list[float], category: str = "view") -> None:
@@ -149,16 +159,7 @@ def test_a_time_histogram_reads_no_ciphertext_and_equals_run_querys_plan(app, pe
 
 def test_over_the_api_it_is_charged_and_answers_times(client, bearer, people):
     trainer = bearer(["datasets:request"], [PURPOSE])
-    body = {
-        "purpose": PURPOSE,
-        "statistic": "histogram",
-        "epsilon": "0.25",
-        "event_category": "view",
-        "over": "occurred_at",
-        "since": "2026-03-01T00:00:00Z",
-        "until": "2026-03-05T00:00:00Z",
-        "bins": 4,
-    }
+    body = dict(API_BODY)
     response = client.post("/api/v1/dp/queries", json=body, headers=trainer)
     assert response.status_code == 201, response.get_json()
     result = response.get_json()["result"]
@@ -189,16 +190,7 @@ def test_over_the_api_it_is_charged_and_answers_times(client, bearer, people):
 )
 def test_malformed_time_histograms_are_refused_before_anything_is_spent(client, bearer, changes):
     trainer = bearer(["datasets:request"], [PURPOSE])
-    body = {
-        "purpose": PURPOSE,
-        "statistic": "histogram",
-        "epsilon": "0.25",
-        "event_category": "view",
-        "over": "occurred_at",
-        "since": "2026-03-01T00:00:00Z",
-        "until": "2026-03-05T00:00:00Z",
-        **changes,
-    }
+    body = {**API_BODY, **changes}
     response = client.post("/api/v1/dp/queries", json={k: v for k, v in body.items() if v is not None}, headers=trainer)
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"] in ("invalid_query", "validation_failed")
@@ -209,15 +201,7 @@ def test_malformed_time_histograms_are_refused_before_anything_is_spent(client, 
 
 def test_naive_times_and_a_period_on_a_value_query_are_refused(client, bearer):
     trainer = bearer(["datasets:request"], [PURPOSE])
-    naive = {
-        "purpose": PURPOSE,
-        "statistic": "histogram",
-        "epsilon": "0.25",
-        "event_category": "view",
-        "over": "occurred_at",
-        "since": "2026-03-01T00:00:00",
-        "until": "2026-03-05T00:00:00Z",
-    }
+    naive = {**API_BODY, "since": "2026-03-01T00:00:00"}
     refused = client.post("/api/v1/dp/queries", json=naive, headers=trainer)
     assert refused.status_code == 422
     assert refused.get_json()["error"] == "validation_failed"

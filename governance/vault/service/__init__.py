@@ -25,6 +25,7 @@ from governance.vault.service.events import (
     event_counts,
     event_counts_by_month,
     iter_events,
+    time_bin_edges,
 )
 from governance.vault.service.profiles import read_profile, update_profile
 from governance.vault.service.release_rows import iter_release_rows
@@ -89,5 +90,6 @@ __all__ = [
     "iter_release_rows",
     "read_profile",
     "shred_subject",
+    "time_bin_edges",
     "update_profile",
 ]

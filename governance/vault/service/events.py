@@ -129,6 +129,12 @@ def bounded_event_count(
     return sum(bounded_sum(ids[first : first + _AGGREGATE_CHUNK]) for first in range(0, len(ids), _AGGREGATE_CHUNK))
 
 
+def time_bin_edges(since: dt.datetime, until: dt.datetime, bins: int) -> list[dt.datetime]:
+    """The bins + 1 edges of `bounded_event_histogram`: since + i * (until - since) / bins, the last one until."""
+    width = (until - since) / bins
+    return [since + width * i for i in range(bins)] + [until]
+
+
 def bounded_event_histogram(
     session: Session,
     subject_ids: Iterable[uuid.UUID] | sa.Select[Any],
@@ -143,12 +149,10 @@ def bounded_event_histogram(
     most N of them (a uniform sample, drawn in SQL, when they have more): the exact counts of a DP histogram over
     time. Like `bounded_event_count`, only category and time are read (stored in clear): nothing is decrypted,
     and with ``subject_ids`` a SELECT it is one statement. Bin i holds [since + i·w, since + (i+1)·w)."""
-    width = (until - since) / bins
+    edges = time_bin_edges(since, until, bins)
     # the bin from comparisons with the edges (portable: no epoch arithmetic, which SQLite and PostgreSQL spell
     # differently); each edge is bound with the column's own type, so it compares as the stored times do
-    bin_index = sa.case(
-        *[(Event.occurred_at < since + width * edge, edge - 1) for edge in range(1, bins)], else_=bins - 1
-    )
+    bin_index = sa.case(*[(Event.occurred_at < edges[i], i - 1) for i in range(1, bins)], else_=bins - 1)
     pick = func.row_number().over(partition_by=Event.subject_id, order_by=func.random())
     in_period = select(bin_index.label("bin"), pick.label("pick")).where(
         Event.category == category,
