@@ -76,9 +76,14 @@ def enqueue(
     run_after: datetime | None = None,
     dedupe_key: str | None = None,
     created_by: str | None = None,
+    key_is_new: bool = False,
 ) -> uuid.UUID:
-    """Add a job in the caller's transaction. With `dedupe_key`, an existing job with that key is returned instead."""
-    if dedupe_key is not None:
+    """Add a job in the caller's transaction. With `dedupe_key`, an existing job with that key is returned instead.
+
+    `key_is_new`: the caller knows no job can hold `dedupe_key` yet (it names a row this transaction's state
+    change just made eligible, once), so the lookup is skipped; the key's unique constraint still refuses a
+    duplicate, failing the transaction rather than queueing twice."""
+    if dedupe_key is not None and not key_is_new:
         existing = find_by_dedupe_key(session, dedupe_key)
         if existing is not None:
             return existing

@@ -101,6 +101,9 @@ def test_filing_an_access_request_writes_its_four_entries_in_one_insert(app):
             sa.select(AuditEntry.action).where(AuditEntry.target_id == str(filed.request.id)).order_by(AuditEntry.id)
         ).all()
     assert sum(statement.startswith("INSERT INTO audit_entries") for statement in seen) == 1
+    # the job is queued under a key minted by this filing: no lookup of an earlier job first (issue 16)
+    assert [s for s in seen if s.startswith("SELECT") and "FROM jobs" in s] == []
+    assert sum(statement.startswith("INSERT INTO jobs") for statement in seen) == 1
     assert actions == [
         "requests.request.received",
         "requests.request.verified",

@@ -112,6 +112,27 @@ def test_dedupe_key_returns_the_existing_job(app: Flask) -> None:
     assert first == second
 
 
+def test_a_key_known_new_skips_the_lookup_and_a_duplicate_still_fails(app: Flask) -> None:
+    engine = app.extensions["governance.db"].engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = _enqueue(app, "test.record_run", dedupe_key="minted", key_is_new=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert [s for s in seen if s.lstrip().upper().startswith("SELECT")] == []
+    assert [s.split(None, 3)[2] for s in seen if s.lstrip().upper().startswith("INSERT")] == ["jobs"]
+    # the unique key still refuses a second job: the transaction fails, and nothing more is queued
+    with _session(app) as session, pytest.raises(sa.exc.IntegrityError):
+        enqueue(session, "test.record_run", {}, dedupe_key="minted", key_is_new=True)  # refused at its flush
+    with _session(app) as session:
+        assert session.scalars(select(Job.id).where(Job.dedupe_key == "minted")).all() == [first]
+
+
 def test_transient_failure_is_retried_after_backoff(app: Flask) -> None:
     job_id = _enqueue(app, "test.flaky")
     drain(app)

@@ -247,6 +247,7 @@ def start(
             {"request_id": str(row.id)},
             dedupe_key=f"{job_kind}:{row.id}",
             created_by=actor.owner_label,
+            key_is_new=True,  # the transition to in_progress above happens once per request, under its row lock
         )
         row.step = "queued"
         return
