@@ -76,6 +76,7 @@ class Base(DeclarativeBase):
 
 
 READ_ONLY_OPTION = "governance_read_only"
+STATEMENT_AT_A_TIME_OPTION = "governance_statement_at_a_time"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -109,7 +110,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: sa.Connection) -> None:
             # A read-only connection (`Database.read_only`) begins deferred: in WAL mode it reads a snapshot and
             # never waits on the write lock; everything else queues for the lock up front.
-            read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            options = conn.get_execution_options()
+            if options.get(STATEMENT_AT_A_TIME_OPTION, False):
+                return  # `Database.statement_reads`: each statement is its own transaction (autocommit)
+            read_only = options.get(READ_ONLY_OPTION, False)
             conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
         return engine
@@ -141,6 +145,20 @@ class Database:
     def read_only_session(self) -> Iterator[Session]:
         """A session over `read_only()`: for scrape-time and probe reads that must not queue behind writers."""
         with self.read_only() as conn, Session(bind=conn) as session:
+            yield session
+
+    @contextmanager
+    def statement_reads(self) -> Iterator[Session]:
+        """A session whose statements each commit on their own, with no BEGIN or COMMIT around them: for a
+        request that answers from one or two independent reads (the consent check, issue 16). A transaction
+        there cost two extra round trips on PostgreSQL and, on SQLite, took the write lock (BEGIN IMMEDIATE)
+        for a read. Each statement sees the data committed before it; there is no snapshot across statements,
+        so use it only where that is the meaning wanted. Reads only: nothing here is rolled back."""
+        if self.dialect == "sqlite":  # pysqlite is already in autocommit mode: only our BEGIN is left out
+            options: dict[str, Any] = {STATEMENT_AT_A_TIME_OPTION: True}
+        else:  # psycopg's autocommit is client-side: setting and resetting it costs no round trip
+            options = {"isolation_level": "AUTOCOMMIT", STATEMENT_AT_A_TIME_OPTION: True}
+        with self.engine.connect().execution_options(**options) as conn, Session(bind=conn) as session:
             yield session
 
     @contextmanager

@@ -50,7 +50,7 @@ from governance.consent.schemas import (
     VerifyOut,
 )
 from governance.consent.state import Method
-from governance.db import get_session, transaction
+from governance.db import get_db, get_session, transaction
 from governance.errors import DomainError, ValidationFailedError
 
 bp = api_blueprint("consent", description="Consent decisions, receipts, checks, GPC, imports and processors")
@@ -237,7 +237,7 @@ def post_objection(path: SubjectPath, body: ObjectionBody) -> Response:
 def check(query: CheckQuery) -> Response:
     """May `purpose` use `subject`'s data now? Unknown purpose: 422 with the valid ones."""
     service.purpose(query.purpose)
-    with transaction(get_session()) as session:
+    with get_db().statement_reads() as session:  # one primary-key read: no transaction round trips around it
         permission = service.is_permitted(session, query.subject, query.purpose)
         if permission.reason == "no_consent":
             service.subject_exists(session, query.subject)  # unknown subjects are 404, not "no consent"

@@ -95,3 +95,44 @@ def test_a_replay_costs_one_rolled_back_attempt_and_answers_as_the_first_time(
     other = write(client, subject, product, "withdrawn", key="same-key")
     assert other.status_code == 409
     assert other.get_json()["error"] == "idempotency_key_reused"
+
+
+class TransactionProbe:
+    """Each statement's first words and whether the DBAPI connection was inside a transaction when it ran."""
+
+    def __init__(self, engine: sa.Engine, backend: str) -> None:
+        self.engine, self.backend, self.seen = engine, backend, []
+
+    def _execute(self, conn, cursor, statement, params, context, executemany) -> None:
+        dbapi = conn.connection.dbapi_connection
+        in_transaction = dbapi.in_transaction if self.backend == "sqlite" else not dbapi.autocommit
+        self.seen.append((" ".join(statement.split(None, 3)[:3]), in_transaction))
+
+    def __enter__(self) -> TransactionProbe:
+        sa.event.listen(self.engine, "before_cursor_execute", self._execute)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._execute)
+
+
+def test_a_consent_check_reads_outside_a_transaction_and_leaves_writes_transactional(
+    app: Flask, client: FlaskClient, make_subject, product: dict, backend: str
+) -> None:
+    """The check is one primary-key read: no BEGIN or COMMIT round trips, and on SQLite no write lock
+    (BEGIN IMMEDIATE) for a read. The connection goes back to the pool transactional again."""
+    checker = product  # consents:read may check
+    subject = make_subject()
+    assert write(client, subject, product, "granted").status_code == 201
+    url = f"{BASE}/consents/check?subject={subject}&purpose={PURPOSES[0]}"
+    assert client.get(url, headers=checker).status_code == 200  # warm: the token cache
+    with TransactionProbe(app.extensions["governance.db"].engine, backend) as probe:
+        response = client.get(url, headers=checker)
+    assert response.status_code == 200
+    assert response.get_json()["allowed"] is True
+    assert probe.seen == [("SELECT consent_state.decision, consent_state.decided_at,", False)], probe.seen
+    with TransactionProbe(app.extensions["governance.db"].engine, backend) as probe:
+        assert write(client, subject, product, "withdrawn").status_code == 201
+    assert probe.seen
+    assert all(in_transaction for statement, in_transaction in probe.seen if statement != "BEGIN IMMEDIATE")
+    assert client.get(url, headers=checker).get_json()["allowed"] is False  # the read sees the committed write
