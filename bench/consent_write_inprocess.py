@@ -26,35 +26,6 @@ SEED = 20261202
 PURPOSES = ("marketing_email", "personalized_recommendations")
 
 
-class StatementCounter:
-    """Every statement the engine sends, plus BEGIN and COMMIT (which SQLite's and psycopg's drivers issue
-    without a cursor execute). Shared with tests/consent/test_write_statements.py."""
-
-    def __init__(self, engine: object) -> None:
-        import sqlalchemy as sa
-
-        self.statements: list[str] = []
-        self._engine = engine
-        self._hooks = {
-            "before_cursor_execute": self._execute,
-            "begin": lambda conn: self.statements.append("BEGIN"),
-            "commit": lambda conn: self.statements.append("COMMIT"),
-            "rollback": lambda conn: self.statements.append("ROLLBACK"),
-        }
-        for name, hook in self._hooks.items():
-            sa.event.listen(engine, name, hook)
-
-    def _execute(self, conn, cursor, statement, params, context, executemany) -> None:
-        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE is the "begin" already counted
-            self.statements.append(statement)
-
-    def remove(self) -> None:
-        import sqlalchemy as sa
-
-        for name, hook in self._hooks.items():
-            sa.event.remove(self._engine, name, hook)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="writes and /healthz calls (default 2000)")
@@ -130,6 +101,7 @@ def main() -> None:
             client.get("/healthz")
         healthz_cpu = (time.process_time() - started) / args.requests
 
+        from bench._statements import StatementCounter
         from bench.bench_profile import maybe_profile
 
         counter = StatementCounter(db.engine)
@@ -145,10 +117,7 @@ def main() -> None:
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             write_cpu = (time.process_time() - started) / args.requests
         counter.remove()
-        kinds: dict[str, int] = {}
-        for statement in counter.statements:
-            word = statement.split(None, 1)[0].upper()
-            kinds[word] = kinds.get(word, 0) + 1
+        kinds = counter.kinds()
         db.dispose()
     finally:
         if created:
