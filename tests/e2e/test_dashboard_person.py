@@ -328,10 +328,13 @@ def test_point7_a_rejected_correction_keeps_the_input_and_says_how_to_write_it(
 
     page.get_by_role("link", name="Choose another field").click()
     page.get_by_label("What is wrong?").select_option(label="Email address")
-    page.get_by_role("button", name="Continue").click()
+    # the whole page, not only the field: Enter submits a form only once its submit button has been parsed
+    # (on a loaded machine the field could be filled and Enter pressed before it was, and nothing was sent)
+    with page.expect_navigation(url="**/me/requests?correct=email#rectify"):
+        page.get_by_role("button", name="Continue").click()
     page.get_by_label("Email address").fill("ada at example")
     with page.expect_navigation(url="**/me/requests?correct=email#rectify"):
-        page.keyboard.press("Enter")
+        page.get_by_label("Email address").press("Enter")  # implicit submission, keyboard only
     email = page.get_by_label("Email address")
     assert email.input_value() == "ada at example"
     assert email.get_attribute("aria-invalid") == "true"
