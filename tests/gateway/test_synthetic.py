@@ -23,7 +23,8 @@ from governance.gateway.synthetic import (
     count_keys,
     epsilon_micro,
     exact_matches,
-    expected_matches_by_chance,
+    expected_records_reproduced_by_chance,
+    records_reproduced,
 )
 from governance.jobs.worker import drain
 from tests.gateway.conftest import CANARY, PURPOSE, SYSTEM
@@ -39,7 +40,6 @@ COLUMNS = [
     PersonColumn("view_events", count_keys(CUTS), "events:view"),
     PersonColumn("purchase_events", count_keys(CUTS), "events:purchase"),
 ]
-VIEW_PURCHASE = (3, 4)  # the one related pair of columns in the planted population
 
 
 def _planted_person(rng: random.Random) -> tuple[str, ...]:
@@ -95,20 +95,21 @@ def _people_reproduced(people: list[tuple[str, ...]], rows: list[tuple[str | Non
 
 
 @pytest.mark.slow
-def test_no_more_synthetic_rows_equal_a_real_record_than_chance_predicts(planted):
+def test_the_input_records_are_reproduced_no_more_often_than_held_out_peoples(planted):
+    """The membership test an adversary runs: are the input's records reproduced more often than the records of
+    people from the same population who were left out? epsilon-DP bounds how much likelier a person's record is
+    to appear when they are in the input than when they are not (e^epsilon), so the held-out people's rate is the
+    reference, for synthetic rows and for people. (An earlier reference, the matches expected if the columns
+    were independent, was too tight: MST keeps noisy 2-way marginals, so matches come in bursts of duplicated
+    rows, and about one synthesis in thirty exceeded it without any copying.)"""
     given, held_out, rows = planted["given"], planted["held_out"], planted["result"].rows
-    blocks = [(0,), (1,), (2,), VIEW_PURCHASE]
-    matches = exact_matches(given, rows)
-    chance = expected_matches_by_chance(given, rows, blocks=blocks)
-    assert matches <= _chance_bound(chance), (matches, chance)
-    # person by person: epsilon-DP bounds how much likelier a person's record is to be reproduced when they are
-    # in the input than when they are not (e^epsilon); people of the same population left out give the "out" rate
+    matches, matches_out = exact_matches(given, rows), exact_matches(held_out, rows)
+    assert matches <= _chance_bound(math.e * matches_out), (matches, matches_out)
     reproduced, reproduced_out = _people_reproduced(given, rows), _people_reproduced(held_out, rows)
-    limit = math.e * reproduced_out
-    assert reproduced <= _chance_bound(limit), (reproduced, reproduced_out)
+    assert reproduced <= _chance_bound(math.e * reproduced_out), (reproduced, reproduced_out)
     # the checks can fail: a generator that copies its input is far beyond both
     copied = list(given)
-    assert exact_matches(given, copied) > _chance_bound(expected_matches_by_chance(given, copied, blocks=blocks))
+    assert exact_matches(given, copied) > _chance_bound(math.e * exact_matches(held_out, copied))
     assert _people_reproduced(given, copied) > _chance_bound(math.e * _people_reproduced(held_out, copied))
 
 
@@ -357,8 +358,8 @@ def test_bad_synthetic_input_is_a_clear_422(client, trainer):
 @pytest.mark.slow
 def test_a_synthetic_release_of_the_demo_population(app, client, trainer, session):
     """Issue 15's check on the demo data (300 people, seed 7): the epsilon charged is the generator's own
-    accounting, the utility report is there, and no more synthetic rows equal a real person's full record than
-    chance predicts from the synthetic table's own marginals."""
+    accounting, the utility report is there, and no more distinct real records appear among the synthetic rows
+    than chance predicts from the synthetic table's own marginals."""
     from governance.demo import load_demo
     from governance.gateway.models import BudgetReservation
     from governance.gateway.synthetic_release import SyntheticSpec, collect_person_table
@@ -396,6 +397,9 @@ def test_a_synthetic_release_of_the_demo_population(app, client, trainer, sessio
     assert synthetic
     for column in range(len(real[0])):  # the same categories on both sides, so a match could be seen
         assert {row[column] for row in synthetic} & {row[column] for row in real}
-    matches = exact_matches(real, synthetic)
-    assert matches <= _chance_bound(expected_matches_by_chance(real, synthetic)), matches
-    assert exact_matches(real, list(real)) > _chance_bound(expected_matches_by_chance(real, list(real)))
+    reproduced = records_reproduced(real, synthetic)
+    chance = expected_records_reproduced_by_chance(real, synthetic)
+    assert reproduced <= _chance_bound(chance), (reproduced, chance)
+    # the check can fail: a copy of the input reproduces every record, far beyond chance
+    copied = list(real)
+    assert records_reproduced(real, copied) > _chance_bound(expected_records_reproduced_by_chance(real, copied))
