@@ -188,3 +188,22 @@ def test_a_partition_whose_process_dies_fails_the_build_cleanly_and_the_rerun_fi
     assert (out / "split.jsonl").read_bytes() == (out / "single.jsonl").read_bytes()
     assert split.as_manifest() == single.as_manifest()
     assert single.rows_released > 0
+
+
+@pytest.mark.slow
+def test_a_release_reads_while_a_writer_holds_its_transaction_open(app, tmp_path, populate):
+    """A long release must not queue behind the API's writers nor hold them up: its reads begin deferred on
+    SQLite (a WAL snapshot, no write lock; with `BEGIN IMMEDIATE` this build waited out the busy timeout and
+    failed with "database is locked"), and on PostgreSQL plain reads never wait on row locks."""
+    import sqlalchemy as sa
+
+    population = populate(12, events=2)
+    db = app.extensions["governance.db"]
+    with db.engine.connect() as writer:
+        writer.begin()  # on SQLite: BEGIN IMMEDIATE, the write lock
+        writer.execute(sa.text("UPDATE vault_subjects SET status = status"))  # and row locks on PostgreSQL
+        with app.app_context():
+            build = _build(app, tmp_path, "jsonl", processes=1)
+        writer.rollback()
+    assert build.manifest["counts"]["subjects_in"] == len(population.ids)
+    assert set(build.subject_ids) == set(population.ids)

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from governance.consent import service as consent
-from governance.db import utcnow
+from governance.db import READ_ONLY_OPTION, utcnow
 from governance.gateway.anonymize import (
     IdentifyingFieldError,
     Partitions,
@@ -94,8 +94,10 @@ def _pseudonymizer(purpose: str, client_id: str, mode: str) -> Pseudonymizer:
 
 @dataclass(frozen=True, slots=True)
 class _Reads:
-    """How a build reads: through the caller's session, or (with a factory) one short session per read, so
-    that a long build holds no read transaction (nor SQLite's write lock) while the pipeline runs."""
+    """How a build reads: through the caller's session, or (with a factory) one short read-only session per
+    read, so that a long build holds no read transaction while the pipeline runs. On SQLite those reads begin
+    deferred (a WAL snapshot): they take no write lock, so the API's writers never queue behind a release, and
+    a release's partitions read at the same time (with `BEGIN IMMEDIATE` they took turns)."""
 
     session: Session
     factory: Callable[[], Session] | None
@@ -106,6 +108,7 @@ class _Reads:
             yield self.session
             return
         reader = self.factory()
+        reader.connection(execution_options={READ_ONLY_OPTION: True})  # procured now, so its BEGIN is deferred
         try:
             yield reader
         finally:
