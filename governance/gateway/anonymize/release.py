@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from governance.gateway.anonymize.classes import _count_classes, _Footprints, _measure_people
+from governance.gateway.anonymize.collection import fewer_collections
 from governance.gateway.anonymize.figures import ReleaseFigures
 from governance.gateway.anonymize.inputs import IdentifyingFieldError, Partitions, PersonLevel, SubjectRecord
 from governance.gateway.anonymize.layout import _Layout
@@ -60,33 +61,34 @@ def write_release(
         k_unit="person" if person_level is not None else "row_class",
     )
     parts = len(records.sources) if isinstance(records, Partitions) else 1
-    spill_paths = [_new_spill(path.parent) for _ in range(parts)]
-    try:
-        measure = _Measurement(layout, requirement.k) if person_level is not None else None
-        if isinstance(records, Partitions):
-            _pass_one_partitioned(records, layout, pseudonymize, measure, spill_paths, figures, progress, fmt)
-        else:
-            _pass_one(records, layout, pseudonymize, measure, spill_paths[0], figures, progress, fmt)
-        counted = _counted_positions(layout, figures, measure, person_level)
-        with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
-            people = _count(spill_paths, counted, counter, figures, requirement, person_level)
-            _pass_two(
-                spill_paths,
-                counted,
-                counter,
-                people,
-                layout,
-                path,
-                fmt,
-                figures,
-                on_released_subjects,
-                on_footprints,
-                progress,
-                batch_rows,
-            )
-    finally:
-        for spill_path in spill_paths:
-            spill_path.unlink(missing_ok=True)
+    with fewer_collections():  # the pipeline holds many objects alive: see collection.py
+        spill_paths = [_new_spill(path.parent) for _ in range(parts)]
+        try:
+            measure = _Measurement(layout, requirement.k) if person_level is not None else None
+            if isinstance(records, Partitions):
+                _pass_one_partitioned(records, layout, pseudonymize, measure, spill_paths, figures, progress, fmt)
+            else:
+                _pass_one(records, layout, pseudonymize, measure, spill_paths[0], figures, progress, fmt)
+            counted = _counted_positions(layout, figures, measure, person_level)
+            with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
+                people = _count(spill_paths, counted, counter, figures, requirement, person_level)
+                _pass_two(
+                    spill_paths,
+                    counted,
+                    counter,
+                    people,
+                    layout,
+                    path,
+                    fmt,
+                    figures,
+                    on_released_subjects,
+                    on_footprints,
+                    progress,
+                    batch_rows,
+                )
+        finally:
+            for spill_path in spill_paths:
+                spill_path.unlink(missing_ok=True)
     figures.rows_suppressed = figures.rows_in - figures.rows_released
     figures.checksum_sha256 = sha256_file(path)
     figures.bytes = path.stat().st_size
