@@ -241,3 +241,24 @@ def test_awkward_values_survive_every_format(tmp_path, fmt):
     else:
         assert values == [1.5, None, 3, 0.1, -2.0, 1e300, 7.0]
     assert {r["birth_date"] for r in rows} == {"20-39"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_text_encoder_writes_what_the_standard_writers_would_even_with_braces_and_quotes(fmt):
+    """The event part of a line is one format string: braces in names or values must come out as themselves."""
+    import io
+
+    from governance.gateway.anonymize.layout import _TextEncoder
+
+    names = ["subject", "a{b}", "c}{", 'd,"x', "n"]
+    values = ("p1", "x,y", 'q"{}\n', 1.5, None)
+    encoder = _TextEncoder(fmt, names, 2)
+    line = encoder.line(encoder.head(values[:2]), values[2:])
+    if fmt == "jsonl":
+        assert (
+            line == json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False, separators=(",", ":")) + "\n"
+        )
+    else:
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerow(["" if v is None else v for v in values])
+        assert line == expected.getvalue()

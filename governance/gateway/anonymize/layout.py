@@ -88,8 +88,10 @@ class _TextEncoder:
         self._cache: dict[str, str] = {}
         keys = [json.dumps(n, ensure_ascii=False) + ":" for n in names]
         self._head_keys = ["{" + keys[0], *("," + k for k in keys[1:head_width])]
-        self._tail_keys = ["," + k for k in keys[head_width:]]
         self._end = "}\n" if self._json else "\n"
+        tail_keys = ["," + k for k in keys[head_width:]] if self._json else ["," for _ in keys[head_width:]]
+        # one format string for a row's event part: str.format and map run the per-value loop in C
+        self._tail_format = "".join(_braces_escaped(k) + "{}" for k in tail_keys) + _braces_escaped(self._end)
 
     def _value(self, value: Any) -> str:
         kind = type(value)
@@ -123,9 +125,11 @@ class _TextEncoder:
         return ",".join([self._value(v) for v in values])
 
     def line(self, head: str, values: tuple[Any, ...]) -> str:
-        if self._json:
-            return head + "".join([k + self._value(v) for k, v in zip(self._tail_keys, values, strict=True)]) + "}\n"
-        return head + "".join(["," + self._value(v) for v in values]) + "\n"
+        return head + self._tail_format.format(*map(self._value, values))
 
     def alone(self, head: str) -> str:
         return head + self._end
+
+
+def _braces_escaped(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
