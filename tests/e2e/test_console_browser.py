@@ -212,6 +212,7 @@ def test_a_dpo_works_a_request_with_the_keyboard_on_a_phone(app, page, live_serv
     page.get_by_role("button", name="Save owner").press("Enter")
     page.get_by_role("status").get_by_text("Owner saved.").wait_for()  # waits for the redirected page
     page.get_by_label("Add a note").fill("Asked for the CRM copy as well")
+    page.get_by_role("button", name="Add note").wait_for()  # parsed, so that Tab reaches it
     page.get_by_label("Add a note").press("Tab")
     page.keyboard.press("Enter")  # the focused "Add note" button
     page.get_by_role("status").get_by_text("Note added").wait_for()  # waits for the redirected page
@@ -244,6 +245,7 @@ def test_a_dpo_retries_then_completes_a_failed_export_with_the_keyboard_on_a_pho
 
     page.get_by_label("How was it done?").select_option("secure_email")
     page.get_by_label("Reference").fill("Ticket 8812, sent through the secure portal")
+    page.get_by_role("button", name="Complete the request").wait_for()  # parsed, so that Tab reaches it
     page.get_by_label("Reference").press("Tab")
     page.keyboard.press("Enter")  # the focused "Complete the request" button
     page.get_by_role("status").get_by_text("Request completed").wait_for()  # waits for the redirected page
