@@ -153,13 +153,11 @@ def _projection(row: dict, events: int) -> dict[str, object]:
 def main() -> None:
     args = parse_args()
     if args.measure:
-        kind, directory, processes, columns = (
-            args.measure[0],
-            Path(args.measure[1]),
-            int(args.measure[2]),
-            args.measure[3],
-        )
-        result = measure_read(directory) if kind == "read" else measure_release(directory, kind, processes, columns)
+        kind, directory, processes, columns = args.measure
+        if kind == "read":
+            result = measure_read(Path(directory))
+        else:
+            result = measure_release(Path(directory), kind, int(processes), columns)
         print(json.dumps(result))
         return
     subjects, per = (10_000, 10) if args.quick else (100_000, 10)

@@ -108,8 +108,8 @@ class _Reads:
             yield self.session
             return
         reader = self.factory()
-        reader.connection(execution_options={READ_ONLY_OPTION: True})  # procured now, so its BEGIN is deferred
         try:
+            reader.connection(execution_options={READ_ONLY_OPTION: True})  # procured now, so its BEGIN is deferred
             yield reader
         finally:
             reader.close()
