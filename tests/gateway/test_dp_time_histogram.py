@@ -104,6 +104,35 @@ def test_one_person_moves_the_bins_by_at_most_n_whatever_their_events(app, peopl
     assert min(moved) >= 0
 
 
+@pytest.mark.parametrize("bins", [1, 3, 5, 7, 30])
+def test_each_event_lands_in_the_bin_the_edges_say_whatever_the_number_of_bins(app, populate, bins):
+    """The bin comes from nested comparisons with the edges (a binary search in SQL): every event, including
+    those exactly on an edge, lands where a plain reading of the edges puts it, for bin counts that halve
+    unevenly too."""
+    from governance.vault import service as vault
+
+    person = populate(1, events=0)
+    edges = vault.time_bin_edges(START, START + 4 * DAY, bins)
+    times = list(edges[:-1]) + [START + DAY * (i / 13) for i in range(52)]
+    days = [(moment - START) / DAY for moment in times]
+    _add_events(app, person.ids[0], days)
+    expected = [0] * bins
+    for moment in times:
+        expected[max(i for i in range(bins) if edges[i] <= moment)] += 1
+    assert _exact(app, _query(bins=bins, max_rows_per_subject=len(times))) == expected
+
+
+def test_a_heavy_persons_sample_is_drawn_from_all_their_events(app, populate):
+    """Over the bound, the N rows are a uniform draw, not the first N by time: over repeated queries both of a
+    heavy person's bins are drawn from (a fixed pick would keep to one; chance alone fails 1 in 10^18)."""
+    heavy = populate(1, events=0)
+    _add_events(app, heavy.ids[0], [0.5] * 40 + [2.5] * 40)
+    draws = [_exact(app, _query(max_rows_per_subject=3)) for _ in range(20)]
+    assert all(sum(bins) == 3 and bins[1] == bins[3] == 0 for bins in draws)
+    assert any(bins[0] > 0 for bins in draws)
+    assert any(bins[2] > 0 for bins in draws)
+
+
 def test_the_id_list_form_equals_the_one_statement_form(app, people):
     from governance.consent import service as consent
     from governance.vault import service as vault

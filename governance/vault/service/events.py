@@ -135,6 +135,19 @@ def time_bin_edges(since: dt.datetime, until: dt.datetime, bins: int) -> list[dt
     return [since + width * i for i in range(bins)] + [until]
 
 
+def _time_bin(occurred_at: Any, edges: Sequence[dt.datetime], first: int, last: int) -> Any:
+    """The index of the bin in [first, last] that holds ``occurred_at``, as nested CASEs that halve the range at
+    each level: about log2(bins) comparisons per row instead of up to bins - 1 (portable: no epoch arithmetic,
+    which SQLite and PostgreSQL spell differently; each edge bound with the column's own type)."""
+    if first == last:
+        return sa.literal(first)
+    middle = (first + last + 1) // 2  # bins first..middle-1 lie before edges[middle]
+    return sa.case(
+        (occurred_at < edges[middle], _time_bin(occurred_at, edges, first, middle - 1)),
+        else_=_time_bin(occurred_at, edges, middle, last),
+    )
+
+
 def bounded_event_histogram(
     session: Session,
     subject_ids: Iterable[uuid.UUID] | sa.Select[Any],
@@ -150,22 +163,36 @@ def bounded_event_histogram(
     time. Like `bounded_event_count`, only category and time are read (stored in clear): nothing is decrypted,
     and with ``subject_ids`` a SELECT it is one statement. Bin i holds [since + i·w, since + (i+1)·w)."""
     edges = time_bin_edges(since, until, bins)
-    # the bin from comparisons with the edges (portable: no epoch arithmetic, which SQLite and PostgreSQL spell
-    # differently); each edge is bound with the column's own type, so it compares as the stored times do
-    bin_index = sa.case(*[(Event.occurred_at < edges[i], i - 1) for i in range(1, bins)], else_=bins - 1)
-    pick = func.row_number().over(partition_by=Event.subject_id, order_by=func.random())
-    in_period = select(bin_index.label("bin"), pick.label("pick")).where(
-        Event.category == category,
-        Event.occurred_at >= since,
-        Event.occurred_at < until,
-        Event.subject_id.not_in(select(Subject.id).where(Subject.status != "active")),
-    )
+    bin_index = _time_bin(Event.occurred_at, edges, 0, bins - 1)
+    in_period = (Event.category == category, Event.occurred_at >= since, Event.occurred_at < until)
+    active = Event.subject_id.not_in(select(Subject.id).where(Subject.status != "active"))
 
     def counts(ids: Any) -> Counter[int]:
-        picked = in_period.where(Event.subject_id.in_(ids)).subquery()
-        rows = session.execute(
-            select(picked.c.bin, func.count()).where(picked.c.pick <= max_rows_per_subject).group_by(picked.c.bin)
+        rows_per_subject = (
+            select(Event.subject_id.label("subject_id"), func.count().label("n"))
+            .where(*in_period, active, Event.subject_id.in_(ids))
+            .group_by(Event.subject_id)
+            .cte("rows_per_subject")
         )
+        # people within the bound contribute every row, in one pass without a sort; only those over it are
+        # sampled, by row_number() over a random order, which sorts their rows alone (the join to the
+        # permitted, active people's counts carries the consent and erasure filters to both arms)
+        people = Event.__table__.join(rows_per_subject, rows_per_subject.c.subject_id == Event.subject_id)
+        within = (
+            select(bin_index.label("bin"))
+            .select_from(people)
+            .where(*in_period, rows_per_subject.c.n <= max_rows_per_subject)
+        )
+        pick = func.row_number().over(partition_by=Event.subject_id, order_by=func.random())
+        drawn = (
+            select(bin_index.label("bin"), pick.label("pick"))
+            .select_from(people)
+            .where(*in_period, rows_per_subject.c.n > max_rows_per_subject)
+            .subquery()
+        )
+        sampled = select(drawn.c.bin).where(drawn.c.pick <= max_rows_per_subject)
+        both = sa.union_all(within, sampled).subquery()
+        rows = session.execute(select(both.c.bin, func.count()).group_by(both.c.bin))
         return Counter({int(index): int(n) for index, n in rows})
 
     if isinstance(subject_ids, sa.Select):
