@@ -10,15 +10,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from governance.gateway.anonymize.spill import _project, _spilled
+from governance.gateway.anonymize.spill import _project, _spilled_classes
 from governance.gateway.kanon import AnonymityRequirement, ClassCounter
 
 
 def _count_classes(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter) -> None:
     """Row classes over the counted quasi-identifiers: distinct subjects (and sensitive values) per class."""
-    for combos, subjects in _spilled(spill_path):
+    for combos, subjects in _spilled_classes(spill_path):
         projected = _project(combos, counted)
-        for _subject, idxs, _rows, values in subjects:
+        for _subject, idxs, values in subjects:
             classes: dict[tuple[Any, ...], set[Any] | None] = {}
             for n, at in enumerate(idxs):
                 held = classes.get(projected[at])
@@ -86,12 +86,12 @@ class _Footprints:
 
 def _measure_people(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter, people: _Footprints) -> None:
     """Each person's footprint over the rows that survive row-class suppression."""
-    for combos, subjects in _spilled(spill_path):
+    for combos, subjects in _spilled_classes(spill_path):
         projected = _project(combos, counted)
         verdicts = [counter.released(c) for c in projected]
         # a chunk's people share most classes: each class is encoded once per chunk, not once per person
         texts = [_class_text(c) if verdict else "" for c, verdict in zip(projected, verdicts, strict=True)]
-        for subject_bytes, idxs, _rows, values in subjects:
+        for subject_bytes, idxs, values in subjects:
             kept = [n for n, at in enumerate(idxs) if verdicts[at]]
             sensitive = frozenset(values[n] for n in kept) if values is not None else None
             people.add(uuid.UUID(bytes=subject_bytes), {texts[idxs[n]] for n in kept}, sensitive)

@@ -4,7 +4,6 @@ partition processes."""
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -15,6 +14,7 @@ from governance.gateway.anonymize.figures import ReleaseFigures
 from governance.gateway.anonymize.inputs import Partitions, SubjectRecord
 from governance.gateway.anonymize.layout import _Layout, _TextEncoder
 from governance.gateway.anonymize.measurement import _Measurement
+from governance.gateway.anonymize.spill import SpilledSubject, _write_chunk
 
 _SPILL_BATCH = 2_000  # subjects per pickled chunk
 
@@ -45,10 +45,10 @@ def _pass_one(
     encoder = _TextEncoder(fmt, [c.name for c in layout.out_columns], head_width) if fmt != "parquet" else None
     combos: list[tuple[Any, ...]] = []
     index: dict[tuple[Any, ...], int] = {}
-    subjects: list[tuple[bytes, list[int], list[Any], list[Any] | None]] = []
+    subjects: list[SpilledSubject] = []
 
     def flush(spill: Any) -> None:
-        pickle.dump((combos, subjects), spill, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_chunk(spill, combos, subjects)
 
     with spill_path.open("wb") as spill:
         for record in records:
