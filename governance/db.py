@@ -6,6 +6,7 @@ a state change and its audit entry commit together or not at all.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,7 +115,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if options.get(STATEMENT_AT_A_TIME_OPTION, False):
                 return  # `Database.statement_reads`: each statement is its own transaction (autocommit)
             read_only = options.get(READ_ONLY_OPTION, False)
-            conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+            # straight to the driver: through exec_driver_sql the BEGIN cost as much CPU as a write's INSERT
+            # (an execution context and a result for a statement that returns nothing; docs/performance.md)
+            begin = "BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE"
+            driver: Any = conn.connection.driver_connection  # sqlite3's own connection
+            try:
+                driver.execute(begin).close()
+            except sqlite3.Error as exc:  # wrapped as SQLAlchemy wraps it ("database is locked": OperationalError)
+                raise sa.exc.DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
         return engine
     # No pre-ping: it costs a round trip on every checkout (~18% of a short transaction). Connections are
