@@ -102,7 +102,7 @@ def _lock_states_statement(dialect: str) -> Any:
     ).returning(*(t.c[name] for name in _STATE_FIELDS))
 
 
-# driver SQL compiled once (governance.compiled): through session.execute the lock cost 3x the driver's execute
+# driver SQL compiled once (governance.compiled): session.execute's per-call overhead was ~17 of its 176 µs
 _LOCK_STATES = {
     dialect: CompiledStatement(_lock_states_statement(dialect), [_state_table.c[name].type for name in _STATE_FIELDS])
     for dialect in ("postgresql", "sqlite")
