@@ -69,6 +69,7 @@ class ClassCounter:
         self._values: dict[Combo, set[Any]] = {}
         self._db: sqlite3.Connection | None = None
         self._db_path: str | None = None
+        self._inherited: sqlite3.Connection | None = None
         self._finished = False
         self._cached_released = lru_cache(maxsize=200_000)(self._released_on_disk)
 
@@ -179,6 +180,15 @@ class ClassCounter:
             return True
         (count,) = self._db.execute("SELECT COUNT(*) FROM sensitive WHERE combo = ?", (key,)).fetchone()
         return bool(count >= self._l_cap)
+
+    def reopen_after_fork(self) -> None:
+        """In a forked process that answers `released` (pass two of a partition): its own connection to the
+        spill file, if any. SQLite connections must not be used across a fork; the inherited one is left
+        unused (not closed: closing it could disturb the parent's)."""
+        if self._db is not None and self._db_path is not None:
+            self._inherited = self._db
+            self._db = sqlite3.connect(self._db_path)
+            self._cached_released = lru_cache(maxsize=200_000)(self._released_on_disk)
 
     def close(self) -> None:
         """Removes the spill file, if any."""

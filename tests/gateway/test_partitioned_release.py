@@ -126,7 +126,7 @@ def _shipped_policy():
     return load_gateway_policy(PROJECT_ROOT / "policies" / "gateway.yaml")
 
 
-def _write(source, path, person_level):
+def _write(source, path, person_level, fmt: str = "jsonl", **kwargs):
     import datetime as dt
 
     from governance.gateway.anonymize import write_release
@@ -142,8 +142,9 @@ def _write(source, path, person_level):
         requirement=AnonymityRequirement(k=4),
         pseudonymize=PSEUDONYMIZE,
         path=path,
-        fmt="jsonl",
+        fmt=fmt,
         person_level=person_level,
+        **kwargs,
     )
 
 
@@ -207,3 +208,79 @@ def test_a_release_reads_while_a_writer_holds_its_transaction_open(app, tmp_path
         writer.rollback()
     assert build.manifest["counts"]["subjects_in"] == len(population.ids)
     assert set(build.subject_ids) == set(population.ids)
+
+
+def _sources(records: list, bounds: tuple[int, ...]) -> list:
+    import itertools
+
+    edges = [*bounds, len(records)]
+    return [lambda a=a, b=b: records[a:b] for a, b in itertools.pairwise(edges)]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")  # as above
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("person", [False, True], ids=["row_class", "person"])
+def test_pass_two_in_partition_processes_writes_the_single_process_release(tmp_path, fmt, person):
+    """Each partition's spill is filtered in its own process into a part file and the parts are appended in
+    order: the same bytes, figures, lineage (in order) and footprint groups as one process, also when the
+    class counts spilled to disk (each process then opens its own connection to them)."""
+    from governance.gateway.anonymize import Partitions, PersonLevel
+
+    level = PersonLevel(candidates=["category"], content=["item", "value"]) if person else None
+    records = _records(90)
+    for max_classes in (1_000_000, 3):
+        out = tmp_path / f"out-{max_classes}"
+        out.mkdir()
+        lineage: dict[str, list] = {"single": [], "split": []}
+        footprints: dict[str, dict] = {"single": {}, "split": {}}
+        figures = {}
+        for name, source in (("single", records), ("split", Partitions(_sources(records, (0, 20, 45, 50)), 2))):
+            figures[name] = _write(
+                source,
+                out / f"{name}.{fmt}",
+                level,
+                fmt,
+                max_classes_in_memory=max_classes,
+                on_released_subjects=lineage[name].extend,
+                on_footprints=footprints[name].update,
+            )
+        assert (out / f"split.{fmt}").read_bytes() == (out / f"single.{fmt}").read_bytes()
+        assert figures["split"].as_manifest() == figures["single"].as_manifest()
+        assert figures["single"].rows_released > 0
+        assert lineage["split"] == lineage["single"]
+        assert len(lineage["single"]) == figures["single"].subjects_released
+        assert _groups(footprints["split"]) == _groups(footprints["single"])
+        assert sorted(p.name for p in out.iterdir()) == [f"single.{fmt}", f"split.{fmt}"]  # no part, no spill
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")  # as above
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_pass_two_process_that_dies_fails_the_build_cleanly_and_the_rerun_finishes_once(tmp_path, monkeypatch, fmt):
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    from governance.gateway.anonymize import Partitions, pass_two
+
+    records = _records(60)
+    marker = tmp_path / "died-once"
+    filter_spill = pass_two._filter_spill
+
+    def dying(*args, **kwargs):
+        if not marker.exists():
+            marker.touch()
+            os._exit(17)  # a partition's pass two dies after writing part of its file
+        return filter_spill(*args, **kwargs)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    _write(records, out / f"single.{fmt}", None, fmt)
+    monkeypatch.setattr(pass_two, "_filter_spill", dying)
+    split = Partitions(_sources(records, (0, 15, 30, 45)), processes=2)
+    with pytest.raises(BrokenProcessPool):
+        _write(split, out / f"split.{fmt}", None, fmt)
+    assert marker.exists()
+    assert sorted(p.name for p in out.iterdir()) == [f"single.{fmt}"]  # no part, no spill, no half-written file
+    _write(split, out / f"split.{fmt}", None, fmt)
+    assert (out / f"split.{fmt}").read_bytes() == (out / f"single.{fmt}").read_bytes()

@@ -14,19 +14,26 @@ from governance.gateway.anonymize.spill import _project, _spilled_classes
 from governance.gateway.kanon import AnonymityRequirement, ClassCounter
 
 
-def _count_classes(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter) -> None:
-    """Row classes over the counted quasi-identifiers: distinct subjects (and sensitive values) per class."""
-    for combos, subjects in _spilled_classes(spill_path):
-        projected = _project(combos, counted)
-        for _subject, idxs, values in subjects:
-            classes: dict[tuple[Any, ...], set[Any] | None] = {}
-            for n, at in enumerate(idxs):
-                held = classes.get(projected[at])
-                if held is None:
-                    held = classes[projected[at]] = set()
-                if values is not None:
-                    held.add(values[n])
-            counter.add_subject(classes)
+def _count_classes(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter) -> list[int]:
+    """Row classes over the counted quasi-identifiers: distinct subjects (and sensitive values) per class.
+    Returns how many subjects each spill holds (pass two numbers people across the spills from them)."""
+    spilled = []
+    for one in spill_path:
+        people = 0
+        for combos, subjects in _spilled_classes([one]):
+            projected = _project(combos, counted)
+            people += len(subjects)
+            for _subject, idxs, values in subjects:
+                classes: dict[tuple[Any, ...], set[Any] | None] = {}
+                for n, at in enumerate(idxs):
+                    held = classes.get(projected[at])
+                    if held is None:
+                        held = classes[projected[at]] = set()
+                    if values is not None:
+                        held.add(values[n])
+                counter.add_subject(classes)
+        spilled.append(people)
+    return spilled
 
 
 class _Footprints:

@@ -52,8 +52,9 @@ class Partitions:
     contiguous ranges of the subjects in release order, so their spills read back in order are exactly the
     single-process spill and the released file is byte for byte the same. Pass one of a partition (read and
     decrypt, generalize, pseudonymize, encode, identifying-power counts) is self-contained: its per-partition
-    counts are merged (sums: subjects are disjoint), then class counting, footprints and pass two run over
-    the partitions' spills. ``after_fork`` runs first in each child (drop the inherited database connections).
+    counts are merged (sums: subjects are disjoint), then class counting and footprints run over the
+    partitions' spills, and pass two of each spill runs in a forked process again, writing a part file that is
+    appended in order. ``after_fork`` runs first in each child (drop the inherited database connections).
     """
 
     sources: Sequence[Callable[[], Iterable[SubjectRecord]]]

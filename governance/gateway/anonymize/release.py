@@ -71,9 +71,10 @@ def write_release(
                 _pass_one(records, layout, pseudonymize, measure, spill_paths[0], figures, progress, fmt)
             counted = _counted_positions(layout, figures, measure, person_level)
             with ClassCounter(requirement, max_in_memory=max_classes_in_memory) as counter:
-                people = _count(spill_paths, counted, counter, figures, requirement, person_level)
+                people, spilled_people = _count(spill_paths, counted, counter, figures, requirement, person_level)
                 _pass_two(
                     spill_paths,
+                    spilled_people,
                     counted,
                     counter,
                     people,
@@ -85,7 +86,11 @@ def write_release(
                     on_footprints,
                     progress,
                     batch_rows,
+                    records if isinstance(records, Partitions) else None,
                 )
+        except BaseException:
+            path.unlink(missing_ok=True)  # a failed build leaves no half-written release behind
+            raise
         finally:
             for spill_path in spill_paths:
                 spill_path.unlink(missing_ok=True)
@@ -118,18 +123,19 @@ def _count(
     figures: ReleaseFigures,
     requirement: AnonymityRequirement,
     person_level: PersonLevel | None,
-) -> _Footprints | None:
-    """Count the row classes, and with k per person the people's footprints; returns the footprints."""
-    _count_classes(spill_paths, counted, counter)
+) -> tuple[_Footprints | None, list[int]]:
+    """Count the row classes, and with k per person the people's footprints; returns the footprints and how
+    many people each spill holds."""
+    spilled_people = _count_classes(spill_paths, counted, counter)
     summary = counter.finish()
     figures.classes, figures.classes_released = summary.classes, summary.classes_released
     figures.k_achieved, figures.l_achieved = summary.k_achieved, summary.l_achieved
     figures.row_class_k_achieved = summary.k_achieved
     if person_level is None:
-        return None
+        return None, spilled_people
     people = _Footprints(requirement, person_level.prior)
     _measure_people(spill_paths, counted, counter, people)
     figures.k_achieved, figures.l_achieved = people.k_achieved(), people.l_achieved()
     figures.footprints, figures.footprints_released = people.groups(), people.groups_released()
     figures.joint_prior_subjects = sum(1 for _ in person_level.prior)
-    return people
+    return people, spilled_people
