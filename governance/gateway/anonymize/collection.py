@@ -1,4 +1,5 @@
-"""Fewer garbage-collector passes while a release is built (and restored after, however the build ends)."""
+"""Fewer garbage-collector passes while a release is built (and restored after, however the build ends), and
+the parent's heap kept out of its forked partition processes' collections."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ def fewer_collections(threshold: int = RELEASE_GEN0_THRESHOLD) -> Iterator[None]
             if _holders == 0 and _saved is not None:
                 gc.set_threshold(*_saved)
                 _saved = None
+
+
+@contextmanager
+def frozen_for_fork() -> Iterator[None]:
+    """Move everything alive to the collector's permanent generation while forked partition processes start
+    and run (`gc.freeze`): a child's collections then skip the heap it inherits instead of walking it, which
+    would touch (and so copy, page by page) the parent's memory in every child. Unfrozen afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

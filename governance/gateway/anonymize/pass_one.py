@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from governance.gateway.anonymize.collection import frozen_for_fork
 from governance.gateway.anonymize.figures import ReleaseFigures
 from governance.gateway.anonymize.inputs import Partitions, SubjectRecord
 from governance.gateway.anonymize.layout import _Layout, _TextEncoder
@@ -147,12 +148,15 @@ def _pass_one_partitioned(
         fmt=fmt,
     )
     try:
-        with ProcessPoolExecutor(
-            max_workers=max(1, min(partitions.processes, len(partitions.sources))),
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_after_fork,
-            initargs=(partitions.after_fork,),
-        ) as pool:
+        with (
+            frozen_for_fork(),
+            ProcessPoolExecutor(
+                max_workers=max(1, min(partitions.processes, len(partitions.sources))),
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_after_fork,
+                initargs=(partitions.after_fork,),
+            ) as pool,
+        ):
             futures = [pool.submit(_pass_one_child, i) for i in range(len(partitions.sources))]
             try:
                 for future in futures:  # in partition order: the merged figures do not depend on timing
