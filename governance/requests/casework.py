@@ -21,7 +21,7 @@ from governance.db import rowcount, utcnow
 from governance.errors import ValidationFailedError
 from governance.requests.errors import RequestNotFoundError
 from governance.requests.models import DataSubjectRequest, RequestNote
-from governance.requests.records import _lock, _target
+from governance.requests.records import audit_target, lock_request
 
 NOTE_MAX_CHARS = 2000
 
@@ -53,7 +53,7 @@ def assign_owner(
             staff = None
         if staff is None or not staff.active:
             raise ValidationFailedError(fields={"owner": "an active staff account"}, code="unknown_owner")
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     previous = row.owner_staff_id
     if previous == owner_staff_id:
         return previous
@@ -62,7 +62,7 @@ def assign_owner(
         session,
         actor=actor,
         action="requests.request.assigned" if owner_staff_id else "requests.request.unassigned",
-        target=_target(row),
+        target=audit_target(row),
         details={"owner": f"staff:{owner_staff_id}" if owner_staff_id else None},
     )
     session.flush()
@@ -76,7 +76,7 @@ def add_note(session: Session, request_id: uuid.UUID, *, text: str, actor: Princ
         raise ValidationFailedError(fields={"text": f"1 to {NOTE_MAX_CHARS} characters"})
     if actor.kind != "staff":
         raise ValidationFailedError("Only staff write notes.", code="staff_only")
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     note = RequestNote(
         request_id=row.id, subject_id=row.subject_id, staff_id=uuid.UUID(actor.id), text=cleaned, created_at=utcnow()
     )
@@ -86,7 +86,7 @@ def add_note(session: Session, request_id: uuid.UUID, *, text: str, actor: Princ
         session,
         actor=actor,
         action="requests.note.added",
-        target=_target(row),
+        target=audit_target(row),
         details={"note_id": str(note.id), "chars": len(cleaned)},
     )
     return NoteView(note.id, note.staff_id, note.text, note.created_at)

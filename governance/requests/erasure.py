@@ -31,13 +31,13 @@ from governance.requests.records import (
     CERTIFICATE_KEY,
     ERASURE_EVENT,
     WORKER,
-    _as_dict,
-    _lock,
-    _pick,
-    _target,
-    _text,
-    _transition,
+    audit_target,
+    fields_of,
+    first_given,
     get_policy,
+    lock_request,
+    text_or_none,
+    transition,
 )
 from governance.training import service as training
 from governance.vault import service as vault
@@ -60,7 +60,7 @@ def erase(session: Session, request_id: uuid.UUID, *, now: datetime | None = Non
     confirm (none was notified), step 2 as well, on the same locked row (one lock, one UPDATE of the request,
     one commit). Otherwise the same as `erase_locally`. Idempotent by step marker."""
     now = now or utcnow()
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     outcome: dict[str, Any] = {"request_id": str(row.id), "skipped": row.step}
     if _may_erase(row):
         _erase_locally(session, row, now=now)
@@ -75,7 +75,7 @@ def erase_locally(session: Session, request_id: uuid.UUID, *, now: datetime | No
     """Erasure step 1, all in the caller's transaction: withdrawal of every consent, retention exceptions and
     crypto-shredding, processor notifications (queued webhooks) and model flags. Idempotent by step marker."""
     now = now or utcnow()
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     if not _may_erase(row):
         return {"request_id": str(row.id), "skipped": row.step}
     _erase_locally(session, row, now=now)
@@ -98,7 +98,7 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
     withdrawn = consent.withdraw_all(session, row.subject_id, method="request", actor=WORKER)
     crash_point("erasure:consents_withdrawn")
     held = vault.event_counts(session, row.subject_id)
-    report = _as_dict(
+    report = fields_of(
         vault.shred_subject(
             session, row.subject_id, actor=WORKER, reason=f"erasure request {row.id}", keep_categories=keep
         )
@@ -154,7 +154,7 @@ def _erase_locally(session: Session, row: DataSubjectRequest, *, now: datetime) 
         session,
         actor=WORKER,
         action="requests.erasure.performed",
-        target=_target(row),
+        target=audit_target(row),
         details={
             "subject_id": str(row.subject_id),
             "kept_categories": sorted(k["category"] for k in kept),
@@ -175,14 +175,14 @@ def processor_statuses(session: Session, row: DataSubjectRequest) -> list[dict[s
         return []
     statuses = []
     for view in consent.delivery_status(session, ids):
-        data = _as_dict(view)
-        raw = str(_pick(data, "status", "state") or "pending").lower()
+        data = fields_of(view)
+        raw = str(first_given(data, "status", "state") or "pending").lower()
         status = "confirmed" if raw in _CONFIRMED else "failed" if raw in _FAILED else "pending"
         statuses.append(
             {
-                "processor": str(_pick(data, "processor_name", "processor_id")),
+                "processor": str(first_given(data, "processor_name", "processor_id")),
                 "status": status,
-                "confirmed_at": _pick(data, "acknowledged_at", "delivered_at", "confirmed_at")
+                "confirmed_at": first_given(data, "acknowledged_at", "delivered_at", "confirmed_at")
                 if status == "confirmed"
                 else None,
             }
@@ -196,7 +196,7 @@ def certify_erasure(
     """Erasure step 2: once every processor has answered (or the wait is over, or `force`), sign the
     certificate and close the request. Returns `{"waiting": True}` while processors are still pending."""
     now = now or utcnow()
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     if not _may_certify(row):
         return {"request_id": str(row.id), "skipped": row.step}
     outcome = _certify(session, row, now=now, force=force)
@@ -256,7 +256,7 @@ def _certify(
             session,
             actor=actor,
             action="requests.certificate.issued",
-            target=_target(row),
+            target=audit_target(row),
             details={
                 "certificate_id": claims.jti,
                 "processors_confirmed": sum(d["status"] == "confirmed" for d in downstream),
@@ -267,12 +267,10 @@ def _certify(
     row.step = "done"
     row.result = {
         **row.result,
-        "downstream": [{**d, "confirmed_at": _text(d["confirmed_at"])} for d in downstream],
+        "downstream": [{**d, "confirmed_at": text_or_none(d["confirmed_at"])} for d in downstream],
         "certificate_id": claims.jti,
     }
-    _transition(
-        session, row, outcome_status(items), actor=actor, now=now, items=items, details=details, by_hand=by_hand
-    )
+    transition(session, row, outcome_status(items), actor=actor, now=now, items=items, details=details, by_hand=by_hand)
     return {"request_id": str(row.id), "certificate_id": claims.jti, "status": row.status}
 
 

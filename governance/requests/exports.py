@@ -38,26 +38,26 @@ from governance.requests.records import (
     BUNDLE_KEK,
     WORKER,
     RequestView,
-    _as_dict,
-    _check_subject,
-    _lock,
-    _pick,
-    _target,
-    _text,
-    _transition,
+    audit_target,
+    check_subject,
+    fields_of,
+    first_given,
     get_policy,
+    lock_request,
     requests_for_subject,
+    text_or_none,
+    transition,
 )
 from governance.training import service as training
 from governance.vault import service as vault
 
 
 def _event_row(event: Any) -> dict[str, Any]:
-    data = _as_dict(event)
+    data = fields_of(event)
     return {
-        "id": str(_pick(data, "event_id", "id")),
-        "category": str(_pick(data, "category")),
-        "occurred_at": _pick(data, "occurred_at"),
+        "id": str(first_given(data, "event_id", "id")),
+        "category": str(first_given(data, "category")),
+        "occurred_at": first_given(data, "occurred_at"),
         "data": {
             "item_id": data.get("item_id"),
             "value": data.get("value"),
@@ -67,47 +67,47 @@ def _event_row(event: Any) -> dict[str, Any]:
 
 
 def _decision_row(event: Any) -> dict[str, Any]:
-    data = _as_dict(event)
+    data = fields_of(event)
     return {
-        "purpose": str(_pick(data, "purpose")),
-        "decision": str(_pick(data, "decision")),
-        "notice_version": _text(_pick(data, "notice_version")),
-        "method": _text(_pick(data, "method")),
-        "occurred_at": _pick(data, "collected_at", "recorded_at"),
-        "receipt_id": _text(_pick(data, "id")),
+        "purpose": str(first_given(data, "purpose")),
+        "decision": str(first_given(data, "decision")),
+        "notice_version": text_or_none(first_given(data, "notice_version")),
+        "method": text_or_none(first_given(data, "method")),
+        "occurred_at": first_given(data, "collected_at", "recorded_at"),
+        "receipt_id": text_or_none(first_given(data, "id")),
     }
 
 
 def _receipt_row(receipt: Any) -> dict[str, Any]:
-    data = _as_dict(receipt)
+    data = fields_of(receipt)
     raw_body = data.get("receipt")
     body: Mapping[str, Any] = raw_body if isinstance(raw_body, Mapping) else {}
-    issued = _pick(body, "iat", "issued_at")
+    issued = first_given(body, "iat", "issued_at")
     return {
-        "receipt_id": str(_pick(data, "record_id", "id")),
+        "receipt_id": str(first_given(data, "record_id", "id")),
         "issued_at": datetime.fromtimestamp(issued, tz=UTC) if isinstance(issued, int | float) else issued,
         "content": data,
     }
 
 
 def _release_row(release: Any) -> dict[str, Any]:
-    data = _as_dict(release)
+    data = fields_of(release)
     return {
-        "release_id": str(_pick(data, "release_id", "id")),
-        "purpose": str(_pick(data, "purpose")),
-        "released_at": _pick(data, "released_at", "completed_at", "created_at"),
-        "recipient": _text(_pick(data, "client_id", "recipient", "client")),
+        "release_id": str(first_given(data, "release_id", "id")),
+        "purpose": str(first_given(data, "purpose")),
+        "released_at": first_given(data, "released_at", "completed_at", "created_at"),
+        "recipient": text_or_none(first_given(data, "client_id", "recipient", "client")),
     }
 
 
 def _model_row(model: Any) -> dict[str, Any]:
-    data = _as_dict(model)
+    data = fields_of(model)
     return {
-        "model_id": str(_pick(data, "model_id", "id", "job_id")),
-        "purpose": str(_pick(data, "purpose")),
-        "trained_at": _pick(data, "trained_at", "finished_at", "created_at"),
-        "status": _text(_pick(data, "status")),
-        "flagged": _pick(data, "flagged", "erased_data_flag"),
+        "model_id": str(first_given(data, "model_id", "id", "job_id")),
+        "purpose": str(first_given(data, "purpose")),
+        "trained_at": first_given(data, "trained_at", "finished_at", "created_at"),
+        "status": text_or_none(first_given(data, "status")),
+        "flagged": first_given(data, "flagged", "erased_data_flag"),
     }
 
 
@@ -124,8 +124,8 @@ def _request_row(view: RequestView) -> dict[str, Any]:
 
 def collect_export(session: Session, row: DataSubjectRequest, *, now: datetime) -> bundles.ExportContent:
     """Gather the subject's data through the other domains' contract functions (events stay a stream)."""
-    subject = _check_subject(session, row.subject_id)
-    subject_data = _as_dict(subject)
+    subject = check_subject(session, row.subject_id)
+    subject_data = fields_of(subject)
     # the worker reads in clear on the subject's own request (audited by the vault as vault.profile.read_clear)
     profile = vault.read_profile(session, row.subject_id, actor=WORKER, view="clear")["fields"]
     events: Iterator[dict[str, Any]] = (_event_row(e) for e in vault.iter_events(session, row.subject_id))
@@ -134,7 +134,7 @@ def collect_export(session: Session, row: DataSubjectRequest, *, now: datetime) 
         request={"id": str(row.id), "kind": row.kind, "received_at": row.received_at, "jurisdiction": row.jurisdiction},
         subject={
             "id": str(row.subject_id),
-            "jurisdiction": _text(subject_data.get("jurisdiction")),
+            "jurisdiction": text_or_none(subject_data.get("jurisdiction")),
             "created_at": subject_data.get("created_at"),
         },
         profile=profile,
@@ -151,7 +151,7 @@ def run_export(session: Session, request_id: uuid.UUID, *, now: datetime | None 
     """The export job's one step, in the caller's transaction: build, seal and store the bundle, close the
     request. Idempotent: a request already past this step (or no longer in progress) is left as it is."""
     now, policy = now or utcnow(), get_policy()
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     if row.status != Status.IN_PROGRESS.value or row.step == "done":
         return {"request_id": str(row.id), "skipped": row.status}
     try:
@@ -159,7 +159,7 @@ def run_export(session: Session, request_id: uuid.UUID, *, now: datetime | None 
     except SubjectAlreadyErasedError:
         # the subject's erasure finished first: there is nothing left to export, and the subject is told why
         row.rejection_code, row.step = "subject_erased", "done"
-        _transition(
+        transition(
             session, row, Status.REJECTED, actor=WORKER, now=now, reason=policy.rejection_reasons["subject_erased"]
         )
         return {"request_id": str(row.id), "rejected": "subject_erased"}
@@ -202,7 +202,7 @@ def run_export(session: Session, request_id: uuid.UUID, *, now: datetime | None 
         target=("bundle", bundle_id),
         details={"request_id": str(row.id), "events": written.event_count, "bytes": written.size},
     )
-    _transition(session, row, Status.COMPLETED, actor=WORKER, now=now, items=items)
+    transition(session, row, Status.COMPLETED, actor=WORKER, now=now, items=items)
     session.flush()
     return {"request_id": str(row.id), "bundle_id": str(bundle_id), "events": written.event_count}
 
@@ -251,7 +251,7 @@ def issue_download_link(
         session,
         actor=actor,
         action="requests.link.issued",
-        target=_target(row),
+        target=audit_target(row),
         details={"bundle_id": str(found.id), "valid_seconds": int((expires_at - now).total_seconds())},
     )
     session.flush()

@@ -118,7 +118,7 @@ def _today(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime) -> da
     return receipt_date(now, policy.rule(row.jurisdiction))
 
 
-def _view(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime | None = None) -> RequestView:
+def view_of(row: DataSubjectRequest, policy: RequestsPolicy, now: datetime | None = None) -> RequestView:
     now = now or utcnow()
     rule = policy.rule(row.jurisdiction)
     today = receipt_date(now, rule)
@@ -170,24 +170,24 @@ def extension_offer_for(row: DataSubjectRequest, policy: RequestsPolicy, *, noti
     return extension_offer(
         policy.rule(row.jurisdiction),
         row.received_on,
-        [_period(e) for e in row.extensions],
+        [period_of(e) for e in row.extensions],
         notified_on=notified_on,
         closed=row.status not in OPEN,
     )
 
 
-def _period(extension: Mapping[str, Any]) -> Period:
+def period_of(extension: Mapping[str, Any]) -> Period:
     return Period(int(extension["amount"]), extension["unit"])
 
 
 # --- lifecycle helpers ---------------------------------------------------------------------------------------
 
 
-def _target(row: DataSubjectRequest) -> tuple[str, uuid.UUID]:
+def audit_target(row: DataSubjectRequest) -> tuple[str, uuid.UUID]:
     return ("request", row.id)
 
 
-def _transition(
+def transition(
     session: Session,
     row: DataSubjectRequest,
     target: Status,
@@ -219,7 +219,7 @@ def _transition(
         session,
         actor=actor,
         action=f"requests.request.{target.value}",
-        target=_target(row),
+        target=audit_target(row),
         details={"kind": row.kind, "from": previous, "subject_id": str(row.subject_id), **(details or {})},
     )
     if target in CLOSED:  # the person is told by e-mail (queued in this transaction; docs/notifications.md)
@@ -236,10 +236,12 @@ def _transition(
         # a verified request starts (the requester learns it was received and is being handled); a closed one
         # was answered: either way the receipt is confirmed now, if nothing confirmed it earlier
         method = "dashboard" if row.source == "subject" else "verification" if target is Status.VERIFIED else "response"
-        _confirm(session, row, method=method, actor=actor, now=now)
+        record_confirmation(session, row, method=method, actor=actor, now=now)
 
 
-def _confirm(session: Session, row: DataSubjectRequest, *, method: str, actor: Principal, now: datetime) -> None:
+def record_confirmation(
+    session: Session, row: DataSubjectRequest, *, method: str, actor: Principal, now: datetime
+) -> None:
     """Record the confirmation of receipt (its own audit entry, `requests.request.confirmed`)."""
     rule = get_policy().rule(row.jurisdiction)
     confirmed_on = receipt_date(now, rule)
@@ -250,10 +252,10 @@ def _confirm(session: Session, row: DataSubjectRequest, *, method: str, actor: P
     if row.confirm_by is not None:
         details["business_days"] = business_days_between(row.received_on, confirmed_on, rule.business_calendar)
         details["late"] = status.late
-    audit.record(session, actor=actor, action="requests.request.confirmed", target=_target(row), details=details)
+    audit.record(session, actor=actor, action="requests.request.confirmed", target=audit_target(row), details=details)
 
 
-def _lock(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
+def lock_request(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
     row = session.scalars(
         select(DataSubjectRequest).where(DataSubjectRequest.id == request_id).with_for_update()
     ).first()
@@ -262,7 +264,7 @@ def _lock(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
     return row
 
 
-def _check_subject(session: Session, subject_id: uuid.UUID) -> Any:
+def check_subject(session: Session, subject_id: uuid.UUID) -> Any:
     """The vault's view of the subject; an erased subject gives `already_erased`, an unknown one 404."""
     try:
         return vault.get_subject(session, subject_id)
@@ -280,10 +282,10 @@ def requests_for_subject(session: Session, subject_id: uuid.UUID) -> list[Reques
         .where(DataSubjectRequest.subject_id == subject_id)
         .order_by(DataSubjectRequest.received_at.desc())
     )
-    return [_view(row, policy) for row in rows]
+    return [view_of(row, policy) for row in rows]
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
+def fields_of(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -294,12 +296,12 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(vars(value))
 
 
-def _pick(data: Mapping[str, Any], *names: str) -> Any:
+def first_given(data: Mapping[str, Any], *names: str) -> Any:
     for name in names:
         if data.get(name) is not None:
             return data[name]
     return None
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)

@@ -28,11 +28,11 @@ from governance.requests.records import (
     FiledRequest,
     RequestView,
     Source,
-    _check_subject,
-    _target,
-    _transition,
-    _view,
+    audit_target,
+    check_subject,
     get_policy,
+    transition,
+    view_of,
 )
 from governance.vault import service as vault
 
@@ -70,7 +70,7 @@ def file_request(
         raise UnknownRequestKindError("Kind must be one of: " + ", ".join(k.value for k in RequestKind) + ".") from None
     params = dict(params or {})
     _validate_params(request_kind, params, verification_method)
-    subject = _check_subject(session, subject_id)
+    subject = check_subject(session, subject_id)
 
     existing = _open_duplicate(session, subject_id, request_kind)
     if existing is not None:
@@ -104,14 +104,14 @@ def file_request(
     with audit.deferred(session):
         _record_received(session, row, actor=actor)
         if verification_method:
-            _transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
+            transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
             if queued:
                 start(session, row, actor=actor, now=now, params=params, policy=policy)
         session.flush()
     if verification_method and not queued:
         start(session, row, actor=actor, now=now, params=params, policy=policy)
         session.flush()
-    return FiledRequest(_view(row, policy, now), False)
+    return FiledRequest(view_of(row, policy, now), False)
 
 
 def _new_row(
@@ -159,7 +159,7 @@ def _record_received(session: Session, row: DataSubjectRequest, *, actor: Princi
         session,
         actor=actor,
         action="requests.request.received",
-        target=_target(row),
+        target=audit_target(row),
         details={
             "kind": row.kind,
             "source": row.source,
@@ -220,11 +220,11 @@ def _merge(
         session,
         actor=actor,
         action="requests.request.merged",
-        target=_target(row),
+        target=audit_target(row),
         details={"kind": row.kind, "source": source, "merged_count": row.merged_count},
     )
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
 
 
 def start(
@@ -238,7 +238,7 @@ def start(
 ) -> None:
     """verified -> in_progress, then queue the job or apply the change at once."""
     kind = RequestKind(row.kind)
-    _transition(session, row, Status.IN_PROGRESS, actor=actor, now=now)
+    transition(session, row, Status.IN_PROGRESS, actor=actor, now=now)
     if kind in QUEUED_KINDS:
         job_kind = ERASURE_JOB if kind is RequestKind.ERASURE else EXPORT_JOB
         row.job_id = jobs.enqueue(
@@ -267,7 +267,7 @@ def _rectify(
     ]
     row.result = {"changed": sorted(changed), "unchanged": sorted(set(fields) - changed)}
     row.step = "done"
-    _transition(
+    transition(
         session, row, outcome_status(items), actor=actor, now=now, items=items, details={"fields_changed": len(changed)}
     )
 
@@ -278,4 +278,4 @@ def _object(session: Session, row: DataSubjectRequest, purposes: list[str], *, a
     items = [ItemOutcome(f"purpose:{p}", done=True) for p in purposes]
     row.result = {"purposes": list(purposes)}
     row.step = "done"
-    _transition(session, row, Status.COMPLETED, actor=actor, now=now, items=items, details={"purposes": list(purposes)})
+    transition(session, row, Status.COMPLETED, actor=actor, now=now, items=items, details={"purposes": list(purposes)})

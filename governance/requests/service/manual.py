@@ -32,7 +32,15 @@ from governance.requests.errors import ManualActionRefusedError
 from governance.requests.lifecycle import RequestKind, Status
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import RequestsPolicy
-from governance.requests.records import ERASURE_JOB, EXPORT_JOB, RequestView, _lock, _target, _transition, _view
+from governance.requests.records import (
+    ERASURE_JOB,
+    EXPORT_JOB,
+    RequestView,
+    audit_target,
+    lock_request,
+    transition,
+    view_of,
+)
 from governance.requests.records import get_policy as _get_policy
 from governance.vault import service as vault
 
@@ -116,7 +124,7 @@ def complete_by_hand(
         raise ValidationFailedError(fields={"reference": f"1 to {REFERENCE_MAX_CHARS} characters"})
     if actor.kind != "staff":
         raise ValidationFailedError("Only staff complete a request by hand.", code="staff_only")
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     refusal = completion_refusal(row.status, row.kind, row.step, subject_erased=_erased(session, row.subject_id))
     if refusal:
         raise ManualActionRefusedError(refusal, refusal_text(refusal))
@@ -130,7 +138,7 @@ def complete_by_hand(
     else:
         row.result = {**row.result, "completed_by_hand": marker}
         row.step = "done"
-        _transition(
+        transition(
             session,
             row,
             Status.COMPLETED,
@@ -141,7 +149,7 @@ def complete_by_hand(
             by_hand=True,
         )
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
 
 
 def retry_job(
@@ -155,7 +163,7 @@ def retry_job(
     """Queue the request's export or erasure job again after it failed for good. Raises
     `ManualActionRefusedError` (409) when there is nothing to retry, including right after a retry."""
     now, policy = now or utcnow(), policy or _get_policy()
-    row = _lock(session, request_id)  # two DPOs retrying at once: the second sees the new job and is refused
+    row = lock_request(session, request_id)  # two DPOs retrying at once: the second sees the new job and is refused
     job_status = _job_status(session, row.job_id)
     refusal = retry_refusal(row.status, row.kind, job_status)
     if refusal:
@@ -174,11 +182,11 @@ def retry_job(
         session,
         actor=actor,
         action="requests.request.retried",
-        target=_target(row),
+        target=audit_target(row),
         details={"kind": row.kind, "step": row.step, "failed_job": str(failed[0]), "error_code": failed[1]},
     )
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
 
 
 def _failed_job(session: Session, row: DataSubjectRequest) -> tuple[uuid.UUID, str | None]:

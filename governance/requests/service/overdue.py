@@ -15,7 +15,7 @@ from governance.requests.deadlines import receipt_date
 from governance.requests.lifecycle import OPEN
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import RequestsPolicy
-from governance.requests.records import WORKER, RequestView, _lock, _target, _view, get_policy
+from governance.requests.records import WORKER, RequestView, audit_target, get_policy, lock_request, view_of
 
 OVERDUE_GAUGE = Gauge(
     "governance_requests_overdue", "Open data subject requests past their legal due date", ["jurisdiction"]
@@ -37,7 +37,7 @@ def overdue(
         )
         .order_by(DataSubjectRequest.due_on)
     )
-    views = [_view(row, policy, now) for row in rows]
+    views = [view_of(row, policy, now) for row in rows]
     late = [v for v in views if v.overdue]
     counts: dict[str, int] = dict.fromkeys(policy.jurisdictions, 0)
     for view in late:
@@ -52,7 +52,7 @@ def sweep_overdue(session: Session, *, now: datetime | None = None) -> int:
     now = now or utcnow()
     alerted = 0
     for view in overdue(session, now=now):
-        row = _lock(session, view.id)
+        row = lock_request(session, view.id)
         if row.overdue_alerted_at is not None:
             continue
         row.overdue_alerted_at = now
@@ -60,7 +60,7 @@ def sweep_overdue(session: Session, *, now: datetime | None = None) -> int:
             session,
             actor=WORKER,
             action="requests.request.overdue",
-            target=_target(row),
+            target=audit_target(row),
             details={"kind": row.kind, "days_late": -view.days_left},
         )
         alerted += 1

@@ -12,7 +12,7 @@ from governance.requests.errors import RequestNotFoundError
 from governance.requests.lifecycle import Status
 from governance.requests.models import DataSubjectRequest
 from governance.requests.policy import RequestsPolicy
-from governance.requests.records import RequestView, _view, get_policy
+from governance.requests.records import RequestView, get_policy, view_of
 from governance.requests.service.overdue import overdue
 
 
@@ -27,7 +27,7 @@ def get_request(
     row = session.get(DataSubjectRequest, request_id)
     if row is None:
         raise RequestNotFoundError()
-    return _view(row, policy or get_policy(), now)
+    return view_of(row, policy or get_policy(), now)
 
 
 def request_owner(session: Session, request_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
@@ -74,7 +74,7 @@ def list_requests(
         query = query.where(DataSubjectRequest.kind == kind)
     if overdue_only:
         return overdue(session, policy=policy)[:limit]
-    return [_view(row, policy) for row in session.scalars(query)]
+    return [view_of(row, policy) for row in session.scalars(query)]
 
 
 def count_by_status(session: Session) -> dict[str, int]:

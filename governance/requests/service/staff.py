@@ -18,14 +18,14 @@ from governance.requests.lifecycle import OPEN, RequestKind, Status
 from governance.requests.policy import RequestsPolicy
 from governance.requests.records import (
     RequestView,
-    _check_subject,
-    _confirm,
-    _lock,
-    _period,
-    _target,
-    _transition,
-    _view,
+    audit_target,
+    check_subject,
     get_policy,
+    lock_request,
+    period_of,
+    record_confirmation,
+    transition,
+    view_of,
 )
 from governance.requests.service.filing import VERIFICATION_METHOD_MAX, start
 
@@ -43,17 +43,17 @@ def verify_request(
     now, policy = now or utcnow(), policy or get_policy()
     if not method or len(method) > VERIFICATION_METHOD_MAX:
         raise ValidationFailedError(fields={"method": "1 to 60 characters"})
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     if row.kind == RequestKind.RECTIFICATION.value:
         raise InvalidTransitionError("A rectification is verified when it is filed.")
     if row.status != Status.RECEIVED.value:
         raise InvalidTransitionError("Only a received request can be verified.")
-    _check_subject(session, row.subject_id)
+    check_subject(session, row.subject_id)
     row.verification_method = method
-    _transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": method})
+    transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": method})
     start(session, row, actor=actor, now=now, params=row.params, policy=policy)
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
 
 
 def confirm_request(
@@ -71,14 +71,14 @@ def confirm_request(
     now, policy = now or utcnow(), policy or get_policy()
     if not method or len(method) > VERIFICATION_METHOD_MAX:
         raise ValidationFailedError(fields={"method": "1 to 60 characters"})
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     if row.status not in OPEN:
         raise InvalidTransitionError("A closed request cannot be confirmed.")
     if row.confirmed_at is not None:
         raise InvalidTransitionError("The request was confirmed already.")
-    _confirm(session, row, method=method, actor=actor, now=now)
+    record_confirmation(session, row, method=method, actor=actor, now=now)
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
 
 
 def reject_request(
@@ -97,13 +97,13 @@ def reject_request(
         raise ValidationFailedError(
             fields={"code": "one of " + ", ".join(sorted(policy.rejection_reasons))}, code="unknown_reason"
         )
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     if row.kind == RequestKind.ERASURE.value and row.step not in ("new", "queued"):
         raise InvalidTransitionError("The erasure has already been carried out.")
     row.rejection_code = code
-    _transition(session, row, Status.REJECTED, actor=actor, now=now, reason=text, details={"code": code})
+    transition(session, row, Status.REJECTED, actor=actor, now=now, reason=text, details={"code": code})
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
 
 
 def extend_request(
@@ -125,7 +125,7 @@ def extend_request(
     `extension_available` for that notice day (both ask `deadlines.extension_offer`).
     """
     now, policy = now or utcnow(), policy or get_policy()
-    row = _lock(session, request_id)
+    row = lock_request(session, request_id)
     rule = policy.rule(row.jurisdiction)
     unit = rule.respond_within.unit
     today = receipt_date(now, rule)
@@ -137,7 +137,7 @@ def extend_request(
     deadlines = plan_extension(
         rule,
         row.received_on,
-        [_period(e) for e in row.extensions],
+        [period_of(e) for e in row.extensions],
         Period(amount, unit),
         reason=reason,
         notified_on=notified_on,
@@ -160,8 +160,8 @@ def extend_request(
         session,
         actor=actor,
         action="requests.request.extended",
-        target=_target(row),
+        target=audit_target(row),
         details={"amount": amount, "unit": unit, "days_to_respond": (row.due_on - row.received_on).days},
     )
     session.flush()
-    return _view(row, policy, now)
+    return view_of(row, policy, now)
