@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from governance.gateway.anonymize.collection import frozen_for_fork
 from governance.gateway.anonymize.figures import ReleaseFigures
@@ -18,6 +19,7 @@ from governance.gateway.anonymize.measurement import _Measurement
 from governance.gateway.anonymize.spill import SpilledSubject, _write_chunk
 
 _SPILL_BATCH = 2_000  # subjects per pickled chunk
+_T = TypeVar("_T")
 
 
 def _pass_one(
@@ -148,28 +150,36 @@ def _pass_one_partitioned(
         fmt=fmt,
     )
     try:
-        with (
-            frozen_for_fork(),
-            ProcessPoolExecutor(
-                max_workers=max(1, min(partitions.processes, len(partitions.sources))),
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_after_fork,
-                initargs=(partitions.after_fork,),
-            ) as pool,
-        ):
-            futures = [pool.submit(_pass_one_child, i) for i in range(len(partitions.sources))]
-            try:
-                for future in futures:  # in partition order: the merged figures do not depend on timing
-                    subjects_in, rows_in, part = future.result()
-                    figures.subjects_in += subjects_in
-                    figures.rows_in += rows_in
-                    if measure is not None and part is not None:
-                        measure.merge(part)
-                    if progress:
-                        progress(figures.subjects_in, "read")
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        with closing(_forked_results(partitions, _pass_one_child, len(partitions.sources))) as results:
+            for subjects_in, rows_in, part in results:  # in partition order: the merged figures do not depend on timing
+                figures.subjects_in += subjects_in
+                figures.rows_in += rows_in
+                if measure is not None and part is not None:
+                    measure.merge(part)
+                if progress:
+                    progress(figures.subjects_in, "read")
     finally:
         _PARTITION_JOB.clear()
+
+
+def _forked_results(partitions: Partitions, child: Callable[[int], _T], tasks: int) -> Generator[_T, None, None]:
+    """`child(0)` to `child(tasks - 1)` in a pool of processes forked from this one (the parent's heap frozen,
+    `partitions.after_fork` run first in each), their results yielded in task order. A process that dies
+    breaks the pool (`BrokenProcessPool`); on any failure the tasks not yet run are cancelled."""
+    with (
+        frozen_for_fork(),
+        ProcessPoolExecutor(
+            max_workers=max(1, min(partitions.processes, tasks)),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_after_fork,
+            initargs=(partitions.after_fork,),
+        ) as pool,
+    ):
+        futures = [pool.submit(child, i) for i in range(tasks)]
+        try:
+            for future in futures:
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

@@ -4,21 +4,18 @@ process that writes a part file, the parts then appended to the release in parti
 
 from __future__ import annotations
 
-import multiprocessing
 import uuid
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from governance.gateway.anonymize.classes import _Footprints
-from governance.gateway.anonymize.collection import frozen_for_fork
 from governance.gateway.anonymize.figures import ReleaseFigures
 from governance.gateway.anonymize.inputs import Partitions
 from governance.gateway.anonymize.layout import _Layout
-from governance.gateway.anonymize.pass_one import _after_fork
+from governance.gateway.anonymize.pass_one import _forked_results
 from governance.gateway.anonymize.spill import _project, _spilled
 from governance.gateway.kanon import ClassCounter
 from governance.gateway.writers import RowWriter, open_part_writer, open_writer
@@ -201,23 +198,9 @@ def _filter_partitioned(job: _PassTwoJob, partitions: Partitions) -> Generator[t
     the other parts are cancelled and every part file removed; the release job's retry rebuilds the release."""
     _PASS_TWO_JOB[:] = [job]
     try:
-        with (
-            frozen_for_fork(),
-            ProcessPoolExecutor(
-                max_workers=max(1, min(partitions.processes, len(job.spill_paths))),
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_after_fork,  # drop the inherited database connections, as pass one's children do
-                initargs=(partitions.after_fork,),
-            ) as pool,
-        ):
-            futures = [pool.submit(_pass_two_child, i) for i in range(len(job.spill_paths))]
-            try:
-                for index, future in enumerate(futures):
-                    yield job.part_path(index), future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        with closing(_forked_results(partitions, _pass_two_child, len(job.spill_paths))) as results:
+            for index, kept in enumerate(results):
+                yield job.part_path(index), kept
     finally:
         _PASS_TWO_JOB.clear()
         for index in range(len(job.spill_paths)):
