@@ -4,8 +4,8 @@ against reading and decrypting the same rows in the same run, for 1 and 2 partit
 Figures: seconds and CPU (this process and its partition processes) of the release (consent snapshot, re-check,
 reading and decrypting through the vault, generalizing, pseudonymizing, k per person in two passes, writing,
 checksum), and the same for reading and decrypting the same rows alone (measured before and after the releases;
-the faster is the reference), with their ratios; the CPU per event of the partitioned part (pass one) and of the
-rest, and from them the projection to 10^8 events on 16 processes.
+the faster is the reference), with their ratios; the CPU per event of the partitioned part (passes one and two)
+and of the rest, and from them the projection to 10^8 events on 16 processes.
 Each measurement runs in its own interpreter. `--contended` runs one CPU burner per core meanwhile.
 Sizes: 100,000 subjects x 10 events (--quick: 10,000 x 10), k = 10, seed 20261128. The population is created on
 first use (3 minutes on an idle machine, half an hour on a busy one) in the system temporary directory and reused.
@@ -99,7 +99,7 @@ def measure_release(directory: Path, fmt: str, processes: int, columns: str) -> 
     return {
         "seconds": seconds,
         "cpu": cpu,
-        "partition_cpu": child_cpu,  # pass one in the partition processes (0 with one process)
+        "partition_cpu": child_cpu,  # passes one and two in the partition processes (0 with one process)
         "peak_rss_mib": peak_rss_mib(),
         "counts": manifest["counts"],
         "k_achieved": manifest["k_anonymity"]["k_achieved"],
@@ -135,8 +135,9 @@ def _release_row(release: dict, read: dict, processes: int, events: int) -> dict
 
 
 def _projection(row: dict, events: int) -> dict[str, object]:
-    """10^8 events on 16 processes from the measured CPU per event: pass one divides by the processes, the rest
-    (class counting, footprints, pass two, checksum: in the coordinating process today) does not."""
+    """10^8 events on 16 processes from the measured CPU per event: what the partition processes run (passes one
+    and two) divides by the processes, the rest (class counting, footprints, appending the parts, checksum: in
+    the coordinating process today) does not."""
     parallel = row["partition_cpu_seconds"] / events
     serial = (row["release_cpu_seconds"] - row["partition_cpu_seconds"]) / events
     target = 10**8
