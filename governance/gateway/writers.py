@@ -155,6 +155,7 @@ class _ArrowBatches:
     column as its JSON text)."""
 
     def __init__(self, columns: Sequence[Column]) -> None:
+        # deferred: pyarrow stays out of web workers (as in _ParquetWriter)
         import pyarrow as pa
 
         types = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
@@ -196,6 +197,7 @@ class _ArrowPart:
     conversion from rows done in the partition's process), appended to the release in partition order."""
 
     def __init__(self, path: Path, columns: Sequence[Column]) -> None:
+        # deferred: pyarrow stays out of web workers (as in _ParquetWriter)
         import pyarrow as pa
 
         self._batches = _ArrowBatches(columns)
