@@ -25,8 +25,7 @@ _VERDICTS_CACHED = 500_000  # class verdicts remembered per spill (the counter a
 
 @dataclass(slots=True)
 class _Kept:
-    """What pass two over one spill released: its row count, and (when gathered rather than handed on chunk
-    by chunk) the lineage and footprints in spill order."""
+    """What pass two of one partition released: its row count, lineage and footprints, in spill order."""
 
     rows: int = 0
     included: list[uuid.UUID] = field(default_factory=list)
@@ -46,13 +45,13 @@ def _filter_spill(
     text: bool,
     batch_rows: int,
     on_chunk: _OnChunk,
-) -> _Kept:
-    """One spill's released rows to `writer`; `on_chunk` gets each chunk's lineage and footprints. People are
-    numbered from `first_person` (the spills before this one hold that many)."""
+) -> int:
+    """One spill's released rows to `writer`, and how many; `on_chunk` gets each chunk's lineage and footprints.
+    People are numbered from `first_person` (the spills before this one hold that many)."""
     released = counter.released
     verdicts: dict[tuple[Any, ...], bool] = {}
     write = writer.write_encoded if text else writer.write_rows
-    kept_figures = _Kept()
+    rows_released = 0
     person = first_person
     batch: list[Any] = []
     for combos, subjects in _spilled([spill_path]):
@@ -77,7 +76,7 @@ def _filter_spill(
                 included.append(subject)
                 if digest is not None:
                     footprints.append((subject, digest))
-                kept_figures.rows += len(kept)
+                rows_released += len(kept)
                 batch.extend(kept)
             if len(batch) >= batch_rows:
                 write(batch)
@@ -85,7 +84,7 @@ def _filter_spill(
         on_chunk(included, footprints)
     if batch:
         write(batch)
-    return kept_figures
+    return rows_released
 
 
 def _pass_two(
@@ -123,8 +122,9 @@ def _pass_two(
     try:
         if partitions is None or len(spill_paths) < 2:
             for spill_path, first in zip(spill_paths, _starts(spilled_people), strict=True):
-                kept = _filter_spill(spill_path, first, counted, counter, people, writer, text, batch_rows, report)
-                figures.rows_released += kept.rows
+                figures.rows_released += _filter_spill(
+                    spill_path, first, counted, counter, people, writer, text, batch_rows, report
+                )
         else:
             job = _PassTwoJob(spill_paths, _starts(spilled_people), counted, counter, people, layout, fmt, batch_rows)
             with closing(_filter_partitioned(job, partitions)) as parts:
@@ -175,7 +175,7 @@ def _pass_two_child(index: int) -> _Kept:
 
     writer = open_part_writer(job.part_path(index), job.fmt, job.layout.out_columns)
     try:
-        figures = _filter_spill(
+        kept.rows = _filter_spill(
             job.spill_paths[index],
             job.first_people[index],
             job.counted,
@@ -188,7 +188,6 @@ def _pass_two_child(index: int) -> _Kept:
         )
     finally:
         writer.close()
-    kept.rows = figures.rows
     return kept
 
 
