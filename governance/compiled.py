@@ -63,14 +63,11 @@ class CompiledStatement:
             for name, process in zip(found.names, found.binds, strict=True)
         ]
         driver_params: Any = tuple(values) if found.positional else dict(zip(found.names, values, strict=True))
-        result = connection.exec_driver_sql(found.sql, driver_params)
-        if not self._result_types:
-            result.close()
-            return []
+        fetched = run_driver_sql(connection, found.sql, driver_params, fetch=bool(self._result_types))
         processors = found.results
         return [
             tuple(value if process is None else process(value) for value, process in zip(row, processors, strict=True))
-            for row in result.fetchall()
+            for row in fetched
         ]
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> None:
@@ -96,3 +93,34 @@ class CompiledStatement:
         binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
         results = tuple(kind.dialect_impl(dialect).result_processor(dialect, None) for kind in self._result_types)
         return _ForDialect(compiled.string, names, positional, defaults, binds, results)
+
+
+def run_driver_sql(
+    connection: sa.Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run driver SQL on `connection` (in its transaction) with driver-ready `params` (a list of them when
+    `many`), returning the rows when `fetch`. On a DBAPI cursor of the connection's own: `exec_driver_sql`
+    built, per call, an execution context and a result whose metadata it derived from the cursor description,
+    ~50 of the 90 us of the consent write's state lock (docs/performance.md, session 16). What SQLAlchemy's path
+    gives that matters is kept: a driver error goes through the connection's own handling (wrapped as
+    SQLAlchemy's DBAPIError subclass, handle_error hooks, a disconnect invalidating the pool). And while any
+    cursor-execute listener is registered (statement counting, tracing), the statement takes SQLAlchemy's path,
+    so those listeners see every statement."""
+    if connection.dispatch.before_cursor_execute or connection.dispatch.after_cursor_execute:
+        result = connection.exec_driver_sql(sql, params)
+        if not fetch:
+            result.close()
+            return []
+        return [tuple(row) for row in result.fetchall()]
+    cursor = connection.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()] if fetch else []
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # SQLAlchemy's own error path for a statement without an execution context (as for BEGIN's failure)
+        connection._handle_dbapi_exception(exc, sql, params, cursor, None)
+    finally:
+        cursor.close()

@@ -29,6 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from governance.compiled import run_driver_sql
+
 _VIEW = "governance_batch_rows"
 _WIDTH = 24  # value columns of the SQLite view: the widest target's row
 _INFO_KEY = "governance.write_batch"  # per DBAPI connection: the targets whose triggers exist
@@ -128,9 +130,9 @@ def _execute_ctes(session: Session, parts: list[Part]) -> None:
                 value = row[name]
                 params[f"p{i}_{r}_{name}"] = value if process is None else process(value)
     if compiled.order is None:
-        connection.exec_driver_sql(compiled.sql, params)
+        run_driver_sql(connection, compiled.sql, params)
     else:
-        connection.exec_driver_sql(compiled.sql, tuple(params[name] for name in compiled.order))
+        run_driver_sql(connection, compiled.sql, tuple(params[name] for name in compiled.order))
 
 
 def _compiled_ctes(parts: list[Part], dialect: sa.Dialect) -> _CompiledCtes:
@@ -200,7 +202,7 @@ def _execute_routed(session: Session, parts: list[Part], dialect: sa.Dialect) ->
                 for value, process in zip((row[c] for c in columns), processors, strict=True)
             ]
             rows.append((name, *values, *pad[len(values) :]))
-    connection.exec_driver_sql(_ROUTED_INSERT, rows)
+    run_driver_sql(connection, _ROUTED_INSERT, rows, many=True)
 
 
 def _routing_ddl(targets: Sequence[Target], dialect: sa.Dialect) -> list[str]:

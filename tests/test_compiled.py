@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from governance.compiled import CompiledStatement
 from governance.consent.models import ConsentIdempotencyKey
+from governance.core.principals import Principal
 
 KEYS = ConsentIdempotencyKey.__table__
 COLUMNS = ("actor", "key", "request_sha256", "subject_id", "response", "created_at")
@@ -91,3 +92,48 @@ def test_a_locked_sqlite_begin_is_sqlalchemys_operational_error(app: Flask, back
             waiter.begin()
         waiter.connection.driver_connection.execute("PRAGMA busy_timeout = 30000")
         holder.rollback()
+
+
+def test_cursor_execute_listeners_see_every_compiled_and_batched_statement(app: Flask, session: Session) -> None:
+    """The driver path skips SQLAlchemy's execution machinery only while nobody listens to cursor executes:
+    with a listener (statement counting, tracing) each statement goes through it."""
+    from governance import write_batch
+    from governance.audit.service import writing
+
+    engine = app.extensions["governance.db"].engine
+    seen: list[str] = []
+
+    def listener(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        CompiledStatement(sa.insert(KEYS), column_keys=COLUMNS).execute(session, _values("heard"))
+        entry = writing.Entry(actor=Principal.system("tests"), action="tests.statement.heard", target=None)
+        write_batch.execute(session, [writing.batch_part([entry])])
+        session.commit()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert len([word for word in seen if word in ("INSERT", "WITH")]) == 2
+    count = session.execute(sa.select(sa.func.count()).select_from(KEYS).where(KEYS.c.key == "heard"))
+    assert count.scalar_one() == 1
+
+
+def test_a_connection_killed_under_the_driver_path_is_invalidated(app: Flask, backend: str) -> None:
+    """A disconnect on the driver path is handled as SQLAlchemy handles it: OperationalError saying the
+    connection was invalidated, and the pool gives a working connection afterwards."""
+    if backend != "postgresql":
+        pytest.skip("terminating a server backend")
+    db = app.extensions["governance.db"]
+    query = CompiledStatement(sa.select(sa.literal(1) + sa.bindparam("n", type_=sa.Integer())), [sa.Integer()])
+    with app.app_context():
+        victim = db.session()
+        pid = victim.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        with db.engine.connect() as killer:
+            killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            query.rows(victim, {"n": 1})
+        assert raised.value.connection_invalidated
+        victim.rollback()
+        assert query.rows(victim, {"n": 41}) == [(42,)]
+        victim.close()
