@@ -27,7 +27,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from governance import inputs
+from governance import inputs, jsoncodec
 from governance.errors import DomainError, InvalidRequestError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -224,7 +224,14 @@ def _refuse_constant(_name: str) -> Any:
 
 class StrictJSONProvider(DefaultJSONProvider):
     """Reads JSON as RFC 8259 says it should be exchanged: UTF-8 only (json.loads would also guess UTF-16 and
-    UTF-32 from the bytes), no duplicate keys, no NaN or Infinity."""
+    UTF-32 from the bytes), no duplicate keys, no NaN or Infinity. Writes with orjson (`governance.jsoncodec`):
+    Flask's own encoding (sorted keys; dates, dataclasses, UUIDs and `__html__` through `default`), compact and
+    UTF-8; a call with arguments of its own (indentation when pretty-printing) takes Flask's encoder."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs:
+            return super().dumps(obj, **kwargs)
+        return jsoncodec.sorted_text(obj, self.default)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         if isinstance(s, bytes | bytearray):

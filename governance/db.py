@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from governance import write_batch
+from governance import jsoncodec, write_batch
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -83,6 +83,7 @@ STATEMENT_AT_A_TIME_OPTION = "governance_statement_at_a_time"
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned per backend. SQLite: WAL, foreign keys, and `BEGIN IMMEDIATE` so that concurrent writers
     queue on the busy timeout instead of failing on a read-to-write lock upgrade."""
+    kwargs.setdefault("json_serializer", jsoncodec.stored_text)  # JSON columns' text, with orjson
     if url.startswith("sqlite"):
         if "poolclass" not in kwargs and ":memory:" not in url and url != "sqlite://":
             # Writers queue on SQLite's lock, not on the pool: give every thread its connection.

@@ -22,6 +22,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
+from governance import jsoncodec
 from governance.consent.policy import Controller, Purpose
 
 RECEIPT_SCHEMA = "urn:governance:consent-receipt:1"
@@ -135,7 +136,7 @@ def build_receipt(facts: ReceiptFacts, controller: Controller, *, issued_at: dt.
 
 def canonical_json(payload: Mapping[str, Any]) -> bytes:
     """Sorted keys, no insignificant whitespace: the signed bytes are reproducible from the JSON."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return jsoncodec.canonical_bytes(payload)
 
 
 def sign_receipt(receipt: Mapping[str, Any], key: OKPKey, *, kid: str) -> str:
