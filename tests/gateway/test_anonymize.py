@@ -6,6 +6,8 @@ import random
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from governance.gateway.anonymize import PSEUDONYM_COLUMN, SubjectRecord, write_release
 from governance.gateway.generalize import GeneralizationRule, Generalizer
@@ -262,3 +264,39 @@ def test_the_text_encoder_writes_what_the_standard_writers_would_even_with_brace
         expected = io.StringIO()
         csv.writer(expected, lineterminator="\n").writerow(["" if v is None else v for v in values])
         assert line == expected.getvalue()
+
+
+# an event value of every kind a payload can hold, including the ones the column fast paths must not take
+_EVENT_VALUE = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(["view", "a,b", 'q"{}', "\n", "\u2028"]),
+    st.none(),
+    st.integers(min_value=-(10**30), max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_the_text_encoder_writes_a_chunk_column_by_column_exactly_as_line_by_line(fmt, data):
+    """Pass one encodes a chunk's event parts column by column (C loops over columns of one kind); every line
+    must be byte for byte what `line` writes for it, whatever the mix of kinds in a column."""
+    from governance.gateway.anonymize.layout import _TextEncoder
+
+    width = data.draw(st.integers(min_value=1, max_value=3))
+    uniform = data.draw(st.sampled_from([None, st.text(max_size=4), st.floats(allow_nan=False), st.integers()]))
+    value = uniform if uniform is not None else _EVENT_VALUE
+    counts = data.draw(st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=4))
+    bodies = [tuple(data.draw(st.lists(value, min_size=width, max_size=width))) for _ in range(sum(counts))]
+    names = ["subject", "p", *(f"e{i}" for i in range(width))]
+    chunked = _TextEncoder(fmt, names, 2)
+    heads = [chunked.head((f"s{i}", "x")) for i in range(len(counts))]
+    one_by_one = _TextEncoder(fmt, names, 2)
+    expected = [
+        one_by_one.line(one_by_one.head((f"s{i}", "x")), body)
+        for i, body in zip([i for i, n in enumerate(counts) for _ in range(n)], bodies, strict=True)
+    ]
+    assert chunked.lines(heads, counts, bodies) == expected

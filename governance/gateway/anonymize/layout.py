@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +83,7 @@ class _Layout:
 
 class _TextEncoder:
     """Encodes rows of JSON Lines or CSV as text once, in pass one: the pseudonym and profile part once per
-    subject, the event part per event; repeated values (generalized ones mostly) are encoded once."""
+    subject, the event parts of a chunk column by column (`lines`); repeated strings are encoded once."""
 
     def __init__(self, fmt: str, names: list[str], head_width: int) -> None:
         self._json = fmt == "jsonl"
@@ -89,6 +91,7 @@ class _TextEncoder:
         keys = [json.dumps(n, ensure_ascii=False) + ":" for n in names]
         self._head_keys = ["{" + keys[0], *("," + k for k in keys[1:head_width])]
         self._end = "}\n" if self._json else "\n"
+        self._null = "null" if self._json else ""
         tail_keys = ["," + k for k in keys[head_width:]] if self._json else ["," for _ in keys[head_width:]]
         # one format string for a row's event part: str.format and map run the per-value loop in C
         self._tail_format = "".join(_braces_escaped(k) + "{}" for k in tail_keys) + _braces_escaped(self._end)
@@ -127,8 +130,42 @@ class _TextEncoder:
     def line(self, head: str, values: tuple[Any, ...]) -> str:
         return head + self._tail_format.format(*map(self._value, values))
 
+    def lines(self, heads: list[str], counts: list[int], bodies: list[tuple[Any, ...]]) -> list[str]:
+        """The rows of many subjects: `heads[i]` (from `head`) followed by each of subject i's `counts[i]` event
+        parts in `bodies`, as `line` encodes them. The event parts are encoded column by column, so that a
+        column of one kind (strings, finite floats, integers) runs in C (`map`), not a Python call per value."""
+        if not bodies:
+            return []
+        columns = [self._column(values) for values in zip(*bodies, strict=True)]
+        repeated = itertools.chain.from_iterable(map(itertools.repeat, heads, counts))
+        return list(map(operator.add, repeated, map(self._tail_format.format, *columns)))
+
+    def _column(self, values: tuple[Any, ...]) -> list[str] | Iterator[str]:
+        """One column's values encoded, each exactly as `_value` encodes it."""
+        kinds = set(map(type, values))
+        if kinds == {str}:
+            encoded: list[str | None] = list(map(self._cache.get, values))
+            if None in encoded:  # the first time a string is seen (or the cache is full)
+                return [self._value(v) if e is None else e for e, v in zip(encoded, values, strict=True)]
+            return encoded  # type: ignore[return-value]  # no None left in it
+        if kinds <= _NUMBER_OR_NONE and _all_finite(values):
+            null = self._null  # repr of an int or a finite float is what `_value` writes for it
+            return [null if v is None else repr(v) for v in values]
+        return map(self._value, values)
+
     def alone(self, head: str) -> str:
         return head + self._end
+
+
+_NUMBER_OR_NONE = frozenset({int, float, type(None)})
+
+
+def _all_finite(numbers: tuple[Any, ...]) -> bool:
+    """No NaN or infinity among numbers (and Nones); an int too large for a float is finite too."""
+    try:
+        return all(map(math.isfinite, filter(None, numbers)))
+    except OverflowError:
+        return all(type(v) is not float or math.isfinite(v) for v in numbers)
 
 
 def _braces_escaped(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from governance.gateway.anonymize.inputs import PersonLevel
@@ -25,12 +26,18 @@ class _Measurement:
         self.joint: list[dict[tuple[int, int], int]] = [{} for _ in self.names]
         self.values: list[dict[int, int]] = [{} for _ in self.names]
 
-    def add(self, combos: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+    def add(self, combos: list[tuple[Any, ...]], head: tuple[Any, ...], bodies: list[tuple[Any, ...]]) -> None:
+        """One person: their rows' combinations, and their rows as the head part (pseudonym and profile values)
+        and one event part per row (`bodies`, or one empty part without event columns)."""
         self.people += 1
         footprint = hash(frozenset([c[: self.declared] for c in combos]))
         self.base[footprint] = self.base.get(footprint, 0) + 1
+        head_width = len(head)
         for j, position in enumerate(self.positions):
-            value = hash(frozenset([r[position] for r in rows]))
+            if position < head_width:  # the same value on every row of the person
+                value = hash(frozenset((head[position],)))
+            else:
+                value = hash(frozenset(map(operator.itemgetter(position - head_width), bodies)))
             pair = (footprint, value)
             self.joint[j][pair] = self.joint[j].get(pair, 0) + 1
             self.values[j][value] = self.values[j].get(value, 0) + 1

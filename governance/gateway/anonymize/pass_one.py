@@ -3,13 +3,16 @@ partition processes."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
+import operator
 import uuid
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from governance.gateway.anonymize.collection import frozen_for_fork
 from governance.gateway.anonymize.figures import ReleaseFigures
@@ -20,6 +23,41 @@ from governance.gateway.anonymize.spill import SpilledSubject, _write_chunk
 
 _SPILL_BATCH = 2_000  # subjects per pickled chunk
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Where a row's parts go: the head (pseudonym and profile values, once per subject) and the event part."""
+
+    head_width: int
+    head_qi: list[int]  # positions in the head kept in a row's combination
+    event_qi: list[int]  # positions in the event part kept in a row's combination
+    reorder: list[int] | None  # the combination's parts back into the order of `wide_positions`, if needed
+    sensitive: int | None
+
+    @classmethod
+    def of(cls, layout: _Layout) -> _Shape:
+        head_width = len(layout.profile_steps) + 1
+        wide = layout.wide_positions
+        order = sorted(range(len(wide)), key=lambda j: (wide[j] >= head_width, j))  # head parts first, then body
+        return cls(
+            head_width=head_width,
+            head_qi=[i for i in wide if i < head_width],
+            event_qi=[i - head_width for i in wide if i >= head_width],
+            reorder=[order.index(j) for j in range(len(wide))] if order != sorted(order) else None,
+            sensitive=layout.sensitive_position,
+        )
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Up to `_SPILL_BATCH` subjects of pass one, gathered so that their rows are encoded and combined column
+    by column (in C, through `map` and `zip`) rather than value by value."""
+
+    subjects: list[bytes] = field(default_factory=list)
+    heads: list[tuple[Any, ...]] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)  # rows per subject
+    bodies: list[tuple[Any, ...]] = field(default_factory=list)  # every subject's event parts, in order
 
 
 def _pass_one(
@@ -38,21 +76,10 @@ def _pass_one(
     identify people can be counted afterwards without reading the source again)."""
     profile_steps = layout.profile_steps
     event_funcs = [f for _, f in layout.event_steps]
-    head_width = len(profile_steps) + 1
-    wide = layout.wide_positions
-    head_qi = [i for i in wide if i < head_width]
-    event_qi = [i - head_width for i in wide if i >= head_width]
-    order = sorted(range(len(wide)), key=lambda j: (wide[j] >= head_width, j))  # head parts first, then body
-    reorder = [order.index(j) for j in range(len(wide))] if order != sorted(order) else None
-    sensitive = layout.sensitive_position
-    encoder = _TextEncoder(fmt, [c.name for c in layout.out_columns], head_width) if fmt != "parquet" else None
-    combos: list[tuple[Any, ...]] = []
-    index: dict[tuple[Any, ...], int] = {}
-    subjects: list[SpilledSubject] = []
-
-    def flush(spill: Any) -> None:
-        _write_chunk(spill, combos, subjects)
-
+    generalized_events = any(f is not None for f in event_funcs)
+    shape = _Shape.of(layout)
+    encoder = _TextEncoder(fmt, [c.name for c in layout.out_columns], shape.head_width) if fmt != "parquet" else None
+    chunk = _Chunk()
     with spill_path.open("wb") as spill:
         for record in records:
             figures.subjects_in += 1
@@ -61,47 +88,96 @@ def _pass_one(
                 pseudonymize(record.subject_id),
                 *(profile.get(n) if f is None else f(profile.get(n)) for n, f in profile_steps),
             )
-            head_combo = tuple([head[i] for i in head_qi])
-            if layout.per_event:
+            if not layout.per_event:
+                bodies: list[tuple[Any, ...]] = [()]
+            elif generalized_events:
                 bodies = [
                     tuple([v if f is None else f(v) for v, f in zip(event, event_funcs, strict=True)])
                     for event in record.events
                 ]
-                combos_of = [head_combo + tuple([b[i] for i in event_qi]) for b in bodies]
-                if encoder is not None:
-                    prefix = encoder.head(head)
-                    rows: list[Any] = [encoder.line(prefix, b) for b in bodies]
-                else:
-                    rows = [head + b for b in bodies]
-            else:
-                bodies = [()]
-                combos_of = [head_combo]
-                rows = [encoder.alone(encoder.head(head))] if encoder is not None else [head]
-            figures.rows_in += len(rows)
-            if not rows:
+            else:  # nothing to generalize in the event part: the events as they are (as tuples)
+                bodies = list(map(tuple, record.events))
+            figures.rows_in += len(bodies)
+            if not bodies:
                 continue
-            if reorder is not None:  # back into the order of `wide` (declared quasi-identifiers first)
-                combos_of = [tuple([c[r] for r in reorder]) for c in combos_of]
-            values = None
-            if sensitive is not None:
-                values = [head[sensitive] if sensitive < head_width else b[sensitive - head_width] for b in bodies]
-            if measure is not None:
-                measure.add(combos_of, [head + b for b in bodies])
-            idxs = []
-            for combo in combos_of:
-                at = index.get(combo)
-                if at is None:
-                    at = index[combo] = len(combos)
-                    combos.append(combo)
-                idxs.append(at)
-            subjects.append((record.subject_id.bytes, idxs, rows, values))
-            if len(subjects) >= _SPILL_BATCH:
-                flush(spill)
-                combos, index, subjects = [], {}, []
+            chunk.subjects.append(record.subject_id.bytes)
+            chunk.heads.append(head)
+            chunk.counts.append(len(bodies))
+            chunk.bodies.extend(bodies)
+            if len(chunk.subjects) >= _SPILL_BATCH:
+                _spill_chunk(chunk, shape, encoder, measure, layout.per_event, spill)
+                chunk = _Chunk()
                 if progress:
                     progress(figures.subjects_in, "read")
-        if subjects:
-            flush(spill)
+        if chunk.subjects:
+            _spill_chunk(chunk, shape, encoder, measure, layout.per_event, spill)
+
+
+def _spill_chunk(
+    chunk: _Chunk,
+    shape: _Shape,
+    encoder: _TextEncoder | None,
+    measure: _Measurement | None,
+    per_event: bool,
+    spill: IO[bytes],
+) -> None:
+    """A chunk's rows (encoded, or as tuples for Parquet), their combinations and each subject's class indexes
+    and sensitive values, written to the spill; each subject measured."""
+    per_head = [*itertools.chain.from_iterable(map(itertools.repeat, chunk.heads, chunk.counts))]
+    if encoder is None:
+        rows: list[Any] = list(map(operator.add, per_head, chunk.bodies))
+    elif per_event:
+        rows = encoder.lines(list(map(encoder.head, chunk.heads)), chunk.counts, chunk.bodies)
+    else:
+        rows = [encoder.alone(encoder.head(head)) for head in chunk.heads]
+    combos = _combinations(chunk, per_head, shape)
+    values = None
+    if shape.sensitive is not None:
+        at = shape.sensitive
+        values = (
+            list(map(operator.itemgetter(at), per_head))
+            if at < shape.head_width
+            else list(map(operator.itemgetter(at - shape.head_width), chunk.bodies))
+        )
+    # a chunk's combinations by first appearance: a dict keeps insertion order, so its keys are the list;
+    # a new combination takes the next index (len(index) is read before setdefault inserts it)
+    index: dict[tuple[Any, ...], int] = {}
+    add = index.setdefault
+    idxs = [add(c, len(index)) for c in combos]
+    subjects: list[SpilledSubject] = []
+    end = 0
+    for subject, head, count in zip(chunk.subjects, chunk.heads, chunk.counts, strict=True):
+        start, end = end, end + count
+        if measure is not None:
+            measure.add(combos[start:end], head, chunk.bodies[start:end])
+        subjects.append((subject, idxs[start:end], rows[start:end], values[start:end] if values is not None else None))
+    _write_chunk(spill, list(index), subjects)
+
+
+def _combinations(chunk: _Chunk, per_head: list[tuple[Any, ...]], shape: _Shape) -> list[tuple[Any, ...]]:
+    """Each row's class combination: its head's quasi-identifier and candidate values, then its event part's."""
+    head_part = operator.itemgetter(*shape.head_qi) if shape.head_qi else None
+    if head_part is not None and len(shape.head_qi) == 1:
+        only = shape.head_qi[0]
+        head_combos = [(head[only],) for head in chunk.heads]
+    else:
+        head_combos = [tuple(head_part(head)) if head_part else () for head in chunk.heads]
+    repeated = itertools.chain.from_iterable(map(itertools.repeat, head_combos, chunk.counts))
+    if shape.event_qi:
+        combos = list(map(operator.add, repeated, _event_parts(chunk.bodies, shape.event_qi)))
+    else:
+        combos = list(repeated)
+    if shape.reorder is not None:  # back into the order of `wide_positions` (declared quasi-identifiers first)
+        order = shape.reorder
+        combos = [tuple([c[r] for r in order]) for c in combos]
+    return combos
+
+
+def _event_parts(bodies: list[tuple[Any, ...]], event_qi: list[int]) -> Iterator[tuple[Any, ...]]:
+    """Each event part's values at `event_qi`, as tuples."""
+    if len(event_qi) == 1:
+        return zip(map(operator.itemgetter(event_qi[0]), bodies))
+    return map(operator.itemgetter(*event_qi), bodies)
 
 
 # what the forked children of `_pass_one_partitioned` run (set just before the fork, read in the child)
