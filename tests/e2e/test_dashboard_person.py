@@ -77,6 +77,7 @@ def test_point1_the_notice_reads_as_a_document_at_phone_width(app, page, live_se
     page.get_by_role("link", name="Consent", exact=True).click()
     page.get_by_role("link", name="Read the notice for Training our models").click()
     article = page.get_by_role("article", name="Notice text")
+    assert visible(article)  # count() does not wait: let the click's navigation render first
     assert page.locator("pre").count() == 0  # not source text in a <pre>
     assert article.get_by_role("heading", level=2).count() >= 1  # "# Title" rendered (below the page's <h1>)
     assert article.get_by_role("listitem").count() == 6  # "- item" rendered as a list
