@@ -58,7 +58,10 @@ def _raw_time(value: Any) -> dt.datetime:
     """A stored UTC time as read without SQLAlchemy's per-row processing: SQLite's naive ISO text, or the
     driver's aware datetime (PostgreSQL)."""
     if type(value) is str:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+        try:  # parsing the offset with the text is ~6x faster than `.replace(tzinfo=...)` after it
+            return dt.datetime.fromisoformat(value + "+00:00")  # tzinfo is dt.UTC itself
+        except ValueError:  # not naive text (an offset already): read it, then as UTC
+            return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
     return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
 
 
