@@ -89,6 +89,23 @@ class ClassCounter:
         if len(subjects) > self._max:
             self._spill()
 
+    @property
+    def counts_values(self) -> bool:
+        """Whether sensitive values count (l-diversity): then subjects come through :meth:`add_subject`."""
+        return bool(self._l_cap)
+
+    def add_counts(self, counts: Iterable[tuple[Combo, int]]) -> None:
+        """Without l-diversity: for each class, how many more distinct subjects it holds (a chunk of subjects
+        counted at once; each subject counted at most once per class). Spilling is checked after the whole
+        chunk, so memory may pass ``max_in_memory`` by one chunk's classes."""
+        if self._l_cap:
+            raise ValueError("l-diversity counts sensitive values: add subjects one by one")
+        subjects = self._subjects
+        for combo, n in counts:
+            subjects[combo] = subjects.get(combo, 0) + n
+        if len(subjects) > self._max:
+            self._spill()
+
     def _open_db(self) -> sqlite3.Connection:
         if self._db is None:
             fd, self._db_path = tempfile.mkstemp(prefix="gateway-classes-", suffix=".sqlite")

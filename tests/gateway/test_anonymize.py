@@ -300,3 +300,49 @@ def test_the_text_encoder_writes_a_chunk_column_by_column_exactly_as_line_by_lin
         for i, body in zip([i for i, n in enumerate(counts) for _ in range(n)], bodies, strict=True)
     ]
     assert chunked.lines(heads, counts, bodies) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_a_chunk_counted_at_once_gives_every_class_the_same_subjects_as_counting_subject_by_subject(data):
+    """Without l-diversity a chunk's subjects are counted with one Counter over their distinct class ids; each
+    class must hold exactly the subjects the subject-by-subject count gives, also where the projection onto the
+    counted quasi-identifiers merges combinations (one subject in two merged combinations counts once)."""
+    from governance.gateway.anonymize.classes import _count_subjects, _count_with_values
+
+    requirement = AnonymityRequirement(k=2)
+    by_chunk, by_subject = ClassCounter(requirement), ClassCounter(requirement)
+    for _chunk in range(data.draw(st.integers(min_value=1, max_value=3))):
+        combos = data.draw(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from("xy")), min_size=1, max_size=6))
+        projected = [(first,) for first, _second in combos]  # the second position is not counted
+        index = st.integers(min_value=0, max_value=len(combos) - 1)
+        subjects = [
+            (b"s", data.draw(st.lists(index, min_size=1, max_size=5)), None)
+            for _ in range(data.draw(st.integers(0, 5)))
+        ]
+        _count_subjects(projected, subjects, by_chunk)
+        _count_with_values(projected, subjects, by_subject)
+    assert by_chunk.finish() == by_subject.finish()
+    assert by_chunk._subjects == by_subject._subjects
+
+
+def test_a_counter_with_l_diversity_refuses_counts_without_values():
+    counter = ClassCounter(AnonymityRequirement(k=2, l=2, sensitive="value"))
+    assert counter.counts_values
+    with pytest.raises(ValueError, match="l-diversity"):
+        counter.add_counts([(("a",), 3)])
+
+
+def test_people_with_the_same_footprint_share_one_digest_across_chunks_and_the_cache_bound():
+    """A footprint's digest is reused from its cache, and recomputed (equal) after the cache was cleared."""
+    from governance.gateway.anonymize import classes
+
+    people = classes._Footprints(AnonymityRequirement(k=2), {})
+    footprint = frozenset(['["a"]', '["b"]'])
+    people.add(uuid.uuid4().bytes, footprint, None)
+    people._digests.clear()  # as when more than _DIGESTS_KEPT footprints were seen
+    people.add(uuid.uuid4().bytes, frozenset(['["b"]', '["a"]']), None)
+    people.add(uuid.uuid4().bytes, frozenset(['["c"]']), None)
+    assert people.digests[0] == people.digests[1] != people.digests[2]
+    assert people.released(0) == people.digests[0]  # 2 people share it; k = 2
+    assert people.released(2) is None
