@@ -58,7 +58,8 @@ def _key(combo: Combo) -> str:
 class ClassCounter:
     """Pass one of a release: counts subjects (and sensitive values) per class; then answers ``released``.
 
-    Feed it one subject at a time with :meth:`add_subject`; :meth:`finish` once; then :meth:`released`.
+    Feed it one subject at a time with :meth:`add_subject` (or, without l-diversity, a chunk's per-class subject
+    counts with :meth:`add_counts`); :meth:`finish` once; then :meth:`released`.
     """
 
     def __init__(self, requirement: AnonymityRequirement, *, max_in_memory: int = 1_000_000) -> None:

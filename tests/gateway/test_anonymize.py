@@ -333,16 +333,17 @@ def test_a_counter_with_l_diversity_refuses_counts_without_values():
         counter.add_counts([(("a",), 3)])
 
 
-def test_people_with_the_same_footprint_share_one_digest_across_chunks_and_the_cache_bound():
-    """A footprint's digest is reused from its cache, and recomputed (equal) after the cache was cleared."""
+def test_people_with_the_same_footprint_share_one_digest_across_chunks_and_the_cache_bound(monkeypatch):
+    """A footprint's digest is reused from its cache, which stays within its bound, and is recomputed (equal)
+    once the cache was cleared for other footprints."""
     from governance.gateway.anonymize import classes
 
+    monkeypatch.setattr(classes, "_DIGESTS_KEPT", 1)
     people = classes._Footprints(AnonymityRequirement(k=2), {})
-    footprint = frozenset(['["a"]', '["b"]'])
-    people.add(uuid.uuid4().bytes, footprint, None)
-    people._digests.clear()  # as when more than _DIGESTS_KEPT footprints were seen
+    people.add(uuid.uuid4().bytes, frozenset(['["a"]', '["b"]']), None)
+    people.add(uuid.uuid4().bytes, frozenset(['["c"]']), None)  # the bound: the first footprint is dropped
     people.add(uuid.uuid4().bytes, frozenset(['["b"]', '["a"]']), None)
-    people.add(uuid.uuid4().bytes, frozenset(['["c"]']), None)
-    assert people.digests[0] == people.digests[1] != people.digests[2]
+    assert len(people._digests) == 1
+    assert people.digests[0] == people.digests[2] != people.digests[1]
     assert people.released(0) == people.digests[0]  # 2 people share it; k = 2
-    assert people.released(2) is None
+    assert people.released(1) is None

@@ -12,31 +12,28 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from governance.gateway.anonymize.spill import _project, _spilled_classes
+from governance.gateway.anonymize.spill import SubjectClasses, _project, _spilled_classes
 from governance.gateway.kanon import AnonymityRequirement, ClassCounter
 
 
 def _count_classes(spill_path: Sequence[Path], counted: list[int], counter: ClassCounter) -> list[int]:
     """Row classes over the counted quasi-identifiers: distinct subjects (and sensitive values) per class.
     Returns how many subjects each spill holds (pass two numbers people across the spills from them)."""
+    count_chunk = _count_with_values if counter.counts_values else _count_subjects
     spilled = []
     for one in spill_path:
         people = 0
         for combos, subjects in _spilled_classes([one]):
             people += len(subjects)
-            if counter.counts_values:
-                _count_with_values(_project(combos, counted), subjects, counter)
-            else:
-                _count_subjects(_project(combos, counted), subjects, counter)
+            count_chunk(_project(combos, counted), subjects, counter)
         spilled.append(people)
     return spilled
 
 
-def _count_subjects(projected: list[tuple[Any, ...]], subjects: list[Any], counter: ClassCounter) -> None:
+def _count_subjects(projected: list[tuple[Any, ...]], subjects: list[SubjectClasses], counter: ClassCounter) -> None:
     """A chunk's distinct subjects per class, without sensitive values: each subject's distinct classes as a
-    set of small ints, all of them counted by one `Counter` (its C loop), then added per class once per chunk:
-    with the footprint digests reused, the count of a release takes 2.3x less CPU than with a dict of sets per
-    subject (10,000 subjects, bench/gateway_release.py's population)."""
+    set of small ints, all of them counted by one `Counter` (its C loop), then added per class once per chunk
+    rather than a dict of sets built per subject (docs/performance.md, session 18)."""
     ids: dict[tuple[Any, ...], int] = {}
     class_id = [ids.setdefault(combo, len(ids)) for combo in projected]  # projection may merge combinations
     counts = Counter(chain.from_iterable({class_id[at] for at in idxs} for _subject, idxs, _values in subjects))
@@ -44,7 +41,7 @@ def _count_subjects(projected: list[tuple[Any, ...]], subjects: list[Any], count
     counter.add_counts((classes[at], n) for at, n in counts.items())
 
 
-def _count_with_values(projected: list[tuple[Any, ...]], subjects: list[Any], counter: ClassCounter) -> None:
+def _count_with_values(projected: list[tuple[Any, ...]], subjects: list[SubjectClasses], counter: ClassCounter) -> None:
     """l-diversity: each subject's classes with the sensitive values of its rows there."""
     for _subject, idxs, values in subjects:
         classes: dict[tuple[Any, ...], set[Any] | None] = {}

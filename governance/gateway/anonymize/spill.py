@@ -14,8 +14,10 @@ from typing import IO, Any
 
 _ROWS_LENGTH = struct.Struct("<Q")
 
-# (combinations, [(subject id bytes, class index per row, sensitive value per row or None)])
-ClassesPart = tuple[list[tuple[Any, ...]], list[tuple[bytes, list[int], list[Any] | None]]]
+# per subject: (subject id bytes, class index per row, sensitive value per row or None)
+SubjectClasses = tuple[bytes, list[int], list[Any] | None]
+# (combinations, per subject its classes)
+ClassesPart = tuple[list[tuple[Any, ...]], list[SubjectClasses]]
 # per subject: (subject id bytes, class index per row, encoded rows, sensitive value per row or None)
 SpilledSubject = tuple[bytes, list[int], list[Any], list[Any] | None]
 

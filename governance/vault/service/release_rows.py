@@ -58,7 +58,7 @@ def _raw_time(value: Any) -> dt.datetime:
     """A stored UTC time as read without SQLAlchemy's per-row processing: SQLite's naive ISO text, or the
     driver's aware datetime (PostgreSQL)."""
     if type(value) is str:
-        try:  # parsing the offset with the text is ~6x faster than `.replace(tzinfo=...)` after it
+        try:  # parsing the offset with the text is 7x faster than `.replace(tzinfo=...)` after it
             return dt.datetime.fromisoformat(value + "+00:00")  # tzinfo is dt.UTC itself
         except ValueError:  # not naive text (an offset already): read it, then as UTC
             return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
