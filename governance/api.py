@@ -222,14 +222,19 @@ def _refuse_constant(_name: str) -> Any:
     raise ValueError("NaN and Infinity are not JSON")
 
 
+# what `DefaultJSONProvider.response` passes unless pretty-printing (debug mode or `compact = False`)
+_COMPACT = {"separators": (",", ":")}
+
+
 class StrictJSONProvider(DefaultJSONProvider):
     """Reads JSON as RFC 8259 says it should be exchanged: UTF-8 only (json.loads would also guess UTF-16 and
     UTF-32 from the bytes), no duplicate keys, no NaN or Infinity. Writes with orjson (`governance.jsoncodec`):
     Flask's own encoding (sorted keys; dates, dataclasses, UUIDs and `__html__` through `default`), compact and
-    UTF-8; a call with arguments of its own (indentation when pretty-printing) takes Flask's encoder."""
+    UTF-8; a call with arguments of its own (indentation when pretty-printing) takes Flask's encoder.
+    `jsonify` asks for compact separators, which is what orjson writes: that call is ours too."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs:
+        if kwargs and kwargs != _COMPACT:
             return super().dumps(obj, **kwargs)
         return jsoncodec.sorted_text(obj, self.default)
 
