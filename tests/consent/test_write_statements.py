@@ -14,6 +14,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from governance import jsoncodec
+from governance.consent.models import ConsentIdempotencyKey
+from governance.vault import service as vault
+from tests.consent.conftest import SYSTEM
+
 BASE = "/api/v1"
 PURPOSES = ("marketing_email", "personalized_recommendations")
 # BEGIN; lock the state rows (with the subject's check); ONE statement writing the events, the state rows, the
@@ -95,6 +100,73 @@ def test_a_replay_costs_one_rolled_back_attempt_and_answers_as_the_first_time(
     other = write(client, subject, product, "withdrawn", key="same-key")
     assert other.status_code == 409
     assert other.get_json()["error"] == "idempotency_key_reused"
+
+
+def _stored_key(app: Flask, key: str) -> ConsentIdempotencyKey:
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        try:
+            row = session.scalars(sa.select(ConsentIdempotencyKey).where(ConsentIdempotencyKey.key == key)).one()
+            session.expunge(row)
+            return row
+        finally:
+            session.close()
+
+
+def test_a_stored_key_names_its_receipts_and_a_replay_after_erasure_answers_as_the_first_time(
+    app: Flask, client: FlaskClient, subject: uuid.UUID, product: dict
+) -> None:
+    """The key keeps the record ids, not the receipts (the ledger keeps those, and is never erased): a replay
+    reads them back, byte for byte what the first answer held, also once the subject has been erased."""
+    first = write(client, subject, product, "granted", key="erased-later")
+    assert first.status_code == 201
+    stored = _stored_key(app, "erased-later").response
+    receipts = first.get_json()["receipts"]
+    assert "receipts" not in stored
+    assert stored["receipt_record_ids"] == [r["record_id"] for r in receipts]
+    assert len(jsoncodec.stored_text(stored)) < 400 < len(jsoncodec.stored_text(receipts[0]))
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            vault.shred_subject(session, subject, actor=SYSTEM, reason="test")
+        session.close()
+    assert write(client, subject, product, "withdrawn").status_code == 410  # a new write is refused
+    again = write(client, subject, product, "granted", key="erased-later")
+    assert again.status_code == 200
+    assert again.data == first.data
+
+
+def test_a_key_stored_whole_before_still_replays_as_stored(
+    app: Flask, client: FlaskClient, subject: uuid.UUID, product: dict
+) -> None:
+    """Keys written before the receipts were stored by record id hold the whole response; they replay it."""
+    first = write(client, subject, product, "granted", key="stored-whole")
+    with app.app_context():
+        session = app.extensions["governance.db"].session()
+        with session.begin():
+            session.execute(
+                sa.update(ConsentIdempotencyKey)
+                .where(ConsentIdempotencyKey.key == "stored-whole")
+                .values(response=first.get_json())
+            )
+        session.close()
+    again = write(client, subject, product, "granted", key="stored-whole")
+    assert (again.status_code, again.get_json()) == (200, first.get_json())
+
+
+def test_a_replay_of_a_gpc_withdrawal_names_the_same_receipts(
+    client: FlaskClient, subject: uuid.UUID, product: dict
+) -> None:
+    url = f"{BASE}/subjects/{subject}/consents"
+    grant = {"decisions": [{"purpose": "partner_sharing", "decision": "granted"}]}  # a "sale or sharing" purpose
+    assert client.post(url, json=grant, headers={**product, "Idempotency-Key": "grant"}).status_code == 201
+    headers = {**product, "Idempotency-Key": "gpc-key", "Sec-GPC": "1"}
+    first = client.post(url, json={"decisions": []}, headers=headers)
+    again = client.post(url, json={"decisions": []}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["gpc_withdrawn"] == ["partner_sharing"]
+    assert len(first.get_json()["receipts"]) == 1
+    assert again.data == first.data
 
 
 class TransactionProbe:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,11 +92,31 @@ def history(session: Session, subject_id: uuid.UUID) -> list[ConsentEventView]:
 def receipts(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every receipt issued for the subject, as issued (body and signed JWS), oldest first."""
     rows = session.execute(
-        sa.select(ConsentEvent.id, ConsentEvent.purpose, ConsentEvent.decision, ConsentEvent.superseded)
-        .add_columns(ConsentEvent.receipt_jws)
-        .where(ConsentEvent.subject_id == subject_id)
-        .order_by(ConsentEvent.recorded_at, ConsentEvent.purpose, ConsentEvent.seq)
+        _RECEIPT_COLUMNS.where(ConsentEvent.subject_id == subject_id).order_by(
+            ConsentEvent.recorded_at, ConsentEvent.purpose, ConsentEvent.seq
+        )
     )
+    return [receipt.as_dict() for receipt in _as_receipts(session, rows)]
+
+
+def receipts_by_record_id(session: Session, record_ids: Sequence[uuid.UUID]) -> list[Receipt]:
+    """The receipts of these ledger records, as issued, in the order given (LookupError if one is not there)."""
+    if not record_ids:
+        return []
+    rows = {row.id: row for row in session.execute(_RECEIPT_COLUMNS.where(ConsentEvent.id.in_(record_ids)))}
+    if len(rows) != len(set(record_ids)):
+        raise LookupError("a consent record is not in the ledger")
+    return _as_receipts(session, [rows[record_id] for record_id in record_ids])
+
+
+_RECEIPT_COLUMNS = sa.select(
+    ConsentEvent.id, ConsentEvent.purpose, ConsentEvent.decision, ConsentEvent.superseded, ConsentEvent.receipt_jws
+)
+_ReceiptRow = sa.Row[uuid.UUID, str, str, bool, str]  # what _RECEIPT_COLUMNS selects
+
+
+def _as_receipts(session: Session, rows: Iterable[_ReceiptRow]) -> list[Receipt]:
+    """Each body read back from its signed token (which also checks the signature)."""
     keys = public_keys(session)
     return [
         Receipt(
@@ -105,6 +126,6 @@ def receipts(session: Session, subject_id: uuid.UUID) -> list[dict[str, Any]]:
             superseded=row.superseded,
             receipt=verify_receipt(row.receipt_jws, keys),
             jws=row.receipt_jws,
-        ).as_dict()
+        )
         for row in rows
     ]

@@ -1,5 +1,11 @@
 """Idempotency keys of the consent API: a keyed write stores its response in its own transaction, and a replay of
-the same request gets it back."""
+the same request gets it back.
+
+The stored response names its receipts by record id instead of holding them: the ledger keeps every receipt as
+issued (`consent_events` is append-only and never erased), so a replay reads them back from there. A key then
+takes about 250 bytes instead of about 4 KB per receipt (a 2-purpose write stored 8.3 KB, about a third of what
+its transaction wrote to disk; docs/performance.md, session 19). Keys stored whole before this still replay as
+stored."""
 
 from __future__ import annotations
 
@@ -12,12 +18,16 @@ from sqlalchemy.orm import Session
 from governance.compiled import CompiledStatement
 from governance.consent.errors import IdempotencyConflictError
 from governance.consent.models import ConsentIdempotencyKey
+from governance.consent.service.history import receipts_by_record_id
 from governance.db import utcnow
 
 _INSERT_IDEMPOTENCY_KEY = CompiledStatement(
     sa.insert(ConsentIdempotencyKey.__table__),
     column_keys=("actor", "key", "request_sha256", "subject_id", "response", "created_at"),
 )
+
+# The stored response's receipts, as record ids in the response's order (in place of the `receipts` list).
+_RECEIPT_IDS = "receipt_record_ids"
 
 
 def idempotent_replay(session: Session, actor: str, key: str, request_sha256: str) -> dict[str, Any] | None:
@@ -27,16 +37,23 @@ def idempotent_replay(session: Session, actor: str, key: str, request_sha256: st
         return None
     if row.request_sha256 != request_sha256:
         raise IdempotencyConflictError()
-    return dict(row.response)
+    stored = dict(row.response)
+    if _RECEIPT_IDS not in stored:
+        return stored  # stored whole
+    ids = [uuid.UUID(value) for value in stored.pop(_RECEIPT_IDS)]
+    return {**stored, "receipts": [receipt.as_dict() for receipt in receipts_by_record_id(session, ids)]}
 
 
 def remember_response(
     session: Session, actor: str, key: str, request_sha256: str, subject_id: uuid.UUID, response: dict[str, Any]
 ) -> None:
     """Store the response of a keyed write in its transaction (a replay or a concurrent duplicate fails on the
-    key with IntegrityError, and the caller's transaction rolls back). One INSERT, compiled once."""
+    key with IntegrityError, and the caller's transaction rolls back). One INSERT, compiled once. The response's
+    `receipts` (each with its `record_id`) are stored as their record ids."""
+    stored = {name: value for name, value in response.items() if name != "receipts"}
+    stored[_RECEIPT_IDS] = [str(receipt["record_id"]) for receipt in response.get("receipts", ())]
     _INSERT_IDEMPOTENCY_KEY.execute(
         session,
         {"actor": actor, "key": key, "request_sha256": request_sha256, "subject_id": subject_id,
-         "response": response, "created_at": utcnow()},
+         "response": stored, "created_at": utcnow()},
     )  # fmt: skip
