@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from governance.compiled import CompiledStatement
 from governance.consent import state as logic
 from governance.consent.errors import UnknownPurposeError
 from governance.consent.models import ConsentState
@@ -28,12 +29,32 @@ _BULK_CHUNK = 50_000  # ids per bulk-check query (one bound value, so no variabl
 
 
 _state_table = ConsentState.__table__
-_STATE_BY_KEY = sa.select(
+_STATE_COLUMNS = (
     _state_table.c.decision,
     _state_table.c.decided_at,
     _state_table.c.notice_version,
     _state_table.c.objected,
-).where(_state_table.c.subject_id == sa.bindparam("s"), _state_table.c.purpose == sa.bindparam("p"))
+)
+# The check's one read, as driver SQL compiled once per dialect (`governance.compiled`): through
+# `session.execute` the statement's execution context and result cost about as much CPU as the driver's round
+# trip (docs/performance.md, session 19).
+_STATE_BY_KEY = CompiledStatement(
+    sa.select(*_STATE_COLUMNS).where(
+        _state_table.c.subject_id == sa.bindparam("s", type_=_state_table.c.subject_id.type),
+        _state_table.c.purpose == sa.bindparam("p", type_=_state_table.c.purpose.type),
+    ),
+    [column.type for column in _STATE_COLUMNS],
+)
+
+
+def _tuple_state(row: tuple[Any, ...]) -> logic.ConsentState:
+    decision, decided_at, notice_version, objected = row
+    return logic.ConsentState(
+        decision=Decision(decision) if decision else None,
+        decided_at=decided_at,
+        notice_version=notice_version,
+        objected=bool(objected),
+    )
 
 
 def _row_state(row: Any) -> logic.ConsentState:
@@ -56,8 +77,8 @@ def is_permitted(
         return logic.PERMISSIONS[Reason.UNKNOWN_PURPOSE]
     if not found.requires_consent and not found.objectable:
         return logic.PERMISSIONS[Reason.BASIS_NOT_CONSENT]
-    row = session.execute(_STATE_BY_KEY, {"s": subject_id, "p": purpose}).first()
-    return logic.evaluate(found, _row_state(row), now or utcnow())
+    rows = _STATE_BY_KEY.rows(session, {"s": subject_id, "p": purpose})
+    return logic.evaluate(found, _tuple_state(rows[0]) if rows else logic.EMPTY, now or utcnow())
 
 
 def _chunks(items: Sequence[uuid.UUID], size: int = _BULK_CHUNK) -> Iterator[Sequence[uuid.UUID]]:
