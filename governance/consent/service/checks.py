@@ -47,8 +47,7 @@ _STATE_BY_KEY = CompiledStatement(
 )
 
 
-def _tuple_state(row: tuple[Any, ...]) -> logic.ConsentState:
-    decision, decided_at, notice_version, objected = row
+def _state(decision: str | None, decided_at: Any, notice_version: int | None, objected: Any) -> logic.ConsentState:
     return logic.ConsentState(
         decision=Decision(decision) if decision else None,
         decided_at=decided_at,
@@ -60,12 +59,7 @@ def _tuple_state(row: tuple[Any, ...]) -> logic.ConsentState:
 def _row_state(row: Any) -> logic.ConsentState:
     if row is None:
         return logic.EMPTY
-    return logic.ConsentState(
-        decision=Decision(row.decision) if row.decision else None,
-        decided_at=row.decided_at,
-        notice_version=row.notice_version,
-        objected=bool(row.objected),
-    )
+    return _state(row.decision, row.decided_at, row.notice_version, row.objected)
 
 
 def is_permitted(
@@ -78,7 +72,7 @@ def is_permitted(
     if not found.requires_consent and not found.objectable:
         return logic.PERMISSIONS[Reason.BASIS_NOT_CONSENT]
     rows = _STATE_BY_KEY.rows(session, {"s": subject_id, "p": purpose})
-    return logic.evaluate(found, _tuple_state(rows[0]) if rows else logic.EMPTY, now or utcnow())
+    return logic.evaluate(found, _state(*rows[0]) if rows else logic.EMPTY, now or utcnow())
 
 
 def _chunks(items: Sequence[uuid.UUID], size: int = _BULK_CHUNK) -> Iterator[Sequence[uuid.UUID]]:
