@@ -77,12 +77,15 @@ def enqueue(
     dedupe_key: str | None = None,
     created_by: str | None = None,
     key_is_new: bool = False,
+    flush: bool = True,
 ) -> uuid.UUID:
     """Add a job in the caller's transaction. With `dedupe_key`, an existing job with that key is returned instead.
 
     `key_is_new`: the caller knows no job can hold `dedupe_key` yet (it names a row this transaction's state
     change just made eligible, once), so the lookup is skipped; the key's unique constraint still refuses a
-    duplicate, failing the transaction rather than queueing twice."""
+    duplicate, failing the transaction rather than queueing twice.
+    `flush=False`: the job is written at the caller's next flush, with the caller's own pending rows (the id is
+    known at once; a duplicate key then fails at that flush)."""
     if dedupe_key is not None and not key_is_new:
         existing = find_by_dedupe_key(session, dedupe_key)
         if existing is not None:
@@ -100,7 +103,8 @@ def enqueue(
         created_by=created_by,
     )
     session.add(job)
-    session.flush()
+    if flush:
+        session.flush()
     return job.id
 
 

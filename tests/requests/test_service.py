@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -58,6 +59,29 @@ def test_subject_export_request_is_verified_started_and_queued(session: Session,
         "requests.request.confirmed",  # the subject sees it in the dashboard at once
         "requests.request.in_progress",
     ]
+
+
+def test_a_verified_export_request_is_written_once_in_its_final_state(app, session: Session, make_subject) -> None:
+    """Filing writes the request row as it stands after filing (in progress, with its job), not received and then
+    updated twice: BEGIN, the subject's read, a savepoint (a duplicate merges), one INSERT each of the job, the
+    request and its four audit entries, RELEASE, COMMIT (issue 16: 11 statements before)."""
+    subject = make_subject(events=0)
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    engine = app.extensions["governance.db"].engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        view = _file(session, subject, "access").request
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    writes = sorted(s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE")))
+    assert writes == ["INSERT INTO AUDIT_ENTRIES", "INSERT INTO JOBS", "INSERT INTO REQUESTS_DSR"], seen
+    assert len([s for s in seen if s.startswith("SELECT")]) == 1, seen  # the subject
+    assert (view.status, view.job_id is not None) == ("in_progress", True)
+    assert session.get(DataSubjectRequest, view.id).step == "queued"
 
 
 def test_ccpa_subject_gets_confirm_and_response_dates(session: Session, make_subject) -> None:

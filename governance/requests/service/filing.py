@@ -72,10 +72,6 @@ def file_request(
     _validate_params(request_kind, params, verification_method)
     subject = check_subject(session, subject_id)
 
-    existing = _open_duplicate(session, subject_id, request_kind)
-    if existing is not None:
-        return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
-
     row = _new_row(
         subject_id,
         request_kind,
@@ -87,27 +83,27 @@ def file_request(
         now=now,
         policy=policy,
     )
+    queued = request_kind in QUEUED_KINDS
     try:
-        with session.begin_nested():
+        # The request is written once, as it stands after filing (received, verified and, for a queued kind, in
+        # progress with its job): one INSERT of the row, one of its job and one of its audit entries (received,
+        # verified, confirmed, in progress, in this order), in a savepoint: an open request of the same kind (the
+        # open key's unique constraint, also one filed concurrently) rolls it back and the filing merges into
+        # that request. A rectification or objection starts after the block: the vault and consent write entries
+        # of their own, which must follow these.
+        with session.begin_nested(), audit.deferred(session):
             session.add(row)
+            _record_received(session, row, actor=actor)
+            if verification_method:
+                transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
+                if queued:
+                    start(session, row, actor=actor, now=now, params=params, policy=policy)
             session.flush()
     except IntegrityError:
-        # another transaction filed the same kind for this subject a moment ago: merge into it
         existing = _open_duplicate(session, subject_id, request_kind)
         if existing is None:
             raise
         return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
-    queued = request_kind in QUEUED_KINDS
-    # received, verified, confirmed (and in progress, for a queued job): one change, one INSERT of its entries in
-    # this order. A rectification or objection starts after the block: the vault and consent write entries of
-    # their own, which must follow these.
-    with audit.deferred(session):
-        _record_received(session, row, actor=actor)
-        if verification_method:
-            transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
-            if queued:
-                start(session, row, actor=actor, now=now, params=params, policy=policy)
-        session.flush()
     if verification_method and not queued:
         start(session, row, actor=actor, now=now, params=params, policy=policy)
         session.flush()
@@ -248,6 +244,7 @@ def start(
             dedupe_key=f"{job_kind}:{row.id}",
             created_by=actor.owner_label,
             key_is_new=True,  # the transition to in_progress above happens once per request, under its row lock
+            flush=False,  # written with the request's own row (filing: one INSERT of the row in its final state)
         )
         row.step = "queued"
         return
