@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -266,8 +267,20 @@ def lock_request(session: Session, request_id: uuid.UUID) -> DataSubjectRequest:
 
 def check_subject(session: Session, subject_id: uuid.UUID) -> Any:
     """The vault's view of the subject; an erased subject gives `already_erased`, an unknown one 404."""
-    try:
+    with _erased_as_already_erased():
         return vault.get_subject(session, subject_id)
+
+
+def subject_jurisdiction(session: Session, subject_id: uuid.UUID) -> str:
+    """`check_subject` for a caller that needs only the subject's jurisdiction (one read of two columns)."""
+    with _erased_as_already_erased():
+        return vault.subject_jurisdiction(session, subject_id)
+
+
+@contextmanager
+def _erased_as_already_erased() -> Iterator[None]:
+    try:
+        yield
     except DomainError as exc:
         if type(exc).__name__ == "SubjectErasedError" or exc.code in {"subject_erased", "already_erased"}:
             raise SubjectAlreadyErasedError() from None

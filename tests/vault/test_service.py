@@ -15,6 +15,7 @@ from governance.vault import service
 from governance.vault.errors import (
     IntakeTooLargeError,
     ProfileInvalidError,
+    SubjectErasedError,
     SubjectExistsError,
     SubjectNotFoundError,
     VaultIntegrityError,
@@ -50,6 +51,20 @@ def test_find_subject_through_blind_indexes(session: Session, make_subject: Make
     assert service.find_subject(session, external_ref="ref-2") is None
     assert service.find_subject(session, email="nobody@example.com") is None
     assert service.find_subject(session, email="not an email") is None
+
+
+def test_subject_jurisdiction_answers_as_get_subject_refuses(session: Session, make_subject: MakeSubject) -> None:
+    subject_id = make_subject(jurisdiction="US-CA")
+    assert service.subject_jurisdiction(session, subject_id) == service.get_subject(session, subject_id).jurisdiction
+    assert service.subject_jurisdiction(session, subject_id) == "US-CA"
+    with pytest.raises(SubjectNotFoundError):
+        service.subject_jurisdiction(session, uuid.uuid4())
+    with transaction(session):
+        service.shred_subject(session, subject_id, actor=ACTOR, reason="test")
+    with pytest.raises(SubjectErasedError):
+        service.get_subject(session, subject_id)
+    with pytest.raises(SubjectErasedError):
+        service.subject_jurisdiction(session, subject_id)
 
 
 def test_invalid_profile_names_fields_and_stores_nothing(session: Session) -> None:

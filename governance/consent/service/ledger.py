@@ -250,4 +250,4 @@ def _announcements(
 
 def _check_subject(session: Session, subject_id: uuid.UUID) -> None:
     """Unknown subject → the vault's SubjectNotFoundError (404); erased → SubjectErasedError."""
-    vault.get_subject(session, subject_id)
+    vault.subject_jurisdiction(session, subject_id)

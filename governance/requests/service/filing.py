@@ -29,8 +29,8 @@ from governance.requests.records import (
     RequestView,
     Source,
     audit_target,
-    check_subject,
     get_policy,
+    subject_jurisdiction,
     transition,
     view_of,
 )
@@ -70,13 +70,13 @@ def file_request(
         raise UnknownRequestKindError("Kind must be one of: " + ", ".join(k.value for k in RequestKind) + ".") from None
     params = dict(params or {})
     _validate_params(request_kind, params, verification_method)
-    subject = check_subject(session, subject_id)
+    region = subject_jurisdiction(session, subject_id)  # the vault's region; raises 404 or already_erased
 
     row = _new_row(
         subject_id,
         request_kind,
         params,
-        jurisdiction=policy.jurisdiction_for(getattr(subject, "jurisdiction", None)),
+        jurisdiction=policy.jurisdiction_for(region),
         actor=actor,
         source=source,
         verification_method=verification_method,

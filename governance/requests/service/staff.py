@@ -19,11 +19,11 @@ from governance.requests.policy import RequestsPolicy
 from governance.requests.records import (
     RequestView,
     audit_target,
-    check_subject,
     get_policy,
     lock_request,
     period_of,
     record_confirmation,
+    subject_jurisdiction,
     transition,
     view_of,
 )
@@ -48,7 +48,7 @@ def verify_request(
         raise InvalidTransitionError("A rectification is verified when it is filed.")
     if row.status != Status.RECEIVED.value:
         raise InvalidTransitionError("Only a received request can be verified.")
-    check_subject(session, row.subject_id)
+    subject_jurisdiction(session, row.subject_id)  # still there and not erased
     row.verification_method = method
     transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": method})
     start(session, row, actor=actor, now=now, params=row.params, policy=policy)

@@ -47,6 +47,7 @@ from governance.vault.service.subjects import (
     erased_ids,
     find_subject,
     get_subject,
+    subject_jurisdiction,
 )
 
 # isort: off
@@ -90,6 +91,7 @@ __all__ = [
     "iter_release_rows",
     "read_profile",
     "shred_subject",
+    "subject_jurisdiction",
     "time_bin_edges",
     "update_profile",
 ]
