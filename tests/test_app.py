@@ -158,9 +158,27 @@ def test_query_model_schemas_are_built_once() -> None:
         name: str
 
     first = Probe.model_json_schema()
-    first["mutated"] = True
+    assert Probe.model_json_schema() is first  # built once, not copied per request
+    with pytest.raises(TypeError):
+        first["mutated"] = True  # type: ignore[index]  # read-only: one caller cannot change another's
+    with pytest.raises(TypeError):
+        first["properties"]["name"]["type"] = "integer"  # type: ignore[index]
     assert "mutated" not in Probe.model_json_schema()
-    assert Probe.model_json_schema() == Probe.model_json_schema()
+    assert dict(first["properties"]["name"]) == Probe.model_json_schema(mode="validation")["properties"]["name"]
+    assert Probe.model_json_schema(by_alias=True) is not first  # other arguments: pydantic's own, a fresh dict
+
+
+def test_hooks_and_views_are_resolved_once_and_the_table_stays_bounded(app: Flask) -> None:
+    from governance import _SYNCED_MAX
+
+    def hook() -> None:
+        return None
+
+    assert app.ensure_sync(hook) is hook
+    assert hook in app._synced  # type: ignore[attr-defined]
+    for _ in range(_SYNCED_MAX + 10):  # a callable made per call (after_this_request) is never kept past the bound
+        app.ensure_sync(lambda: None)
+    assert len(app._synced) <= _SYNCED_MAX  # type: ignore[attr-defined]
 
 
 def test_readyz_stays_ready_while_another_connection_holds_the_write_lock(app: Flask, backend: str) -> None:
