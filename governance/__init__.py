@@ -131,9 +131,11 @@ PROBE_ENDPOINTS = ("health.healthz", "health.readyz", "health.metrics")
 
 def _exempt_probes_from_rate_limits(app: Flask) -> None:
     """Liveness, readiness and metrics are polled by the platform from a few addresses: never rate-limit them."""
-    for limiter in app.extensions.get("limiter", ()):
-        for endpoint in PROBE_ENDPOINTS:
-            limiter.exempt(app.view_functions[endpoint])
+    gate = app.extensions.get("governance.access.limiter")
+    if gate is None:
+        return
+    for endpoint in PROBE_ENDPOINTS:
+        gate.exempt(endpoint)
 
 
 REQUEST_SCOPED_G = (
@@ -144,6 +146,7 @@ REQUEST_SCOPED_G = (
     "request_id",
     "request_started",
     "access_auth_error",
+    "rate_limit_counted",
 )
 
 

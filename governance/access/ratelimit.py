@@ -1,21 +1,36 @@
-"""Rate limits (flask-limiter): per client for bearer-token calls, per address otherwise; Redis storage when
-GOVERNANCE_RATELIMIT_STORAGE_URL is set, memory otherwise. A breach answers 429 with Retry-After.
+"""Rate limits: per client for bearer-token calls, per address otherwise, counted in a moving window by the
+`limits` library; Redis storage when GOVERNANCE_RATELIMIT_STORAGE_URL is set, memory otherwise. A breach answers
+429 `rate_limited` with Retry-After; every limited response carries X-RateLimit-Limit/-Remaining/-Reset.
 
 Settings: GOVERNANCE_RATELIMIT_DEFAULT (every route; "300/minute;10000/hour", none in the test environment
-unless set), GOVERNANCE_RATELIMIT_SIGN_IN (sign-in and token endpoints; "20/minute").
+unless set), GOVERNANCE_RATELIMIT_SIGN_IN (sign-in and token endpoints, per address; "20/minute").
+
+The gate here replaces flask-limiter's request glue, which resolved each request's limits afresh (defaults,
+decorators, exemption scopes, meta limits) and cost 15 % of a consent check (docs/performance.md). An endpoint's
+limits are fixed once the app is built, so the gate resolves them once per endpoint; per request it derives a
+key, makes one `hit` per limit and one window read for the headers. Storage keys are flask-limiter's own
+(`prefix/key/endpoint`), so counts in Redis carry over across an upgrade.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from flask import Flask, g, request
-from flask_limiter import Limiter
-from limits.storage import MemoryStorage
+from flask import Flask, Response, g, request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from governance.access.authn import resolve_principal
 from governance.access.decorators import enforce
+from governance.errors import RateLimitedError
+
+log = logging.getLogger("governance.access.ratelimit")
 
 SIGN_IN_ENDPOINTS = (
     "access.login",
@@ -24,6 +39,9 @@ SIGN_IN_ENDPOINTS = (
     "access.login_sso_callback",
     "access.oauth_token",
 )
+
+# Requests that match no route (404, 405) share one scope per key, so that probing unknown paths is limited too.
+UNROUTED_SCOPE = "(unrouted)"
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -62,43 +80,137 @@ def rate_key() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
-def _limits(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(";") if part.strip()]
+def address_key() -> str:
+    return f"addr:{request.remote_addr or 'unknown'}"
 
 
-def init_limiter(app: Flask) -> Limiter:
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """An endpoint's limits, smallest window first, the key function that says whom a request counts for, and
+    the scope that keeps the endpoint's counts apart from other endpoints'."""
+
+    limits: tuple[RateLimitItem, ...]
+    key: Callable[[], str]
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The limit a response's headers describe, with the storage identifiers it was counted under."""
+
+    limit: RateLimitItem
+    identifiers: tuple[str, str, str]
+
+
+NO_LIMITS = Plan((), address_key, "")
+
+
+class RateGate:
+    """Counts each request against its endpoint's limits before the access hook runs; answers 429 on a breach.
+
+    An endpoint has the default limits, or the limits set for it with `limit()` instead of them, or none once
+    `exempt()`ed. Limits are counted smallest window first and the first breach stops the count, as
+    flask-limiter did; the headers describe the breached limit, or else the smallest window's."""
+
+    def __init__(self, storage: Storage, defaults: Iterable[RateLimitItem], key_prefix: str) -> None:
+        self.storage = storage
+        self.enabled = True
+        self._window = MovingWindowRateLimiter(storage)
+        self._defaults = _by_window(defaults)
+        self._prefix = key_prefix
+        self._overrides: dict[str, tuple[tuple[RateLimitItem, ...], Callable[[], str]]] = {}
+        self._exempt: set[str] = set()
+        self._plans: dict[str | None, Plan] = {}
+
+    def limit(self, endpoint: str, limits: Iterable[RateLimitItem], key: Callable[[], str]) -> None:
+        """Count `endpoint` against `limits` instead of the defaults, keyed by `key`."""
+        self._overrides[endpoint] = (_by_window(limits), key)
+        self._plans.clear()
+
+    def exempt(self, endpoint: str) -> None:
+        self._exempt.add(endpoint)
+        self._plans.clear()
+
+    def plan_for(self, endpoint: str | None) -> Plan:
+        """The endpoint's plan, resolved on its first request and kept: an app's endpoints and limits are fixed
+        once it is built (the table holds one entry per endpoint, plus one for unrouted requests)."""
+        plan = self._plans.get(endpoint)
+        if plan is None:
+            plan = self._plans[endpoint] = self._resolve(endpoint)
+        return plan
+
+    def _resolve(self, endpoint: str | None) -> Plan:
+        if endpoint is None:
+            return Plan(self._defaults, rate_key, UNROUTED_SCOPE) if self._defaults else NO_LIMITS
+        if endpoint in self._exempt:
+            return NO_LIMITS
+        limits, key = self._overrides.get(endpoint, (self._defaults, rate_key))
+        return Plan(limits, key, endpoint) if limits else NO_LIMITS
+
+    def check(self) -> None:
+        """The before-request hook: one hit per limit, smallest window first, until the first breach."""
+        plan = self.plan_for(request.endpoint)
+        if not plan.limits or not self.enabled:
+            return
+        identifiers = (self._prefix, plan.key(), plan.scope)
+        for limit in plan.limits:
+            if not self._window.hit(limit, *identifiers):
+                # The endpoint and the limit only: the key names a client or an address.
+                log.info("rate limit exceeded", extra={"endpoint": plan.scope, "limit": str(limit)})
+                raise RateLimitedError(headers=self._headers(Counted(limit, identifiers), breached=True))
+        g.rate_limit_counted = Counted(plan.limits[0], identifiers)
+
+    def add_headers(self, response: Response) -> Response:
+        """The after-request hook: the smallest window's state after this request (a 429 has its own)."""
+        counted = g.pop("rate_limit_counted", None)
+        if counted is not None:
+            response.headers.update(self._headers(counted, breached=False))
+        return response
+
+    def _headers(self, counted: Counted, *, breached: bool) -> dict[str, str]:
+        stats = self._window.get_window_stats(counted.limit, *counted.identifiers)
+        reset_at = int(stats.reset_time + 1)
+        headers = {
+            "X-RateLimit-Limit": str(counted.limit.amount),
+            "X-RateLimit-Remaining": str(stats.remaining),
+            "X-RateLimit-Reset": str(reset_at),
+        }
+        if breached:
+            # whole seconds until the oldest counted hit leaves the window, rounded up: waiting that long admits
+            headers["Retry-After"] = str(max(1, math.ceil(stats.reset_time - time.time())))
+        return headers
+
+
+def _by_window(limits: Iterable[RateLimitItem]) -> tuple[RateLimitItem, ...]:
+    return tuple(sorted(limits, key=lambda item: item.get_expiry()))
+
+
+def _limits(value: str | None) -> list[RateLimitItem]:
+    return parse_many(value) if value and value.strip() else []
+
+
+def init_limiter(app: Flask) -> RateGate:
     settings = app.extensions["governance.settings"]
     fallback = "" if settings.env == "test" else "300/minute;10000/hour"
-    default = _limits(settings.get("RATELIMIT_DEFAULT", fallback))
-    sign_in = settings.get("RATELIMIT_SIGN_IN", "" if settings.env == "test" else "20/minute")
-    limiter = Limiter(
-        rate_key,
-        app=app,
-        default_limits=list(default),
-        storage_uri=settings.ratelimit_storage_url or "governance+memory://",
-        headers_enabled=True,
+    storage = storage_from_string(settings.ratelimit_storage_url or "governance+memory://")
+    if not isinstance(storage, Storage):  # an `async+` URL names an asyncio storage, which a sync worker can't use
+        raise ValueError("GOVERNANCE_RATELIMIT_STORAGE_URL must name a synchronous storage (no async+ scheme)")
+    gate = RateGate(
+        storage,
+        _limits(settings.get("RATELIMIT_DEFAULT", fallback)),
         key_prefix=settings.get("RATELIMIT_KEY_PREFIX", "governance") or "governance",
-        strategy="moving-window",
     )
-    _check_limits_before_authorization(app, limiter)
+    sign_in = _limits(settings.get("RATELIMIT_SIGN_IN", "" if settings.env == "test" else "20/minute"))
     if sign_in:
         for endpoint in SIGN_IN_ENDPOINTS:
-            view = app.view_functions.get(endpoint)
-            if view is not None:
-                app.view_functions[endpoint] = limiter.limit(sign_in, key_func=_address_key)(view)  # type: ignore[assignment]  # flask-limiter types the wrapper as sync-or-async
-    return limiter
+            if endpoint in app.view_functions:
+                gate.limit(endpoint, sign_in, key=address_key)
+    _check_before_authorization(app, gate.check)
+    app.after_request(gate.add_headers)
+    return gate
 
 
-def _check_limits_before_authorization(app: Flask, limiter: Limiter) -> None:
-    """flask-limiter appends its check to the before-request hooks; move it in front of the access hook so
-    that unauthenticated and unauthorized calls are limited too."""
+def _check_before_authorization(app: Flask, check: Callable[[], None]) -> None:
+    """Limits count before the access hook, so that unauthenticated and unauthorized calls are limited too."""
     hooks = app.before_request_funcs.setdefault(None, [])
-    check = next((h for h in hooks if getattr(h, "__self__", None) is limiter), None)
-    if check is None or enforce not in hooks:
-        return
-    hooks.remove(check)
-    hooks.insert(hooks.index(enforce), check)
-
-
-def _address_key() -> str:
-    return f"addr:{request.remote_addr or 'unknown'}"
+    hooks.insert(hooks.index(enforce) if enforce in hooks else len(hooks), check)

@@ -1,4 +1,4 @@
-"""Retries against the service's real rate limiter (flask-limiter, per client): a 429 is waited out for its
+"""Retries against the service's real rate limiter (access.ratelimit, per client): a 429 is waited out for its
 `Retry-After` and the call then succeeds; a `Retry-After` beyond the client's bound is not slept through but
 raised at once; a closed port is retried with backoff and ends in a TransportError."""
 
