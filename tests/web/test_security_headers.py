@@ -67,3 +67,31 @@ def test_real_pages_carry_the_headers_and_matching_nonces(client, make_subject, 
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["Cache-Control"] == "no-store"
         assert "Strict-Transport-Security" in response.headers  # the test environment is not development
+
+
+def test_a_response_that_rendered_no_nonce_gets_the_same_policy_without_one(client):
+    page, body = client.get("/login"), client.get("/healthz")
+    page_policy, body_policy = _csp(page), _csp(body)
+    assert body_policy["script-src"] == "'self'"  # no nonce: no inline script of any kind may run
+    assert re.fullmatch(r"'self' 'nonce-[^']+'", page_policy["script-src"])
+    assert {k: v for k, v in page_policy.items() if k != "script-src"} == {
+        k: v for k, v in body_policy.items() if k != "script-src"
+    }
+    for name in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cache-Control"):
+        assert body.headers[name] == page.headers[name], name
+
+
+def test_a_header_the_view_set_is_kept_but_the_policy_is_always_ours():
+    from flask import Response
+
+    from governance.web.security import apply_security_headers
+
+    app = make_layout_app()
+    with app.test_request_context("/sample"):
+        response = Response("x", headers={"Cache-Control": "private, max-age=60", "X-Frame-Options": "SAMEORIGIN"})
+        response.headers["Content-Security-Policy"] = "script-src *"
+        apply_security_headers(response)
+    assert response.headers["Cache-Control"] == "private, max-age=60"
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Content-Security-Policy") != ["script-src *"]
+    assert len(response.headers.getlist("Content-Security-Policy")) == 1
