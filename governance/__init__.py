@@ -94,6 +94,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_absolute_hours),
+        # The cookie is written only when a request changes it. Re-sent on every response, the answer to a request
+        # still in flight (a stylesheet, a fetch) could land after a change and put the old cookie back (a
+        # language switch undone); the timeouts are the server's (access.sessions), not the cookie's expiry.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in _csrf_check below, where bearer-token calls are exempt
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,

@@ -115,6 +115,25 @@ def test_the_switcher_overrides_the_browser_and_stays_for_the_session(client, ma
     assert _lang(_html(client.get("/me/usage"))) == "de"
 
 
+def test_an_answer_to_a_request_sent_before_the_switch_cannot_undo_it(app, client, make_subject, login_subject):
+    """The browser applies each response's Set-Cookie as it arrives: a stylesheet or page fetched with the old
+    cookie and answered after the switch would put the old language back if every response re-sent the cookie."""
+    login_subject(client, make_subject(NO_LANGUAGE))
+    name = app.config["SESSION_COOKIE_NAME"]
+    page = _html(client.get("/me/requests", headers=GERMAN))
+    before_switch = client.get_cookie(name).value
+    client.post("/me/language", data={"language": "en", "next": "/me/requests", "csrf_token": csrf_token_from(page)})
+    assert client.get_cookie(name).value != before_switch
+
+    in_flight = app.test_client()  # the requests the old page had already sent, answered late
+    in_flight.set_cookie(name, before_switch)
+    for path in ("/me/requests", "/assets/web/css/app.css", "/me/consent"):
+        with in_flight.get(path, headers=GERMAN) as response:
+            assert response.status_code == 200, path
+            assert "Set-Cookie" not in response.headers, path  # nothing to overwrite the switch with
+    assert _lang(_html(client.get("/me/requests", headers=GERMAN))) == "en"
+
+
 def test_the_switcher_refuses_bad_input_and_needs_its_csrf_token(client, make_subject, login_subject):
     login_subject(client, make_subject(NO_LANGUAGE))
     token = csrf_token_from(_html(client.get("/me")))
