@@ -88,7 +88,7 @@ def _count_name_failure(
             actor=ActorRef("system", "access"),
             action="access.name.locked",
             target=None,
-            details={"name_ref": name_hash[:16], "seconds": seconds},
+            details={"name_ref": audit.digest_ref(name_hash), "seconds": seconds},
         )
 
 
@@ -126,7 +126,7 @@ def record_failure(
             actor=ActorRef("system", "access"),
             action="access.address.locked",
             target=None,
-            details={"address_ref": address_hash[:16], "seconds": int(policy.lock_for.total_seconds())},
+            details={"address_ref": audit.digest_ref(address_hash), "seconds": int(policy.lock_for.total_seconds())},
         )
     if name_hash is not None:
         _count_name_failure(session, name_hash=name_hash, staff=staff, policy=policy, now=now)

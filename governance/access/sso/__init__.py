@@ -3,7 +3,7 @@ token checked here (joserfc), roles mapped from a claim by `policies/sso.yaml`, 
 `amr`/`acr` or the local TOTP, just-in-time accounts with no role until a group is mapped.
 
 What is stored and written about a person: the account keeps `sso_subject`, SHA-256 of the issuer and the
-person's `sub`; audit entries carry its first 16 hex digits (`subject_ref`). Names, e-mail addresses and
+person's `sub`; audit entries carry `ref:` and its first 16 hex digits (`subject_ref`). Names, e-mail addresses and
 tokens from the provider are never stored, logged or audited (the ID token is read and dropped).
 
 The service functions take a Session and never commit: the route commits the account, its roles and every

@@ -52,7 +52,12 @@ def apply_identity(session: Session, policy: SsoPolicy, identity: Identity) -> S
             actor=ActorRef("system", "sso"),
             action="access.staff.roles_changed",
             target=("staff", staff.id),
-            details={"from": sorted(staff.roles or ()), "to": sorted(roles), "source": "sso", "subject_ref": ref[:16]},
+            details={
+                "from": sorted(staff.roles or ()),
+                "to": sorted(roles),
+                "source": "sso",
+                "subject_ref": audit.digest_ref(ref),
+            },
         )
         staff.roles = sorted(roles)  # the provider is the truth: a removed group removes the role at once
     if not roles:
@@ -86,7 +91,7 @@ def _create_account(session: Session, ref: str) -> StaffAccount:
         actor=ActorRef("system", "sso"),
         action="access.staff.created",
         target=("staff", staff.id),
-        details={"roles": [], "source": "sso", "subject_ref": ref[:16]},
+        details={"roles": [], "source": "sso", "subject_ref": audit.digest_ref(ref)},
     )
     return staff
 
@@ -94,7 +99,7 @@ def _create_account(session: Session, ref: str) -> StaffAccount:
 def record_refusal(session: Session, reason: str, *, staff_id: Any = None, ref: str | None = None) -> None:
     details: dict[str, Any] = {"reason": reason}
     if ref is not None:
-        details["subject_ref"] = ref[:16]
+        details["subject_ref"] = audit.digest_ref(ref)
     audit.record(
         session,
         actor=ActorRef("anonymous", "anonymous"),
@@ -127,5 +132,5 @@ def link_account(session: Session, staff: StaffAccount, *, issuer: str, sub: str
         actor=actor,
         action="access.staff.sso_linked",
         target=("staff", staff.id),
-        details={"subject_ref": ref[:16]},
+        details={"subject_ref": audit.digest_ref(ref)},
     )

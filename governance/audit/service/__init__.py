@@ -19,7 +19,7 @@ from governance.audit.service.config import KEY_NAME, SIGNING_KEY, AuditConfig, 
 from governance.audit.service.exporting import _sealed_rows as _sealed_rows
 from governance.audit.service.exporting import export_parts
 from governance.audit.service.proofs import PROOF_FORMAT, consistency_proof, inclusion_proof
-from governance.audit.service.screening import REDACTED_PREFIX, redacted
+from governance.audit.service.screening import REDACTED_PREFIX, REF_PREFIX, digest_ref, redacted
 from governance.audit.service.sealing import SealResult, seal_all, seal_pending, typed_entry
 from governance.audit.service.sealing import _row_bytes as _row_bytes
 from governance.audit.service.search import SearchFilters, search
@@ -33,6 +33,7 @@ __all__ = [
     "KEY_NAME",
     "PROOF_FORMAT",
     "REDACTED_PREFIX",
+    "REF_PREFIX",
     "SIGNING_KEY",
     "AuditConfig",
     "Entry",
@@ -45,6 +46,7 @@ __all__ = [
     "consistency_proof",
     "current_config",
     "deferred",
+    "digest_ref",
     "export_parts",
     "inclusion_proof",
     "publish_dir_setting",

@@ -56,6 +56,19 @@ def _check_details(value: Any, path: str = "details") -> None:
             _check_details(item, path)
 
 
+REF_PREFIX = "ref:"
+_HEX = re.compile(r"^[0-9a-f]{16,}$")
+
+
+def digest_ref(hex_digest: str) -> str:
+    """How an entry names something by a hash (an SSO subject, a throttled address): its first 16 hex digits,
+    prefixed. Bare, one such prefix in about 1,850 is all digits, and the screen above would refuse it as a
+    phone number, failing the caller's whole transaction (a sign-in) for that person only."""
+    if not _HEX.match(hex_digest):
+        raise ValueError("digest_ref takes a lowercase hex digest")
+    return REF_PREFIX + hex_digest[:16]
+
+
 REDACTED_PREFIX = "redacted:"
 _REDACTION_INFO = b"governance audit redaction v1"
 
