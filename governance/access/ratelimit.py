@@ -2,6 +2,12 @@
 `limits` library; Redis storage when GOVERNANCE_RATELIMIT_STORAGE_URL is set, memory otherwise. A breach answers
 429 `rate_limited` with Retry-After; every limited response carries X-RateLimit-Limit/-Remaining/-Reset.
 
+When the storage cannot be reached (Redis down), requests pass uncounted rather than fail: a cache outage must not
+stop consent checks, and sign-in stays bounded by the lockouts kept in the database (access.accounts). The gate
+then leaves the storage alone for STORAGE_REST_SECONDS, so one request in that time pays the failed connection,
+logs it (the error's type only: its text can name the server) and counts it in
+`governance_ratelimit_storage_errors_total`.
+
 Settings: GOVERNANCE_RATELIMIT_DEFAULT (every route; "300/minute;10000/hour", none in the test environment
 unless set), GOVERNANCE_RATELIMIT_SIGN_IN (sign-in and token endpoints, per address; "20/minute").
 
@@ -23,8 +29,10 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage, StorageTypes, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from prometheus_client import Counter
 
 from governance.access.authn import resolve_principal
 from governance.access.decorators import enforce
@@ -38,6 +46,14 @@ SIGN_IN_ENDPOINTS = (
     "access.login_sso",
     "access.login_sso_callback",
     "access.oauth_token",
+)
+
+STORAGE_REST_SECONDS = 5.0
+# A storage that stops answering (a dropped network path) must not hold requests: seconds to connect and to answer,
+# unless the storage URL says otherwise (redis-py reads `socket_timeout` and the like from the URL's query).
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+STORAGE_ERRORS = Counter(
+    "governance_ratelimit_storage_errors_total", "Rate-limit storage failures; requests passed uncounted after each"
 )
 
 # Requests that match no route (404, 405) share one scope per key, so that probing unknown paths is limited too.
@@ -121,6 +137,7 @@ class RateGate:
         self._overrides: dict[str, tuple[tuple[RateLimitItem, ...], Callable[[], str]]] = {}
         self._exempt: set[str] = set()
         self._plans: dict[str | None, Plan] = {}
+        self._resting_until = 0.0  # monotonic time before which the storage is not tried again after a failure
 
     def limit(self, endpoint: str, limits: Iterable[RateLimitItem], key: Callable[[], str]) -> None:
         """Count `endpoint` against `limits` instead of the defaults, keyed by `key`."""
@@ -150,22 +167,37 @@ class RateGate:
     def check(self) -> None:
         """The before-request hook: one hit per limit, smallest window first, until the first breach."""
         plan = self.plan_for(request.endpoint)
-        if not plan.limits or not self.enabled:
+        if not plan.limits or not self.enabled or time.monotonic() < self._resting_until:
             return
         identifiers = (self._prefix, plan.key(), plan.scope)
-        for limit in plan.limits:
-            if not self._window.hit(limit, *identifiers):
-                # The endpoint and the limit only: the key names a client or an address.
-                log.info("rate limit exceeded", extra={"endpoint": plan.scope, "limit": str(limit)})
-                raise RateLimitedError(headers=self._headers(Counted(limit, identifiers), breached=True))
+        try:
+            for limit in plan.limits:
+                if not self._window.hit(limit, *identifiers):
+                    # The endpoint and the limit only: the key names a client or an address.
+                    log.info("rate limit exceeded", extra={"endpoint": plan.scope, "limit": str(limit)})
+                    raise RateLimitedError(headers=self._headers(Counted(limit, identifiers), breached=True))
+        except StorageError as exc:
+            self._storage_failed(exc)
+            return
         g.rate_limit_counted = Counted(plan.limits[0], identifiers)
 
     def add_headers(self, response: Response) -> Response:
         """The after-request hook: the smallest window's state after this request (a 429 has its own)."""
         counted = g.pop("rate_limit_counted", None)
         if counted is not None:
-            response.headers.update(self._headers(counted, breached=False))
+            try:
+                response.headers.update(self._headers(counted, breached=False))
+            except StorageError as exc:
+                self._storage_failed(exc)  # counted, but its state unknown: no headers rather than wrong ones
         return response
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        self._resting_until = time.monotonic() + STORAGE_REST_SECONDS
+        STORAGE_ERRORS.inc()
+        log.warning(
+            "rate-limit storage unavailable: requests pass uncounted",
+            extra={"error_type": type(exc.storage_error).__name__, "retry_in_seconds": STORAGE_REST_SECONDS},
+        )
 
     def _headers(self, counted: Counted, *, breached: bool) -> dict[str, str]:
         stats = self._window.get_window_stats(counted.limit, *counted.identifiers)
@@ -192,7 +224,7 @@ def _limits(value: str | None) -> list[RateLimitItem]:
 def init_limiter(app: Flask) -> RateGate:
     settings = app.extensions["governance.settings"]
     fallback = "" if settings.env == "test" else "300/minute;10000/hour"
-    storage = storage_from_string(settings.ratelimit_storage_url or "governance+memory://")
+    storage = _storage(settings.ratelimit_storage_url or "governance+memory://")
     if not isinstance(storage, Storage):  # an `async+` URL names an asyncio storage, which a sync worker can't use
         raise ValueError("GOVERNANCE_RATELIMIT_STORAGE_URL must name a synchronous storage (no async+ scheme)")
     gate = RateGate(
@@ -208,6 +240,14 @@ def init_limiter(app: Flask) -> RateGate:
     _check_before_authorization(app, gate.check)
     app.after_request(gate.add_headers)
     return gate
+
+
+def _storage(url: str) -> StorageTypes:
+    """The storage named by `url`, raising limits' StorageError for its failures (the gate passes requests then)."""
+    options: dict[str, float | str | bool] = {"wrap_exceptions": True}
+    if url.split(":", 1)[0] in ("redis", "rediss", "redis+unix"):
+        options.update(REDIS_TIMEOUTS)
+    return storage_from_string(url, **options)
 
 
 def _check_before_authorization(app: Flask, check: Callable[[], None]) -> None:

@@ -5,13 +5,18 @@ place of the defaults, unrouted paths limited too, nothing stored by a refused c
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from limits import parse
 from limits.strategies import MovingWindowRateLimiter
+from prometheus_client import REGISTRY
 
 from tests.access.conftest import audit_rows
 
@@ -139,3 +144,84 @@ def test_redis_counts_sit_under_the_keys_flask_limiter_used(make_app) -> None:  
     key = f"LIMITER/{prefix}/addr:127.0.0.1/{_endpoint(app, POLICY)}/2/1/minute"
     assert [k.decode() for k in server.keys(f"*{prefix}*")] == [f"LIMITS:{key}"]
     server.delete(f"LIMITS:{key}")
+
+
+class OwnRedis:
+    """A Redis server of the test's own on a free port, which the test stops and starts again: a real outage and
+    a real recovery, without touching the shared server."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen([*command, "--dir", str(self.directory)], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60  # a busy CI machine: a generous deadline, checked often
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=1).ping()
+                return
+            except redis.exceptions.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=60)
+        self.process = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _storage_errors() -> float:
+    return REGISTRY.get_sample_value("governance_ratelimit_storage_errors_total") or 0.0
+
+
+def test_a_storage_outage_lets_requests_through_uncounted_and_counting_resumes(  # type: ignore[no-untyped-def]
+    make_app, own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down must not stop the service (sign-in stays bounded by the database's lockouts): calls pass
+    uncounted, the failure is logged once per rest without naming the server, and counting resumes after."""
+    own_redis.start()
+    app = make_app(RATELIMIT_STORAGE_URL=own_redis.url, RATELIMIT_DEFAULT="2/minute")
+    client = app.test_client()
+    assert client.get(POLICY).headers["X-RateLimit-Remaining"] == "1"
+
+    own_redis.stop()
+    errors_before = _storage_errors()
+    with caplog.at_level(logging.DEBUG, logger="governance"):
+        during = [client.get(POLICY) for _ in range(4)]
+    assert [r.status_code for r in during] == [401] * 4  # the access check answers; never a 500, never a 429
+    assert not any("X-RateLimit-Limit" in r.headers for r in during)
+    logged = [r for r in caplog.records if r.name == "governance.access.ratelimit"]
+    assert [(r.levelname, r.error_type) for r in logged] == [("WARNING", "ConnectionError")]  # once: it rests
+    assert str(own_redis.port) not in caplog.text + "".join(str(vars(r)) for r in caplog.records)
+    assert _storage_errors() == errors_before + 1
+
+    own_redis.start()  # the same address, empty: what the dead server counted is gone
+    app.extensions["governance.access.limiter"]._resting_until = 0.0  # as if the rest were over
+    assert [client.get(POLICY).status_code for _ in range(3)] == [401, 401, 429]
