@@ -7,8 +7,8 @@ from the same sources the service enforces, so the document cannot drift from be
   declare `security: []`.
 - the error responses every operation can give (the shared `ErrorBody`), from what the request pipeline does:
   401/403/404 for protected routes, 400 for malformed input, 413/415 for writes, 422 for invalid parameters or
-  bodies, 429 for rate limits; domain statuses (409, 410...) are declared on the route itself
-  (`responses={409: ErrorBody}`).
+  bodies, 429 for rate limits (with Retry-After; success answers carry the X-RateLimit headers); domain statuses
+  (409, 410...) are declared on the route itself (`responses={409: ErrorBody}`).
 - the `Idempotency-Key` header of routes marked with `idempotent_write`.
 - `/oauth/*` (Authlib, form-encoded) and the probes, which are not flask-openapi3 routes.
 """
@@ -72,7 +72,16 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 _HEADERS_401 = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)"}}
-_HEADERS_429 = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}}
+# access.ratelimit: every answer the gate counted (absent while its storage is unreachable: then nothing counts)
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "calls allowed in the smallest window"},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "calls left in that window"},
+    "X-RateLimit-Reset": {"schema": {"type": "integer"}, "description": "epoch seconds when a call is free again"},
+}
+_HEADERS_429 = {
+    "Retry-After": {"schema": {"type": "string"}, "description": "whole seconds to wait, rounded up"},
+    **RATE_LIMIT_HEADERS,  # of the breached window
+}
 
 
 def _error(description: str, headers: dict[str, Any] | None = None, ref: dict[str, str] = ERROR_REF) -> dict:
@@ -163,6 +172,9 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any], view:
         del responses["422"]  # flask-openapi3's default: our validation callback answers with ErrorBody
     for status in _error_statuses(path, method, operation, protected):
         responses.setdefault(status, copy.deepcopy(COMMON_ERRORS[status]))
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {}).update(copy.deepcopy(RATE_LIMIT_HEADERS))
     if path.startswith(DRP_PREFIX):
         for status, response in responses.items():
             if status.startswith("4"):
