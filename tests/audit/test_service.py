@@ -100,6 +100,8 @@ def test_record_refuses_personal_data_and_bad_names(app):
         {"numbers": ["0044 20 7946 0958"]},
         {"phone": " " + CANARY_PHONE + " "},
         {"deep": [{"x": {"y": "(020) 7946-0958"}}]},
+        {"dotted": "030.1234.5678"},  # more than one point: not a decimal
+        {"digits": "0301234567"},
     ],
 )
 def test_record_finds_personal_data_anywhere_in_details(app, details):
@@ -108,8 +110,11 @@ def test_record_finds_personal_data_anywhere_in_details(app, details):
 
 
 def test_record_accepts_ids_dates_and_counts(app):
+    # decimals as str(Decimal) writes them: a privacy budget of 0.1234567 once failed its job's submission (500)
+    decimals = ("0.1234567", "1.23456789", "0.30000000000000004", "2.500000000", "1.0E-7")
     with app.extensions["governance.db"].session() as session:
-        for value in ("00000000-0000-0000-0000-000000000001", "00000000000000000000000000000002", "2026-12-31", 42):
+        for value in ("00000000-0000-0000-0000-000000000001", "00000000000000000000000000000002", "2026-12-31", 42,
+                      *decimals):  # fmt: skip
             record(session, actor=STAFF, action="vault.profile.updated", target=("subject", str(value)),
                    details={"ref": value, "n": 1.5, "ok": True, "none": None})  # fmt: skip
         session.commit()

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from governance.db import transaction, utcnow
+from tests.access.conftest import audit_rows
 from tests.training.conftest import (
     PURPOSE,
     SYSTEM,
@@ -490,3 +491,10 @@ def test_a_dpo_retrains_a_clients_model_which_stays_the_clients(
         login_staff(other, role)
         token = {"X-CSRFToken": csrf_token_from(other.get("/login").get_data(as_text=True))}
         assert other.post(f"/api/v1/training/jobs/{first['id']}/retrain", headers=token).status_code == 403, role
+
+
+def test_a_budget_with_many_digits_is_accepted_and_audited_as_given(app: Flask, client: FlaskClient, trainer) -> None:  # type: ignore[no-untyped-def]
+    """str(Decimal) of 1.23456789 reads like a phone number to the audit screen: the submission answered 500."""
+    job = submit(client, trainer, classifier_request(privacy={"epsilon": 1.23456789, "delta": 1e-5}))
+    assert job["target_epsilon"] == "1.23456789"
+    assert audit_rows(app, "training.job.submitted")[-1]["details"]["epsilon"] == "1.23456789"

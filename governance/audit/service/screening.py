@@ -19,6 +19,8 @@ from governance.audit.errors import AuditDetailsError
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 _PHONE = re.compile(r"\+?\(?\d[\d ().-]{7,}\d")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # due dates and the like are not phone numbers
+# a decimal number as str(Decimal) writes it (a privacy budget: "0.1234567"): one point, no other separator
+_DECIMAL = re.compile(r"^-?\d+\.\d+(?:E[+-]?\d+)?$")
 _UUID = re.compile(r"(?:urn:uuid:)?\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?", re.I)
 _PHONE_START = frozenset("+(0123456789")
 _SCALARS = frozenset({int, bool, float, type(None)})  # no personal data possible: nothing to check
@@ -32,8 +34,8 @@ def _check_text(value: str, what: str) -> None:
         raise AuditDetailsError(f"{what} looks like personal data or free text")
     stripped = value.strip()
     looks_like_phone = stripped[:1] in _PHONE_START and _PHONE.fullmatch(stripped)
-    # ids and due dates are not phone numbers
-    if looks_like_phone and not (_UUID.fullmatch(value) or _ISO_DATE.match(value)):
+    # ids, due dates and decimal numbers are not phone numbers
+    if looks_like_phone and not (_UUID.fullmatch(value) or _ISO_DATE.match(value) or _DECIMAL.match(value)):
         raise AuditDetailsError(f"{what} looks like personal data or free text")
 
 
