@@ -1,9 +1,10 @@
-"""Consent jobs: webhook deliveries, the expiry sweep and bulk imports. The handlers call the service and own
-the transactions (services never commit)."""
+"""Consent jobs: webhook deliveries, the expiry sweep, bulk imports and pruning old idempotency keys. The
+handlers call the service and own the transactions (services never commit)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from governance.consent import imports, processors, service
@@ -12,6 +13,8 @@ from governance.jobs import JobContext, register, register_periodic
 EXPIRY_JOB = "consent.expire"
 EXPIRY_EVERY_SECONDS = 3600
 EXPIRY_BATCH = 500
+PRUNE_KEYS_JOB = "consent.prune_idempotency_keys"
+PRUNE_KEYS_EVERY_SECONDS = 3600
 
 
 @register(processors.DELIVERY_JOB, lease_seconds=60, max_attempts=processors.MAX_ATTEMPTS)
@@ -40,6 +43,26 @@ def expire_consents(ctx: JobContext) -> dict[str, Any]:
             return {"expired": total}
 
 
+@register(PRUNE_KEYS_JOB, lease_seconds=300, max_attempts=3)
+def prune_idempotency_keys(ctx: JobContext) -> dict[str, Any]:
+    """Delete idempotency keys older than GOVERNANCE_IDEMPOTENCY_KEY_HOURS, in batches (each one transaction)."""
+    retention = key_retention(ctx.app.extensions["governance.settings"])
+    total = 0
+    while True:
+        with ctx.session() as session:
+            deleted = service.prune_idempotency_keys(session, retention=retention)
+            session.commit()
+        total += deleted
+        if deleted < service.PRUNE_BATCH:
+            return {"deleted": total}
+
+
+def key_retention(settings: Any) -> timedelta:
+    """At least an hour: a client's retries of one write must still find its key."""
+    hours = settings.get_int("IDEMPOTENCY_KEY_HOURS", int(service.KEY_RETENTION.total_seconds() // 3600))
+    return timedelta(hours=max(1, hours))
+
+
 @register(imports.JOB_KIND, lease_seconds=300, max_attempts=5)
 def run_import(ctx: JobContext) -> dict[str, Any]:
     """The import: batches of rows, each committed with its cursor (resumable), then the import marked done."""
@@ -62,3 +85,4 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
 
 def register_schedules() -> None:
     register_periodic(EXPIRY_JOB, every_seconds=EXPIRY_EVERY_SECONDS)
+    register_periodic(PRUNE_KEYS_JOB, every_seconds=PRUNE_KEYS_EVERY_SECONDS)

@@ -32,7 +32,13 @@ from governance.consent.service.decisions import (
     withdraw_all,
 )
 from governance.consent.service.history import history, lawful_event_categories, overview, receipts
-from governance.consent.service.idempotency import idempotent_replay, remember_response
+from governance.consent.service.idempotency import (
+    KEY_RETENTION,
+    PRUNE_BATCH,
+    idempotent_replay,
+    prune_idempotency_keys,
+    remember_response,
+)
 from governance.consent.service.ledger import _record as _record
 from governance.consent.service.receipt_keys import (
     KNOWN_KEYS_EXTENSION,
@@ -56,7 +62,9 @@ from governance.consent.state import Decision, Method, Permission
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
     "EVIDENCE_KEYS",
+    "KEY_RETENTION",
     "KNOWN_KEYS_EXTENSION",
+    "PRUNE_BATCH",
     "PURPOSE_CATALOG",
     "RECEIPT_KEY_NAME",
     "SIGNER_EXTENSION",
@@ -82,6 +90,7 @@ __all__ = [
     "object_to",
     "overview",
     "permitted_subjects_select",
+    "prune_idempotency_keys",
     "public_jwks",
     "public_keys",
     "purpose",

@@ -5,11 +5,16 @@ The stored response names its receipts by record id instead of holding them: the
 issued (`consent_events` is append-only and never erased), so a replay reads them back from there. A key then
 takes about 250 bytes instead of about 4 KB per receipt (a 2-purpose write stored 8.3 KB, about a third of what
 its transaction wrote to disk; docs/performance.md, session 19). Keys stored whole before this still replay as
-stored."""
+stored.
+
+Keys are kept for at least KEY_RETENTION (GOVERNANCE_IDEMPOTENCY_KEY_HOURS), then deleted by the hourly job
+`consent.prune_idempotency_keys` (`prune_idempotency_keys`): every keyed write stores one, so without it the
+table grew by one row per consent write for ever. A retry later than that is a new write."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +24,10 @@ from governance.compiled import CompiledStatement
 from governance.consent.errors import IdempotencyConflictError
 from governance.consent.models import ConsentIdempotencyKey
 from governance.consent.service.history import receipts_by_record_id
-from governance.db import utcnow
+from governance.db import rowcount, utcnow
+
+KEY_RETENTION = timedelta(hours=24)
+PRUNE_BATCH = 5_000
 
 _INSERT_IDEMPOTENCY_KEY = CompiledStatement(
     sa.insert(ConsentIdempotencyKey.__table__),
@@ -57,3 +65,16 @@ def remember_response(
         {"actor": actor, "key": key, "request_sha256": request_sha256, "subject_id": subject_id,
          "response": stored, "created_at": utcnow()},
     )  # fmt: skip
+
+
+def prune_idempotency_keys(
+    session: Session, *, retention: timedelta = KEY_RETENTION, now: datetime | None = None, limit: int = PRUNE_BATCH
+) -> int:
+    """Delete at most `limit` keys stored more than `retention` ago; returns how many. Does not commit.
+
+    No index on `created_at`: it would cost every consent write an index entry for an hourly delete, and the
+    oldest keys are the first rows in insertion order, where the scan finds them."""
+    t = ConsentIdempotencyKey.__table__.c
+    oldest = sa.select(t.actor, t.key).where(t.created_at < (now or utcnow()) - retention).limit(limit)
+    statement = sa.delete(ConsentIdempotencyKey.__table__).where(sa.tuple_(t.actor, t.key).in_(oldest))
+    return rowcount(session.execute(statement))
