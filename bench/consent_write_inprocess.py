@@ -14,9 +14,11 @@ Targets (issue 16): at most 6 statements per write, at most 5x the CPU of `/heal
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -50,6 +52,7 @@ def main() -> None:
 
     rng = random.Random(SEED)
     tmp = tempfile.mkdtemp(prefix="consent-write-bench-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the database and keys go with the process
     created = None
     if args.postgres:
         from tests.conftest import create_postgres_database

@@ -13,11 +13,13 @@ script, so that "before" and "after" come from the same harness on the same mach
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import json
 import os
 import pstats
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,6 +85,7 @@ def _requests(count: int) -> dict[str, Callable[[int], None]]:
 
     rng = random.Random(SEED)
     instance = tempfile.mkdtemp(prefix="request-overhead-")
+    atexit.register(shutil.rmtree, instance, ignore_errors=True)  # the database and keys go with the process
     url = f"sqlite:///{instance}/bench.sqlite3"
     upgrade(url)
     settings = {"ENV": "test", "INSTANCE_PATH": instance, "DATABASE_URL": url, "LOG_LEVEL": "ERROR"}

@@ -93,7 +93,7 @@ def rate_key() -> str:
     principal = g.get("principal") or resolve_principal(request, required=False)
     if principal.kind == "client":
         return f"client:{principal.id}"
-    return f"addr:{request.remote_addr or 'unknown'}"
+    return address_key()
 
 
 def address_key() -> str:
