@@ -3,9 +3,13 @@ handlers call the service and own the transactions (services never commit)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from governance.consent import imports, processors, service
 from governance.jobs import JobContext, register, register_periodic
@@ -32,29 +36,30 @@ def deliver_webhook(ctx: JobContext) -> dict[str, Any]:
 @register(EXPIRY_JOB, lease_seconds=300, max_attempts=3)
 def expire_consents(ctx: JobContext) -> dict[str, Any]:
     """Record `expired` for every over-age consent, in batches (each batch one transaction)."""
-    total = 0
-    while True:
-        with ctx.session() as session:
-            recorded = service.expire_due(session, limit=EXPIRY_BATCH)
-            session.commit()
-        total += recorded
-        ctx.progress(total, None, "consents expired")
-        if recorded < EXPIRY_BATCH:
-            return {"expired": total}
+    step = functools.partial(service.expire_due, limit=EXPIRY_BATCH)
+    return {"expired": _in_batches(ctx, step, EXPIRY_BATCH, progress="consents expired")}
 
 
 @register(PRUNE_KEYS_JOB, lease_seconds=300, max_attempts=3)
 def prune_idempotency_keys(ctx: JobContext) -> dict[str, Any]:
     """Delete idempotency keys older than GOVERNANCE_IDEMPOTENCY_KEY_HOURS, in batches (each one transaction)."""
     retention = key_retention(ctx.app.extensions["governance.settings"])
+    step = functools.partial(service.prune_idempotency_keys, retention=retention, limit=service.PRUNE_BATCH)
+    return {"deleted": _in_batches(ctx, step, service.PRUNE_BATCH)}
+
+
+def _in_batches(ctx: JobContext, step: Callable[[Session], int], batch: int, progress: str | None = None) -> int:
+    """Run `step` (one batch, returning how many rows it handled) in a transaction each until a batch falls short."""
     total = 0
     while True:
         with ctx.session() as session:
-            deleted = service.prune_idempotency_keys(session, retention=retention)
+            done = step(session)
             session.commit()
-        total += deleted
-        if deleted < service.PRUNE_BATCH:
-            return {"deleted": total}
+        total += done
+        if progress:
+            ctx.progress(total, None, progress)
+        if done < batch:
+            return total
 
 
 def key_retention(settings: Any) -> timedelta:
