@@ -18,16 +18,12 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.ports import unused_port
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CANARY = "canary.gunicorn.4417@example.org"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -44,7 +40,7 @@ def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture(scope="module")
 def gunicorn_port(app_config: dict[str, Any], base_app: Any) -> Iterator[int]:
-    port = _free_port()
+    port = unused_port()
     env = {**os.environ, **{f"GOVERNANCE_{k}": str(v) for k, v in app_config.items()}}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(

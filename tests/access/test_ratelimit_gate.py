@@ -5,7 +5,6 @@ place of the defaults, unrouted paths limited too, nothing stored by a refused c
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import time
 import uuid
@@ -19,6 +18,7 @@ from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import REGISTRY
 
 from tests.access.conftest import audit_rows
+from tests.fixtures.ports import unused_port
 
 POLICY = "/api/v1/access/policy"
 
@@ -151,7 +151,7 @@ class OwnRedis:
     a real recovery, without touching the shared server."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = unused_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
@@ -180,12 +180,6 @@ class OwnRedis:
                 self.process.kill()
                 self.process.wait(timeout=60)
         self.process = None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

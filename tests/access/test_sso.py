@@ -6,7 +6,6 @@ provider that is down. The browser is the Flask test client for the service and 
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from tests.access.conftest import PASSWORD, audit_rows, post_form, second_step, 
 from tests.conftest import dump_all_rows
 from tests.fixtures.access import csrf_token_from
 from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, running_provider
+from tests.fixtures.ports import unused_port
 
 POLICY = """
 claim: groups
@@ -469,19 +469,13 @@ def test_sign_out_while_the_provider_is_down_ends_the_session_here(
 # ---- the provider is down ----
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_provider_down_answers_clearly_and_local_break_glass_admin_still_signs_in(
     app: Flask,
     make_app: Callable[..., Flask],
     tmp_path: Path,
     make_staff: Callable[..., tuple[uuid.UUID, str, str | None]],
 ) -> None:
-    down = make_app(**_sso_settings(f"http://127.0.0.1:{_closed_port()}", tmp_path))
+    down = make_app(**_sso_settings(f"http://127.0.0.1:{unused_port()}", tmp_path))
     client = down.test_client()
     page = client.get("/login/sso")
     assert page.status_code == 503

@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from flask import Flask
 from governance.access import tokens
 from governance.access.models import AccessToken
 from governance.access.principals import Principal
+from tests.fixtures.ports import unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTOR = Principal.system("tests")
@@ -92,12 +92,6 @@ def test_an_expired_token_is_refused_although_it_is_cached(app: Flask, client) -
     assert client.get(path, headers=headers).status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _status(port: int, path: str, headers: dict[str, str]) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -115,7 +109,7 @@ def two_workers(app_config: dict[str, Any], app: Flask) -> Iterator[list[int]]:
     env = {**os.environ, **{f"GOVERNANCE_{k}": str(v) for k, v in app_config.items()}}
     env["GOVERNANCE_ACCESS_TOKEN_CACHE_SECONDS"] = str(BOUND_SECONDS)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    ports = [_free_port(), _free_port()]
+    ports = [unused_port(), unused_port()]
     procs = [
         subprocess.Popen(
             [str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],

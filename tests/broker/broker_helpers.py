@@ -17,6 +17,8 @@ from typing import Any
 
 import pika
 
+from tests.fixtures.ports import unused_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 90.0
 
@@ -77,10 +79,7 @@ def _json_or_none(body: bytes) -> Any:
 
 def closed_port_url() -> str:
     """An AMQP URL nobody listens on (a port the OS just handed out and took back)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"amqp://guest:guest@127.0.0.1:{port}/%2F"
+    return f"amqp://guest:guest@127.0.0.1:{unused_port()}/%2F"
 
 
 def governance_process(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import socket
 import uuid
 from typing import Any
 
@@ -23,6 +22,7 @@ from governance.db import transaction
 from governance.intake.consumer import INDEX_HEADER, MESSAGE_HEADER, REASON_HEADER, IntakeConsumer
 from tests.broker.broker_helpers import BrokerLink, read
 from tests.broker.conftest import SYSTEM, Names
+from tests.fixtures.ports import unused_port
 
 RECS = "personalized_recommendations"  # covers view, click, search, purchase, rating
 CANARY = "canary-7c1e-event"
@@ -193,10 +193,10 @@ def test_a_batch_whose_transaction_fails_stays_in_the_queue(
     make_app, app: Flask, names: Names, broker_url: str, make_subject
 ) -> None:
     consenting, _ = _people(app, make_subject)
-    with socket.socket() as sock:  # a database nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    broken = make_app(**names.settings(broker_url), DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+    nobody_listens = unused_port()  # a database that refuses connections
+    broken = make_app(
+        **names.settings(broker_url), DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{nobody_listens}/x"
+    )
     config = _config(broken)
     _publish(broker_url, config, json.dumps({"events": [_event(consenting, "later-1")]}).encode())
     consumer = IntakeConsumer(broken, config)

@@ -4,7 +4,6 @@ raised at once; a closed port is retried with backoff and ends in a TransportErr
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
@@ -19,6 +18,7 @@ from governance_client import (
 )
 from governance_client.errors import parse_retry_after
 from tests.client.conftest import wait_for
+from tests.fixtures.ports import unused_port
 
 PURPOSE = "personalized_recommendations"
 
@@ -73,9 +73,7 @@ def test_retries_are_bounded_and_then_the_429_is_raised(serve) -> None:
 
 
 def test_a_port_nobody_listens_on_is_retried_with_backoff_then_a_transport_error() -> None:
-    with socket.socket() as sock:  # a port the OS just gave out, closed again: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = unused_port()  # nothing listens there
     policy = RetryPolicy(max_retries=3, backoff_base=0.01, seed=7)
     with GovernanceClient(f"http://127.0.0.1:{port}", "svc", "secret", retry=policy) as gc:
         with pytest.raises(TransportError) as failed:

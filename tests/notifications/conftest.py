@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
@@ -14,13 +13,8 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from tests.fixtures.ports import unused_port
 from tests.requests.conftest import make_subject  # noqa: F401  (the same subjects as the requests tests)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Mailbox:
@@ -56,7 +50,7 @@ class SmtpServer:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A port for the server; the test decides when it is up (`start()`), teardown always stops it."""
-    server = SmtpServer(free_port())
+    server = SmtpServer(unused_port())
     try:
         yield server
     finally:
