@@ -49,11 +49,11 @@ class Worker:
         self.db: Database = app.extensions["governance.db"]
         self.worker_id = worker_id or default_worker_id()
         self.kinds = kinds
-        self._last_schedule = 0.0
+        self._last_schedule: float | None = None  # not 0.0: monotonic time starts near 0 at boot
 
     def schedule_periodic(self) -> None:
         now = time.monotonic()
-        if now - self._last_schedule < 5:
+        if self._last_schedule is not None and now - self._last_schedule < 5:
             return
         self._last_schedule = now
         for spec in periodic_specs():

@@ -54,7 +54,7 @@ class Relay:
         self.published = 0
         self._connection: pika.BlockingConnection | None = None
         self._channel: Any = None
-        self._last_purge = 0.0
+        self._last_purge: float | None = None  # not 0.0: monotonic time starts near 0 at boot
 
     # --- the broker side ---------------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ class Relay:
 
     def _purge(self) -> None:
         now = time.monotonic()
-        if now - self._last_purge < PURGE_EVERY_SECONDS:
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = now
         db = self.app.extensions["governance.db"]
