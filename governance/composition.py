@@ -162,6 +162,7 @@ def _consent(app: OpenAPI) -> None:
     """The purposes (a bad policy file stops start-up), the consent APIs and the jobs."""
     config = runtime_of(app)
     config.provide(consent_service.PURPOSE_CATALOG, consent_service.load_purposes(config.policies_dir))
+    consent_tasks.key_retention(config.settings)  # a bad GOVERNANCE_IDEMPOTENCY_KEY_HOURS stops start-up, not the job
     consent_tasks.register_schedules()
     for bp in (consent_bp, consent_public_bp, gpc_bp, iso27560_bp):
         app.register_api(bp)

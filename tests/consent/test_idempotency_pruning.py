@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,6 +19,7 @@ from governance.db import utcnow
 from governance.jobs.registry import periodic_specs
 from governance.jobs.service import enqueue
 from governance.jobs.worker import drain
+from governance.settings import ConfigError
 from tests.consent.conftest import count
 from tests.consent.test_api import RECS, post
 
@@ -79,6 +81,11 @@ def test_the_window_is_a_setting_of_at_least_an_hour(make_app, make_subject, bea
     _age(app, "minutes-old", 0.5)
     _run_prune(tight)
     assert "minutes-old" in _keys(app)
+
+
+def test_a_window_that_is_not_a_number_stops_start_up(make_app) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="GOVERNANCE_IDEMPOTENCY_KEY_HOURS must be an integer"):
+        make_app(IDEMPOTENCY_KEY_HOURS="a day")  # found at start-up, not an hour later by the job's first run
 
 
 def test_pruning_goes_in_batches_and_runs_hourly(app: Flask, session) -> None:  # type: ignore[no-untyped-def]
