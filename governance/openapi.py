@@ -7,8 +7,11 @@ from the same sources the service enforces, so the document cannot drift from be
   declare `security: []`.
 - the error responses every operation can give (the shared `ErrorBody`), from what the request pipeline does:
   401/403/404 for protected routes, 400 for malformed input, 413/415 for writes, 422 for invalid parameters or
-  bodies, 429 for rate limits (with Retry-After; success answers carry the X-RateLimit headers); domain statuses
+  bodies, 429 for rate limits (with Retry-After); domain statuses
   (409, 410...) are declared on the route itself (`responses={409: ErrorBody}`).
+- the X-RateLimit headers on success answers and on 429, declared optional: an answer carries them when a limit
+  counted it (none for an exempt route or where no limit is configured, nor while the limiter's storage is
+  unreachable).
 - the `Idempotency-Key` header of routes marked with `idempotent_write`.
 - `/oauth/*` (Authlib, form-encoded) and the probes, which are not flask-openapi3 routes.
 """
@@ -72,9 +75,13 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 _HEADERS_401 = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)"}}
-# access.ratelimit: every answer the gate counted (absent while its storage is unreachable: then nothing counts)
+# access.ratelimit: on every answer a limit counted; absent where none applies (an exempt route, no limit
+# configured) and while the limiter's storage is unreachable (then nothing counts)
 RATE_LIMIT_HEADERS = {
-    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "calls allowed in the smallest window"},
+    "X-RateLimit-Limit": {
+        "schema": {"type": "integer"},
+        "description": "calls allowed in the smallest window (when a limit counted this call)",
+    },
     "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "calls left in that window"},
     "X-RateLimit-Reset": {"schema": {"type": "integer"}, "description": "epoch seconds when a call is free again"},
 }
