@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask
 from prometheus_client import Counter
@@ -44,15 +45,23 @@ def default_worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, app: Flask, *, worker_id: str | None = None, kinds: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        worker_id: str | None = None,
+        kinds: list[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
         self.db: Database = app.extensions["governance.db"]
         self.worker_id = worker_id or default_worker_id()
         self.kinds = kinds
+        self._clock = clock
         self._last_schedule: float | None = None  # not 0.0: monotonic time starts near 0 at boot
 
     def schedule_periodic(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if self._last_schedule is not None and now - self._last_schedule < 5:
             return
         self._last_schedule = now

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -43,6 +44,7 @@ class Relay:
         batch_size: int = 100,
         poll_seconds: float = 0.2,
         keep_days: int = 7,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -54,6 +56,7 @@ class Relay:
         self.published = 0
         self._connection: pika.BlockingConnection | None = None
         self._channel: Any = None
+        self._clock = clock
         self._last_purge: float | None = None  # not 0.0: monotonic time starts near 0 at boot
 
     # --- the broker side ---------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ class Relay:
         return total
 
     def _purge(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = now

@@ -325,3 +325,16 @@ def test_a_killed_worker_s_job_is_claimed_again_after_the_lease_and_completes_on
         rows = session.execute(select(runs_table.c.worker)).scalars().all()
     assert (view.status, view.attempts) == ("succeeded", 2)
     assert rows == ["attempt-2"]
+
+
+def test_a_worker_started_minutes_after_boot_schedules_the_periodic_jobs_at_once(app: Flask) -> None:
+    """Linux counts monotonic time from boot: a worker on a machine up for 2 seconds must not take its first
+    scheduling round for one it already did."""
+    from governance.jobs.registry import periodic_specs
+
+    kinds = {spec.kind for spec in periodic_specs()}
+    assert kinds  # the app registers its periodic jobs (audit.seal, consent expiry...)
+    Worker(app, clock=lambda: 2.0).schedule_periodic()
+    with app.extensions["governance.db"].session() as session:
+        scheduled = set(session.scalars(select(Job.kind).where(Job.created_by == "system:scheduler")))
+    assert scheduled == kinds
