@@ -137,6 +137,10 @@ def _record(subject_id: uuid.UUID, body: RecordDecisionsBody, principal: Princip
     }
 
 
+class _KeyTaken(Exception):
+    """The write's Idempotency-Key is already stored: its transaction must roll back before the replay."""
+
+
 @bp.post(
     "/subjects/<subject_id>/consents",
     responses={200: RecordedOut, 201: RecordedOut, 409: ErrorBody},
@@ -163,15 +167,15 @@ def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
         try:
             with transaction(session):
                 # A key is new on almost every request: the first attempt writes at once and stores the key
-                # last, in the same transaction. A replay (or a different body under the same key) fails on the
-                # key's primary key, the whole write rolls back, and the second attempt reads the stored one.
+                # last, in the same transaction. A replay (or a different body under the same key) finds the
+                # key taken, the whole write rolls back, and the second attempt reads the stored one.
                 if key and attempt:
                     replay = service.idempotent_replay(session, actor_key, key, digest)
                     if replay is not None:
                         return _json(replay, 200)
                 result = _record(path.subject_id, body, principal)
-                if key:
-                    service.remember_response(session, actor_key, key, digest, path.subject_id, result)
+                if key and not service.remember_response(session, actor_key, key, digest, path.subject_id, result):
+                    raise _KeyTaken()  # rolls the write back; the next pass replays the stored response (or 409)
             return _json(result, 201)
         except DomainError:
             # A replay of a write that succeeded earlier answers as it did then, even if the same write would
@@ -183,9 +187,12 @@ def record_decisions(path: SubjectPath, body: RecordDecisionsBody) -> Response:
             if replay is None:
                 raise
             return _json(replay, 200)
-        except IntegrityError:
+        except _KeyTaken:
             # The key was stored before (a replay) or by a concurrent request that committed first: replay it
-            # (or 409) on the next pass.
+            # (or 409) on the next pass. Taken again on that pass (pruned, then stored by another request
+            # between the pass's read and its write): 409.
+            continue
+        except IntegrityError:  # any other unique-key race of the write: tried once more
             if not key or attempt:
                 raise
     return abort(409)

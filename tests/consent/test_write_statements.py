@@ -102,6 +102,29 @@ def test_a_replay_costs_one_rolled_back_attempt_and_answers_as_the_first_time(
     assert other.get_json()["error"] == "idempotency_key_reused"
 
 
+def test_a_taken_key_is_no_database_error_so_the_server_log_never_quotes_it(
+    app: Flask, client: FlaskClient, subject: uuid.UUID, product: dict
+) -> None:
+    """A unique-key failure makes PostgreSQL log an ERROR whose DETAIL quotes the key's values: the client's
+    id and its own Idempotency-Key text. A replay or a reused key is expected traffic, so the key is stored
+    with ON CONFLICT DO NOTHING and no statement fails (any driver error passes through `handle_error`)."""
+    failures: list[str] = []
+
+    def failed(context: sa.engine.ExceptionContext) -> None:
+        failures.append(type(context.original_exception).__name__)
+
+    engine = app.extensions["governance.db"].engine
+    assert write(client, subject, product, "granted", key="order-4711 for someone").status_code == 201
+    sa.event.listen(engine, "handle_error", failed)
+    try:
+        replay = write(client, subject, product, "granted", key="order-4711 for someone")
+        reused = write(client, subject, product, "withdrawn", key="order-4711 for someone")
+    finally:
+        sa.event.remove(engine, "handle_error", failed)
+    assert (replay.status_code, reused.status_code) == (200, 409)
+    assert failures == []
+
+
 def _stored_key(app: Flask, key: str) -> ConsentIdempotencyKey:
     with app.app_context():
         session = app.extensions["governance.db"].session()

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from governance.compiled import CompiledStatement
@@ -29,10 +30,18 @@ from governance.db import rowcount, utcnow
 KEY_RETENTION = timedelta(hours=24)
 PRUNE_BATCH = 5_000
 
-_INSERT_IDEMPOTENCY_KEY = CompiledStatement(
-    sa.insert(ConsentIdempotencyKey.__table__),
-    column_keys=("actor", "key", "request_sha256", "subject_id", "response", "created_at"),
-)
+_KEYS = ConsentIdempotencyKey.__table__
+_KEY_COLUMNS = ("actor", "key", "request_sha256", "subject_id", "response", "created_at")
+# ON CONFLICT DO NOTHING, not a unique-key failure: a taken key is expected (every replay finds one), and a failed
+# INSERT made PostgreSQL log an ERROR whose DETAIL quoted the key, which is the client's own text.
+_INSERT_IDEMPOTENCY_KEY = {
+    dialect: CompiledStatement(
+        insert(_KEYS).on_conflict_do_nothing(index_elements=[_KEYS.c.actor, _KEYS.c.key]).returning(_KEYS.c.key),
+        [_KEYS.c.key.type],
+        column_keys=_KEY_COLUMNS,
+    )
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 # The stored response's receipts, as record ids in the response's order (in place of the `receipts` list).
 _RECEIPT_IDS = "receipt_record_ids"
@@ -54,17 +63,20 @@ def idempotent_replay(session: Session, actor: str, key: str, request_sha256: st
 
 def remember_response(
     session: Session, actor: str, key: str, request_sha256: str, subject_id: uuid.UUID, response: dict[str, Any]
-) -> None:
-    """Store the response of a keyed write in its transaction (a replay or a concurrent duplicate fails on the
-    key with IntegrityError, and the caller's transaction rolls back). One INSERT, compiled once. The response's
-    `receipts` (each with its `record_id`) are stored as their record ids."""
+) -> bool:
+    """Store the response of a keyed write in its transaction; False, with nothing stored, when (actor, key) is
+    taken (a replay, or a concurrent request that committed first): the caller then rolls its write back and
+    replays the stored response. One INSERT, compiled once. The response's `receipts` (each with its
+    `record_id`) are stored as their record ids."""
     stored = {name: value for name, value in response.items() if name != "receipts"}
     stored[_RECEIPT_IDS] = [str(receipt["record_id"]) for receipt in response.get("receipts", ())]
-    _INSERT_IDEMPOTENCY_KEY.execute(
+    statement = _INSERT_IDEMPOTENCY_KEY[session.get_bind().dialect.name]
+    inserted = statement.rows(
         session,
         {"actor": actor, "key": key, "request_sha256": request_sha256, "subject_id": subject_id,
          "response": stored, "created_at": utcnow()},
     )  # fmt: skip
+    return bool(inserted)
 
 
 def prune_idempotency_keys(
