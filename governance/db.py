@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, cast
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import JSON, MetaData, Table, Uuid, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -266,3 +267,17 @@ def rowcount(result: Any) -> int:
     """Rows a DML statement touched (`Session.execute` is typed as returning a plain `Result`; DML gives a
     `CursorResult`, whose count may be None on some drivers)."""
     return int(cast(sa.CursorResult[Any], result).rowcount or 0)
+
+
+# The INSERT of each supported dialect, for ON CONFLICT (the generic Insert has no on_conflict_*), typed as their
+# union: `DIALECT_INSERTS[name](table)` where a statement is compiled once per dialect, `dialect_insert(session)`
+# where it is built per call.
+DIALECT_INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
+def dialect_insert(session: Session) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """The INSERT constructor of the database `session` is bound to."""
+    return DIALECT_INSERTS[session.get_bind().dialect.name]

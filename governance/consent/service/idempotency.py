@@ -18,14 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from governance.compiled import CompiledStatement
 from governance.consent.errors import IdempotencyConflictError
 from governance.consent.models import ConsentIdempotencyKey
 from governance.consent.service.history import receipts_by_record_id
-from governance.db import rowcount, utcnow
+from governance.db import DIALECT_INSERTS, rowcount, utcnow
 
 KEY_RETENTION = timedelta(hours=24)
 PRUNE_BATCH = 5_000
@@ -40,7 +39,7 @@ _INSERT_IDEMPOTENCY_KEY = {
         [_KEYS.c.key.type],
         column_keys=_KEY_COLUMNS,
     )
-    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    for dialect, insert in DIALECT_INSERTS.items()
 }
 
 # The stored response's receipts, as record ids in the response's order (in place of the `receipts` list).

@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from joserfc.jwk import OKPKey
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.access.principals import ActorRef
 from governance.consent.models import ConsentEvent, ConsentState, ReceiptSigningKey
 from governance.consent.receipts import key_id, public_jwk, verify_receipt
+from governance.db import dialect_insert
 
 SIGNER_EXTENSION = "governance.consent.signer"
 KNOWN_KEYS_EXTENSION = "governance.consent.receipt_keys"
@@ -76,7 +76,7 @@ def _publish_signing_key(session: Session, signer: _Signer, now: dt.datetime) ->
         return
     if found is None:
         inserted = session.scalar(
-            _dialect_insert(session)(ReceiptSigningKey)
+            dialect_insert(session)(ReceiptSigningKey)
             .values(kid=signer.kid, public_jwk=public_jwk(signer.public), first_used_at=now)
             .on_conflict_do_nothing()
             .returning(ReceiptSigningKey.kid)
@@ -167,7 +167,3 @@ def verify_receipt_token(session: Session, token: str) -> dict[str, Any]:
         and (state_row.decided_seq == event.seq or state_row.objection_seq == event.seq)
     )
     return result
-
-
-def _dialect_insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

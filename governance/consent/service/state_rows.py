@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from governance import write_batch
@@ -19,14 +19,10 @@ from governance.compiled import CompiledStatement
 from governance.consent import state as logic
 from governance.consent.models import ConsentState
 from governance.consent.state import Decision
+from governance.db import DIALECT_INSERTS
 from governance.vault import service as vault
 
 _state_table = ConsentState.__table__
-# INSERT … ON CONFLICT of each dialect (typed as their union: the generic Insert has no on_conflict_do_update)
-_INSERTS: dict[str, Callable[[sa.Table], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
 
 
 @dataclass(slots=True)
@@ -95,7 +91,7 @@ def _lock_states_statement(dialect: str) -> Any:
         .order_by(wanted.c.value)
     )
     columns = ["subject_id", "purpose", "decided_seq", "objected", "objection_seq", "last_seq", "updated_at"]
-    stmt = _INSERTS[dialect](t).from_select(columns, rows)
+    stmt = DIALECT_INSERTS[dialect](t).from_select(columns, rows)
     return stmt.on_conflict_do_update(
         index_elements=[t.c.subject_id, t.c.purpose],
         set_={"last_seq": t.c.last_seq},  # unchanged: the update is only there to lock the row
