@@ -106,6 +106,32 @@ def test_duplicate_open_request_of_the_same_kind_is_merged(session: Session, mak
     assert "requests.request.merged" in _actions(session, first.id)
 
 
+def test_a_merged_filing_is_no_database_error_so_the_server_log_never_quotes_the_subject(
+    app, session: Session, make_subject
+) -> None:
+    """A unique-key failure makes PostgreSQL log an ERROR whose DETAIL quotes the key: the open key holds the
+    subject's id. Filing again while a request is open is expected traffic, so no statement may fail (any driver
+    error passes through `handle_error`), and the filing still merges."""
+    subject = make_subject(events=0)
+    first = _file(session, subject, "erasure").request
+    failures: list[str] = []
+
+    def failed(context: sa.engine.ExceptionContext) -> None:
+        failures.append(type(context.original_exception).__name__)
+
+    engine = app.extensions["governance.db"].engine
+    sa.event.listen(engine, "handle_error", failed)
+    try:
+        again = _file(session, subject, "erasure", actor=SUPPORT, source="staff", verification_method=None)
+    finally:
+        sa.event.remove(engine, "handle_error", failed)
+    assert failures == []
+    assert (again.merged, again.request.id, again.request.merged_count) == (True, first.id, 1)
+    assert session.scalar(select(func.count()).select_from(DataSubjectRequest)) == 1
+    assert session.scalar(select(func.count()).select_from(Job).where(Job.kind == "requests.erasure")) == 1
+    assert _actions(session, first.id).count("requests.request.received") == 1  # the merged filing's are gone
+
+
 def test_staff_request_without_verification_waits_then_starts(session: Session, make_subject) -> None:
     subject = make_subject(events=0)
     view = _file(session, subject, "erasure", actor=SUPPORT, source="staff", verification_method=None).request

@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from governance import audit, jobs
 from governance.access.principals import Principal
 from governance.consent import service as consent
-from governance.db import utcnow
+from governance.db import dialect_insert, utcnow
 from governance.errors import ValidationFailedError
 from governance.requests.deadlines import compute_deadlines, receipt_date
 from governance.requests.errors import UnknownRequestKindError
@@ -88,26 +89,55 @@ def file_request(
         # The request is written once, as it stands after filing (received, verified and, for a queued kind, in
         # progress with its job): one INSERT of the row, one of its job and one of its audit entries (received,
         # verified, confirmed, in progress, in this order), in a savepoint: an open request of the same kind (the
-        # open key's unique constraint, also one filed concurrently) rolls it back and the filing merges into
-        # that request. A rectification or objection starts after the block: the vault and consent write entries
-        # of their own, which must follow these.
+        # open key, also one filed concurrently) rolls it back and the filing merges into that request. A
+        # rectification or objection starts after the block: the vault and consent write entries of their own,
+        # which must follow these.
         with session.begin_nested(), audit.deferred(session):
-            session.add(row)
             _record_received(session, row, actor=actor)
             if verification_method:
                 transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
                 if queued:
                     start(session, row, actor=actor, now=now, params=params, policy=policy)
+            if not _insert_unless_open(session, row):
+                raise _AlreadyOpen
             session.flush()
-    except IntegrityError:
+    except _AlreadyOpen:
         existing = _open_duplicate(session, subject_id, request_kind)
-        if existing is None:
-            raise
+        if existing is None:  # the open one closed between the INSERT and this read: file again
+            raise RuntimeError("the open request of this kind vanished while the filing merged into it") from None
         return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
     if verification_method and not queued:
         start(session, row, actor=actor, now=now, params=params, policy=policy)
         session.flush()
     return FiledRequest(view_of(row, policy, now), False)
+
+
+class _AlreadyOpen(Exception):
+    """The subject has an open request of this kind: the filing's savepoint rolls back and it merges into that."""
+
+
+def _insert_unless_open(session: Session, row: DataSubjectRequest) -> bool:
+    """INSERT `row` as it stands, unless an open request holds its open key; False then. ON CONFLICT DO NOTHING,
+    not the ORM's flush and a caught unique-key failure: PostgreSQL logs every such failure with a DETAIL that
+    quotes the key, the subject's id. On success `row` becomes persistent in `session`, its defaults read back."""
+    state = sa.inspect(row)
+    columns = {attribute.key: attribute.columns[0] for attribute in sa.inspect(DataSubjectRequest).column_attrs}
+    given = {columns[key].key: state.dict[key] for key in columns if key in state.dict}
+    defaulted = [key for key in columns if key not in state.dict]  # created_at, updated_at: the columns' defaults
+    statement = (
+        dialect_insert(session)(DataSubjectRequest.__table__)
+        .values(given)
+        .on_conflict_do_nothing(index_elements=[DataSubjectRequest.__table__.c.open_key])
+        .returning(DataSubjectRequest.__table__.c.id, *(columns[key] for key in defaulted))
+    )
+    stored = session.execute(statement).first()
+    if stored is None:
+        return False
+    make_transient_to_detached(row)
+    session.add(row)
+    for key in defaulted:
+        set_committed_value(row, key, stored._mapping[columns[key]])
+    return True
 
 
 def _new_row(
