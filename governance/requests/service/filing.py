@@ -15,8 +15,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from governance import audit, jobs
 from governance.access.principals import Principal
+from governance.compiled import CompiledStatement
 from governance.consent import service as consent
-from governance.db import dialect_insert, utcnow
+from governance.db import DIALECT_INSERTS, utcnow
 from governance.errors import ValidationFailedError
 from governance.requests.deadlines import compute_deadlines, receipt_date
 from governance.requests.errors import UnknownRequestKindError
@@ -116,27 +117,37 @@ class _AlreadyOpen(Exception):
     """The subject has an open request of this kind: the filing's savepoint rolls back and it merges into that."""
 
 
-def _insert_unless_open(session: Session, row: DataSubjectRequest) -> bool:
-    """INSERT `row` as it stands, unless an open request holds its open key; False then. ON CONFLICT DO NOTHING,
-    not the ORM's flush and a caught unique-key failure: PostgreSQL logs every such failure with a DETAIL that
-    quotes the key, the subject's id. On success `row` becomes persistent in `session`, its defaults read back."""
-    state = sa.inspect(row)
-    columns = {attribute.key: attribute.columns[0] for attribute in sa.inspect(DataSubjectRequest).column_attrs}
-    given = {columns[key].key: state.dict[key] for key in columns if key in state.dict}
-    defaulted = [key for key in columns if key not in state.dict]  # created_at, updated_at: the columns' defaults
-    statement = (
-        dialect_insert(session)(DataSubjectRequest.__table__)
-        .values(given)
-        .on_conflict_do_nothing(index_elements=[DataSubjectRequest.__table__.c.open_key])
-        .returning(DataSubjectRequest.__table__.c.id, *(columns[key] for key in defaulted))
+_REQUESTS = DataSubjectRequest.__table__
+_REQUEST_COLUMNS = tuple(column.key for column in _REQUESTS.c)
+_DEFAULTED_COLUMNS = frozenset(column.key for column in _REQUESTS.c if column.default is not None)
+# ON CONFLICT DO NOTHING, not the ORM's flush and a caught unique-key failure: a filing that merges is expected,
+# and a failed INSERT made PostgreSQL log an ERROR whose DETAIL quoted the open key, the subject's id. Compiled
+# once, every column given (no client-side default applies: `_new_row` sets each column that has one).
+_INSERT_UNLESS_OPEN = {
+    dialect: CompiledStatement(
+        insert(_REQUESTS).on_conflict_do_nothing(index_elements=[_REQUESTS.c.open_key]).returning(_REQUESTS.c.id),
+        [_REQUESTS.c.id.type],
+        column_keys=_REQUEST_COLUMNS,
     )
-    stored = session.execute(statement).first()
-    if stored is None:
+    for dialect, insert in DIALECT_INSERTS.items()
+}
+
+
+def _insert_unless_open(session: Session, row: DataSubjectRequest) -> bool:
+    """INSERT `row` as it stands, unless an open request holds its open key; False then. On success `row` becomes
+    persistent in `session` with the values it was written with (the columns it left unset are NULL)."""
+    given = sa.inspect(row).dict
+    missing = _DEFAULTED_COLUMNS - given.keys()  # a new column with a default that `_new_row` does not set yet
+    if missing:
+        raise RuntimeError(f"set these in _new_row, the compiled INSERT applies no default: {sorted(missing)}")
+    values = {key: given.get(key) for key in _REQUEST_COLUMNS}
+    if not _INSERT_UNLESS_OPEN[session.get_bind().dialect.name].rows(session, values):
         return False
     make_transient_to_detached(row)
     session.add(row)
-    for key in defaulted:
-        set_committed_value(row, key, stored._mapping[columns[key]])
+    for key in _REQUEST_COLUMNS:
+        if key not in given:
+            set_committed_value(row, key, None)  # known to be NULL: not loaded again on first use
     return True
 
 
@@ -156,6 +167,7 @@ def _new_row(
     rule = policy.rule(jurisdiction)
     received_on = receipt_date(now, rule)
     deadlines = compute_deadlines(rule, received_on)
+    stored_at = utcnow()  # what the timestamp columns' own default gives: the time it is stored, not `now`
     return DataSubjectRequest(
         id=uuid.uuid4(),
         subject_id=subject_id,
@@ -177,6 +189,8 @@ def _new_row(
         merged_count=0,
         step="new",
         result={},
+        created_at=stored_at,
+        updated_at=stored_at,
     )
 
 
