@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,7 +87,8 @@ def enqueue(
     change just made eligible, once), so the lookup is skipped; the key's unique constraint still refuses a
     duplicate, failing the transaction rather than queueing twice.
     `flush=False`: the job is written at the caller's next flush, with the caller's own pending rows (the id is
-    known at once; a duplicate key then fails at that flush)."""
+    known at once; a duplicate key then fails at that flush). Inside `deferred` the job is held until the block
+    ends, whatever `flush` says."""
     if dedupe_key is not None and not key_is_new:
         existing = find_by_dedupe_key(session, dedupe_key)
         if existing is not None:
@@ -102,10 +105,36 @@ def enqueue(
         dedupe_key=dedupe_key,
         created_by=created_by,
     )
+    held = session.info.get(_DEFERRED)
+    if held is not None:
+        held.append(job)
+        return job.id
     session.add(job)
     if flush:
         session.flush()
     return job.id
+
+
+_DEFERRED = "governance.jobs.deferred"
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """The jobs `enqueue` adds inside the block are held back and added to `session` when the block ends (written
+    at its next flush); if the block raises, they are dropped. For a caller whose first write in the block may
+    turn out not to happen (filing a request that merges into the open one): nothing of the job reaches the
+    database before that write, so there is nothing to roll back (no savepoint). A nested block joins the outer
+    one. `find_by_dedupe_key` does not see held jobs."""
+    if _DEFERRED in session.info:
+        yield
+        return
+    held: list[Job] = []
+    session.info[_DEFERRED] = held
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED, None)
+    session.add_all(held)
 
 
 def find_by_dedupe_key(session: Session, dedupe_key: str) -> uuid.UUID | None:

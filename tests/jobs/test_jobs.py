@@ -133,6 +133,41 @@ def test_a_key_known_new_skips_the_lookup_and_a_duplicate_still_fails(app: Flask
         assert session.scalars(select(Job.id).where(Job.dedupe_key == "minted")).all() == [first]
 
 
+class _ChangedMind(Exception):
+    pass
+
+
+def test_jobs_enqueued_in_a_deferred_block_are_written_only_after_it_and_dropped_if_it_raises(app: Flask) -> None:
+    """`jobs.deferred` holds the jobs back: nothing reaches the database inside the block (a caller's own first
+    write goes before them), a block that raises leaves no job, and one that ends writes them at the next flush."""
+    engine = app.extensions["governance.db"].engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    with _session(app) as session:
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            with job_service.deferred(session):
+                held = enqueue(session, "test.record_run", {}, dedupe_key="held", key_is_new=True)  # flush=True
+                with job_service.deferred(session):  # a nested block joins the outer one
+                    inner = enqueue(session, "test.record_run", {}, key_is_new=True)
+                assert seen == []
+                assert not session.new  # held, not even pending in the session
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        session.commit()
+        assert {held, inner} <= set(session.scalars(select(Job.id)).all())
+    with _session(app) as session:
+        with contextlib.suppress(_ChangedMind), job_service.deferred(session):
+            dropped = enqueue(session, "test.record_run", {}, dedupe_key="dropped")
+            raise _ChangedMind
+        session.commit()
+        assert session.get(Job, dropped) is None
+        assert session.scalar(select(Job.id).where(Job.dedupe_key == "dropped")) is None
+
+
 def test_transient_failure_is_retried_after_backoff(app: Flask) -> None:
     job_id = _enqueue(app, "test.flaky")
     drain(app)

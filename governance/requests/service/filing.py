@@ -88,12 +88,14 @@ def file_request(
     queued = request_kind in QUEUED_KINDS
     try:
         # The request is written once, as it stands after filing (received, verified and, for a queued kind, in
-        # progress with its job): one INSERT of the row, one of its job and one of its audit entries (received,
-        # verified, confirmed, in progress, in this order), in a savepoint: an open request of the same kind (the
-        # open key, also one filed concurrently) rolls it back and the filing merges into that request. A
-        # rectification or objection starts after the block: the vault and consent write entries of their own,
-        # which must follow these.
-        with session.begin_nested(), audit.deferred(session):
+        # progress with its job), and first: `INSERT ... ON CONFLICT (open_key) DO NOTHING` writes nothing while
+        # an open request of the same kind holds the key (on PostgreSQL it waits for one filed concurrently),
+        # and the filing merges into that request. Its job and its audit entries (received, verified, confirmed,
+        # in progress, in this order) are held until then and written after it, or dropped with the block:
+        # nothing reached the database, so there is nothing to roll back and no savepoint. A rectification or
+        # objection starts after the block: the vault and consent write entries of their own, which must
+        # follow these.
+        with audit.deferred(session), jobs.deferred(session):
             _record_received(session, row, actor=actor)
             if verification_method:
                 transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
@@ -101,12 +103,12 @@ def file_request(
                     start(session, row, actor=actor, now=now, params=params, policy=policy)
             if not _insert_unless_open(session, row):
                 raise _AlreadyOpen
-            session.flush()
     except _AlreadyOpen:
         existing = _open_duplicate(session, subject_id, request_kind)
         if existing is None:  # the open one closed between the INSERT and this read: file again
             raise RuntimeError("the open request of this kind vanished while the filing merged into it") from None
         return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
+    session.flush()  # the held job, if the audit entries' INSERT has not flushed it already
     if verification_method and not queued:
         start(session, row, actor=actor, now=now, params=params, policy=policy)
         session.flush()
@@ -114,7 +116,8 @@ def file_request(
 
 
 class _AlreadyOpen(Exception):
-    """The subject has an open request of this kind: the filing's savepoint rolls back and it merges into that."""
+    """The subject has an open request of this kind: the filing's held job and entries are dropped and it merges
+    into that request."""
 
 
 _REQUESTS = DataSubjectRequest.__table__
@@ -288,7 +291,7 @@ def start(
             dedupe_key=f"{job_kind}:{row.id}",
             created_by=actor.owner_label,
             key_is_new=True,  # the transition to in_progress above happens once per request, under its row lock
-            flush=False,  # written with the request's own row (filing: one INSERT of the row in its final state)
+            flush=False,  # written after the request's own row (filing: one INSERT of the row in its final state)
         )
         row.step = "queued"
         return
