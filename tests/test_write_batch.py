@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from governance import audit, write_batch
+from governance import audit, jobs, write_batch
 from governance.access.principals import ActorRef
 from governance.outbox import service as outbox
 
@@ -63,6 +63,33 @@ def test_rows_written_in_one_statement_are_stored_as_the_tables_own_inserts_stor
     ids = [r[0] for r in audit_rows]
     assert ids == sorted(ids)  # provisional ids in list order, after the earlier ones
     assert len(set(ids)) == 6
+
+
+def test_jobs_held_and_written_in_one_statement_are_stored_as_enqueue_and_a_flush_store_them(
+    session: Session,
+) -> None:
+    """A filing holds its job (`jobs.deferred(write=False)`) and writes it with its audit entries in one
+    statement: the row must be the one `enqueue` and the ORM's flush would have stored, column for column."""
+    job_args: dict[str, Any] = {"run_after": MOMENT, "created_by": "subject:tests"}
+    direct = jobs.enqueue(session, "requests.export", {"request_id": "r", "n": [1, 2]}, **job_args)
+    session.commit()
+    with jobs.deferred(session, write=False) as held:
+        batched = jobs.enqueue(session, "requests.export", {"request_id": "r", "n": [1, 2]}, **job_args)
+    assert not session.new  # held for the caller, not added to the session
+    write_batch.execute(session, [jobs.batch_part(held)])
+    session.commit()
+    stored = _raw(session, "SELECT * FROM jobs ORDER BY created_at, id")
+    names = [c[0] for c in session.connection().exec_driver_sql("SELECT * FROM jobs").cursor.description]
+    assert len(stored) == 2
+    by_id = {row[names.index("id")]: dict(zip(names, row, strict=True)) for row in stored}
+    first, second = by_id[_stored_uuid(session, direct)], by_id[_stored_uuid(session, batched)]
+    generated = {"id", "created_at", "updated_at"}
+    assert {k: v for k, v in first.items() if k not in generated} == {
+        k: v for k, v in second.items() if k not in generated
+    }
+    assert second["created_at"] == second["updated_at"]
+    assert type(second["created_at"]) is type(first["created_at"])
+    assert second["created_at"] >= first["created_at"]  # the same form of stored UTC time, written later
 
 
 def _stored_uuid(session: Session, value: uuid.UUID) -> object:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from governance.audit.aggregates import ActionOn, actions_on, latest_checkpoint
 from governance.audit.reports import StoredVerification, latest_verification, request_verification
-from governance.audit.service import REF_PREFIX, Entry, batch_part, deferred, digest_ref, record, record_many
+from governance.audit.service import (
+    REF_PREFIX,
+    Entry,
+    batch_part,
+    deferred,
+    deferred_part,
+    digest_ref,
+    record,
+    record_many,
+)
 
 __all__ = [
     "REF_PREFIX",
@@ -14,6 +23,7 @@ __all__ = [
     "actions_on",
     "batch_part",
     "deferred",
+    "deferred_part",
     "digest_ref",
     "latest_checkpoint",
     "latest_verification",

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from governance import write_batch
 from governance.db import rowcount, utcnow
 from governance.errors import NotFoundError
 from governance.jobs.leases import Claim, owned
@@ -119,22 +120,59 @@ _DEFERRED = "governance.jobs.deferred"
 
 
 @contextmanager
-def deferred(session: Session) -> Iterator[None]:
-    """The jobs `enqueue` adds inside the block are held back and added to `session` when the block ends (written
-    at its next flush); if the block raises, they are dropped. For a caller whose first write in the block may
-    turn out not to happen (filing a request that merges into the open one): nothing of the job reaches the
-    database before that write, so there is nothing to roll back (no savepoint). A nested block joins the outer
-    one. `find_by_dedupe_key` does not see held jobs."""
+def deferred(session: Session, *, write: bool = True) -> Iterator[list[Any]]:
+    """The jobs `enqueue` adds inside the block are held back; if the block raises, they are dropped. For a
+    caller whose first write in the block may turn out not to happen (filing a request that merges into the open
+    one): nothing of the job reaches the database before that write, so there is nothing to roll back (no
+    savepoint). At the end of the block they are added to `session` (written at its next flush), or, with
+    `write=False`, left to the caller, who writes the yielded jobs with its own rows in one statement
+    (`batch_part`). A nested block joins the outer one (not with `write=False`: the outer block writes them).
+    `find_by_dedupe_key` does not see held jobs."""
     if _DEFERRED in session.info:
-        yield
+        if not write:
+            raise RuntimeError("a jobs.deferred block whose caller writes its jobs cannot join an outer one")
+        yield session.info[_DEFERRED]
         return
     held: list[Job] = []
     session.info[_DEFERRED] = held
     try:
-        yield
+        yield held
     finally:
         session.info.pop(_DEFERRED, None)
-    session.add_all(held)
+    if write:
+        session.add_all(held)
+
+
+# what `enqueue` sets, plus every column with a client-side default (the others are NULL for a new job)
+_BATCH_COLUMNS = (
+    "id", "kind", "payload", "status", "attempts", "max_attempts", "run_after", "dedupe_key", "created_by",
+    "cancel_requested", "created_at", "updated_at",
+)  # fmt: skip
+_BATCH_TARGET = write_batch.target("jobs", Job.__table__, _BATCH_COLUMNS)
+
+
+def batch_part(held: list[Any]) -> write_batch.Part:
+    """The jobs a `deferred(write=False)` block held, as a part of the caller's combined statement
+    (`governance.write_batch`): stored as `enqueue` and a flush store them."""
+    now = utcnow()
+    rows = [
+        {
+            "id": job.id,
+            "kind": job.kind,
+            "payload": job.payload,
+            "status": job.status,
+            "attempts": job.attempts,
+            "max_attempts": job.max_attempts,
+            "run_after": job.run_after,
+            "dedupe_key": job.dedupe_key,
+            "created_by": job.created_by,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for job in held
+    ]
+    return write_batch.Part(_BATCH_TARGET, rows)
 
 
 def find_by_dedupe_key(session: Session, dedupe_key: str) -> uuid.UUID | None:

@@ -166,6 +166,9 @@ def test_jobs_enqueued_in_a_deferred_block_are_written_only_after_it_and_dropped
         session.commit()
         assert session.get(Job, dropped) is None
         assert session.scalar(select(Job.id).where(Job.dedupe_key == "dropped")) is None
+        # a block whose caller writes the jobs itself cannot join an outer block (the outer one would add them too)
+        with job_service.deferred(session), pytest.raises(RuntimeError), job_service.deferred(session, write=False):
+            pass
 
 
 def test_transient_failure_is_retried_after_backoff(app: Flask) -> None:

@@ -24,7 +24,7 @@ from governance.audit.service.sealing import SealResult, seal_all, seal_pending,
 from governance.audit.service.sealing import _row_bytes as _row_bytes
 from governance.audit.service.search import SearchFilters, search
 from governance.audit.service.verification import checkpoints, verify
-from governance.audit.service.writing import Entry, Target, batch_part, deferred, record, record_many
+from governance.audit.service.writing import Entry, Target, batch_part, deferred, deferred_part, record, record_many
 from governance.audit.verifier import VerifyReport
 
 # The `x as x` imports above are private names that tests/audit use, re-exported so that they
@@ -46,6 +46,7 @@ __all__ = [
     "consistency_proof",
     "current_config",
     "deferred",
+    "deferred_part",
     "digest_ref",
     "export_parts",
     "inclusion_proof",

@@ -74,23 +74,35 @@ _DEFERRED = "governance.audit.deferred"
 
 
 @contextmanager
-def deferred(session: Session) -> Iterator[None]:
+def deferred(session: Session, *, write: bool = True) -> Iterator[list[dict[str, Any]]]:
     """The entries `record` adds in `session` inside the block are checked at once (a refused entry still raises
     at its call) and written at the end of the block in ONE multi-row INSERT, in call order: their provisional
     ids, and so the sealer's positions, follow the calls exactly as without the block. For a service call that
     records several steps of one change (filing a request: received, verified, confirmed, in progress). A nested
-    block joins the outer one. If the block raises, nothing is written (the caller's transaction rolls back)."""
+    block joins the outer one. If the block raises, nothing is written (the caller's transaction rolls back).
+
+    With `write=False` the block yields the checked rows and the caller writes them with its own rows in one
+    statement (`deferred_part`, through `governance.write_batch`), in the same order; such a block cannot join
+    an outer one (the outer block would write them too)."""
     if _DEFERRED in session.info:
-        yield
+        if not write:
+            raise RuntimeError("an audit.deferred block whose caller writes its entries cannot join an outer one")
+        yield session.info[_DEFERRED]
         return
     pending: list[dict[str, Any]] = []
     session.info[_DEFERRED] = pending
     try:
-        yield
+        yield pending
     finally:
         session.info.pop(_DEFERRED, None)
-    if pending:
+    if pending and write:
         session.execute(_INSERT_ENTRY, pending)
+
+
+def deferred_part(rows: Sequence[dict[str, Any]]) -> write_batch.Part:
+    """The rows a `deferred(write=False)` block yielded, as a part of the caller's combined statement: the
+    entries get their provisional ids in call order, exactly as through the block's own INSERT."""
+    return write_batch.Part(_BATCH_TARGET, rows)
 
 
 @dataclass(frozen=True, slots=True)

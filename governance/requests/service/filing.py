@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from governance import audit, jobs
+from governance import audit, jobs, write_batch
 from governance.access.principals import Principal
 from governance.compiled import CompiledStatement
 from governance.consent import service as consent
@@ -91,11 +91,11 @@ def file_request(
         # progress with its job), and first: `INSERT ... ON CONFLICT (open_key) DO NOTHING` writes nothing while
         # an open request of the same kind holds the key (on PostgreSQL it waits for one filed concurrently),
         # and the filing merges into that request. Its job and its audit entries (received, verified, confirmed,
-        # in progress, in this order) are held until then and written after it, or dropped with the block:
-        # nothing reached the database, so there is nothing to roll back and no savepoint. A rectification or
-        # objection starts after the block: the vault and consent write entries of their own, which must
-        # follow these.
-        with audit.deferred(session), jobs.deferred(session):
+        # in progress, in this order) are held until then and written after it in one statement, or dropped
+        # with the block: nothing reached the database, so there is nothing to roll back and no savepoint. A
+        # rectification or objection starts after them: the vault and consent write entries of their own,
+        # which must follow these.
+        with audit.deferred(session, write=False) as entries, jobs.deferred(session, write=False) as held:
             _record_received(session, row, actor=actor)
             if verification_method:
                 transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
@@ -108,7 +108,7 @@ def file_request(
         if existing is None:  # the open one closed between the INSERT and this read: file again
             raise RuntimeError("the open request of this kind vanished while the filing merged into it") from None
         return FiledRequest(_merge(session, existing, actor=actor, source=source, now=now, policy=policy), True)
-    session.flush()  # the held job, if the audit entries' INSERT has not flushed it already
+    write_batch.execute(session, [jobs.batch_part(held), audit.deferred_part(entries)])
     if verification_method and not queued:
         start(session, row, actor=actor, now=now, params=params, policy=policy)
         session.flush()
