@@ -68,12 +68,12 @@ def test_rows_written_in_one_statement_are_stored_as_the_tables_own_inserts_stor
 def test_jobs_held_and_written_in_one_statement_are_stored_as_enqueue_and_a_flush_store_them(
     session: Session,
 ) -> None:
-    """A filing holds its job (`jobs.deferred(write=False)`) and writes it with its audit entries in one
+    """A filing holds its job (`jobs.deferred`) and writes it with its audit entries in one
     statement: the row must be the one `enqueue` and the ORM's flush would have stored, column for column."""
     job_args: dict[str, Any] = {"run_after": MOMENT, "created_by": "subject:tests"}
     direct = jobs.enqueue(session, "requests.export", {"request_id": "r", "n": [1, 2]}, **job_args)
     session.commit()
-    with jobs.deferred(session, write=False) as held:
+    with jobs.deferred(session) as held:
         batched = jobs.enqueue(session, "requests.export", {"request_id": "r", "n": [1, 2]}, **job_args)
     assert not session.new  # held for the caller, not added to the session
     write_batch.execute(session, [jobs.batch_part(held)])

@@ -120,59 +120,36 @@ _DEFERRED = "governance.jobs.deferred"
 
 
 @contextmanager
-def deferred(session: Session, *, write: bool = True) -> Iterator[list[Any]]:
-    """The jobs `enqueue` adds inside the block are held back; if the block raises, they are dropped. For a
-    caller whose first write in the block may turn out not to happen (filing a request that merges into the open
-    one): nothing of the job reaches the database before that write, so there is nothing to roll back (no
-    savepoint). At the end of the block they are added to `session` (written at its next flush), or, with
-    `write=False`, left to the caller, who writes the yielded jobs with its own rows in one statement
-    (`batch_part`). A nested block joins the outer one (not with `write=False`: the outer block writes them).
-    `find_by_dedupe_key` does not see held jobs."""
+def deferred(session: Session) -> Iterator[list[Job]]:
+    """The jobs `enqueue` adds inside the block are held back and yielded to the caller, who writes them with its
+    own rows in one statement after the block (`batch_part`); if the block raises, they are dropped. For a caller
+    whose first write in the block may turn out not to happen (filing a request that merges into the open one):
+    nothing of the job reaches the database before that write, so there is nothing to roll back (no savepoint).
+    Blocks do not nest (each caller writes what it holds). `find_by_dedupe_key` does not see held jobs."""
     if _DEFERRED in session.info:
-        if not write:
-            raise RuntimeError("a jobs.deferred block whose caller writes its jobs cannot join an outer one")
-        yield session.info[_DEFERRED]
-        return
+        raise RuntimeError("jobs.deferred blocks do not nest: each caller writes the jobs it holds")
     held: list[Job] = []
     session.info[_DEFERRED] = held
     try:
         yield held
     finally:
         session.info.pop(_DEFERRED, None)
-    if write:
-        session.add_all(held)
 
 
-# what `enqueue` sets, plus every column with a client-side default (the others are NULL for a new job)
-_BATCH_COLUMNS = (
-    "id", "kind", "payload", "status", "attempts", "max_attempts", "run_after", "dedupe_key", "created_by",
-    "cancel_requested", "created_at", "updated_at",
-)  # fmt: skip
-_BATCH_TARGET = write_batch.target("jobs", Job.__table__, _BATCH_COLUMNS)
+_ENQUEUED = ("id", "kind", "payload", "status", "attempts", "max_attempts", "run_after", "dedupe_key", "created_by")
+_DEFAULTED = ("cancel_requested", "created_at", "updated_at")  # what the ORM's flush would fill in
+_BATCH_TARGET = write_batch.target("jobs", Job.__table__, (*_ENQUEUED, *_DEFAULTED))
+_UNSET_DEFAULTS = {c.key for c in Job.__table__.c if c.default is not None} - {*_ENQUEUED, *_DEFAULTED}
+if _UNSET_DEFAULTS:  # a new column with a client-side default: a batched job would store NULL in it
+    raise RuntimeError(f"give these in batch_part: {sorted(_UNSET_DEFAULTS)}")
 
 
-def batch_part(held: list[Any]) -> write_batch.Part:
-    """The jobs a `deferred(write=False)` block held, as a part of the caller's combined statement
-    (`governance.write_batch`): stored as `enqueue` and a flush store them."""
+def batch_part(held: list[Job]) -> write_batch.Part:
+    """The jobs a `deferred` block held, as a part of the caller's combined statement (`governance.write_batch`),
+    stored as `enqueue` and a flush store them."""
     now = utcnow()
-    rows = [
-        {
-            "id": job.id,
-            "kind": job.kind,
-            "payload": job.payload,
-            "status": job.status,
-            "attempts": job.attempts,
-            "max_attempts": job.max_attempts,
-            "run_after": job.run_after,
-            "dedupe_key": job.dedupe_key,
-            "created_by": job.created_by,
-            "cancel_requested": False,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for job in held
-    ]
-    return write_batch.Part(_BATCH_TARGET, rows)
+    defaults = {"cancel_requested": False, "created_at": now, "updated_at": now}
+    return write_batch.Part(_BATCH_TARGET, [{**{c: getattr(job, c) for c in _ENQUEUED}, **defaults} for job in held])
 
 
 def find_by_dedupe_key(session: Session, dedupe_key: str) -> uuid.UUID | None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select, update
 
+from governance import write_batch
 from governance.db import utcnow
 from governance.jobs import JobCancelledError, JobContext, enqueue, get_job, register, request_cancel
 from governance.jobs import service as job_service
@@ -137,9 +138,10 @@ class _ChangedMind(Exception):
     pass
 
 
-def test_jobs_enqueued_in_a_deferred_block_are_written_only_after_it_and_dropped_if_it_raises(app: Flask) -> None:
+def test_jobs_enqueued_in_a_deferred_block_are_held_for_the_caller_and_dropped_if_it_raises(app: Flask) -> None:
     """`jobs.deferred` holds the jobs back: nothing reaches the database inside the block (a caller's own first
-    write goes before them), a block that raises leaves no job, and one that ends writes them at the next flush."""
+    write goes before them), the caller writes what it holds (`batch_part`), and a block that raises leaves no
+    job."""
     engine = app.extensions["governance.db"].engine
     seen: list[str] = []
 
@@ -149,16 +151,16 @@ def test_jobs_enqueued_in_a_deferred_block_are_written_only_after_it_and_dropped
     with _session(app) as session:
         sa.event.listen(engine, "before_cursor_execute", count)
         try:
-            with job_service.deferred(session):
-                held = enqueue(session, "test.record_run", {}, dedupe_key="held", key_is_new=True)  # flush=True
-                with job_service.deferred(session):  # a nested block joins the outer one
-                    inner = enqueue(session, "test.record_run", {}, key_is_new=True)
+            with job_service.deferred(session) as held:
+                first = enqueue(session, "test.record_run", {}, dedupe_key="held", key_is_new=True)  # flush=True
+                second = enqueue(session, "test.record_run", {}, key_is_new=True)
                 assert seen == []
                 assert not session.new  # held, not even pending in the session
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
+        write_batch.execute(session, [job_service.batch_part(held)])
         session.commit()
-        assert {held, inner} <= set(session.scalars(select(Job.id)).all())
+        assert {first, second} <= set(session.scalars(select(Job.id)).all())
     with _session(app) as session:
         with contextlib.suppress(_ChangedMind), job_service.deferred(session):
             dropped = enqueue(session, "test.record_run", {}, dedupe_key="dropped")
@@ -166,8 +168,8 @@ def test_jobs_enqueued_in_a_deferred_block_are_written_only_after_it_and_dropped
         session.commit()
         assert session.get(Job, dropped) is None
         assert session.scalar(select(Job.id).where(Job.dedupe_key == "dropped")) is None
-        # a block whose caller writes the jobs itself cannot join an outer block (the outer one would add them too)
-        with job_service.deferred(session), pytest.raises(RuntimeError), job_service.deferred(session, write=False):
+        # blocks do not nest: each caller writes what it holds, so an inner block's jobs would be written twice
+        with job_service.deferred(session), pytest.raises(RuntimeError), job_service.deferred(session):
             pass
 
 

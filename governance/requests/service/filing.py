@@ -95,7 +95,7 @@ def file_request(
         # with the block: nothing reached the database, so there is nothing to roll back and no savepoint. A
         # rectification or objection starts after them: the vault and consent write entries of their own,
         # which must follow these.
-        with audit.deferred(session, write=False) as entries, jobs.deferred(session, write=False) as held:
+        with audit.deferred(session, write=False) as entries, jobs.deferred(session) as held:
             _record_received(session, row, actor=actor)
             if verification_method:
                 transition(session, row, Status.VERIFIED, actor=actor, now=now, details={"method": verification_method})
